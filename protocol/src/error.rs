@@ -1,0 +1,117 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Every error code of the contract, on the WebSocket and over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No valid session: bad or revoked token, or a frame before `authenticate`.
+    Unauthenticated,
+    /// Not JSON, or a missing or mistyped field.
+    BadRequest,
+    /// An `action` the server does not know (the seed's `$default` route).
+    UnknownAction,
+    /// No room with that id.
+    RoomNotFound,
+    /// The action needs an approved membership of the room.
+    NotMember,
+    /// The action needs the room's admin.
+    NotAdmin,
+    /// The action named no room and the socket has no current room.
+    NoRoom,
+    /// A chat message over the character limit.
+    MessageTooLong,
+    /// An empty chat message.
+    EmptyMessage,
+    /// A room name that is empty or over the limit.
+    InvalidRoomName,
+    /// Approve or reject named a user who has not asked to join.
+    RequestNotFound,
+    /// Too many actions in too short a time.
+    RateLimited,
+    /// Something failed on the server; details are in its log, never here.
+    Internal,
+    /// Registration: a username outside the allowed form.
+    InvalidUsername,
+    /// Registration: a password outside the allowed length.
+    InvalidPassword,
+    /// Registration: that username is already taken (case-insensitively).
+    UsernameTaken,
+    /// Login: unknown username or wrong password.
+    InvalidCredentials,
+    /// The request came from a browser Origin that is not allowed.
+    ForbiddenOrigin,
+    /// No such HTTP route.
+    NotFound,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::BadRequest => "bad_request",
+            Self::UnknownAction => "unknown_action",
+            Self::RoomNotFound => "room_not_found",
+            Self::NotMember => "not_member",
+            Self::NotAdmin => "not_admin",
+            Self::NoRoom => "no_room",
+            Self::MessageTooLong => "message_too_long",
+            Self::EmptyMessage => "empty_message",
+            Self::InvalidRoomName => "invalid_room_name",
+            Self::RequestNotFound => "request_not_found",
+            Self::RateLimited => "rate_limited",
+            Self::Internal => "internal",
+            Self::InvalidUsername => "invalid_username",
+            Self::InvalidPassword => "invalid_password",
+            Self::UsernameTaken => "username_taken",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::ForbiddenOrigin => "forbidden_origin",
+            Self::NotFound => "not_found",
+        }
+    }
+
+    /// Every code, for tests and documentation.
+    pub const ALL: [ErrorCode; 19] = [
+        Self::Unauthenticated,
+        Self::BadRequest,
+        Self::UnknownAction,
+        Self::RoomNotFound,
+        Self::NotMember,
+        Self::NotAdmin,
+        Self::NoRoom,
+        Self::MessageTooLong,
+        Self::EmptyMessage,
+        Self::InvalidRoomName,
+        Self::RequestNotFound,
+        Self::RateLimited,
+        Self::Internal,
+        Self::InvalidUsername,
+        Self::InvalidPassword,
+        Self::UsernameTaken,
+        Self::InvalidCredentials,
+        Self::ForbiddenOrigin,
+        Self::NotFound,
+    ];
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn wire_names_match_serde() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+    }
+}

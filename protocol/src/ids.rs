@@ -1,0 +1,52 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A user's id: the username, lower case (the seed's `"userId": "alice"`).
+    UserId
+);
+string_id!(
+    /// A room's id: a UUID made by the server. Kept as text so that any string a client
+    /// sends decodes; the server answers `room_not_found` for one it never made.
+    RoomId
+);
+string_id!(
+    /// A stored message's id, a UUID made by the server.
+    MessageId
+);
+string_id!(
+    /// An id the client makes for each message it sends, so that a retry is stored once.
+    ClientMsgId
+);

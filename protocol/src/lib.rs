@@ -1,0 +1,32 @@
+//! Knock's wire contract (`docs/protocol.md`), shared by the server and the browser client.
+//!
+//! Every frame is one JSON object with a string `action`. The seed design's shapes are
+//! accepted and produced verbatim; everything else here is additive.
+//! No I/O lives here: this crate compiles to native code and to `wasm32`.
+
+mod client;
+mod error;
+mod http;
+mod ids;
+pub mod limits;
+mod server;
+
+pub use client::{ClientMessage, DecodeError, JoinRoom, ResumeRoom, decode_client};
+pub use error::ErrorCode;
+pub use http::{ApiError, ApiErrorBody, AuthResponse, Credentials};
+pub use ids::{ClientMsgId, MessageId, RoomId, UserId};
+pub use server::{ChatMessage, MemberStatus, Participant, RoomSummary, ServerMessage};
+
+/// WebSocket close codes the server uses, beyond the standard ones.
+pub mod close_code {
+    /// Authentication failed, or the session was revoked (logout).
+    pub const UNAUTHENTICATED: u16 = 4401;
+    /// The socket did not authenticate in time.
+    pub const AUTH_TIMEOUT: u16 = 4408;
+    /// The client read too slowly and its bounded outgoing queue filled up; resume later.
+    pub const TOO_SLOW: u16 = 4429;
+    /// A frame larger than [`crate::limits::MAX_FRAME_BYTES`].
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server is restarting; reconnect.
+    pub const SERVICE_RESTART: u16 = 1012;
+}

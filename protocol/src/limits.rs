@@ -1,0 +1,56 @@
+//! Limits that both sides check: the client to tell the user early, the server to refuse.
+
+/// Longest chat message, in characters (Unicode scalar values).
+pub const MAX_MESSAGE_CHARS: usize = 4_000;
+/// Longest room name, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 100;
+/// Username length, in characters of `a-z 0-9 _ . -`.
+pub const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=32;
+/// Password length, in characters.
+pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
+/// Largest WebSocket frame the server reads; a larger one closes the socket with 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Most messages in one `history` page.
+pub const MAX_HISTORY_PAGE: u32 = 100;
+/// Page size when `getHistory` names no `limit`.
+pub const DEFAULT_HISTORY_PAGE: u32 = 50;
+/// Longest `clientMsgId`, in bytes.
+pub const MAX_CLIENT_MSG_ID_BYTES: usize = 64;
+
+/// Whether `name` is an acceptable username (already lower-cased).
+pub fn is_valid_username(name: &str) -> bool {
+    USERNAME_CHARS.contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Whether `password` has an acceptable length.
+pub fn is_valid_password(password: &str) -> bool {
+    PASSWORD_CHARS.contains(&password.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(is_valid_username("alice"));
+        assert!(is_valid_username("a.b-c_9"));
+        assert!(!is_valid_username("al"));
+        assert!(!is_valid_username(&"a".repeat(33)));
+        assert!(is_valid_username(&"a".repeat(32)));
+        assert!(!is_valid_username("Alice"));
+        assert!(!is_valid_username("al ice"));
+        assert!(!is_valid_username("<b>x</b>"));
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(!is_valid_password("short"));
+        assert!(is_valid_password("eight ch"));
+        assert!(is_valid_password(&"é".repeat(256)));
+        assert!(!is_valid_password(&"x".repeat(257)));
+    }
+}

@@ -1,0 +1,151 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{ClientMsgId, ErrorCode, MessageId, RoomId, UserId};
+
+/// A user's standing in a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "rejected" => Some(Self::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// A stored chat message, as broadcast, replayed and paged.
+///
+/// `roomId`, `seq` and `messageId` are always sent by Knock; they default when absent so
+/// that the seed's shorter example still decodes (`seq` 0 never names a stored message).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessage {
+    #[serde(default)]
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub message: String,
+    pub timestamp: i64,
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default)]
+    pub message_id: MessageId,
+}
+
+/// One row of `roomMembers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Participant {
+    pub user_id: UserId,
+    pub status: MemberStatus,
+    pub is_admin: bool,
+}
+
+/// One row of `rooms`: a room the user belongs to or asked to join.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomSummary {
+    pub room_id: RoomId,
+    pub room_name: String,
+    pub status: MemberStatus,
+    pub is_admin: bool,
+    /// The newest message's `seq`, 0 when the room has none (or the user may not read it).
+    pub last_seq: u64,
+}
+
+/// A frame from the server to a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ServerMessage {
+    Authenticated {
+        user_id: UserId,
+    },
+    RoomCreated {
+        room_id: RoomId,
+        room_name: String,
+    },
+    /// To every admin of the room when someone asks to join.
+    JoinRequest {
+        user_id: UserId,
+        room_id: RoomId,
+    },
+    /// To the user concerned: the state of their request.
+    JoinResponse {
+        room_id: RoomId,
+        status: MemberStatus,
+    },
+    Message(ChatMessage),
+    RoomMembers {
+        room_id: RoomId,
+        room_name: String,
+        participants: Vec<Participant>,
+    },
+    /// One membership change, to the room's approved members and the user concerned.
+    MemberChanged {
+        room_id: RoomId,
+        user_id: UserId,
+        status: MemberStatus,
+        is_admin: bool,
+    },
+    /// To the sender's socket once its message is durably stored.
+    MessageAck {
+        client_msg_id: ClientMsgId,
+        room_id: RoomId,
+        seq: u64,
+        message_id: MessageId,
+        timestamp: i64,
+    },
+    History {
+        room_id: RoomId,
+        messages: Vec<ChatMessage>,
+        has_more: bool,
+    },
+    Rooms {
+        rooms: Vec<RoomSummary>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// The `action` of the frame that failed, when it named a known one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_action: Option<String>,
+    },
+}
+
+impl ServerMessage {
+    pub fn error(
+        code: ErrorCode,
+        message: impl Into<String>,
+        request_action: Option<&str>,
+    ) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+            request_action: request_action.map(str::to_owned),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+}

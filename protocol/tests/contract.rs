@@ -1,0 +1,427 @@
+//! The seed's "Request/Response Format" examples decode verbatim, and every variant
+//! survives a round trip through JSON.
+
+use knock_protocol::{
+    ChatMessage, ClientMessage, ClientMsgId, DecodeError, ErrorCode, JoinRoom, MemberStatus,
+    MessageId, Participant, ResumeRoom, RoomId, RoomSummary, ServerMessage, UserId, decode_client,
+};
+
+/// The seed's JSON examples, copied verbatim (comments included, as the seed has them).
+const SEED_CREATE_ROOM: &str = r#"{
+  "action": "createRoom",
+  "roomName": "General Chat"
+}"#;
+const SEED_JOIN_REQUEST: &str = r#"{
+  "action": "joinRoom",
+  "subAction": "request",
+  "roomId": "uuid-here"
+}"#;
+const SEED_APPROVE: &str = r#"{
+  "action": "joinRoom",
+  "subAction": "approve",
+  "roomId": "uuid-here",
+  "targetUserId": "username"
+}"#;
+const SEED_REJECT: &str = r#"{
+  "action": "joinRoom",
+  "subAction": "reject",
+  "roomId": "uuid-here",
+  "targetUserId": "username"
+}"#;
+const SEED_SEND_MESSAGE: &str = r#"{
+  "action": "sendMessage",
+  "message": "Hello everyone!"
+}"#;
+const SEED_GET_MEMBERS: &str = r#"{
+  "action": "getMembers",
+  "roomId": "uuid-here"
+}"#;
+const SEED_ROOM_CREATED: &str = r#"{
+  "action": "roomCreated",
+  "roomId": "uuid-here",
+  "roomName": "General Chat"
+}"#;
+const SEED_JOIN_REQUEST_TO_ADMIN: &str = r#"{
+  "action": "joinRequest",
+  "userId": "bob",
+  "roomId": "uuid-here"
+}"#;
+const SEED_JOIN_RESPONSE: &str = r#"{
+  "action": "joinResponse",
+  "roomId": "uuid-here",
+  "status": "approved" // or "rejected"
+}"#;
+const SEED_MESSAGE_BROADCAST: &str = r#"{
+  "action": "message",
+  "userId": "alice",
+  "message": "Hello!",
+  "timestamp": 1699999999999
+}"#;
+const SEED_ROOM_MEMBERS: &str = r#"{
+  "action": "roomMembers",
+  "roomId": "uuid-here",
+  "roomName": "General Chat",
+  "participants": [
+    {"userId": "alice", "status": "approved", "isAdmin": true},
+    {"userId": "bob", "status": "approved", "isAdmin": false},
+    {"userId": "charlie", "status": "pending", "isAdmin": false}
+  ]
+}"#;
+
+/// The seed writes `// or "rejected"` inside one example; JSON has no comments, so the
+/// comment (and only the comment) is cut before decoding.
+fn strip_line_comments(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split(" //").next().unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn room(id: &str) -> RoomId {
+    RoomId::new(id)
+}
+
+#[test]
+fn seed_client_examples_decode() {
+    assert_eq!(
+        decode_client(SEED_CREATE_ROOM).unwrap(),
+        ClientMessage::CreateRoom {
+            room_name: "General Chat".into()
+        }
+    );
+    assert_eq!(
+        decode_client(SEED_JOIN_REQUEST).unwrap(),
+        ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: room("uuid-here")
+        })
+    );
+    assert_eq!(
+        decode_client(SEED_APPROVE).unwrap(),
+        ClientMessage::JoinRoom(JoinRoom::Approve {
+            room_id: Some(room("uuid-here")),
+            target_user_id: UserId::new("username"),
+        })
+    );
+    assert_eq!(
+        decode_client(SEED_REJECT).unwrap(),
+        ClientMessage::JoinRoom(JoinRoom::Reject {
+            room_id: Some(room("uuid-here")),
+            target_user_id: UserId::new("username"),
+        })
+    );
+    assert_eq!(
+        decode_client(SEED_SEND_MESSAGE).unwrap(),
+        ClientMessage::SendMessage {
+            message: "Hello everyone!".into(),
+            room_id: None,
+            client_msg_id: None,
+        }
+    );
+    assert_eq!(
+        decode_client(SEED_GET_MEMBERS).unwrap(),
+        ClientMessage::GetMembers {
+            room_id: Some(room("uuid-here"))
+        }
+    );
+}
+
+#[test]
+fn seed_approval_flow_without_room_id_decodes() {
+    // Data flow 4 sends `{ action: "joinRoom", subAction: "approve", targetUserId }`.
+    let frame = r#"{"action":"joinRoom","subAction":"approve","targetUserId":"bob"}"#;
+    assert_eq!(
+        decode_client(frame).unwrap(),
+        ClientMessage::JoinRoom(JoinRoom::Approve {
+            room_id: None,
+            target_user_id: UserId::new("bob"),
+        })
+    );
+}
+
+#[test]
+fn seed_server_examples_decode() {
+    let decode = |text: &str| -> ServerMessage {
+        serde_json::from_str(&strip_line_comments(text)).expect(text)
+    };
+    assert_eq!(
+        decode(SEED_ROOM_CREATED),
+        ServerMessage::RoomCreated {
+            room_id: room("uuid-here"),
+            room_name: "General Chat".into()
+        }
+    );
+    assert_eq!(
+        decode(SEED_JOIN_REQUEST_TO_ADMIN),
+        ServerMessage::JoinRequest {
+            user_id: UserId::new("bob"),
+            room_id: room("uuid-here")
+        }
+    );
+    assert_eq!(
+        decode(SEED_JOIN_RESPONSE),
+        ServerMessage::JoinResponse {
+            room_id: room("uuid-here"),
+            status: MemberStatus::Approved
+        }
+    );
+    let rejected = SEED_JOIN_RESPONSE.replace("\"approved\" // or \"rejected\"", "\"rejected\"");
+    assert_eq!(
+        decode(&rejected),
+        ServerMessage::JoinResponse {
+            room_id: room("uuid-here"),
+            status: MemberStatus::Rejected
+        }
+    );
+    assert_eq!(
+        decode(SEED_MESSAGE_BROADCAST),
+        ServerMessage::Message(ChatMessage {
+            room_id: RoomId::default(),
+            user_id: UserId::new("alice"),
+            message: "Hello!".into(),
+            timestamp: 1_699_999_999_999,
+            seq: 0,
+            message_id: MessageId::default(),
+        })
+    );
+    let ServerMessage::RoomMembers {
+        room_id,
+        room_name,
+        participants,
+    } = decode(SEED_ROOM_MEMBERS)
+    else {
+        panic!("roomMembers decodes as RoomMembers");
+    };
+    assert_eq!(room_id, room("uuid-here"));
+    assert_eq!(room_name, "General Chat");
+    assert_eq!(
+        participants,
+        vec![
+            participant("alice", MemberStatus::Approved, true),
+            participant("bob", MemberStatus::Approved, false),
+            participant("charlie", MemberStatus::Pending, false),
+        ]
+    );
+}
+
+fn participant(user: &str, status: MemberStatus, is_admin: bool) -> Participant {
+    Participant {
+        user_id: UserId::new(user),
+        status,
+        is_admin,
+    }
+}
+
+/// What Knock sends for a seed shape carries the seed's fields under the seed's names.
+#[test]
+fn knock_output_keeps_seed_field_names() {
+    let sent = ServerMessage::Message(sample_message()).to_json();
+    let value: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    for field in ["action", "userId", "message", "timestamp"] {
+        assert!(value.get(field).is_some(), "{field} missing from {sent}");
+    }
+    assert_eq!(value["action"], "message");
+
+    let members = ServerMessage::RoomMembers {
+        room_id: room("r"),
+        room_name: "n".into(),
+        participants: vec![participant("alice", MemberStatus::Approved, true)],
+    }
+    .to_json();
+    assert_eq!(
+        members,
+        r#"{"action":"roomMembers","roomId":"r","roomName":"n","participants":[{"userId":"alice","status":"approved","isAdmin":true}]}"#
+    );
+}
+
+fn sample_message() -> ChatMessage {
+    ChatMessage {
+        room_id: room("6f1c1a8e-0d7b-4c55-9f0b-1d2f3a4b5c6d"),
+        user_id: UserId::new("alice"),
+        message: "Hello <b>world</b> \u{1F600}".into(),
+        timestamp: 1_700_000_000_123,
+        seq: 7,
+        message_id: MessageId::new("0b9c5a5e-2f0e-4f44-8d7c-55a1b2c3d4e5"),
+    }
+}
+
+#[test]
+fn every_client_variant_round_trips() {
+    let all = vec![
+        ClientMessage::Authenticate {
+            token: "t0k3n".into(),
+        },
+        ClientMessage::CreateRoom {
+            room_name: "General".into(),
+        },
+        ClientMessage::JoinRoom(JoinRoom::Request { room_id: room("r") }),
+        ClientMessage::JoinRoom(JoinRoom::Approve {
+            room_id: Some(room("r")),
+            target_user_id: UserId::new("bob"),
+        }),
+        ClientMessage::JoinRoom(JoinRoom::Approve {
+            room_id: None,
+            target_user_id: UserId::new("bob"),
+        }),
+        ClientMessage::JoinRoom(JoinRoom::Reject {
+            room_id: Some(room("r")),
+            target_user_id: UserId::new("bob"),
+        }),
+        ClientMessage::SendMessage {
+            message: "hi".into(),
+            room_id: Some(room("r")),
+            client_msg_id: Some(ClientMsgId::new("c-1")),
+        },
+        ClientMessage::SendMessage {
+            message: "hi".into(),
+            room_id: None,
+            client_msg_id: None,
+        },
+        ClientMessage::GetMembers {
+            room_id: Some(room("r")),
+        },
+        ClientMessage::GetHistory {
+            room_id: room("r"),
+            before_seq: Some(10),
+            limit: Some(20),
+        },
+        ClientMessage::GetHistory {
+            room_id: room("r"),
+            before_seq: None,
+            limit: None,
+        },
+        ClientMessage::Resume {
+            rooms: vec![ResumeRoom {
+                room_id: room("r"),
+                after_seq: 3,
+            }],
+        },
+        ClientMessage::MyRooms,
+    ];
+    let mut actions_seen = std::collections::BTreeSet::new();
+    for message in all {
+        let json = message.to_json();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["action"], message.action(), "{json}");
+        actions_seen.insert(message.action());
+        assert_eq!(decode_client(&json).unwrap(), message, "{json}");
+    }
+    assert_eq!(
+        actions_seen,
+        ClientMessage::ACTIONS.into_iter().collect(),
+        "every action has a round-trip case"
+    );
+}
+
+#[test]
+fn every_server_variant_round_trips() {
+    let all = vec![
+        ServerMessage::Authenticated {
+            user_id: UserId::new("alice"),
+        },
+        ServerMessage::RoomCreated {
+            room_id: room("r"),
+            room_name: "General".into(),
+        },
+        ServerMessage::JoinRequest {
+            user_id: UserId::new("bob"),
+            room_id: room("r"),
+        },
+        ServerMessage::JoinResponse {
+            room_id: room("r"),
+            status: MemberStatus::Pending,
+        },
+        ServerMessage::Message(sample_message()),
+        ServerMessage::RoomMembers {
+            room_id: room("r"),
+            room_name: "General".into(),
+            participants: vec![participant("bob", MemberStatus::Rejected, false)],
+        },
+        ServerMessage::MemberChanged {
+            room_id: room("r"),
+            user_id: UserId::new("bob"),
+            status: MemberStatus::Approved,
+            is_admin: false,
+        },
+        ServerMessage::MessageAck {
+            client_msg_id: ClientMsgId::new("c-1"),
+            room_id: room("r"),
+            seq: 9,
+            message_id: MessageId::new("m"),
+            timestamp: 5,
+        },
+        ServerMessage::History {
+            room_id: room("r"),
+            messages: vec![sample_message()],
+            has_more: true,
+        },
+        ServerMessage::Rooms {
+            rooms: vec![RoomSummary {
+                room_id: room("r"),
+                room_name: "General".into(),
+                status: MemberStatus::Pending,
+                is_admin: false,
+                last_seq: 0,
+            }],
+        },
+        ServerMessage::error(ErrorCode::NotMember, "no", Some("sendMessage")),
+        ServerMessage::error(ErrorCode::BadRequest, "not JSON", None),
+    ];
+    for message in all {
+        let json = message.to_json();
+        let back: ServerMessage = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, message, "{json}");
+    }
+}
+
+#[test]
+fn error_frame_shape() {
+    let json =
+        ServerMessage::error(ErrorCode::NoRoom, "Join a room first", Some("sendMessage")).to_json();
+    assert_eq!(
+        json,
+        r#"{"action":"error","code":"no_room","message":"Join a room first","requestAction":"sendMessage"}"#
+    );
+}
+
+#[test]
+fn decode_tells_unknown_actions_from_bad_fields() {
+    assert!(matches!(
+        decode_client("not json"),
+        Err(DecodeError::NotAnAction { .. })
+    ));
+    assert!(matches!(
+        decode_client(r#"{"message":"no action"}"#),
+        Err(DecodeError::NotAnAction { .. })
+    ));
+    assert!(matches!(
+        decode_client(r#"{"action":42}"#),
+        Err(DecodeError::NotAnAction { .. })
+    ));
+    assert_eq!(
+        decode_client(r#"{"action":"dance"}"#),
+        Err(DecodeError::UnknownAction {
+            action: "dance".into()
+        })
+    );
+    assert!(matches!(
+        decode_client(r#"{"action":"createRoom"}"#),
+        Err(DecodeError::BadFields {
+            action: "createRoom",
+            ..
+        })
+    ));
+    assert!(matches!(
+        decode_client(r#"{"action":"sendMessage","message":7}"#),
+        Err(DecodeError::BadFields {
+            action: "sendMessage",
+            ..
+        })
+    ));
+    assert!(matches!(
+        decode_client(r#"{"action":"joinRoom","subAction":"dance","roomId":"r"}"#),
+        Err(DecodeError::BadFields {
+            action: "joinRoom",
+            ..
+        })
+    ));
+}

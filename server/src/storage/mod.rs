@@ -1,0 +1,191 @@
+//! Storage: one trait, one backend per database engine, one contract test suite
+//! (`server/tests/storage_contract.rs`) that every backend passes.
+//!
+//! Only domain and protocol types cross this boundary; row structs stay in the backends.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use knock_protocol::{
+    ChatMessage, ClientMsgId, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
+};
+
+pub use sqlite::SqliteStorage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A unique key is taken (a username, a room id).
+    #[error("already exists")]
+    Conflict,
+    /// A row that should exist does not (for example a membership of an unknown room).
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// The `DATABASE_URL` names an engine this build does not support.
+    #[error("unsupported database url: {0}")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored value that cannot be read back (for example an unknown status).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// A user's stored password hash, for login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    pub user_id: UserId,
+    pub password_hash: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRoom {
+    pub room_id: RoomId,
+    pub room_name: String,
+    pub admin: UserId,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Room {
+    pub room_id: RoomId,
+    pub room_name: String,
+    /// The newest message's `seq`; 0 before the first message.
+    pub last_seq: u64,
+}
+
+/// A user's standing in one room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub status: MemberStatus,
+    pub is_admin: bool,
+}
+
+/// A message to store; `seq` is given by the storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessage {
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub message: String,
+    pub timestamp: i64,
+    pub message_id: MessageId,
+    pub client_msg_id: Option<ClientMsgId>,
+}
+
+/// What happened to one message of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored now, with its new `seq`.
+    New(ChatMessage),
+    /// The same user had already stored this `clientMsgId`: the earlier message, unchanged.
+    Duplicate(ChatMessage),
+}
+
+impl Inserted {
+    pub fn message(&self) -> &ChatMessage {
+        match self {
+            Self::New(message) | Self::Duplicate(message) => message,
+        }
+    }
+}
+
+/// Everything Knock keeps. Each method is one transaction.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Stores a new user; [`StorageError::Conflict`] when the id is taken.
+    async fn create_user(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        created_at: i64,
+    ) -> StorageResult<()>;
+    async fn credential(&self, user_id: &UserId) -> StorageResult<Option<Credential>>;
+
+    /// Sessions are kept by the hash of their token only.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &UserId,
+        created_at: i64,
+    ) -> StorageResult<()>;
+    async fn session_user(&self, token_hash: &str) -> StorageResult<Option<UserId>>;
+    /// Deletes the session; the user it belonged to, if it existed.
+    async fn delete_session(&self, token_hash: &str) -> StorageResult<Option<UserId>>;
+
+    /// Stores the room and its admin's approved membership together.
+    async fn create_room(&self, room: &NewRoom) -> StorageResult<()>;
+    async fn room(&self, room_id: &RoomId) -> StorageResult<Option<Room>>;
+
+    async fn membership(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> StorageResult<Option<Membership>>;
+    /// Inserts or updates one membership.
+    async fn set_membership(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        membership: Membership,
+        updated_at: i64,
+    ) -> StorageResult<()>;
+    /// Every membership of the room (all statuses): admins first, then in the order
+    /// users first asked to join.
+    async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>>;
+    /// The users of the room with this status, in no particular order.
+    async fn users_with_status(
+        &self,
+        room_id: &RoomId,
+        status: MemberStatus,
+    ) -> StorageResult<Vec<UserId>>;
+    /// The room's admins.
+    async fn admins(&self, room_id: &RoomId) -> StorageResult<Vec<UserId>>;
+
+    /// Stores a batch in one transaction, in order: each new message gets its room's next
+    /// `seq` (gapless from 1); a `(user, clientMsgId)` seen before yields the stored
+    /// message as [`Inserted::Duplicate`] and stores nothing. One result per input.
+    async fn insert_messages(&self, batch: &[NewMessage]) -> StorageResult<Vec<Inserted>>;
+    /// Up to `limit` of the newest messages with `seq < before_seq` (all when `None`),
+    /// returned oldest first.
+    async fn messages_before(
+        &self,
+        room_id: &RoomId,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StorageResult<Vec<ChatMessage>>;
+    /// Up to `limit` messages with `seq > after_seq`, oldest first.
+    async fn messages_after(
+        &self,
+        room_id: &RoomId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StorageResult<Vec<ChatMessage>>;
+
+    /// The user's memberships of every status, with each room's newest `seq`, newest
+    /// room activity first.
+    async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>>;
+}
+
+/// Opens the storage named by `url`: `sqlite:PATH` (the file is created when missing).
+pub async fn open(url: &str) -> StorageResult<Arc<dyn Storage>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStorage::connect(url).await?))
+    } else {
+        Err(StorageError::UnsupportedUrl(redact(url)))
+    }
+}
+
+/// A URL without its password, for error messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

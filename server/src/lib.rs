@@ -1,3 +1,78 @@
-//! Knock's server as a library, so that tests and tools can start it in-process.
+//! Knock's server as a library: `main.rs` parses flags and calls [`run`]; tests can too.
 
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod service;
 pub mod storage;
+pub mod writer;
+pub mod ws;
+
+use std::{future::Future, sync::Arc};
+
+pub use config::Config;
+use hub::{CloseReason, Hub};
+use service::Service;
+use writer::MessageWriter;
+
+/// What every handler can reach; built once in [`run`].
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub service: Service,
+    pub allowed_origins: Arc<[String]>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Storage(#[from] storage::StorageError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Serves until `shutdown` completes, then closes every socket with 1012 (so clients
+/// reconnect), stores what is in flight and returns.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let storage = storage::open(&config.database_url).await?;
+    let hub = Arc::new(Hub::new());
+    let (writer, writer_task) = MessageWriter::spawn(storage.clone(), hub.clone());
+    let state = AppState {
+        allowed_origins: config.normalized_origins().into(),
+        config: Arc::new(config),
+        service: Service::new(storage, hub.clone(), writer),
+    };
+    let addr = state.config.addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    tracing::info!(
+        "listening on http://{}",
+        listener.local_addr().map_err(StartError::Serve)?
+    );
+    let app = http::router(state);
+    let closing_hub = hub.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing sockets");
+            closing_hub.close_all(CloseReason::RESTARTING);
+        })
+        .await
+        .map_err(StartError::Serve)?;
+    // Every handler (and with it every writer handle) is gone: the writer drains its queue.
+    let _ = writer_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The one place where errors become protocol codes and HTTP statuses.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use knock_protocol::{ApiError, ErrorCode};
+
+use crate::{domain::RuleError, storage::StorageError};
+
+/// Why an action or request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("no room has that id")]
+    RoomNotFound,
+    #[error("name a roomId: this socket has no current room")]
+    NoRoom,
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("this origin may not use the server")]
+    ForbiddenOrigin,
+    #[error("no such route")]
+    NotFound,
+    #[error("too many requests; slow down")]
+    RateLimited,
+    /// Logged where it happens; the client only learns that something failed.
+    #[error("storage failed: {0}")]
+    Storage(#[from] StorageError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Rule(rule) => match rule {
+                RuleError::NotMember => ErrorCode::NotMember,
+                RuleError::NotAdmin => ErrorCode::NotAdmin,
+                RuleError::RequestNotFound(_) => ErrorCode::RequestNotFound,
+                RuleError::InvalidRoomName => ErrorCode::InvalidRoomName,
+                RuleError::EmptyMessage => ErrorCode::EmptyMessage,
+                RuleError::MessageTooLong => ErrorCode::MessageTooLong,
+                RuleError::InvalidUsername => ErrorCode::InvalidUsername,
+                RuleError::InvalidPassword => ErrorCode::InvalidPassword,
+            },
+            Self::RoomNotFound => ErrorCode::RoomNotFound,
+            Self::NoRoom => ErrorCode::NoRoom,
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::UsernameTaken => ErrorCode::UsernameTaken,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::ForbiddenOrigin => ErrorCode::ForbiddenOrigin,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::RateLimited => ErrorCode::RateLimited,
+            Self::Storage(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The text a client may see: the error's own for refusals, a fixed one for failures.
+    pub fn client_message(&self) -> String {
+        match self.code() {
+            ErrorCode::Internal => "something went wrong on the server; try again".to_owned(),
+            _ => self.to_string(),
+        }
+    }
+
+    /// Logs failures that are the server's fault; refusals are the client's business.
+    pub fn log_if_internal(&self, context: &str) {
+        if self.code() == ErrorCode::Internal {
+            tracing::error!(error = %self, "{context} failed");
+        }
+    }
+}
+
+pub fn http_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        ErrorCode::UsernameTaken => StatusCode::CONFLICT,
+        ErrorCode::ForbiddenOrigin | ErrorCode::NotMember | ErrorCode::NotAdmin => {
+            StatusCode::FORBIDDEN
+        }
+        ErrorCode::NotFound | ErrorCode::RoomNotFound | ErrorCode::RequestNotFound => {
+            StatusCode::NOT_FOUND
+        }
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::BadRequest
+        | ErrorCode::UnknownAction
+        | ErrorCode::NoRoom
+        | ErrorCode::MessageTooLong
+        | ErrorCode::EmptyMessage
+        | ErrorCode::InvalidRoomName
+        | ErrorCode::InvalidUsername
+        | ErrorCode::InvalidPassword => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        self.log_if_internal("HTTP request");
+        let code = self.code();
+        (
+            http_status(code),
+            Json(ApiError::new(code, self.client_message())),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_never_reach_clients() {
+        let error = ServiceError::Internal("disk /var/secret full".into());
+        assert_eq!(error.code(), ErrorCode::Internal);
+        assert!(!error.client_message().contains("secret"));
+        let storage = ServiceError::Storage(StorageError::Corrupt("row 7 password".into()));
+        assert!(!storage.client_message().contains("password"));
+    }
+
+    #[test]
+    fn every_code_has_an_http_status() {
+        for code in ErrorCode::ALL {
+            let status = http_status(code);
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code}"
+            );
+        }
+        assert_eq!(http_status(ErrorCode::UsernameTaken), StatusCode::CONFLICT);
+        assert_eq!(
+            http_status(ErrorCode::ForbiddenOrigin),
+            StatusCode::FORBIDDEN
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! In-process fan-out: every open socket has a bounded queue, indexed by its user.
+//!
+//! Frames are serialized once and shared (`Utf8Bytes` is reference counted), so a message
+//! to a thousand sockets costs a thousand queue pushes, not a thousand encodings.
+//! A socket whose queue is full is closed rather than allowed to grow memory or delay
+//! the others; its client resumes from the last `seq` it saw.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use axum::extract::ws::Utf8Bytes;
+use knock_protocol::{RoomId, ServerMessage, UserId, close_code};
+use tokio::sync::{mpsc, watch};
+
+pub type ConnId = u64;
+
+/// Frames waiting for one socket.
+pub const QUEUE_CAPACITY: usize = 512;
+
+/// A stored chat message, encoded once for all its recipients.
+#[derive(Debug)]
+pub struct ChatFrame {
+    pub room_id: RoomId,
+    pub seq: u64,
+    pub frame: Utf8Bytes,
+}
+
+/// What a socket's writer task is asked to do.
+#[derive(Clone, Debug)]
+pub enum Outbound {
+    /// Send this frame as it is.
+    Frame(Utf8Bytes),
+    /// A chat message: sent unless this socket had it already; a gap before it is filled
+    /// from storage first.
+    Chat(Arc<ChatFrame>),
+    /// Send every stored message of the room after this `seq` (the `resume` action).
+    CatchUp { room_id: RoomId, after_seq: u64 },
+}
+
+impl Outbound {
+    pub fn message(message: &ServerMessage) -> Self {
+        Self::Frame(message.to_json().into())
+    }
+}
+
+/// Why the server closes a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl CloseReason {
+    pub const SIGNED_OUT: Self = Self {
+        code: close_code::UNAUTHENTICATED,
+        reason: "signed out",
+    };
+    pub const TOO_SLOW: Self = Self {
+        code: close_code::TOO_SLOW,
+        reason: "too slow: outgoing queue full",
+    };
+    pub const RESTARTING: Self = Self {
+        code: close_code::SERVICE_RESTART,
+        reason: "server restarting",
+    };
+    pub const FRAME_TOO_BIG: Self = Self {
+        code: close_code::MESSAGE_TOO_BIG,
+        reason: "frame too big",
+    };
+    pub const SILENT: Self = Self {
+        code: 1001,
+        reason: "no answer to pings",
+    };
+}
+
+struct Connection {
+    user_id: UserId,
+    session: String,
+    queue: mpsc::Sender<Outbound>,
+    close: watch::Sender<Option<CloseReason>>,
+}
+
+impl Connection {
+    fn close(&self, reason: CloseReason) {
+        self.close.send_replace(Some(reason));
+    }
+}
+
+/// What a socket gets when it joins the hub.
+pub struct Registration {
+    pub id: ConnId,
+    pub queue: mpsc::Receiver<Outbound>,
+    /// Becomes `Some` when the server wants the socket closed.
+    pub close: watch::Receiver<Option<CloseReason>>,
+}
+
+#[derive(Default)]
+struct Index {
+    connections: HashMap<ConnId, Connection>,
+    by_user: HashMap<UserId, Vec<ConnId>>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    next_id: AtomicU64,
+    index: RwLock<Index>,
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an authenticated socket of `user_id`, signed in with the session whose token
+    /// hashes to `session`.
+    pub fn register(&self, user_id: &UserId, session: &str) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (queue_tx, queue_rx) = mpsc::channel(QUEUE_CAPACITY);
+        let (close_tx, close_rx) = watch::channel(None);
+        let mut index = self.write();
+        index.connections.insert(
+            id,
+            Connection {
+                user_id: user_id.clone(),
+                session: session.to_owned(),
+                queue: queue_tx,
+                close: close_tx,
+            },
+        );
+        index.by_user.entry(user_id.clone()).or_default().push(id);
+        Registration {
+            id,
+            queue: queue_rx,
+            close: close_rx,
+        }
+    }
+
+    pub fn unregister(&self, id: ConnId) {
+        let mut index = self.write();
+        if let Some(connection) = index.connections.remove(&id)
+            && let Some(ids) = index.by_user.get_mut(&connection.user_id)
+        {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                index.by_user.remove(&connection.user_id);
+            }
+        }
+    }
+
+    /// Queues `item` for one socket.
+    pub fn send(&self, id: ConnId, item: Outbound) {
+        let too_slow = {
+            let index = self.read();
+            index
+                .connections
+                .get(&id)
+                .is_some_and(|connection| !enqueue(connection, item))
+        };
+        if too_slow {
+            self.drop_slow(&[id]);
+        }
+    }
+
+    /// Queues `item` for every open socket of every user in `users`.
+    pub fn send_to_users<'a>(&self, users: impl IntoIterator<Item = &'a UserId>, item: &Outbound) {
+        let mut too_slow = Vec::new();
+        {
+            let index = self.read();
+            for user in users {
+                for id in index.by_user.get(user).into_iter().flatten() {
+                    if let Some(connection) = index.connections.get(id)
+                        && !enqueue(connection, item.clone())
+                    {
+                        too_slow.push(*id);
+                    }
+                }
+            }
+        }
+        if !too_slow.is_empty() {
+            self.drop_slow(&too_slow);
+        }
+    }
+
+    pub fn send_to_user(&self, user: &UserId, item: &Outbound) {
+        self.send_to_users(std::iter::once(user), item);
+    }
+
+    /// Closes every socket opened with this session (after logout).
+    pub fn close_session(&self, session: &str, reason: CloseReason) {
+        let index = self.read();
+        for connection in index.connections.values() {
+            if connection.session == session {
+                connection.close(reason);
+            }
+        }
+    }
+
+    pub fn close(&self, id: ConnId, reason: CloseReason) {
+        if let Some(connection) = self.read().connections.get(&id) {
+            connection.close(reason);
+        }
+    }
+
+    /// Closes every socket (shutdown).
+    pub fn close_all(&self, reason: CloseReason) {
+        for connection in self.read().connections.values() {
+            connection.close(reason);
+        }
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.read().connections.len()
+    }
+
+    fn drop_slow(&self, ids: &[ConnId]) {
+        let mut dropped = Vec::new();
+        {
+            let index = self.read();
+            for id in ids {
+                if let Some(connection) = index.connections.get(id) {
+                    connection.close(CloseReason::TOO_SLOW);
+                    dropped.push(*id);
+                }
+            }
+        }
+        for id in dropped {
+            tracing::warn!(conn = id, "closing a socket whose outgoing queue is full");
+            self.unregister(id);
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        // A panic while holding the lock leaves a consistent index (every mutation is a
+        // single insert or remove), so a poisoned lock is still usable.
+        self.index
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// False when the socket's queue is full (a closed queue means the socket is already
+/// going away, which is not the sender's problem).
+fn enqueue(connection: &Connection, item: Outbound) -> bool {
+    !matches!(
+        connection.queue.try_send(item),
+        Err(mpsc::error::TrySendError::Full(_))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Outbound {
+        Outbound::Frame(text.to_owned().into())
+    }
+
+    fn text_of(item: Outbound) -> String {
+        match item {
+            Outbound::Frame(frame) => frame.to_string(),
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_gets_frames_on_every_socket() {
+        let hub = Hub::new();
+        let alice = UserId::new("alice");
+        let mut tab1 = hub.register(&alice, "s1");
+        let mut tab2 = hub.register(&alice, "s2");
+        let mut bob = hub.register(&UserId::new("bob"), "s3");
+        hub.send_to_user(&alice, &frame("hi"));
+        assert_eq!(text_of(tab1.queue.recv().await.unwrap()), "hi");
+        assert_eq!(text_of(tab2.queue.recv().await.unwrap()), "hi");
+        assert!(bob.queue.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_closes_only_that_socket() {
+        let hub = Hub::new();
+        let alice = UserId::new("alice");
+        let bob = UserId::new("bob");
+        let slow = hub.register(&alice, "s1");
+        let mut fast = hub.register(&bob, "s2");
+        for i in 0..=QUEUE_CAPACITY {
+            hub.send_to_users([&alice, &bob], &frame(&i.to_string()));
+            fast.queue.recv().await.unwrap();
+        }
+        assert_eq!(*slow.close.borrow(), Some(CloseReason::TOO_SLOW));
+        assert_eq!(hub.connection_count(), 1, "the slow socket left the hub");
+        assert_eq!(*fast.close.borrow(), None);
+    }
+
+    #[tokio::test]
+    async fn logout_closes_the_sessions_sockets_only() {
+        let hub = Hub::new();
+        let alice = UserId::new("alice");
+        let phone = hub.register(&alice, "phone");
+        let laptop = hub.register(&alice, "laptop");
+        hub.close_session("phone", CloseReason::SIGNED_OUT);
+        assert_eq!(*phone.close.borrow(), Some(CloseReason::SIGNED_OUT));
+        assert_eq!(*laptop.close.borrow(), None);
+    }
+
+    #[tokio::test]
+    async fn unregistered_sockets_get_nothing() {
+        let hub = Hub::new();
+        let alice = UserId::new("alice");
+        let mut gone = hub.register(&alice, "s");
+        hub.unregister(gone.id);
+        hub.send_to_user(&alice, &frame("late"));
+        assert!(
+            gone.queue.recv().await.is_none(),
+            "queue closed with the socket"
+        );
+        assert_eq!(hub.connection_count(), 0);
+    }
+}

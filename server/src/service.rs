@@ -1,0 +1,480 @@
+//! One function per action: check the rules, change storage, tell the people concerned.
+//! Handlers in `ws.rs` and `http.rs` only decode, call and encode.
+
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use knock_protocol::{
+    AuthResponse, ClientMessage, ClientMsgId, Credentials, JoinRoom, MemberStatus, MessageId,
+    ResumeRoom, RoomId, ServerMessage, UserId, limits,
+};
+
+use crate::{
+    auth,
+    domain::{self, Decision, JoinOutcome},
+    error::ServiceError,
+    hub::{ConnId, Hub, Outbound},
+    storage::{Inserted, Membership, NewMessage, NewRoom, Room, Storage},
+    writer::MessageWriter,
+};
+
+/// An authenticated socket, as the service sees it.
+#[derive(Debug)]
+pub struct SocketSession {
+    pub conn_id: ConnId,
+    pub user_id: UserId,
+    /// The room this socket last created, asked to join or named.
+    pub current_room: Option<RoomId>,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    storage: Arc<dyn Storage>,
+    hub: Arc<Hub>,
+    writer: MessageWriter,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+impl Service {
+    pub fn new(storage: Arc<dyn Storage>, hub: Arc<Hub>, writer: MessageWriter) -> Self {
+        Self {
+            storage,
+            hub,
+            writer,
+        }
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    // ---- accounts -------------------------------------------------------------------
+
+    pub async fn register(&self, credentials: Credentials) -> Result<AuthResponse, ServiceError> {
+        let user_id = domain::username(&credentials.username)?;
+        domain::password(&credentials.password)?;
+        let hash = blocking(move || auth::hash_password(&credentials.password))
+            .await?
+            .map_err(|e| ServiceError::Internal(format!("hashing: {e}")))?;
+        match self.storage.create_user(&user_id, &hash, now_ms()).await {
+            Err(crate::storage::StorageError::Conflict) => return Err(ServiceError::UsernameTaken),
+            other => other?,
+        }
+        tracing::info!(user = %user_id, "registered");
+        self.start_session(user_id).await
+    }
+
+    pub async fn login(&self, credentials: Credentials) -> Result<AuthResponse, ServiceError> {
+        // A malformed username cannot exist; it is still answered like a wrong password.
+        let user_id = domain::username(&credentials.username).ok();
+        let stored = match &user_id {
+            Some(user_id) => self.storage.credential(user_id).await?,
+            None => None,
+        };
+        let hash = stored.as_ref().map_or_else(
+            || auth::decoy_hash().to_owned(),
+            |c| c.password_hash.clone(),
+        );
+        let password = credentials.password;
+        let matches = blocking(move || auth::verify_password(&password, &hash)).await?;
+        match (stored, matches) {
+            (Some(credential), true) => self.start_session(credential.user_id).await,
+            _ => Err(ServiceError::InvalidCredentials),
+        }
+    }
+
+    async fn start_session(&self, user_id: UserId) -> Result<AuthResponse, ServiceError> {
+        let token = auth::new_token();
+        self.storage
+            .create_session(&auth::token_hash(&token), &user_id, now_ms())
+            .await?;
+        Ok(AuthResponse { user_id, token })
+    }
+
+    /// Revokes the token and closes every socket opened with it.
+    pub async fn logout(&self, token: &str) -> Result<(), ServiceError> {
+        let hash = auth::token_hash(token);
+        let user = self
+            .storage
+            .delete_session(&hash)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        self.hub
+            .close_session(&hash, crate::hub::CloseReason::SIGNED_OUT);
+        tracing::info!(%user, "signed out");
+        Ok(())
+    }
+
+    /// The user a token belongs to, with the hash its sockets are filed under.
+    pub async fn authenticate(&self, token: &str) -> Result<(UserId, String), ServiceError> {
+        let hash = auth::token_hash(token);
+        let user = self
+            .storage
+            .session_user(&hash)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        Ok((user, hash))
+    }
+
+    // ---- socket actions -------------------------------------------------------------
+
+    /// Carries out one action; what comes back goes to the acting socket only.
+    pub async fn handle(
+        &self,
+        session: &mut SocketSession,
+        message: ClientMessage,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        match message {
+            ClientMessage::Authenticate { .. } => Err(ServiceError::BadRequest(
+                "this socket is already authenticated".into(),
+            )),
+            ClientMessage::CreateRoom { room_name } => self.create_room(session, &room_name).await,
+            ClientMessage::JoinRoom(JoinRoom::Request { room_id }) => {
+                self.request_join(session, room_id).await
+            }
+            ClientMessage::JoinRoom(JoinRoom::Approve {
+                room_id,
+                target_user_id,
+            }) => {
+                self.decide(session, room_id, &target_user_id, Decision::Approve)
+                    .await
+            }
+            ClientMessage::JoinRoom(JoinRoom::Reject {
+                room_id,
+                target_user_id,
+            }) => {
+                self.decide(session, room_id, &target_user_id, Decision::Reject)
+                    .await
+            }
+            ClientMessage::SendMessage {
+                message,
+                room_id,
+                client_msg_id,
+            } => {
+                self.send_message(session, room_id, message, client_msg_id)
+                    .await
+            }
+            ClientMessage::GetMembers { room_id } => self.members(session, room_id).await,
+            ClientMessage::GetHistory {
+                room_id,
+                before_seq,
+                limit,
+            } => self.history(session, room_id, before_seq, limit).await,
+            ClientMessage::Resume { rooms } => self.resume(session, rooms).await,
+            ClientMessage::MyRooms => self.my_rooms(session).await,
+        }
+    }
+
+    async fn create_room(
+        &self,
+        session: &mut SocketSession,
+        raw_name: &str,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let room_name = domain::room_name(raw_name)?;
+        let room_id = RoomId::new(uuid::Uuid::new_v4().to_string());
+        self.storage
+            .create_room(&NewRoom {
+                room_id: room_id.clone(),
+                room_name: room_name.clone(),
+                admin: session.user_id.clone(),
+                created_at: now_ms(),
+            })
+            .await?;
+        tracing::info!(room = %room_id, "room created");
+        session.current_room = Some(room_id.clone());
+        let created = ServerMessage::RoomCreated { room_id, room_name };
+        // The creator's other tabs learn of the room too.
+        self.hub
+            .send_to_user(&session.user_id, &Outbound::message(&created));
+        Ok(Vec::new())
+    }
+
+    async fn request_join(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        session.current_room = Some(room_id.clone());
+        self.existing_room(&room_id).await?;
+        let current = self.storage.membership(&room_id, &session.user_id).await?;
+        match domain::join_request(current) {
+            JoinOutcome::Unchanged(status) => {
+                Ok(vec![Outbound::message(&ServerMessage::JoinResponse {
+                    room_id,
+                    status,
+                })])
+            }
+            JoinOutcome::Ask => {
+                let pending = Membership {
+                    status: MemberStatus::Pending,
+                    is_admin: false,
+                };
+                self.storage
+                    .set_membership(&room_id, &session.user_id, pending, now_ms())
+                    .await?;
+                tracing::info!(room = %room_id, "join requested");
+                let admins = self.storage.admins(&room_id).await?;
+                self.hub.send_to_users(
+                    &admins,
+                    &Outbound::message(&ServerMessage::JoinRequest {
+                        user_id: session.user_id.clone(),
+                        room_id: room_id.clone(),
+                    }),
+                );
+                self.hub.send_to_user(
+                    &session.user_id,
+                    &Outbound::message(&ServerMessage::JoinResponse {
+                        room_id: room_id.clone(),
+                        status: MemberStatus::Pending,
+                    }),
+                );
+                self.announce_change(&room_id, &session.user_id, pending)
+                    .await?;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    async fn decide(
+        &self,
+        session: &mut SocketSession,
+        room_id: Option<RoomId>,
+        target: &UserId,
+        decision: Decision,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let room_id = Self::room_or_current(session, room_id)?;
+        self.existing_room(&room_id).await?;
+        let actor = self.storage.membership(&room_id, &session.user_id).await?;
+        let target = domain::username(target.as_str()).unwrap_or_else(|_| target.clone());
+        let current = self.storage.membership(&room_id, &target).await?;
+        let Some(changed) = domain::decide(actor, &target, current, decision)? else {
+            // Already decided that way: nothing changes, nobody is notified again.
+            return Ok(Vec::new());
+        };
+        self.storage
+            .set_membership(&room_id, &target, changed, now_ms())
+            .await?;
+        tracing::info!(room = %room_id, %target, status = changed.status.as_str(), "join decided");
+        self.hub.send_to_user(
+            &target,
+            &Outbound::message(&ServerMessage::JoinResponse {
+                room_id: room_id.clone(),
+                status: changed.status,
+            }),
+        );
+        self.announce_change(&room_id, &target, changed).await?;
+        Ok(Vec::new())
+    }
+
+    /// `memberChanged` to every approved member of the room and to the user concerned.
+    async fn announce_change(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        membership: Membership,
+    ) -> Result<(), ServiceError> {
+        let mut recipients = self
+            .storage
+            .users_with_status(room_id, MemberStatus::Approved)
+            .await?;
+        if !recipients.contains(user_id) {
+            recipients.push(user_id.clone());
+        }
+        let change = Outbound::message(&ServerMessage::MemberChanged {
+            room_id: room_id.clone(),
+            user_id: user_id.clone(),
+            status: membership.status,
+            is_admin: membership.is_admin,
+        });
+        self.hub.send_to_users(&recipients, &change);
+        Ok(())
+    }
+
+    async fn send_message(
+        &self,
+        session: &mut SocketSession,
+        room_id: Option<RoomId>,
+        text: String,
+        client_msg_id: Option<ClientMsgId>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let room_id = Self::room_or_current(session, room_id)?;
+        domain::message_text(&text)?;
+        if client_msg_id.as_ref().is_some_and(|id| {
+            id.as_str().is_empty() || id.as_str().len() > limits::MAX_CLIENT_MSG_ID_BYTES
+        }) {
+            return Err(ServiceError::BadRequest(format!(
+                "clientMsgId needs 1 to {} bytes",
+                limits::MAX_CLIENT_MSG_ID_BYTES
+            )));
+        }
+        self.require_approved(&room_id, &session.user_id).await?;
+        let inserted = self
+            .writer
+            .store(NewMessage {
+                room_id,
+                user_id: session.user_id.clone(),
+                message: text,
+                timestamp: now_ms(),
+                message_id: MessageId::new(uuid::Uuid::new_v4().to_string()),
+                client_msg_id: client_msg_id.clone(),
+            })
+            .await?;
+        let stored = match &inserted {
+            Inserted::New(stored) => stored,
+            Inserted::Duplicate(stored) => {
+                tracing::debug!(seq = stored.seq, "retry of a stored message");
+                stored
+            }
+        };
+        Ok(client_msg_id
+            .map(|client_msg_id| {
+                Outbound::message(&ServerMessage::MessageAck {
+                    client_msg_id,
+                    room_id: stored.room_id.clone(),
+                    seq: stored.seq,
+                    message_id: stored.message_id.clone(),
+                    timestamp: stored.timestamp,
+                })
+            })
+            .into_iter()
+            .collect())
+    }
+
+    async fn members(
+        &self,
+        session: &mut SocketSession,
+        room_id: Option<RoomId>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let room_id = Self::room_or_current(session, room_id)?;
+        let room = self.require_approved(&room_id, &session.user_id).await?;
+        let participants = self
+            .storage
+            .members(&room_id)
+            .await?
+            .into_iter()
+            .filter(|participant| participant.status != MemberStatus::Rejected)
+            .collect();
+        Ok(vec![Outbound::message(&ServerMessage::RoomMembers {
+            room_id,
+            room_name: room.room_name,
+            participants,
+        })])
+    }
+
+    async fn history(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+        before_seq: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        session.current_room = Some(room_id.clone());
+        self.require_approved(&room_id, &session.user_id).await?;
+        let limit = limit
+            .unwrap_or(limits::DEFAULT_HISTORY_PAGE)
+            .clamp(1, limits::MAX_HISTORY_PAGE);
+        // One more than asked tells whether an older page exists.
+        let mut messages = self
+            .storage
+            .messages_before(&room_id, before_seq, limit + 1)
+            .await?;
+        let has_more = messages.len() > limit as usize;
+        if has_more {
+            messages.remove(0);
+        }
+        Ok(vec![Outbound::message(&ServerMessage::History {
+            room_id,
+            messages,
+            has_more,
+        })])
+    }
+
+    async fn resume(
+        &self,
+        session: &SocketSession,
+        rooms: Vec<ResumeRoom>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        // Every room is checked before anything is replayed, so a refusal replays nothing.
+        for room in &rooms {
+            self.require_approved(&room.room_id, &session.user_id)
+                .await?;
+        }
+        Ok(rooms
+            .into_iter()
+            .map(|room| Outbound::CatchUp {
+                room_id: room.room_id,
+                after_seq: room.after_seq,
+            })
+            .collect())
+    }
+
+    async fn my_rooms(&self, session: &SocketSession) -> Result<Vec<Outbound>, ServiceError> {
+        let mut rooms = self.storage.rooms_of_user(&session.user_id).await?;
+        for room in &mut rooms {
+            if room.status != MemberStatus::Approved {
+                room.last_seq = 0;
+            }
+        }
+        Ok(vec![Outbound::message(&ServerMessage::Rooms { rooms })])
+    }
+
+    // ---- helpers --------------------------------------------------------------------
+
+    fn room_or_current(
+        session: &mut SocketSession,
+        room_id: Option<RoomId>,
+    ) -> Result<RoomId, ServiceError> {
+        match room_id {
+            Some(room_id) => {
+                session.current_room = Some(room_id.clone());
+                Ok(room_id)
+            }
+            None => session.current_room.clone().ok_or(ServiceError::NoRoom),
+        }
+    }
+
+    async fn existing_room(&self, room_id: &RoomId) -> Result<Room, ServiceError> {
+        // Ids Knock never made cannot name a room; no need to ask storage.
+        if uuid::Uuid::parse_str(room_id.as_str()).is_err() {
+            return Err(ServiceError::RoomNotFound);
+        }
+        self.storage
+            .room(room_id)
+            .await?
+            .ok_or(ServiceError::RoomNotFound)
+    }
+
+    async fn require_approved(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> Result<Room, ServiceError> {
+        let room = self.existing_room(room_id).await?;
+        let membership = self.storage.membership(room_id, user_id).await?;
+        domain::require_approved(membership)?;
+        Ok(room)
+    }
+}
+
+/// Runs CPU-heavy work (password hashing) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("blocking task: {e}")))
+}

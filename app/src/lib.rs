@@ -1,4 +1,8 @@
 //! Knock's browser client.
+pub mod config;
+pub mod ids;
+pub mod state;
+
 use leptos::prelude::*;
 
 /// The whole application.

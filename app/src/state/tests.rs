@@ -1,0 +1,530 @@
+//! Whole flows through the reducer: what the client sends and shows for each frame.
+
+use knock_protocol::{MessageId, Participant};
+
+use super::*;
+
+const NOTHING: [Command; 0] = [];
+
+fn room() -> RoomId {
+    RoomId::from("3f2a9c1e-1b2c-4d5e-8f90-a1b2c3d4e5f6")
+}
+
+fn user(name: &str) -> UserId {
+    UserId::from(name)
+}
+
+fn chat(seq: u64, from: &str, text: &str) -> ServerMessage {
+    ServerMessage::Message(ChatMessage {
+        room_id: room(),
+        user_id: user(from),
+        message: text.into(),
+        timestamp: 1_700_000_000_000,
+        seq,
+        message_id: MessageId::new(format!("m{seq}")),
+    })
+}
+
+fn sent(commands: &[Command]) -> Vec<ClientMessage> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Send(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn actions(commands: &[Command]) -> Vec<&'static str> {
+    commands
+        .iter()
+        .map(|c| match c {
+            Command::Send(m) => m.action(),
+            Command::Navigate(_) => "navigate",
+            Command::SessionExpired => "sessionExpired",
+        })
+        .collect()
+}
+
+fn signed_in(name: &str) -> ChatState {
+    let mut state = ChatState::default();
+    let commands = state.apply(ServerMessage::Authenticated {
+        user_id: user(name),
+    });
+    assert_eq!(actions(&commands), ["myRooms"]);
+    state
+}
+
+fn seqs(state: &ChatState) -> Vec<u64> {
+    state.rooms[&room()]
+        .timeline
+        .messages()
+        .map(|m| m.seq)
+        .collect()
+}
+
+/// Alice creates a room and chats in it, with the history loaded.
+fn alice_in_her_room() -> ChatState {
+    let mut s = signed_in("alice");
+    s.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    assert_eq!(actions(&s.create_room("  Book club ")), ["createRoom"]);
+    let commands = s.apply(ServerMessage::RoomCreated {
+        room_id: room(),
+        room_name: "Book club".into(),
+    });
+    assert_eq!(commands, [Command::Navigate(room_path(&room()))]);
+    s.open_room(&room());
+    s
+}
+
+#[test]
+fn create_room_lands_in_it_as_admin_with_an_empty_history() {
+    let mut s = alice_in_her_room();
+    let r = &s.rooms[&room()];
+    assert!(r.is_admin && r.is_approved() && r.timeline.loaded && r.members.loaded);
+    assert_eq!(s.listed_rooms().len(), 1);
+    assert!(s.open_room(&room()).is_empty(), "nothing left to load");
+}
+
+#[test]
+fn room_created_on_another_tab_does_not_navigate() {
+    let mut s = signed_in("alice");
+    let commands = s.apply(ServerMessage::RoomCreated {
+        room_id: room(),
+        room_name: "x".into(),
+    });
+    assert_eq!(commands, NOTHING);
+}
+
+#[test]
+fn invalid_room_names_are_refused_before_sending() {
+    let mut s = signed_in("alice");
+    assert_eq!(s.create_room("   "), NOTHING);
+    assert!(s.error(&Slot::CreateRoom).is_some());
+    assert_eq!(s.create_room(&"x".repeat(101)), NOTHING);
+    assert_eq!(actions(&s.create_room("ok")), ["createRoom"]);
+    assert!(s.error(&Slot::CreateRoom).is_none());
+}
+
+#[test]
+fn opening_a_room_loads_members_and_newest_page_once() {
+    let mut s = signed_in("bob");
+    s.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Approved,
+            is_admin: false,
+            last_seq: 120,
+        }],
+    });
+    let commands = s.open_room(&room());
+    assert_eq!(
+        sent(&commands),
+        [
+            ClientMessage::GetMembers {
+                room_id: Some(room())
+            },
+            ClientMessage::GetHistory {
+                room_id: room(),
+                before_seq: None,
+                limit: Some(PAGE_SIZE)
+            }
+        ]
+    );
+    assert!(s.open_room(&room()).is_empty(), "already asked");
+    s.apply(ServerMessage::History {
+        room_id: room(),
+        messages: (71..=120)
+            .map(|n| match chat(n, "alice", "x") {
+                ServerMessage::Message(m) => m,
+                _ => unreachable!(),
+            })
+            .collect(),
+        has_more: true,
+    });
+    assert_eq!(seqs(&s).len(), 50);
+    let older = s.load_older(&room());
+    assert_eq!(
+        sent(&older),
+        [ClientMessage::GetHistory {
+            room_id: room(),
+            before_seq: Some(71),
+            limit: Some(PAGE_SIZE)
+        }]
+    );
+    assert!(s.load_older(&room()).is_empty(), "one page at a time");
+}
+
+#[test]
+fn join_request_approval_flow_for_requester_and_admin() {
+    // The requester.
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    let link = format!("http://127.0.0.1:3000/join/{}", room());
+    let commands = bob.request_join(&link);
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: room()
+        })]
+    );
+    let commands = bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Pending,
+    });
+    assert_eq!(
+        actions(&commands),
+        ["myRooms", "navigate"],
+        "learns the name, shows the room's waiting page"
+    );
+    bob.open_room(&room());
+    assert_eq!(
+        bob.rooms[&room()].status,
+        Some(MemberStatus::Pending),
+        "waiting for approval"
+    );
+
+    // The admin hears about it live, in another room or not.
+    let mut alice = alice_in_her_room();
+    alice.close_room();
+    alice.apply(ServerMessage::JoinRequest {
+        user_id: user("bob"),
+        room_id: room(),
+    });
+    alice.apply(ServerMessage::MemberChanged {
+        room_id: room(),
+        user_id: user("bob"),
+        status: MemberStatus::Pending,
+        is_admin: false,
+    });
+    assert_eq!(alice.rooms[&room()].pending_requests(), 1);
+    assert_eq!(alice.notices.len(), 1);
+    let decide = alice.decide(&room(), &user("bob"), true);
+    assert_eq!(
+        sent(&decide),
+        [ClientMessage::JoinRoom(JoinRoom::Approve {
+            room_id: Some(room()),
+            target_user_id: user("bob")
+        })]
+    );
+    alice.apply(ServerMessage::MemberChanged {
+        room_id: room(),
+        user_id: user("bob"),
+        status: MemberStatus::Approved,
+        is_admin: false,
+    });
+    assert_eq!(alice.rooms[&room()].pending_requests(), 0);
+    assert!(alice.notices.is_empty(), "the notification goes away");
+    assert_eq!(alice.rooms[&room()].members.approved().count(), 2);
+
+    // The requester is let in without reloading and loads the room.
+    let commands = bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Approved,
+    });
+    assert_eq!(actions(&commands), ["myRooms", "getMembers", "getHistory"]);
+    assert!(bob.rooms[&room()].is_approved());
+    assert!(matches!(bob.notices[0].notice, Notice::Approved { .. }));
+    // The same news through memberChanged changes nothing more.
+    let again = bob.apply(ServerMessage::MemberChanged {
+        room_id: room(),
+        user_id: user("bob"),
+        status: MemberStatus::Approved,
+        is_admin: false,
+    });
+    assert_eq!(again, NOTHING);
+    assert_eq!(bob.notices.len(), 1);
+}
+
+#[test]
+fn rejection_is_told_and_forgets_the_room_content() {
+    let mut bob = signed_in("bob");
+    bob.request_join(room().as_str());
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Pending,
+    });
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Rejected,
+    });
+    assert_eq!(bob.rooms[&room()].status, Some(MemberStatus::Rejected));
+    assert!(matches!(bob.notices[0].notice, Notice::Rejected { .. }));
+    // Asking again is allowed.
+    assert_eq!(actions(&bob.request_join(room().as_str())), ["joinRoom"]);
+}
+
+#[test]
+fn join_errors_show_at_the_join_form_and_admin_errors_in_the_room() {
+    let mut s = signed_in("carol");
+    s.request_join("not-a-room");
+    s.apply(ServerMessage::error(
+        ErrorCode::RoomNotFound,
+        "no such room",
+        Some("joinRoom"),
+    ));
+    assert_eq!(
+        s.error(&Slot::JoinRoom).as_deref(),
+        Some("There is no room with that ID.")
+    );
+    s.decide(&room(), &user("dave"), false);
+    s.apply(ServerMessage::error(
+        ErrorCode::NotAdmin,
+        "",
+        Some("joinRoom"),
+    ));
+    assert!(s.error(&Slot::Admin(room())).is_some());
+    assert_eq!(s.request_join("  "), NOTHING);
+    assert_eq!(
+        s.error(&Slot::JoinRoom).as_deref(),
+        Some("Enter a room ID.")
+    );
+}
+
+#[test]
+fn outsider_opening_a_room_is_told_not_a_member_and_sees_nothing() {
+    let mut eve = signed_in("eve");
+    eve.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    let commands = eve.open_room(&room());
+    assert_eq!(actions(&commands), ["getMembers"], "no history asked");
+    eve.apply(ServerMessage::error(
+        ErrorCode::NotMember,
+        "",
+        Some("getMembers"),
+    ));
+    assert_eq!(
+        eve.error(&Slot::Room(room())).as_deref(),
+        Some("You are not a member of this room.")
+    );
+    assert_eq!(eve.listed_rooms().len(), 0);
+    // A message for a room eve is not in is not announced as hers.
+    assert!(eve.rooms[&room()].timeline.is_empty());
+}
+
+#[test]
+fn live_messages_dedupe_and_count_unread_elsewhere() {
+    let mut s = alice_in_her_room();
+    s.apply(chat(1, "bob", "hello"));
+    s.apply(chat(1, "bob", "hello"));
+    assert_eq!(seqs(&s), [1]);
+    assert_eq!(s.announcement, "bob: hello");
+    s.close_room();
+    s.apply(chat(2, "bob", "are you there?"));
+    s.apply(chat(3, "alice", "from my other tab"));
+    assert_eq!(s.rooms[&room()].unread, 1);
+    s.open_room(&room());
+    assert_eq!(s.rooms[&room()].unread, 0);
+}
+
+#[test]
+fn a_gap_in_live_messages_is_filled_from_history() {
+    let mut s = alice_in_her_room();
+    s.apply(chat(1, "bob", "a"));
+    let commands = s.apply(chat(5, "bob", "e"));
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::GetHistory {
+            room_id: room(),
+            before_seq: Some(5),
+            limit: Some(3)
+        }]
+    );
+    s.apply(ServerMessage::History {
+        room_id: room(),
+        messages: (2..=4)
+            .map(|n| match chat(n, "bob", "x") {
+                ServerMessage::Message(m) => m,
+                _ => unreachable!(),
+            })
+            .collect(),
+        has_more: true,
+    });
+    assert_eq!(seqs(&s), [1, 2, 3, 4, 5]);
+    assert!(
+        !s.rooms[&room()].timeline.has_more,
+        "a gap page leaves has_more"
+    );
+}
+
+#[test]
+fn messages_typed_offline_wait_and_go_out_after_reconnect_then_resume() {
+    let mut s = alice_in_her_room();
+    s.apply(chat(1, "bob", "hi"));
+    let first = s
+        .send_message(&room(), "sent online", ClientMsgId::from("c1"))
+        .unwrap();
+    assert_eq!(actions(&first), ["sendMessage"]);
+
+    s.on_disconnected();
+    assert!(!s.online);
+    let queued = s
+        .send_message(&room(), "typed offline", ClientMsgId::from("c2"))
+        .unwrap();
+    assert!(queued.is_empty(), "nothing to write while offline");
+    assert_eq!(s.outbox.len(), 2);
+
+    // Reconnected: rooms, resume after the newest known seq, then the outbox in order.
+    let commands = s.apply(ServerMessage::Authenticated {
+        user_id: user("alice"),
+    });
+    let frames = sent(&commands);
+    assert_eq!(frames[0], ClientMessage::MyRooms);
+    assert_eq!(
+        frames[1],
+        ClientMessage::Resume {
+            rooms: vec![ResumeRoom {
+                room_id: room(),
+                after_seq: 1
+            }]
+        }
+    );
+    let texts: Vec<_> = frames[2..]
+        .iter()
+        .map(|f| match f {
+            ClientMessage::SendMessage {
+                message,
+                client_msg_id,
+                ..
+            } => (message.as_str(), client_msg_id.clone().unwrap().0),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [("sent online", "c1".into()), ("typed offline", "c2".into())]
+    );
+
+    // The replay and the acks, in any order, give each message once.
+    s.apply(chat(2, "bob", "said while you were away"));
+    s.apply(ServerMessage::MessageAck {
+        client_msg_id: ClientMsgId::from("c1"),
+        room_id: room(),
+        seq: 3,
+        message_id: MessageId::from("m3"),
+        timestamp: 1,
+    });
+    s.apply(chat(3, "alice", "sent online"));
+    s.apply(chat(4, "alice", "typed offline"));
+    s.apply(ServerMessage::MessageAck {
+        client_msg_id: ClientMsgId::from("c2"),
+        room_id: room(),
+        seq: 4,
+        message_id: MessageId::from("m4"),
+        timestamp: 2,
+    });
+    assert_eq!(seqs(&s), [1, 2, 3, 4]);
+    assert!(s.outbox.is_empty());
+}
+
+#[test]
+fn send_errors_mark_the_message_and_show_at_the_composer() {
+    let mut s = alice_in_her_room();
+    s.send_message(&room(), "spam", ClientMsgId::from("c1"))
+        .unwrap();
+    s.apply(ServerMessage::error(
+        ErrorCode::RateLimited,
+        "slow down",
+        Some("sendMessage"),
+    ));
+    let r = room();
+    let failed = s.outbox.for_room(&r).next().unwrap();
+    assert!(matches!(failed.state, outbox::OutgoingState::Failed(_)));
+    assert!(s.error(&Slot::Composer(room())).is_some());
+    assert_eq!(
+        actions(&s.retry_message(&ClientMsgId::from("c1"))),
+        ["sendMessage"]
+    );
+}
+
+#[test]
+fn too_long_or_blank_messages_are_kept_in_the_composer() {
+    let mut s = alice_in_her_room();
+    assert!(
+        s.send_message(&room(), &"x".repeat(4_001), ClientMsgId::from("c"))
+            .is_err()
+    );
+    assert!(
+        s.send_message(&room(), " \n ", ClientMsgId::from("c"))
+            .is_err()
+    );
+    assert!(s.outbox.is_empty());
+    assert!(
+        s.send_message(&room(), &"é".repeat(4_000), ClientMsgId::from("c"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn admin_learns_pending_requests_after_sign_in() {
+    let mut s = signed_in("alice");
+    let commands = s.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Approved,
+            is_admin: true,
+            last_seq: 0,
+        }],
+    });
+    assert_eq!(actions(&commands), ["getMembers"]);
+    s.apply(ServerMessage::RoomMembers {
+        room_id: room(),
+        room_name: "Book club".into(),
+        participants: vec![
+            Participant {
+                user_id: user("alice"),
+                status: MemberStatus::Approved,
+                is_admin: true,
+            },
+            Participant {
+                user_id: user("bob"),
+                status: MemberStatus::Pending,
+                is_admin: false,
+            },
+        ],
+    });
+    assert_eq!(s.rooms[&room()].pending_requests(), 1);
+}
+
+#[test]
+fn rooms_no_longer_listed_are_forgotten() {
+    let mut s = alice_in_her_room();
+    s.apply(chat(1, "bob", "x"));
+    s.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    assert_eq!(s.listed_rooms().len(), 0);
+    assert!(s.rooms[&room()].timeline.is_empty());
+}
+
+#[test]
+fn unauthenticated_expires_the_session() {
+    let mut s = signed_in("alice");
+    assert_eq!(
+        s.apply(ServerMessage::error(ErrorCode::Unauthenticated, "", None)),
+        [Command::SessionExpired]
+    );
+}
+
+#[test]
+fn readable_errors() {
+    assert_eq!(
+        describe_error(ErrorCode::MessageTooLong, ""),
+        "That message is too long (at most 4,000 characters)."
+    );
+    assert_eq!(describe_error(ErrorCode::BadRequest, "oops"), "oops");
+    assert_eq!(format_thousands(1_234_567), "1,234,567");
+    assert_eq!(format_thousands(999), "999");
+}
+
+#[test]
+fn room_ids_from_links() {
+    assert_eq!(extract_room_id(" abc "), "abc");
+    assert_eq!(extract_room_id("https://x.org/join/abc/"), "abc");
+    assert_eq!(extract_room_id("/join/abc"), "abc");
+}
+
+#[test]
+fn names_fall_back_to_a_short_id() {
+    let r = RoomState::new(room());
+    assert_eq!(r.display_name(), "Room 3f2a9c1e…");
+}

@@ -1,0 +1,235 @@
+//! A room's messages as the client knows them: ordered by `seq`, each stored once.
+//!
+//! Messages reach the client from four places (the newest `history` page, older pages,
+//! live `message` frames, the replay after `resume`) and may overlap. Merging by `seq`
+//! with dedupe by `messageId` makes the order of arrival irrelevant.
+
+use std::collections::{BTreeMap, HashSet};
+
+use knock_protocol::{ChatMessage, MessageId, limits};
+
+/// What a `history` page asked for, so the answer can be read correctly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageKind {
+    /// The newest page, when the room is opened.
+    Newest,
+    /// The page before the oldest known message (scrolling up).
+    Older,
+    /// Filling a gap noticed in live messages; says nothing about older pages.
+    Gap,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timeline {
+    by_seq: BTreeMap<u64, ChatMessage>,
+    ids: HashSet<MessageId>,
+    /// The newest page has been received.
+    pub loaded: bool,
+    /// Older messages exist on the server.
+    pub has_more: bool,
+    /// Pages asked for and not yet answered, oldest request first.
+    pub pending_pages: Vec<PageKind>,
+}
+
+/// What inserting one message did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    Duplicate,
+}
+
+impl Timeline {
+    /// Adds a message unless it is already known (same `seq` or same `messageId`).
+    pub fn insert(&mut self, message: ChatMessage) -> Inserted {
+        if self.by_seq.contains_key(&message.seq)
+            || (!message.message_id.as_str().is_empty() && self.ids.contains(&message.message_id))
+        {
+            return Inserted::Duplicate;
+        }
+        self.ids.insert(message.message_id.clone());
+        self.by_seq.insert(message.seq, message);
+        Inserted::New
+    }
+
+    /// Merges one `history` page, answering the oldest outstanding request.
+    pub fn apply_page(&mut self, messages: Vec<ChatMessage>, has_more: bool) -> usize {
+        let kind = if self.pending_pages.is_empty() {
+            if self.loaded {
+                PageKind::Gap
+            } else {
+                PageKind::Newest
+            }
+        } else {
+            self.pending_pages.remove(0)
+        };
+        let added = messages
+            .into_iter()
+            .filter(|m| self.insert(m.clone()) == Inserted::New)
+            .count();
+        match kind {
+            PageKind::Newest => {
+                if !self.loaded {
+                    self.has_more = has_more;
+                }
+                self.loaded = true;
+            }
+            PageKind::Older => self.has_more = has_more,
+            PageKind::Gap => {}
+        }
+        added
+    }
+
+    /// Messages in order, oldest first.
+    pub fn messages(&self) -> impl Iterator<Item = &ChatMessage> {
+        self.by_seq.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_seq.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_seq.is_empty()
+    }
+
+    /// The oldest known `seq`, if any.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        self.by_seq.keys().next().copied()
+    }
+
+    /// The newest known `seq`, 0 when none.
+    pub fn newest_seq(&self) -> u64 {
+        self.by_seq.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// Whether an older page may be asked for now.
+    pub fn can_load_older(&self) -> bool {
+        self.loaded && self.has_more && !self.pending_pages.contains(&PageKind::Older)
+    }
+
+    /// The `(before_seq, limit)` of the page that fills the gap in front of a live
+    /// message with `seq`, when messages are missing between the newest known and it.
+    pub fn gap_before(&self, seq: u64) -> Option<(u64, u32)> {
+        let newest = self.newest_seq();
+        if !self.loaded || newest == 0 || seq <= newest + 1 {
+            return None;
+        }
+        let missing = seq - newest - 1;
+        let limit = u32::try_from(missing)
+            .unwrap_or(u32::MAX)
+            .min(limits::MAX_HISTORY_PAGE);
+        Some((seq, limit))
+    }
+
+    /// Forgets everything (sign-out, or the user lost access).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use knock_protocol::{RoomId, UserId};
+
+    use super::*;
+
+    fn msg(seq: u64) -> ChatMessage {
+        ChatMessage {
+            room_id: RoomId::from("r"),
+            user_id: UserId::from("alice"),
+            message: format!("m{seq}"),
+            timestamp: 1_700_000_000_000 + i64::try_from(seq).unwrap(),
+            seq,
+            message_id: MessageId::new(format!("id{seq}")),
+        }
+    }
+
+    fn seqs(timeline: &Timeline) -> Vec<u64> {
+        timeline.messages().map(|m| m.seq).collect()
+    }
+
+    #[test]
+    fn orders_by_seq_whatever_the_arrival_order() {
+        let mut t = Timeline::default();
+        for seq in [5, 2, 9, 1] {
+            assert_eq!(t.insert(msg(seq)), Inserted::New);
+        }
+        assert_eq!(seqs(&t), [1, 2, 5, 9]);
+        assert_eq!(t.oldest_seq(), Some(1));
+        assert_eq!(t.newest_seq(), 9);
+    }
+
+    #[test]
+    fn dedupes_by_seq_and_by_message_id() {
+        let mut t = Timeline::default();
+        assert_eq!(t.insert(msg(1)), Inserted::New);
+        assert_eq!(t.insert(msg(1)), Inserted::Duplicate);
+        let mut same_id = msg(7);
+        same_id.message_id = MessageId::from("id1");
+        assert_eq!(t.insert(same_id), Inserted::Duplicate);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn newest_page_then_live_then_overlapping_older_page() {
+        let mut t = Timeline::default();
+        t.pending_pages.push(PageKind::Newest);
+        assert_eq!(t.apply_page((51..=100).map(msg).collect(), true), 50);
+        assert!(t.loaded && t.has_more);
+        assert_eq!(t.insert(msg(101)), Inserted::New);
+        assert!(t.can_load_older());
+        t.pending_pages.push(PageKind::Older);
+        assert!(!t.can_load_older(), "one older page at a time");
+        // The older page overlaps what we have by a few messages.
+        assert_eq!(t.apply_page((1..=55).map(msg).collect(), false), 50);
+        assert_eq!(seqs(&t), (1..=101).collect::<Vec<_>>());
+        assert!(!t.has_more);
+        assert!(!t.can_load_older());
+    }
+
+    #[test]
+    fn live_messages_before_the_first_page_are_kept() {
+        let mut t = Timeline::default();
+        t.insert(msg(10));
+        t.pending_pages.push(PageKind::Newest);
+        t.apply_page((1..=10).map(msg).collect(), false);
+        assert_eq!(seqs(&t), (1..=10).collect::<Vec<_>>());
+        assert!(t.loaded);
+    }
+
+    #[test]
+    fn gap_detection_and_gap_pages_leave_has_more_alone() {
+        let mut t = Timeline::default();
+        t.pending_pages.push(PageKind::Newest);
+        t.apply_page((1..=5).map(msg).collect(), true);
+        assert_eq!(t.gap_before(6), None);
+        assert_eq!(t.gap_before(5), None);
+        assert_eq!(t.gap_before(9), Some((9, 3)));
+        assert_eq!(t.gap_before(1_000), Some((1_000, 100)));
+        t.insert(msg(9));
+        t.pending_pages.push(PageKind::Gap);
+        t.apply_page((6..=8).map(msg).collect(), false);
+        assert!(t.has_more, "a gap page says nothing about older messages");
+        assert_eq!(seqs(&t), (1..=9).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn no_gap_before_the_first_page() {
+        let mut t = Timeline::default();
+        assert_eq!(t.gap_before(40), None);
+        t.insert(msg(3));
+        assert_eq!(t.gap_before(40), None);
+    }
+
+    #[test]
+    fn empty_room() {
+        let mut t = Timeline::default();
+        t.pending_pages.push(PageKind::Newest);
+        t.apply_page(Vec::new(), false);
+        assert!(t.loaded && t.is_empty() && !t.can_load_older());
+        assert_eq!(t.newest_seq(), 0);
+        assert_eq!(t.oldest_seq(), None);
+        t.clear();
+        assert!(!t.loaded);
+    }
+}

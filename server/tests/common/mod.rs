@@ -1,0 +1,333 @@
+//! Test harness: the real `knock-server` binary in a child process, with its own SQLite
+//! file, talked to over real HTTP and real WebSockets.
+#![allow(dead_code)] // Each test file uses a different part of the harness.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{self, Message, client::IntoClientRequest, protocol::CloseFrame},
+};
+
+/// How long a test waits for a frame that should come.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+/// How long a test listens to conclude that a frame does not come.
+pub const QUIET: Duration = Duration::from_millis(400);
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    db_path: PathBuf,
+    extra_args: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_path = dir.path().join("knock.db");
+        let extra_args: Vec<String> = extra_args.iter().map(|s| (*s).to_owned()).collect();
+        let (child, addr) = spawn("127.0.0.1:0", &db_path, dir.path(), &extra_args);
+        let server = Self {
+            child: Some(child),
+            addr,
+            db_path,
+            extra_args,
+            _dir: dir,
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Kills the process (SIGKILL when `hard`, else SIGTERM and wait) and starts it again
+    /// on the same address and database.
+    pub async fn restart(&mut self, hard: bool) {
+        self.stop(hard);
+        let site = self.db_path.parent().unwrap().to_owned();
+        let (child, addr) = spawn(
+            &self.addr.to_string(),
+            &self.db_path,
+            &site,
+            &self.extra_args,
+        );
+        assert_eq!(addr, self.addr);
+        self.child = Some(child);
+        self.wait_healthy().await;
+    }
+
+    pub fn stop(&mut self, hard: bool) {
+        if let Some(mut child) = self.child.take() {
+            if hard {
+                child.kill().expect("kill");
+            } else {
+                let pid = child.id().to_string();
+                Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .expect("kill -TERM");
+            }
+            let status = child.wait().expect("wait");
+            if !hard {
+                assert!(status.success(), "graceful shutdown exits 0, got {status}");
+            }
+        }
+    }
+
+    /// The test's own folder: the database lives here, and it is the server's site root.
+    pub fn db_dir(&self) -> PathBuf {
+        self.db_path.parent().unwrap().to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    async fn wait_healthy(&self) {
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(response) = client.get(self.url("/healthz")).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not become healthy");
+    }
+
+    /// Registers `name` with a fixed password; returns the token.
+    pub async fn register(&self, name: &str) -> String {
+        let response = reqwest::Client::new()
+            .post(self.url("/api/register"))
+            .json(&json!({"username": name, "password": "correct horse battery"}))
+            .send()
+            .await
+            .expect("register request");
+        assert_eq!(response.status(), 201, "register {name}");
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A signed-up user with an authenticated socket.
+    pub async fn user(&self, name: &str) -> Client {
+        let token = self.register(name).await;
+        self.socket(&token).await
+    }
+
+    /// Another authenticated socket with this token.
+    pub async fn socket(&self, token: &str) -> Client {
+        let mut client = Client::connect(&self.ws_url()).await;
+        client.token = token.to_owned();
+        client
+            .send(json!({"action": "authenticate", "token": token}))
+            .await;
+        let hello = client.expect("authenticated").await;
+        client.user_id = hello["userId"].as_str().unwrap().to_owned();
+        client
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn spawn(
+    addr: &str,
+    db_path: &std::path::Path,
+    site_root: &std::path::Path,
+    extra_args: &[String],
+) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_knock-server"))
+        .args(["--addr", addr])
+        .arg("--database-url")
+        .arg(format!("sqlite:{}", db_path.display()))
+        .arg("--site-root")
+        .arg(site_root)
+        .args(extra_args)
+        .env("RUST_LOG", "info")
+        .env_remove("KNOCK_ALLOWED_ORIGINS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start knock-server");
+    // The log says where it listens; everything it logs is passed on to the test output.
+    let stderr = child.stderr.take().unwrap();
+    let (found, address) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = found.send(rest.trim().to_owned());
+            }
+            eprintln!("[server] {line}");
+        }
+    });
+    let addr = address
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server logs its address")
+        .parse()
+        .expect("address parses");
+    (child, addr)
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub user_id: String,
+    pub token: String,
+}
+
+/// How a socket ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    Closed(Option<u16>),
+    Dropped,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Self {
+        let (ws, _) = connect_async(url).await.expect("websocket connects");
+        Self {
+            ws,
+            user_id: String::new(),
+            token: String::new(),
+        }
+    }
+
+    /// Connects with an `Origin` header, as a browser would; the handshake's error if refused.
+    pub async fn connect_from_origin(url: &str, origin: &str) -> Result<Self, tungstenite::Error> {
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+        let (ws, _) = connect_async(request).await?;
+        Ok(Self {
+            ws,
+            user_id: String::new(),
+            token: String::new(),
+        })
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("send frame");
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send frame");
+    }
+
+    /// The next JSON frame.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("socket still open")
+                .expect("frame reads");
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame, which must have this `action`.
+    pub async fn expect(&mut self, action: &str) -> Value {
+        let frame = self.next().await;
+        assert_eq!(frame["action"], action, "unexpected frame {frame}");
+        frame
+    }
+
+    /// The next frame, which must be the error `code` (answering `request_action`).
+    pub async fn expect_error(&mut self, code: &str, request_action: Option<&str>) -> Value {
+        let frame = self.expect("error").await;
+        assert_eq!(frame["code"], code, "{frame}");
+        assert!(
+            frame["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{frame}"
+        );
+        match request_action {
+            Some(action) => assert_eq!(frame["requestAction"], action, "{frame}"),
+            None => assert!(frame.get("requestAction").is_none(), "{frame}"),
+        }
+        frame
+    }
+
+    /// Asserts that no frame arrives for a while.
+    pub async fn expect_silence(&mut self) {
+        if let Ok(Some(Ok(message))) = tokio::time::timeout(QUIET, self.ws.next()).await {
+            if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
+                panic!("expected no frame, got {message:?}");
+            }
+        }
+    }
+
+    /// Reads until the socket ends; the close code the server sent, if any.
+    pub async fn expect_end(&mut self) -> Ended {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("socket ends in time")
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    return Ended::Closed(frame.map(|CloseFrame { code, .. }| code.into()));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Ended::Dropped,
+            }
+        }
+    }
+
+    pub async fn create_room(&mut self, name: &str) -> String {
+        self.send(json!({"action": "createRoom", "roomName": name}))
+            .await;
+        let created = self.expect("roomCreated").await;
+        assert_eq!(created["roomName"], name);
+        created["roomId"].as_str().unwrap().to_owned()
+    }
+}
+
+/// `admin` creates a room and lets `member` in; both sockets are drained afterwards.
+pub async fn room_with_member(admin: &mut Client, member: &mut Client) -> String {
+    let room = admin.create_room("General Chat").await;
+    member
+        .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
+        .await;
+    member.expect("joinResponse").await;
+    member.expect("memberChanged").await;
+    admin.expect("joinRequest").await;
+    admin.expect("memberChanged").await;
+    admin
+        .send(json!({"action": "joinRoom", "subAction": "approve", "roomId": room, "targetUserId": member.user_id}))
+        .await;
+    member.expect("joinResponse").await;
+    member.expect("memberChanged").await;
+    admin.expect("memberChanged").await;
+    room
+}

@@ -1,0 +1,207 @@
+//! Nothing is lost: restarts, history, acknowledged and retried sends, resume.
+
+mod common;
+
+use common::{Ended, TestServer, room_with_member};
+use serde_json::{Value, json};
+
+fn texts(messages: &Value) -> Vec<String> {
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restart_between_two_halves_of_a_conversation_loses_nothing() {
+    let mut server = TestServer::start().await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut bob).await;
+    for (who, text) in [(&mut alice, "one"), (&mut bob, "two")] {
+        who.send(json!({"action": "sendMessage", "roomId": room, "message": text}))
+            .await;
+    }
+    for client in [&mut alice, &mut bob] {
+        client.expect("message").await;
+        client.expect("message").await;
+    }
+
+    // A graceful stop closes sockets with 1012 so that clients come back.
+    server.restart(false).await;
+    assert_eq!(alice.expect_end().await, Ended::Closed(Some(1012)));
+    assert_eq!(bob.expect_end().await, Ended::Closed(Some(1012)));
+
+    // Sessions, room, membership and messages survived.
+    let mut alice = server.socket(&alice.token).await;
+    let mut bob = server.socket(&bob.token).await;
+    alice.send(json!({"action": "myRooms"})).await;
+    let rooms = alice.expect("rooms").await;
+    assert_eq!(
+        rooms["rooms"],
+        json!([{"roomId": room, "roomName": "General Chat", "status": "approved", "isAdmin": true, "lastSeq": 2}])
+    );
+    bob.send(json!({"action": "getMembers", "roomId": room}))
+        .await;
+    assert_eq!(
+        bob.expect("roomMembers").await["participants"],
+        json!([
+            {"userId": "alice", "status": "approved", "isAdmin": true},
+            {"userId": "bob", "status": "approved", "isAdmin": false},
+        ])
+    );
+
+    // The second half continues the sequence.
+    bob.send(json!({"action": "sendMessage", "roomId": room, "message": "three"}))
+        .await;
+    assert_eq!(alice.expect("message").await["seq"], 3);
+    assert_eq!(bob.expect("message").await["seq"], 3);
+
+    // Even after kill -9, everything stored is there.
+    server.restart(true).await;
+    let mut alice = server.socket(&alice.token).await;
+    alice
+        .send(json!({"action": "getHistory", "roomId": room}))
+        .await;
+    let history = alice.expect("history").await;
+    assert_eq!(texts(&history["messages"]), ["one", "two", "three"]);
+    assert_eq!(history["hasMore"], false);
+}
+
+#[tokio::test]
+async fn history_pages_newest_first() {
+    let server = TestServer::start().await;
+    let mut alice = server.user("alice").await;
+    let room = alice.create_room("Pages").await;
+    for i in 1..=25 {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": format!("m{i}")}))
+            .await;
+        assert_eq!(alice.expect("message").await["seq"], i);
+    }
+    alice
+        .send(json!({"action": "getHistory", "roomId": room, "limit": 10}))
+        .await;
+    let newest = alice.expect("history").await;
+    let expected: Vec<String> = (16..=25).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts(&newest["messages"]), expected);
+    assert_eq!(newest["hasMore"], true);
+
+    alice
+        .send(json!({"action": "getHistory", "roomId": room, "beforeSeq": 16, "limit": 10}))
+        .await;
+    let older = alice.expect("history").await;
+    assert_eq!(older["messages"][0]["seq"], 6);
+    assert_eq!(older["hasMore"], true);
+
+    alice
+        .send(json!({"action": "getHistory", "roomId": room, "beforeSeq": 6, "limit": 10}))
+        .await;
+    let oldest = alice.expect("history").await;
+    assert_eq!(texts(&oldest["messages"]), ["m1", "m2", "m3", "m4", "m5"]);
+    assert_eq!(oldest["hasMore"], false);
+
+    // The limit is capped at 100.
+    alice
+        .send(json!({"action": "getHistory", "roomId": room, "limit": 100_000}))
+        .await;
+    assert_eq!(
+        alice.expect("history").await["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
+}
+
+#[tokio::test]
+async fn a_retried_send_is_stored_and_delivered_once() {
+    let server = TestServer::start().await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut bob).await;
+    let send = json!({"action": "sendMessage", "roomId": room, "message": "once", "clientMsgId": "6b0e-1"});
+
+    bob.send(send.clone()).await;
+    let live = bob.expect("message").await;
+    let ack = bob.expect("messageAck").await;
+    assert_eq!(ack["clientMsgId"], "6b0e-1");
+    assert_eq!(ack["seq"], live["seq"]);
+    assert_eq!(ack["messageId"], live["messageId"]);
+    assert_eq!(ack["timestamp"], live["timestamp"]);
+    assert_eq!(
+        alice.expect("message").await["messageId"],
+        live["messageId"]
+    );
+
+    // The ack was "lost": the client retries on a new socket with the same id.
+    let mut bob_again = server.socket(&bob.token).await;
+    bob_again.send(send).await;
+    let retry_ack = bob_again.expect("messageAck").await;
+    assert_eq!(retry_ack, ack);
+    alice.expect_silence().await;
+    bob.expect_silence().await;
+
+    alice
+        .send(json!({"action": "getHistory", "roomId": room}))
+        .await;
+    assert_eq!(texts(&alice.expect("history").await["messages"]), ["once"]);
+
+    // Another user may use the same clientMsgId for their own message.
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "mine", "clientMsgId": "6b0e-1"}))
+        .await;
+    assert_eq!(alice.expect("message").await["seq"], 2);
+    assert_eq!(alice.expect("messageAck").await["seq"], 2);
+}
+
+#[tokio::test]
+async fn resume_replays_what_was_missed_in_order_then_goes_live() {
+    let server = TestServer::start().await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut bob).await;
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "seen"}))
+        .await;
+    alice.expect("message").await;
+    assert_eq!(bob.expect("message").await["seq"], 1);
+
+    // Bob drops off; three messages are said meanwhile.
+    let token = bob.token.clone();
+    drop(bob);
+    for text in ["missed 1", "missed 2", "missed 3"] {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": text}))
+            .await;
+        alice.expect("message").await;
+    }
+
+    let mut bob = server.socket(&token).await;
+    bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 1}]}))
+        .await;
+    for (seq, text) in [(2, "missed 1"), (3, "missed 2"), (4, "missed 3")] {
+        let message = bob.expect("message").await;
+        assert_eq!(
+            (
+                message["seq"].as_u64().unwrap(),
+                message["message"].as_str().unwrap()
+            ),
+            (seq, text)
+        );
+    }
+    // Then live, without repeating anything.
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "live"}))
+        .await;
+    let live = bob.expect("message").await;
+    assert_eq!(live["seq"], 5);
+    bob.expect_silence().await;
+
+    // Resuming when up to date sends nothing.
+    bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 5}]}))
+        .await;
+    bob.expect_silence().await;
+}

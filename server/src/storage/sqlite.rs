@@ -1,8 +1,516 @@
-//! SQLite backend (being written).
-pub struct SqliteStorage;
+//! The SQLite backend: one database file (or `sqlite::memory:` for tests), WAL journal,
+//! migrations embedded from `server/migrations/sqlite` and run at connect.
+//!
+//! Queries are checked at run time (`sqlx::query`), so building needs no database.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use knock_protocol::{
+    ChatMessage, ClientMsgId, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
+};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{
+    Credential, Inserted, Membership, NewMessage, NewRoom, Room, Storage, StorageError,
+    StorageResult,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a statement waits for another connection's write lock before `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections to a database file: WAL lets readers run beside the one writer.
+const MAX_FILE_CONNECTIONS: u32 = 8;
+/// Write transactions take the write lock up front. A deferred transaction that reads and
+/// then writes can fail with `SQLITE_BUSY` at once (no busy wait) when another writer
+/// committed in between; `BEGIN IMMEDIATE` waits for the lock under `busy_timeout`.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+#[derive(Clone, Debug)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
 
 impl SqliteStorage {
-    pub async fn connect(_url: &str) -> super::StorageResult<Self> {
-        todo!()
+    /// Opens (creating when missing) the database at `url`, such as `sqlite:knock.db` or
+    /// `sqlite::memory:`, and brings its schema up to date.
+    pub async fn connect(url: &str) -> StorageResult<Self> {
+        let in_memory = is_in_memory(url);
+        let mut options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            // A message is acked once its transaction commits, so each commit must reach
+            // the disk: with WAL, `NORMAL` only syncs at checkpoints and a power loss can
+            // drop acked messages; `FULL` syncs the WAL on every commit.
+            .synchronous(SqliteSynchronous::Full);
+        let pool_options = if in_memory {
+            // Every connection to `:memory:` would be its own empty database (sqlx shares
+            // the cache, but the data lives only while a connection is open): keep
+            // exactly one connection, forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            options = options.journal_mode(SqliteJournalMode::Wal);
+            SqlitePoolOptions::new().max_connections(MAX_FILE_CONNECTIONS)
+        };
+        let pool = pool_options.connect_with(options).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn create_user(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        created_at: i64,
+    ) -> StorageResult<()> {
+        sqlx::query("INSERT INTO users (user_id, password_hash, created_at) VALUES (?, ?, ?)")
+            .bind(user_id.as_str())
+            .bind(password_hash)
+            .bind(created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|error| constraint_error(error, "user"))?;
+        Ok(())
+    }
+
+    async fn credential(&self, user_id: &UserId) -> StorageResult<Option<Credential>> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT user_id, password_hash FROM users WHERE user_id = ?")
+                .bind(user_id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(user_id, password_hash)| Credential {
+            user_id: UserId(user_id),
+            password_hash,
+        }))
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &UserId,
+        created_at: i64,
+    ) -> StorageResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id.as_str())
+            .bind(created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|error| constraint_error(error, "user"))?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str) -> StorageResult<Option<UserId>> {
+        let user: Option<String> =
+            sqlx::query_scalar("SELECT user_id FROM sessions WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(user.map(UserId))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StorageResult<Option<UserId>> {
+        let user: Option<String> =
+            sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = ? RETURNING user_id")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(user.map(UserId))
+    }
+
+    async fn create_room(&self, room: &NewRoom) -> StorageResult<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        sqlx::query(
+            "INSERT INTO rooms (room_id, room_name, admin_user_id, created_at, last_seq) \
+             VALUES (?, ?, ?, ?, 0)",
+        )
+        .bind(room.room_id.as_str())
+        .bind(&room.room_name)
+        .bind(room.admin.as_str())
+        .bind(room.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| constraint_error(error, "user"))?;
+        sqlx::query(
+            "INSERT INTO memberships \
+             (room_id, user_id, status, is_admin, requested_at, updated_at) \
+             VALUES (?, ?, ?, 1, ?, ?)",
+        )
+        .bind(room.room_id.as_str())
+        .bind(room.admin.as_str())
+        .bind(MemberStatus::Approved.as_str())
+        .bind(room.created_at)
+        .bind(room.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn room(&self, room_id: &RoomId) -> StorageResult<Option<Room>> {
+        let row: Option<RoomRow> =
+            sqlx::query_as("SELECT room_id, room_name, last_seq FROM rooms WHERE room_id = ?")
+                .bind(room_id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(RoomRow::into_room).transpose()
+    }
+
+    async fn membership(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> StorageResult<Option<Membership>> {
+        let row: Option<MembershipRow> = sqlx::query_as(
+            "SELECT status, is_admin FROM memberships WHERE room_id = ? AND user_id = ?",
+        )
+        .bind(room_id.as_str())
+        .bind(user_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(MembershipRow::into_membership).transpose()
+    }
+
+    async fn set_membership(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        membership: Membership,
+        updated_at: i64,
+    ) -> StorageResult<()> {
+        // `requested_at` is set by the first insert only: the order in which users first
+        // asked to join survives approvals and rejections.
+        let result = sqlx::query(
+            "INSERT INTO memberships \
+             (room_id, user_id, status, is_admin, requested_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
+             ON CONFLICT (room_id, user_id) DO UPDATE SET \
+             status = excluded.status, is_admin = excluded.is_admin, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(room_id.as_str())
+        .bind(user_id.as_str())
+        .bind(membership.status.as_str())
+        .bind(membership.is_admin)
+        .bind(updated_at)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if is_foreign_key_violation(&error) => {
+                // Which parent is missing: the room (the usual case) or the user.
+                let room_exists: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rooms WHERE room_id = ?)")
+                        .bind(room_id.as_str())
+                        .fetch_one(&self.pool)
+                        .await?;
+                Err(StorageError::NotFound(if room_exists {
+                    "user"
+                } else {
+                    "room"
+                }))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>> {
+        let rows: Vec<ParticipantRow> = sqlx::query_as(
+            "SELECT user_id, status, is_admin FROM memberships WHERE room_id = ? \
+             ORDER BY is_admin DESC, requested_at ASC, user_id ASC",
+        )
+        .bind(room_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(ParticipantRow::into_participant)
+            .collect()
+    }
+
+    async fn users_with_status(
+        &self,
+        room_id: &RoomId,
+        status: MemberStatus,
+    ) -> StorageResult<Vec<UserId>> {
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT user_id FROM memberships WHERE room_id = ? AND status = ? ORDER BY user_id",
+        )
+        .bind(room_id.as_str())
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(users.into_iter().map(UserId).collect())
+    }
+
+    async fn admins(&self, room_id: &RoomId) -> StorageResult<Vec<UserId>> {
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT user_id FROM memberships WHERE room_id = ? AND is_admin = 1 ORDER BY user_id",
+        )
+        .bind(room_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(users.into_iter().map(UserId).collect())
+    }
+
+    async fn insert_messages(&self, batch: &[NewMessage]) -> StorageResult<Vec<Inserted>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One transaction for the whole batch: one fsync, and either every message of the
+        // batch is stored or none is (an error returns before commit; dropping `tx` rolls
+        // back). Dedup lookups run inside it, so they see earlier messages of this batch.
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for message in batch {
+            if let Some(client_msg_id) = &message.client_msg_id {
+                // `(user, clientMsgId)` is unique across rooms, as the index is.
+                let stored: Option<MessageRow> = sqlx::query_as(
+                    "SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
+                     WHERE user_id = ? AND client_msg_id = ?",
+                )
+                .bind(message.user_id.as_str())
+                .bind(client_msg_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(stored) = stored {
+                    results.push(Inserted::Duplicate(stored.into_message()?));
+                    continue;
+                }
+            }
+            let seq: Option<i64> = sqlx::query_scalar(
+                "UPDATE rooms SET last_seq = last_seq + 1 WHERE room_id = ? RETURNING last_seq",
+            )
+            .bind(message.room_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(seq) = seq else {
+                return Err(StorageError::NotFound("room"));
+            };
+            sqlx::query(
+                "INSERT INTO messages \
+                 (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(message.room_id.as_str())
+            .bind(seq)
+            .bind(message.message_id.as_str())
+            .bind(message.user_id.as_str())
+            .bind(&message.message)
+            .bind(message.timestamp)
+            .bind(message.client_msg_id.as_ref().map(ClientMsgId::as_str))
+            .execute(&mut *tx)
+            .await
+            // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
+            .map_err(|error| constraint_error(error, "user"))?;
+            results.push(Inserted::New(ChatMessage {
+                room_id: message.room_id.clone(),
+                user_id: message.user_id.clone(),
+                message: message.message.clone(),
+                timestamp: message.timestamp,
+                seq: seq_from_db(seq)?,
+                message_id: message.message_id.clone(),
+            }));
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn messages_before(
+        &self,
+        room_id: &RoomId,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StorageResult<Vec<ChatMessage>> {
+        // The newest page first (walking the primary key backwards), then oldest first.
+        let before = before_seq.map_or(i64::MAX, seq_bound);
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT room_id, seq, message_id, user_id, body, timestamp FROM ( \
+                 SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
+                 WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ? \
+             ) ORDER BY seq ASC",
+        )
+        .bind(room_id.as_str())
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(MessageRow::into_message).collect()
+    }
+
+    async fn messages_after(
+        &self,
+        room_id: &RoomId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StorageResult<Vec<ChatMessage>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
+             WHERE room_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?",
+        )
+        .bind(room_id.as_str())
+        .bind(seq_bound(after_seq))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(MessageRow::into_message).collect()
+    }
+
+    async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>> {
+        // A room's last activity is its newest message's timestamp (found by primary key
+        // through `last_seq`), or the membership's last change before any message.
+        let rows: Vec<SummaryRow> = sqlx::query_as(
+            "SELECT r.room_id, r.room_name, m.status, m.is_admin, r.last_seq \
+             FROM memberships m \
+             JOIN rooms r ON r.room_id = m.room_id \
+             LEFT JOIN messages last ON last.room_id = r.room_id AND last.seq = r.last_seq \
+             WHERE m.user_id = ? \
+             ORDER BY COALESCE(last.timestamp, m.updated_at) DESC, r.room_id ASC",
+        )
+        .bind(user_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(SummaryRow::into_summary).collect()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RoomRow {
+    room_id: String,
+    room_name: String,
+    last_seq: i64,
+}
+
+impl RoomRow {
+    fn into_room(self) -> StorageResult<Room> {
+        Ok(Room {
+            room_id: RoomId(self.room_id),
+            room_name: self.room_name,
+            last_seq: seq_from_db(self.last_seq)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MembershipRow {
+    status: String,
+    is_admin: bool,
+}
+
+impl MembershipRow {
+    fn into_membership(self) -> StorageResult<Membership> {
+        Ok(Membership {
+            status: status_from_db(&self.status)?,
+            is_admin: self.is_admin,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ParticipantRow {
+    user_id: String,
+    status: String,
+    is_admin: bool,
+}
+
+impl ParticipantRow {
+    fn into_participant(self) -> StorageResult<Participant> {
+        Ok(Participant {
+            status: status_from_db(&self.status)?,
+            user_id: UserId(self.user_id),
+            is_admin: self.is_admin,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    room_id: String,
+    seq: i64,
+    message_id: String,
+    user_id: String,
+    body: String,
+    timestamp: i64,
+}
+
+impl MessageRow {
+    fn into_message(self) -> StorageResult<ChatMessage> {
+        Ok(ChatMessage {
+            room_id: RoomId(self.room_id),
+            user_id: UserId(self.user_id),
+            message: self.body,
+            timestamp: self.timestamp,
+            seq: seq_from_db(self.seq)?,
+            message_id: MessageId(self.message_id),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    room_id: String,
+    room_name: String,
+    status: String,
+    is_admin: bool,
+    last_seq: i64,
+}
+
+impl SummaryRow {
+    fn into_summary(self) -> StorageResult<RoomSummary> {
+        Ok(RoomSummary {
+            status: status_from_db(&self.status)?,
+            last_seq: seq_from_db(self.last_seq)?,
+            room_id: RoomId(self.room_id),
+            room_name: self.room_name,
+            is_admin: self.is_admin,
+        })
+    }
+}
+
+fn status_from_db(status: &str) -> StorageResult<MemberStatus> {
+    MemberStatus::parse(status)
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown membership status {status:?}")))
+}
+
+fn seq_from_db(seq: i64) -> StorageResult<u64> {
+    u64::try_from(seq).map_err(|_| StorageError::Corrupt(format!("negative seq {seq}")))
+}
+
+/// A seq from a request, as a query bound: seqs never reach `i64::MAX`, so clamping
+/// keeps `seq < bound` and `seq > bound` exact.
+fn seq_bound(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(sqlx::error::DatabaseError::is_foreign_key_violation)
+}
+
+/// A taken unique key becomes [`StorageError::Conflict`], a missing parent row
+/// [`StorageError::NotFound`] naming `parent`; anything else stays a database error.
+fn constraint_error(error: sqlx::Error, parent: &'static str) -> StorageError {
+    match error.as_database_error() {
+        Some(db) if db.is_unique_violation() => StorageError::Conflict,
+        Some(db) if db.is_foreign_key_violation() => StorageError::NotFound(parent),
+        _ => StorageError::Database(error),
     }
 }

@@ -1,0 +1,1044 @@
+//! The storage contract: what every backend of `knock_server::storage::Storage` must do.
+//!
+//! The checks are written once, in `mod contract`, against `Arc<dyn Storage>`; the
+//! `storage_contract!` macro runs all of them on one backend. Adding a backend is one line
+//! at the bottom: a module name, an expression making a fresh [`Fixture`], and whether the
+//! backend keeps its data when reopened.
+
+use std::sync::Arc;
+
+use knock_protocol::{ChatMessage, ClientMsgId, MemberStatus, MessageId, RoomId, UserId};
+use knock_server::storage::{
+    self, Credential, Inserted, Membership, NewMessage, NewRoom, Room, Storage, StorageError,
+};
+
+/// A fresh, empty database that can be opened (and, for durable backends, reopened).
+struct Fixture {
+    url: String,
+    /// Keeps the database's directory until the test ends.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    fn sqlite_file() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite:{}", dir.path().join("knock.db").display());
+        Self {
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    fn sqlite_memory() -> Self {
+        Self {
+            url: "sqlite::memory:".to_owned(),
+            _dir: None,
+        }
+    }
+
+    async fn open(&self) -> Arc<dyn Storage> {
+        storage::open(&self.url)
+            .await
+            .unwrap_or_else(|error| panic!("cannot open {}: {error}", self.url))
+    }
+}
+
+/// `storage_contract!(module, fixture_expression, reopen: true|false);`
+macro_rules! storage_contract {
+    ($backend:ident, $fixture:expr, reopen: $reopen:tt) => {
+        mod $backend {
+            use super::*;
+
+            storage_contract!(@each $fixture;
+                users_are_unique_and_keep_credentials,
+                sessions_are_created_found_and_deleted,
+                rooms_are_created_with_their_admin,
+                memberships_move_between_statuses_in_order,
+                memberships_need_an_existing_room_and_user,
+                seqs_are_gapless_per_room_across_batches,
+                a_batch_with_an_unknown_room_stores_nothing,
+                client_msg_ids_deduplicate_per_user,
+                history_pages_backwards_and_forwards,
+                rooms_of_user_lists_every_status_by_activity,
+                concurrent_batches_get_distinct_gapless_seqs,
+                concurrent_retries_store_one_message,
+            );
+            storage_contract!(@reopen $reopen $fixture);
+        }
+    };
+    (@each $fixture:expr; $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let fixture = $fixture;
+                contract::$test(fixture.open().await).await;
+            }
+        )*
+    };
+    (@reopen true $fixture:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn data_survives_reopening() {
+            let fixture = $fixture;
+            contract::data_survives_reopening(&fixture).await;
+        }
+    };
+    (@reopen false $fixture:expr) => {};
+}
+
+storage_contract!(sqlite_file, Fixture::sqlite_file(), reopen: true);
+storage_contract!(sqlite_memory, Fixture::sqlite_memory(), reopen: false);
+
+fn user(name: &str) -> UserId {
+    UserId::new(name)
+}
+
+fn room_id(name: &str) -> RoomId {
+    RoomId::new(name)
+}
+
+fn hash_of(name: &str) -> String {
+    format!("$argon2id$v=19$m=19456,t=2,p=1$salt${name}")
+}
+
+fn new_message(
+    room: &str,
+    sender: &str,
+    text: &str,
+    timestamp: i64,
+    client_msg_id: Option<&str>,
+) -> NewMessage {
+    NewMessage {
+        room_id: room_id(room),
+        user_id: user(sender),
+        message: text.to_owned(),
+        timestamp,
+        message_id: MessageId::new(uuid::Uuid::new_v4().to_string()),
+        client_msg_id: client_msg_id.map(ClientMsgId::new),
+    }
+}
+
+fn membership(status: MemberStatus, is_admin: bool) -> Membership {
+    Membership { status, is_admin }
+}
+
+fn seqs(messages: &[ChatMessage]) -> Vec<u64> {
+    messages.iter().map(|message| message.seq).collect()
+}
+
+fn new_one(inserted: &Inserted) -> &ChatMessage {
+    match inserted {
+        Inserted::New(message) => message,
+        Inserted::Duplicate(message) => {
+            panic!("expected a new message, got a duplicate of {message:?}")
+        }
+    }
+}
+
+fn duplicate_one(inserted: &Inserted) -> &ChatMessage {
+    match inserted {
+        Inserted::Duplicate(message) => message,
+        Inserted::New(message) => panic!("expected a duplicate, got a new message {message:?}"),
+    }
+}
+
+/// The stored form of `sent` with the given `seq`.
+fn stored(sent: &NewMessage, seq: u64) -> ChatMessage {
+    ChatMessage {
+        room_id: sent.room_id.clone(),
+        user_id: sent.user_id.clone(),
+        message: sent.message.clone(),
+        timestamp: sent.timestamp,
+        seq,
+        message_id: sent.message_id.clone(),
+    }
+}
+
+async fn create_users(storage: &dyn Storage, names: &[&str]) {
+    for name in names {
+        storage
+            .create_user(&user(name), &hash_of(name), 1)
+            .await
+            .expect("create user");
+    }
+}
+
+async fn create_room(storage: &dyn Storage, room: &str, admin: &str, created_at: i64) {
+    storage
+        .create_room(&NewRoom {
+            room_id: room_id(room),
+            room_name: format!("{room} name"),
+            admin: user(admin),
+            created_at,
+        })
+        .await
+        .expect("create room");
+}
+
+#[track_caller]
+fn assert_empty<T: PartialEq + std::fmt::Debug>(items: &[T]) {
+    assert_eq!(items, &[] as &[T]);
+}
+
+async fn set(
+    storage: &dyn Storage,
+    room: &RoomId,
+    member: &UserId,
+    membership: Membership,
+    updated_at: i64,
+) {
+    storage
+        .set_membership(room, member, membership, updated_at)
+        .await
+        .expect("set membership");
+}
+
+async fn all_messages(storage: &dyn Storage, room: &str) -> Vec<ChatMessage> {
+    storage
+        .messages_after(&room_id(room), 0, u32::MAX)
+        .await
+        .expect("messages after")
+}
+
+async fn last_seq(storage: &dyn Storage, room: &str) -> u64 {
+    storage
+        .room(&room_id(room))
+        .await
+        .expect("room")
+        .expect("room exists")
+        .last_seq
+}
+
+mod contract {
+    use super::*;
+
+    pub async fn users_are_unique_and_keep_credentials(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        assert_eq!(storage.credential(&user("alice")).await.unwrap(), None);
+
+        storage
+            .create_user(&user("alice"), &hash_of("alice"), 10)
+            .await
+            .unwrap();
+        storage
+            .create_user(&user("bob"), &hash_of("bob"), 11)
+            .await
+            .unwrap();
+
+        let taken = storage
+            .create_user(&user("alice"), &hash_of("impostor"), 12)
+            .await
+            .unwrap_err();
+        assert!(matches!(taken, StorageError::Conflict), "{taken:?}");
+
+        assert_eq!(
+            storage.credential(&user("alice")).await.unwrap(),
+            Some(Credential {
+                user_id: user("alice"),
+                password_hash: hash_of("alice"),
+            }),
+            "a refused duplicate leaves the first user unchanged"
+        );
+        assert_eq!(
+            storage.credential(&user("bob")).await.unwrap(),
+            Some(Credential {
+                user_id: user("bob"),
+                password_hash: hash_of("bob"),
+            })
+        );
+        assert_eq!(storage.credential(&user("carol")).await.unwrap(), None);
+    }
+
+    pub async fn sessions_are_created_found_and_deleted(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+
+        storage
+            .create_session("hash-a1", &user("alice"), 100)
+            .await
+            .unwrap();
+        storage
+            .create_session("hash-a2", &user("alice"), 101)
+            .await
+            .unwrap();
+        storage
+            .create_session("hash-b1", &user("bob"), 102)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            storage.session_user("hash-a1").await.unwrap(),
+            Some(user("alice"))
+        );
+        assert_eq!(
+            storage.session_user("hash-a2").await.unwrap(),
+            Some(user("alice"))
+        );
+        assert_eq!(
+            storage.session_user("hash-b1").await.unwrap(),
+            Some(user("bob"))
+        );
+        assert_eq!(storage.session_user("hash-none").await.unwrap(), None);
+
+        assert!(
+            storage
+                .create_session("hash-x", &user("nobody"), 103)
+                .await
+                .is_err(),
+            "a session needs an existing user"
+        );
+        assert_eq!(storage.session_user("hash-x").await.unwrap(), None);
+
+        assert_eq!(
+            storage.delete_session("hash-a1").await.unwrap(),
+            Some(user("alice"))
+        );
+        assert_eq!(storage.session_user("hash-a1").await.unwrap(), None);
+        assert_eq!(storage.delete_session("hash-a1").await.unwrap(), None);
+        assert_eq!(storage.delete_session("hash-none").await.unwrap(), None);
+
+        // Other sessions, of the same user or another, are untouched.
+        assert_eq!(
+            storage.session_user("hash-a2").await.unwrap(),
+            Some(user("alice"))
+        );
+        assert_eq!(
+            storage.session_user("hash-b1").await.unwrap(),
+            Some(user("bob"))
+        );
+    }
+
+    pub async fn rooms_are_created_with_their_admin(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+
+        assert_eq!(storage.room(&room_id("r1")).await.unwrap(), None);
+        storage
+            .create_room(&NewRoom {
+                room_id: room_id("r1"),
+                room_name: "Général ☕".to_owned(),
+                admin: user("alice"),
+                created_at: 50,
+            })
+            .await
+            .unwrap();
+
+        assert_eq!(
+            storage.room(&room_id("r1")).await.unwrap(),
+            Some(Room {
+                room_id: room_id("r1"),
+                room_name: "Général ☕".to_owned(),
+                last_seq: 0,
+            })
+        );
+        assert_eq!(
+            storage
+                .membership(&room_id("r1"), &user("alice"))
+                .await
+                .unwrap(),
+            Some(membership(MemberStatus::Approved, true))
+        );
+        assert_eq!(
+            storage
+                .membership(&room_id("r1"), &user("bob"))
+                .await
+                .unwrap(),
+            None
+        );
+        let members = storage.members(&room_id("r1")).await.unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(members[0].user_id, user("alice"));
+        assert_eq!(members[0].status, MemberStatus::Approved);
+        assert!(members[0].is_admin);
+        assert_eq!(
+            storage.admins(&room_id("r1")).await.unwrap(),
+            vec![user("alice")]
+        );
+        assert_eq!(
+            storage
+                .users_with_status(&room_id("r1"), MemberStatus::Approved)
+                .await
+                .unwrap(),
+            vec![user("alice")]
+        );
+
+        let taken = storage
+            .create_room(&NewRoom {
+                room_id: room_id("r1"),
+                room_name: "other".to_owned(),
+                admin: user("bob"),
+                created_at: 60,
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(taken, StorageError::Conflict), "{taken:?}");
+        assert_eq!(
+            storage
+                .room(&room_id("r1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .room_name,
+            "Général ☕",
+            "a refused duplicate leaves the first room unchanged"
+        );
+        assert_eq!(
+            storage
+                .membership(&room_id("r1"), &user("bob"))
+                .await
+                .unwrap(),
+            None,
+            "a refused room gives its would-be admin no membership"
+        );
+        assert_eq!(
+            storage.admins(&room_id("r1")).await.unwrap(),
+            vec![user("alice")]
+        );
+
+        // Unknown rooms: nothing, not errors.
+        assert_eq!(storage.room(&room_id("nope")).await.unwrap(), None);
+        assert_eq!(
+            storage
+                .membership(&room_id("nope"), &user("alice"))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_empty(&storage.members(&room_id("nope")).await.unwrap());
+        assert_empty(&storage.admins(&room_id("nope")).await.unwrap());
+    }
+
+    pub async fn memberships_move_between_statuses_in_order(storage: Arc<dyn Storage>) {
+        use MemberStatus::{Approved, Pending, Rejected};
+        let storage = &*storage;
+        create_users(
+            storage,
+            &["alice", "bob", "carol", "dave", "eve", "zed", "nomad"],
+        )
+        .await;
+        create_room(storage, "r", "alice", 0).await;
+        let r = room_id("r");
+
+        let pending = membership(MemberStatus::Pending, false);
+        set(storage, &r, &user("bob"), pending, 10).await;
+        set(storage, &r, &user("carol"), pending, 20).await;
+        set(storage, &r, &user("dave"), pending, 15).await;
+        // Same request time: ties go by user id.
+        set(storage, &r, &user("zed"), pending, 60).await;
+        set(storage, &r, &user("eve"), pending, 60).await;
+
+        let order = |members: &[knock_protocol::Participant]| {
+            members
+                .iter()
+                .map(|p| (p.user_id.as_str().to_owned(), p.status, p.is_admin))
+                .collect::<Vec<_>>()
+        };
+        let row = |name: &str, status, is_admin| (name.to_owned(), status, is_admin);
+
+        assert_eq!(
+            order(&storage.members(&r).await.unwrap()),
+            vec![
+                row("alice", Approved, true),
+                row("bob", Pending, false),
+                row("dave", Pending, false),
+                row("carol", Pending, false),
+                row("eve", Pending, false),
+                row("zed", Pending, false),
+            ]
+        );
+
+        // Approve carol, reject bob, then bob asks again: the order of first requests holds.
+        set(storage, &r, &user("carol"), membership(Approved, false), 30).await;
+        set(storage, &r, &user("bob"), membership(Rejected, false), 40).await;
+        assert_eq!(
+            storage.membership(&r, &user("bob")).await.unwrap(),
+            Some(membership(Rejected, false))
+        );
+        set(storage, &r, &user("bob"), pending, 50).await;
+        assert_eq!(
+            storage.membership(&r, &user("bob")).await.unwrap(),
+            Some(pending)
+        );
+        assert_eq!(
+            storage.membership(&r, &user("carol")).await.unwrap(),
+            Some(membership(Approved, false))
+        );
+        set(storage, &r, &user("eve"), membership(Rejected, false), 70).await;
+        // Dave becomes an admin: admins come first, among themselves by request time.
+        set(storage, &r, &user("dave"), membership(Approved, true), 80).await;
+
+        assert_eq!(
+            order(&storage.members(&r).await.unwrap()),
+            vec![
+                row("alice", Approved, true),
+                row("dave", Approved, true),
+                row("bob", Pending, false),
+                row("carol", Approved, false),
+                row("eve", Rejected, false),
+                row("zed", Pending, false),
+            ]
+        );
+
+        let sorted = |mut users: Vec<UserId>| {
+            users.sort();
+            users
+        };
+        assert_eq!(
+            sorted(storage.users_with_status(&r, Approved).await.unwrap()),
+            vec![user("alice"), user("carol"), user("dave")]
+        );
+        assert_eq!(
+            sorted(storage.users_with_status(&r, Pending).await.unwrap()),
+            vec![user("bob"), user("zed")]
+        );
+        assert_eq!(
+            sorted(storage.users_with_status(&r, Rejected).await.unwrap()),
+            vec![user("eve")]
+        );
+        assert_eq!(
+            sorted(storage.admins(&r).await.unwrap()),
+            vec![user("alice"), user("dave")]
+        );
+        assert_eq!(storage.membership(&r, &user("nomad")).await.unwrap(), None);
+    }
+
+    pub async fn memberships_need_an_existing_room_and_user(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "nomad"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let r = room_id("r");
+        let pending = membership(MemberStatus::Pending, false);
+
+        // A membership of a room that does not exist is refused and not stored.
+        let missing = storage
+            .set_membership(&room_id("ghost"), &user("nomad"), pending, 90)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(missing, StorageError::NotFound("room")),
+            "{missing:?}"
+        );
+        assert_eq!(
+            storage
+                .membership(&room_id("ghost"), &user("nomad"))
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(
+            storage
+                .set_membership(&r, &user("ghost-user"), pending, 90)
+                .await
+                .is_err(),
+            "a membership needs an existing user"
+        );
+        assert_eq!(
+            storage.membership(&r, &user("ghost-user")).await.unwrap(),
+            None
+        );
+        assert_eq!(storage.members(&r).await.unwrap().len(), 1);
+    }
+
+    pub async fn seqs_are_gapless_per_room_across_batches(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        create_room(storage, "a", "alice", 1).await;
+        create_room(storage, "b", "bob", 1).await;
+
+        assert_empty(&storage.insert_messages(&[]).await.unwrap());
+
+        let first = vec![
+            new_message("a", "alice", "a one", 100, None),
+            new_message("a", "alice", "a two", 101, Some("c-1")),
+            new_message("b", "bob", "b one", 102, None),
+        ];
+        let inserted = storage.insert_messages(&first).await.unwrap();
+        assert_eq!(inserted.len(), 3);
+        assert_eq!(new_one(&inserted[0]), &stored(&first[0], 1));
+        assert_eq!(new_one(&inserted[1]), &stored(&first[1], 2));
+        assert_eq!(new_one(&inserted[2]), &stored(&first[2], 1));
+
+        let second = vec![
+            new_message("b", "alice", "b two", 103, None),
+            new_message("a", "bob", "a three", 104, None),
+            new_message("a", "alice", "a four", 105, Some("c-2")),
+        ];
+        let inserted = storage.insert_messages(&second).await.unwrap();
+        assert_eq!(new_one(&inserted[0]), &stored(&second[0], 2));
+        assert_eq!(new_one(&inserted[1]), &stored(&second[1], 3));
+        assert_eq!(new_one(&inserted[2]), &stored(&second[2], 4));
+
+        for single in 5..=7 {
+            let one = new_message("a", "bob", &format!("a {single}"), 200, None);
+            let inserted = storage
+                .insert_messages(std::slice::from_ref(&one))
+                .await
+                .unwrap();
+            assert_eq!(inserted, vec![Inserted::New(stored(&one, single))]);
+        }
+
+        assert_eq!(last_seq(storage, "a").await, 7);
+        assert_eq!(last_seq(storage, "b").await, 2);
+
+        let a = all_messages(storage, "a").await;
+        assert_eq!(seqs(&a), vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(a[0], stored(&first[0], 1));
+        assert_eq!(a[1], stored(&first[1], 2));
+        assert_eq!(a[2], stored(&second[1], 3));
+        assert_eq!(a[3], stored(&second[2], 4));
+        assert!(a.iter().all(|message| message.room_id == room_id("a")));
+
+        let b = all_messages(storage, "b").await;
+        assert_eq!(b, vec![stored(&first[2], 1), stored(&second[0], 2)]);
+    }
+
+    pub async fn a_batch_with_an_unknown_room_stores_nothing(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "a", "alice", 1).await;
+        storage
+            .insert_messages(&[new_message("a", "alice", "kept", 1, None)])
+            .await
+            .unwrap();
+
+        let batch = vec![
+            new_message("a", "alice", "lost 1", 2, Some("lost-1")),
+            new_message("ghost", "alice", "nowhere", 3, None),
+            new_message("a", "alice", "lost 2", 4, None),
+        ];
+        let error = storage.insert_messages(&batch).await.unwrap_err();
+        assert!(matches!(error, StorageError::NotFound("room")), "{error:?}");
+
+        // The whole batch was rolled back: no message, no seq taken, no client id kept.
+        assert_eq!(last_seq(storage, "a").await, 1);
+        assert_eq!(seqs(&all_messages(storage, "a").await), vec![1]);
+        let retry = new_message("a", "alice", "lost 1", 5, Some("lost-1"));
+        let inserted = storage
+            .insert_messages(std::slice::from_ref(&retry))
+            .await
+            .unwrap();
+        assert_eq!(inserted, vec![Inserted::New(stored(&retry, 2))]);
+    }
+
+    pub async fn client_msg_ids_deduplicate_per_user(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        create_room(storage, "a", "alice", 1).await;
+        create_room(storage, "b", "alice", 1).await;
+
+        let original = new_message("a", "alice", "hello", 100, Some("c1"));
+        let inserted = storage
+            .insert_messages(std::slice::from_ref(&original))
+            .await
+            .unwrap();
+        let first = new_one(&inserted[0]).clone();
+        assert_eq!(first, stored(&original, 1));
+
+        // A retry in a later batch (new message id, even new text): the stored message.
+        let retry = new_message("a", "alice", "hello (retry)", 150, Some("c1"));
+        let inserted = storage
+            .insert_messages(std::slice::from_ref(&retry))
+            .await
+            .unwrap();
+        assert_eq!(inserted, vec![Inserted::Duplicate(first.clone())]);
+        assert_eq!(last_seq(storage, "a").await, 1);
+
+        // Twice in one batch, between other messages: the second copy is a duplicate of
+        // the first, and the messages after it take the next seqs without a gap.
+        let batch = vec![
+            new_message("a", "alice", "twice", 200, Some("c2")),
+            new_message("a", "bob", "between", 201, None),
+            new_message("a", "alice", "twice", 202, Some("c2")),
+            new_message("a", "alice", "hello again", 203, Some("c1")),
+            new_message("a", "bob", "after", 204, Some("c2")),
+        ];
+        let inserted = storage.insert_messages(&batch).await.unwrap();
+        assert_eq!(inserted.len(), 5);
+        let twice = new_one(&inserted[0]).clone();
+        assert_eq!(twice, stored(&batch[0], 2));
+        assert_eq!(new_one(&inserted[1]), &stored(&batch[1], 3));
+        assert_eq!(duplicate_one(&inserted[2]), &twice);
+        assert_eq!(duplicate_one(&inserted[3]), &first);
+        // Another user may use the same client id.
+        assert_eq!(new_one(&inserted[4]), &stored(&batch[4], 4));
+
+        // The client id belongs to the user, not to the room.
+        let elsewhere = new_message("b", "alice", "elsewhere", 300, Some("c1"));
+        let inserted = storage
+            .insert_messages(std::slice::from_ref(&elsewhere))
+            .await
+            .unwrap();
+        assert_eq!(inserted, vec![Inserted::Duplicate(first.clone())]);
+        assert_eq!(last_seq(storage, "b").await, 0);
+
+        // Without a client id, nothing is deduplicated.
+        let plain = vec![
+            new_message("a", "bob", "same", 400, None),
+            new_message("a", "bob", "same", 400, None),
+        ];
+        let inserted = storage.insert_messages(&plain).await.unwrap();
+        assert_eq!(new_one(&inserted[0]).seq, 5);
+        assert_eq!(new_one(&inserted[1]).seq, 6);
+
+        // Only the new messages were stored, each once.
+        let a = all_messages(storage, "a").await;
+        assert_eq!(seqs(&a), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            a.iter()
+                .map(|message| message.message.as_str())
+                .collect::<Vec<_>>(),
+            vec!["hello", "twice", "between", "after", "same", "same"]
+        );
+        assert_empty(&all_messages(storage, "b").await);
+    }
+
+    pub async fn history_pages_backwards_and_forwards(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "a", "alice", 1).await;
+        create_room(storage, "b", "alice", 1).await;
+        create_room(storage, "empty", "alice", 1).await;
+
+        // Interleave two rooms so that paging has to keep them apart.
+        for i in 1..=10 {
+            let batch = vec![
+                new_message("a", "alice", &format!("a{i}"), 1000 + i, None),
+                new_message("b", "alice", &format!("b{i}"), 1000 + i, None),
+            ];
+            storage.insert_messages(&batch).await.unwrap();
+        }
+        let a = room_id("a");
+        let before = |seq: Option<u64>, limit: u32| storage.messages_before(&a, seq, limit);
+        let after = |seq: u64, limit: u32| storage.messages_after(&a, seq, limit);
+
+        assert_eq!(seqs(&before(None, 3).await.unwrap()), vec![8, 9, 10]);
+        assert_eq!(seqs(&before(Some(8), 3).await.unwrap()), vec![5, 6, 7]);
+        assert_eq!(seqs(&before(Some(5), 3).await.unwrap()), vec![2, 3, 4]);
+        assert_eq!(seqs(&before(Some(2), 3).await.unwrap()), vec![1]);
+        assert_eq!(seqs(&before(Some(1), 3).await.unwrap()), Vec::<u64>::new());
+        assert_eq!(seqs(&before(Some(0), 3).await.unwrap()), Vec::<u64>::new());
+        assert_eq!(seqs(&before(Some(11), 2).await.unwrap()), vec![9, 10]);
+        assert_eq!(seqs(&before(Some(u64::MAX), 2).await.unwrap()), vec![9, 10]);
+        assert_eq!(
+            seqs(&before(None, 100).await.unwrap()),
+            (1..=10).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            seqs(&before(Some(4), 100).await.unwrap()),
+            vec![1, 2, 3],
+            "a limit beyond the start gives the rest"
+        );
+        assert_empty(&before(None, 0).await.unwrap());
+
+        let page = before(Some(4), 2).await.unwrap();
+        assert_eq!(
+            page.iter()
+                .map(|message| message.message.as_str())
+                .collect::<Vec<_>>(),
+            vec!["a2", "a3"]
+        );
+        assert!(page.iter().all(|message| message.room_id == a));
+
+        assert_eq!(seqs(&after(0, 4).await.unwrap()), vec![1, 2, 3, 4]);
+        assert_eq!(seqs(&after(4, 4).await.unwrap()), vec![5, 6, 7, 8]);
+        assert_eq!(seqs(&after(8, 4).await.unwrap()), vec![9, 10]);
+        assert_empty(&after(10, 4).await.unwrap());
+        assert_empty(&after(u64::MAX, 4).await.unwrap());
+        assert_empty(&after(0, 0).await.unwrap());
+        let page = after(6, 1).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].seq, 7);
+        assert_eq!(page[0].message, "a7");
+        assert_eq!(page[0].timestamp, 1007);
+        assert_eq!(page[0].user_id, user("alice"));
+        assert_eq!(page[0].room_id, a);
+
+        let b = storage
+            .messages_before(&room_id("b"), None, 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.iter()
+                .map(|message| message.message.as_str())
+                .collect::<Vec<_>>(),
+            vec!["b9", "b10"]
+        );
+
+        for room in ["empty", "ghost"] {
+            assert_empty(
+                &storage
+                    .messages_before(&room_id(room), None, 10)
+                    .await
+                    .unwrap(),
+            );
+            assert_empty(&storage.messages_after(&room_id(room), 0, 10).await.unwrap());
+        }
+    }
+
+    pub async fn rooms_of_user_lists_every_status_by_activity(storage: Arc<dyn Storage>) {
+        use MemberStatus::{Approved, Pending, Rejected};
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob", "carol", "dave"]).await;
+        create_room(storage, "r1", "alice", 100).await;
+        create_room(storage, "r2", "bob", 200).await;
+        create_room(storage, "r3", "carol", 300).await;
+        create_room(storage, "r4", "carol", 400).await;
+        set(
+            storage,
+            &room_id("r2"),
+            &user("alice"),
+            membership(MemberStatus::Pending, false),
+            210,
+        )
+        .await;
+        set(
+            storage,
+            &room_id("r3"),
+            &user("alice"),
+            membership(MemberStatus::Pending, false),
+            305,
+        )
+        .await;
+        set(
+            storage,
+            &room_id("r3"),
+            &user("alice"),
+            membership(MemberStatus::Rejected, false),
+            310,
+        )
+        .await;
+
+        let summary = |rooms: &[knock_protocol::RoomSummary]| {
+            rooms
+                .iter()
+                .map(|room| {
+                    (
+                        room.room_id.as_str().to_owned(),
+                        room.room_name.clone(),
+                        room.status,
+                        room.is_admin,
+                        room.last_seq,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let row = |id: &str, status, is_admin, last_seq| {
+            (
+                id.to_owned(),
+                format!("{id} name"),
+                status,
+                is_admin,
+                last_seq,
+            )
+        };
+
+        // No messages yet: by the time of the last membership change.
+        assert_eq!(
+            summary(&storage.rooms_of_user(&user("alice")).await.unwrap()),
+            vec![
+                row("r3", Rejected, false, 0),
+                row("r2", Pending, false, 0),
+                row("r1", Approved, true, 0),
+            ]
+        );
+
+        storage
+            .insert_messages(&[
+                new_message("r2", "bob", "r2 first", 900, None),
+                new_message("r1", "alice", "r1 first", 1000, None),
+                new_message("r2", "bob", "r2 second", 950, None),
+                new_message("r4", "carol", "r4 first", 2000, None),
+            ])
+            .await
+            .unwrap();
+
+        // A room's newest message decides its place; r3 has none, so its change does.
+        assert_eq!(
+            summary(&storage.rooms_of_user(&user("alice")).await.unwrap()),
+            vec![
+                row("r1", Approved, true, 1),
+                row("r2", Pending, false, 2),
+                row("r3", Rejected, false, 0),
+            ]
+        );
+        assert_eq!(
+            summary(&storage.rooms_of_user(&user("bob")).await.unwrap()),
+            vec![row("r2", Approved, true, 2)]
+        );
+        assert_eq!(
+            summary(&storage.rooms_of_user(&user("carol")).await.unwrap()),
+            vec![row("r4", Approved, true, 1), row("r3", Approved, true, 0)]
+        );
+        assert_empty(&storage.rooms_of_user(&user("dave")).await.unwrap());
+        assert_empty(&storage.rooms_of_user(&user("nobody")).await.unwrap());
+    }
+
+    pub async fn concurrent_batches_get_distinct_gapless_seqs(storage: Arc<dyn Storage>) {
+        const TASKS: usize = 8;
+        const BATCHES: usize = 10;
+        create_users(&*storage, &["alice", "bob"]).await;
+        create_room(&*storage, "busy", "alice", 1).await;
+        create_room(&*storage, "quiet", "bob", 1).await;
+
+        let mut tasks = Vec::new();
+        for task in 0..TASKS {
+            let storage = Arc::clone(&storage);
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for batch_no in 0..BATCHES {
+                    // Batches of 1 to 3, some with client ids, some touching another room.
+                    let size = 1 + (task + batch_no) % 3;
+                    let mut batch = Vec::new();
+                    for i in 0..size {
+                        let text = format!("t{task}-b{batch_no}-m{i}");
+                        let client_id = (i % 2 == 0).then(|| text.clone());
+                        batch.push(new_message("busy", "alice", &text, 7, client_id.as_deref()));
+                    }
+                    if batch_no % 4 == 0 {
+                        batch.push(new_message("quiet", "bob", "aside", 7, None));
+                    }
+                    let inserted = storage.insert_messages(&batch).await.unwrap();
+                    assert_eq!(inserted.len(), batch.len());
+                    for (sent, result) in batch.iter().zip(&inserted) {
+                        let message = new_one(result);
+                        assert_eq!(message.message, sent.message);
+                        assert_eq!(message.message_id, sent.message_id);
+                        if sent.room_id == room_id("busy") {
+                            mine.push(message.seq);
+                        }
+                    }
+                }
+                mine
+            }));
+        }
+
+        let mut all = Vec::new();
+        for task in tasks {
+            let mine = task.await.expect("task");
+            // One task's messages keep their order.
+            assert!(mine.windows(2).all(|pair| pair[0] < pair[1]), "{mine:?}");
+            all.extend(mine);
+        }
+        let total = u64::try_from(all.len()).unwrap();
+        all.sort_unstable();
+        assert_eq!(all, (1..=total).collect::<Vec<_>>());
+
+        assert_eq!(last_seq(&*storage, "busy").await, total);
+        let stored_busy = all_messages(&*storage, "busy").await;
+        assert_eq!(seqs(&stored_busy), (1..=total).collect::<Vec<_>>());
+        let quiet_expected = u64::try_from(TASKS * BATCHES.div_ceil(4)).unwrap();
+        assert_eq!(last_seq(&*storage, "quiet").await, quiet_expected);
+        assert_eq!(
+            seqs(&all_messages(&*storage, "quiet").await),
+            (1..=quiet_expected).collect::<Vec<_>>()
+        );
+    }
+
+    pub async fn concurrent_retries_store_one_message(storage: Arc<dyn Storage>) {
+        const COPIES: usize = 6;
+        create_users(&*storage, &["alice"]).await;
+        create_room(&*storage, "r", "alice", 1).await;
+
+        let mut tasks = Vec::new();
+        for copy in 0..COPIES {
+            let storage = Arc::clone(&storage);
+            tasks.push(tokio::spawn(async move {
+                let sent = new_message("r", "alice", &format!("copy {copy}"), 5, Some("once"));
+                storage.insert_messages(&[sent]).await.unwrap().remove(0)
+            }));
+        }
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.expect("task"));
+        }
+
+        let new: Vec<_> = results
+            .iter()
+            .filter(|result| matches!(result, Inserted::New(_)))
+            .collect();
+        assert_eq!(new.len(), 1, "exactly one copy is stored: {results:?}");
+        let winner = new[0].message();
+        assert_eq!(winner.seq, 1);
+        assert!(results.iter().all(|result| result.message() == winner));
+        assert_eq!(all_messages(&*storage, "r").await, vec![winner.clone()]);
+    }
+
+    pub async fn data_survives_reopening(fixture: &Fixture) {
+        let sent = {
+            let storage = fixture.open().await;
+            let storage = &*storage;
+            create_users(storage, &["alice", "bob"]).await;
+            storage
+                .create_session("token-hash", &user("bob"), 5)
+                .await
+                .unwrap();
+            create_room(storage, "r", "alice", 10).await;
+            set(
+                storage,
+                &room_id("r"),
+                &user("bob"),
+                membership(MemberStatus::Approved, false),
+                20,
+            )
+            .await;
+            let sent = vec![
+                new_message("r", "alice", "first", 30, Some("c1")),
+                new_message("r", "bob", "second", 31, None),
+            ];
+            storage.insert_messages(&sent).await.unwrap();
+            sent
+            // The storage is dropped here.
+        };
+
+        let storage = fixture.open().await;
+        let storage = &*storage;
+        assert_eq!(
+            storage.credential(&user("alice")).await.unwrap(),
+            Some(Credential {
+                user_id: user("alice"),
+                password_hash: hash_of("alice"),
+            })
+        );
+        assert_eq!(
+            storage.session_user("token-hash").await.unwrap(),
+            Some(user("bob"))
+        );
+        assert_eq!(
+            storage.room(&room_id("r")).await.unwrap(),
+            Some(Room {
+                room_id: room_id("r"),
+                room_name: "r name".to_owned(),
+                last_seq: 2,
+            })
+        );
+        assert_eq!(
+            storage
+                .membership(&room_id("r"), &user("bob"))
+                .await
+                .unwrap(),
+            Some(membership(MemberStatus::Approved, false))
+        );
+        assert_eq!(storage.members(&room_id("r")).await.unwrap().len(), 2);
+        assert_eq!(
+            all_messages(storage, "r").await,
+            vec![stored(&sent[0], 1), stored(&sent[1], 2)]
+        );
+
+        // Dedup and seqs carry on from the stored state.
+        let retry = new_message("r", "alice", "first", 40, Some("c1"));
+        let next = new_message("r", "alice", "third", 41, None);
+        let inserted = storage
+            .insert_messages(&[retry, next.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            inserted,
+            vec![
+                Inserted::Duplicate(stored(&sent[0], 1)),
+                Inserted::New(stored(&next, 3)),
+            ]
+        );
+        let summary = storage.rooms_of_user(&user("bob")).await.unwrap();
+        assert_eq!(summary.len(), 1);
+        assert_eq!(summary[0].last_seq, 3);
+    }
+}

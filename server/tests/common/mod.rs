@@ -1,5 +1,5 @@
 //! Test harness: the real `knock-server` binary in a child process, with its own SQLite
-//! file, talked to over real HTTP and real WebSockets.
+//! file, talked to over real HTTP and real `WebSocket`s.
 #![allow(dead_code)] // Each test file uses a different part of the harness.
 
 use std::{
@@ -103,10 +103,10 @@ impl TestServer {
     async fn wait_healthy(&self) {
         let client = reqwest::Client::new();
         for _ in 0..200 {
-            if let Ok(response) = client.get(self.url("/healthz")).send().await {
-                if response.status().is_success() {
-                    return;
-                }
+            if let Ok(response) = client.get(self.url("/healthz")).send().await
+                && response.status().is_success()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -140,7 +140,10 @@ impl TestServer {
             .send(json!({"action": "authenticate", "token": token}))
             .await;
         let hello = client.expect("authenticated").await;
-        client.user_id = hello["userId"].as_str().unwrap().to_owned();
+        hello["userId"]
+            .as_str()
+            .unwrap()
+            .clone_into(&mut client.user_id);
         client
     }
 }
@@ -282,9 +285,10 @@ impl Client {
     /// Asserts that no frame arrives for a while.
     pub async fn expect_silence(&mut self) {
         if let Ok(Some(Ok(message))) = tokio::time::timeout(QUIET, self.ws.next()).await {
-            if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
-                panic!("expected no frame, got {message:?}");
-            }
+            assert!(
+                matches!(message, Message::Ping(_) | Message::Pong(_)),
+                "expected no frame, got {message:?}"
+            );
         }
     }
 

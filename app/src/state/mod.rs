@@ -96,10 +96,15 @@ impl RoomState {
 
     /// The room's name, or a short form of its id while the name is unknown.
     pub fn display_name(&self) -> String {
-        if let Some(name) = &self.name {
-            name.clone()
+        Self::display_name_of(&self.room_id, self.name.as_deref())
+    }
+
+    /// [`Self::display_name`] for a room the client knows nothing about.
+    pub fn display_name_of(room_id: &RoomId, name: Option<&str>) -> String {
+        if let Some(name) = name {
+            name.to_owned()
         } else {
-            let short: String = self.room_id.as_str().chars().take(8).collect();
+            let short: String = room_id.as_str().chars().take(8).collect();
             format!("Room {short}…")
         }
     }
@@ -534,7 +539,6 @@ impl ChatState {
         let mut commands = Vec::new();
         for summary in rooms {
             let room = self.room_mut(&summary.room_id);
-            let became_approved = summary.status == MemberStatus::Approved && !room.is_approved();
             room.name = Some(summary.room_name);
             room.is_admin = summary.is_admin;
             room.status = Some(summary.status);
@@ -548,9 +552,6 @@ impl ChatState {
                     room_id: Some(summary.room_id.clone()),
                 }));
             }
-            if became_approved && self.viewing.as_ref() == Some(&summary.room_id) {
-                commands.extend(self.load_room(&summary.room_id));
-            }
         }
         for room in self.rooms.values_mut() {
             if !listed.contains(&room.room_id) && room.status.is_some() {
@@ -559,6 +560,9 @@ impl ChatState {
                 room.timeline.clear();
                 room.members.clear();
             }
+        }
+        if let Some(viewing) = self.viewing.clone() {
+            commands.extend(self.load_room(&viewing));
         }
         commands
     }

@@ -8,7 +8,7 @@
 
 use knock_protocol::{ClientMessage, ClientMsgId, RoomId};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OutgoingState {
     /// Waiting for a connection.
     Queued,

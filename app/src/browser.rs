@@ -1,0 +1,226 @@
+//! Thin wrappers over the browser APIs the client uses: storage, fetch, clipboard,
+//! dates, randomness. Nothing here decides anything; the callers do.
+
+use std::cell::RefCell;
+
+use knock_protocol::{ApiError, AuthResponse, Credentials, ErrorCode};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::config::{Endpoints, parse_config};
+use crate::state::describe_error;
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("running in a browser window")
+}
+
+// ----- localStorage -----
+
+pub fn storage_get(key: &str) -> Option<String> {
+    window()
+        .local_storage()
+        .ok()
+        .flatten()
+        .and_then(|s| s.get_item(key).ok().flatten())
+}
+
+pub fn storage_set(key: &str, value: &str) {
+    if let Some(s) = window().local_storage().ok().flatten() {
+        let _ = s.set_item(key, value);
+    }
+}
+
+pub fn storage_remove(key: &str) {
+    if let Some(s) = window().local_storage().ok().flatten() {
+        let _ = s.remove_item(key);
+    }
+}
+
+// ----- configuration -----
+
+thread_local! {
+    static ENDPOINTS: RefCell<Option<Endpoints>> = const { RefCell::new(None) };
+}
+
+pub fn page_origin() -> String {
+    window().location().origin().unwrap_or_default()
+}
+
+/// The server's endpoints, reading `/config.json` the first time.
+pub async fn endpoints() -> Endpoints {
+    if let Some(e) = ENDPOINTS.with(|e| e.borrow().clone()) {
+        return e;
+    }
+    let text = match fetch("/config.json", "GET", None, None).await {
+        Ok((200, text)) => text,
+        _ => String::new(),
+    };
+    let endpoints = Endpoints::new(&parse_config(&text).server_url, &page_origin());
+    ENDPOINTS.with(|e| *e.borrow_mut() = Some(endpoints.clone()));
+    endpoints
+}
+
+// ----- HTTP -----
+
+async fn fetch(
+    url: &str,
+    method: &str,
+    body: Option<&str>,
+    bearer: Option<&str>,
+) -> Result<(u16, String), JsValue> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_mode(web_sys::RequestMode::Cors);
+    let headers = web_sys::Headers::new()?;
+    if let Some(body) = body {
+        headers.set("Content-Type", "application/json")?;
+        init.set_body(&JsValue::from_str(body));
+    }
+    if let Some(token) = bearer {
+        headers.set("Authorization", &format!("Bearer {token}"))?;
+    }
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
+    let response: web_sys::Response = JsFuture::from(window().fetch_with_request(&request))
+        .await?
+        .dyn_into()?;
+    let text = JsFuture::from(response.text()?)
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    Ok((response.status(), text))
+}
+
+/// `POST /api/register` or `/api/login`; the error is a sentence for the form.
+pub async fn authenticate(route: &str, credentials: &Credentials) -> Result<AuthResponse, String> {
+    let endpoints = endpoints().await;
+    let body = serde_json::to_string(credentials).expect("credentials serialize");
+    let (status, text) = fetch(&endpoints.api(route), "POST", Some(&body), None)
+        .await
+        .map_err(|_| "Cannot reach the server. Check your connection and try again.".to_owned())?;
+    if (200..300).contains(&status) {
+        return serde_json::from_str(&text)
+            .map_err(|_| "The server sent an answer this app does not understand.".to_owned());
+    }
+    Err(match serde_json::from_str::<ApiError>(&text) {
+        Ok(e) => describe_error(e.error.code, &e.error.message),
+        Err(_) if status == 403 => describe_error(ErrorCode::ForbiddenOrigin, ""),
+        Err(_) => format!("The server answered {status}. Try again."),
+    })
+}
+
+/// `POST /api/logout`, best effort: signing out locally happens anyway.
+pub async fn logout(token: &str) {
+    let endpoints = endpoints().await;
+    let _ = fetch(&endpoints.api("logout"), "POST", None, Some(token)).await;
+}
+
+// ----- clipboard -----
+
+/// Copies `text`; falls back to a hidden text area where the async clipboard API is
+/// missing (pages served over plain HTTP).
+pub async fn copy_text(text: &str) -> bool {
+    let navigator = window().navigator();
+    let has_clipboard = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard"))
+        .is_ok_and(|c| !c.is_undefined() && !c.is_null());
+    if has_clipboard
+        && JsFuture::from(navigator.clipboard().write_text(text))
+            .await
+            .is_ok()
+    {
+        return true;
+    }
+    copy_with_text_area(text)
+}
+
+fn copy_with_text_area(text: &str) -> bool {
+    let Some(document) = window().document() else {
+        return false;
+    };
+    let Ok(area) = document.create_element("textarea") else {
+        return false;
+    };
+    let Ok(area) = area.dyn_into::<web_sys::HtmlTextAreaElement>() else {
+        return false;
+    };
+    area.set_value(text);
+    let _ = area.set_attribute("style", "position:fixed;opacity:0");
+    let Some(body) = document.body() else {
+        return false;
+    };
+    let _ = body.append_child(&area);
+    area.select();
+    let copied = document
+        .dyn_ref::<web_sys::HtmlDocument>()
+        .and_then(|d| d.exec_command("copy").ok())
+        .unwrap_or(false);
+    area.remove();
+    copied
+}
+
+// ----- time and randomness -----
+
+/// `14:05` or `2:05 PM`, in the user's locale and time zone.
+#[allow(clippy::cast_precision_loss)] // milliseconds since 1970 fit an f64 exactly
+pub fn local_time(timestamp_ms: i64) -> String {
+    let date = js_sys::Date::new(&JsValue::from_f64(timestamp_ms as f64));
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"hour".into(), &"numeric".into());
+    let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
+    date.to_locale_time_string_with_options(&locale(), &options)
+        .into()
+}
+
+/// The full date and time, for a tooltip and `<time datetime>`.
+#[allow(clippy::cast_precision_loss)]
+pub fn local_date_time(timestamp_ms: i64) -> (String, String) {
+    let date = js_sys::Date::new(&JsValue::from_f64(timestamp_ms as f64));
+    let readable: String = date.to_locale_string(&locale(), &JsValue::UNDEFINED).into();
+    let iso: String = date.to_iso_string().into();
+    (readable, iso)
+}
+
+/// `Today`, `Yesterday`, or the date, for day separators.
+#[allow(clippy::cast_precision_loss)]
+pub fn day_label(timestamp_ms: i64) -> String {
+    let date = js_sys::Date::new(&JsValue::from_f64(timestamp_ms as f64));
+    let today = js_sys::Date::new_0();
+    let yesterday = js_sys::Date::new(&JsValue::from_f64(today.get_time() - 86_400_000.0));
+    let same_day = |a: &js_sys::Date, b: &js_sys::Date| {
+        a.get_full_year() == b.get_full_year()
+            && a.get_month() == b.get_month()
+            && a.get_date() == b.get_date()
+    };
+    if same_day(&date, &today) {
+        "Today".into()
+    } else if same_day(&date, &yesterday) {
+        "Yesterday".into()
+    } else {
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+        date.to_locale_date_string(&locale(), &options).into()
+    }
+}
+
+/// A key that is the same for two timestamps on the same local day.
+#[allow(clippy::cast_precision_loss)]
+pub fn local_day_key(timestamp_ms: i64) -> u32 {
+    let date = js_sys::Date::new(&JsValue::from_f64(timestamp_ms as f64));
+    date.get_full_year() * 10_000 + (date.get_month() + 1) * 100 + date.get_date()
+}
+
+fn locale() -> String {
+    window()
+        .navigator()
+        .language()
+        .unwrap_or_else(|| "en".into())
+}
+
+/// A uniform draw in `[0, 1)`, for backoff jitter.
+pub fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}

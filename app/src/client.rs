@@ -1,0 +1,379 @@
+//! The contexts every component reads: [`Session`] (who is signed in), [`Chat`] (the
+//! state of rooms and messages) and [`Connection`] (the socket, its status, and the one
+//! way to act: [`Connection::act`]).
+//!
+//! The socket is `web_sys::WebSocket`; what to do on each event is decided by
+//! [`ChatState`] (tested natively), this module only wires events to it and runs the
+//! [`Command`]s it returns. Reconnects use [`Backoff`] with jitter.
+
+use std::time::Duration;
+
+use knock_protocol::{ClientMessage, ServerMessage, UserId, close_code};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+use crate::browser;
+use crate::state::backoff::Backoff;
+use crate::state::{ChatState, Command};
+
+const SESSION_KEY: &str = "knock.session";
+
+/// A signed-in user, as kept in `localStorage` across reloads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub user_id: UserId,
+    pub token: String,
+}
+
+/// Who is signed in, if anyone.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub user: RwSignal<Option<SignedIn>>,
+    /// A sentence for the sign-in page (e.g. why the user was signed out).
+    pub flash: RwSignal<Option<String>>,
+}
+
+/// Rooms, members, messages: the client's state.
+#[derive(Clone, Copy)]
+pub struct Chat(pub RwSignal<ChatState>);
+
+/// The socket's state, as the connection indicator shows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ConnStatus {
+    /// Signed out: no socket.
+    Idle,
+    /// The first connection after sign-in or page load.
+    Connecting,
+    /// Authenticated and live.
+    Online,
+    /// Lost; the next attempt starts at `retry_at` (ms since 1970).
+    Reconnecting { attempt: u32, retry_at: f64 },
+}
+
+type Handler = Closure<dyn FnMut(web_sys::Event)>;
+type Navigator = Box<dyn Fn(&str)>;
+
+/// What only the socket code touches.
+struct Driver {
+    socket: Option<web_sys::WebSocket>,
+    handlers: Vec<Handler>,
+    /// Handlers of a closed socket, dropped at the next open (never while running).
+    retired: Vec<Handler>,
+    /// Events from older sockets are ignored.
+    generation: u64,
+    backoff: Backoff,
+    timer: Option<leptos::leptos_dom::helpers::TimeoutHandle>,
+    authenticated: bool,
+}
+
+/// The WebSocket connection and the actions that go through it.
+#[derive(Clone, Copy)]
+pub struct Connection {
+    pub status: RwSignal<ConnStatus>,
+    session: Session,
+    chat: Chat,
+    driver: StoredValue<Driver, LocalStorage>,
+    navigate: StoredValue<Navigator, LocalStorage>,
+}
+
+/// Creates and provides the three contexts; call once, inside the router.
+pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
+    let stored = browser::storage_get(SESSION_KEY)
+        .and_then(|text| serde_json::from_str::<SignedIn>(&text).ok());
+    let session = Session {
+        user: RwSignal::new(stored),
+        flash: RwSignal::new(None),
+    };
+    let chat = Chat(RwSignal::new(ChatState::default()));
+    let connection = Connection {
+        status: RwSignal::new(ConnStatus::Idle),
+        session,
+        chat,
+        driver: StoredValue::new_local(Driver {
+            socket: None,
+            handlers: Vec::new(),
+            retired: Vec::new(),
+            generation: 0,
+            backoff: Backoff::default(),
+            timer: None,
+            authenticated: false,
+        }),
+        navigate: StoredValue::new_local(Box::new(navigate)),
+    };
+    provide_context(session);
+    provide_context(chat);
+    provide_context(connection);
+
+    // Connect whenever someone is signed in.
+    Effect::new(move |_| {
+        if session.user.with(Option::is_some) {
+            connection.start();
+        }
+    });
+    // Back online, or back to the tab: do not wait for the backoff timer.
+    let retry_soon = move |_| {
+        if matches!(
+            connection.status.get_untracked(),
+            ConnStatus::Reconnecting { .. }
+        ) {
+            connection.retry_now();
+        }
+    };
+    let _ = window_event_listener_untyped("online", retry_soon);
+    let _ = window_event_listener_untyped("focus", retry_soon);
+    // Signed out in another tab: follow.
+    let _ = window_event_listener_untyped("storage", move |ev| {
+        let Some(ev) = ev.dyn_ref::<web_sys::StorageEvent>() else {
+            return;
+        };
+        if ev.key().as_deref() == Some(SESSION_KEY)
+            && ev.new_value().is_none()
+            && session.user.with_untracked(Option::is_some)
+        {
+            connection.end_session(None);
+        }
+    });
+    connection
+}
+
+impl Connection {
+    /// Applies a user intent to the state and runs what it asks for.
+    pub fn act(self, intent: impl FnOnce(&mut ChatState) -> Vec<Command>) {
+        let commands = self.chat.0.try_update(intent).unwrap_or_default();
+        self.run(commands);
+    }
+
+    fn run(self, commands: Vec<Command>) {
+        for command in commands {
+            match command {
+                Command::Send(frame) => self.send(&frame),
+                Command::Navigate(path) => self.navigate.with_value(|nav| nav(&path)),
+                Command::SessionExpired => {
+                    self.end_session(Some("Your session has ended. Sign in again.".into()));
+                }
+            }
+        }
+    }
+
+    fn send(self, frame: &ClientMessage) {
+        let is_auth = matches!(frame, ClientMessage::Authenticate { .. });
+        self.driver.with_value(|d| {
+            if let Some(socket) = &d.socket
+                && (d.authenticated || is_auth)
+                && socket.ready_state() == web_sys::WebSocket::OPEN
+            {
+                let _ = socket.send_with_str(&frame.to_json());
+            }
+        });
+    }
+
+    /// Signed in: remember the session and connect.
+    pub fn sign_in(self, signed_in: SignedIn) {
+        browser::storage_set(
+            SESSION_KEY,
+            &serde_json::to_string(&signed_in).expect("session serializes"),
+        );
+        self.session.flash.set(None);
+        self.session.user.set(Some(signed_in));
+    }
+
+    /// Sign out: revoke the token on the server, forget everything here.
+    pub fn sign_out(self) {
+        let token = self
+            .session
+            .user
+            .with_untracked(|u| u.as_ref().map(|u| u.token.clone()));
+        self.end_session(None);
+        if let Some(token) = token {
+            spawn_local(async move { browser::logout(&token).await });
+        }
+    }
+
+    fn end_session(self, flash: Option<String>) {
+        self.stop();
+        browser::storage_remove(SESSION_KEY);
+        self.chat.0.set(ChatState::default());
+        self.session.flash.set(flash);
+        self.session.user.set(None);
+        self.navigate.with_value(|nav| nav("/"));
+    }
+
+    /// Opens a socket unless one is open or opening.
+    fn start(self) {
+        let busy = self.driver.with_value(|d| d.socket.is_some());
+        if busy {
+            return;
+        }
+        if self.status.get_untracked() == ConnStatus::Idle {
+            self.status.set(ConnStatus::Connecting);
+        }
+        spawn_local(async move {
+            let endpoints = browser::endpoints().await;
+            if self.session.user.with_untracked(Option::is_some) {
+                self.open(endpoints.ws_url());
+            }
+        });
+    }
+
+    /// Reconnect at once (the user pressed "Retry now", or the network came back).
+    pub fn retry_now(self) {
+        let timer = self.driver.try_update_value(|d| d.timer.take()).flatten();
+        if let Some(timer) = timer {
+            timer.clear();
+        }
+        self.status.update(|s| {
+            if let ConnStatus::Reconnecting { retry_at, .. } = s {
+                *retry_at = browser::now_ms();
+            }
+        });
+        self.start();
+    }
+
+    fn open(self, url: &str) {
+        let already = self.driver.with_value(|d| d.socket.is_some());
+        if already {
+            return;
+        }
+        let Ok(socket) = web_sys::WebSocket::new(url) else {
+            self.schedule_reconnect();
+            return;
+        };
+        let generation = self
+            .driver
+            .try_update_value(|d| {
+                d.generation += 1;
+                d.retired.clear();
+                d.generation
+            })
+            .unwrap_or_default();
+
+        let on_open: Handler = Closure::new(move |_: web_sys::Event| {
+            if !self.is_current(generation) {
+                return;
+            }
+            if let Some(token) = self
+                .session
+                .user
+                .with_untracked(|u| u.as_ref().map(|u| u.token.clone()))
+            {
+                self.send(&ClientMessage::Authenticate { token });
+            }
+        });
+        let on_message: Handler = Closure::new(move |ev: web_sys::Event| {
+            if !self.is_current(generation) {
+                return;
+            }
+            let Some(text) = ev
+                .dyn_ref::<web_sys::MessageEvent>()
+                .and_then(|m| m.data().as_string())
+            else {
+                return;
+            };
+            if let Ok(frame) = serde_json::from_str::<ServerMessage>(&text) {
+                self.receive(frame);
+            }
+        });
+        let on_close: Handler = Closure::new(move |ev: web_sys::Event| {
+            if !self.is_current(generation) {
+                return;
+            }
+            let code = ev
+                .dyn_ref::<web_sys::CloseEvent>()
+                .map_or(1006, web_sys::CloseEvent::code);
+            self.closed(code);
+        });
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        self.driver.update_value(|d| {
+            d.socket = Some(socket);
+            d.handlers = vec![on_open, on_message, on_close];
+            d.authenticated = false;
+        });
+    }
+
+    fn is_current(self, generation: u64) -> bool {
+        self.driver
+            .with_value(|d| d.generation == generation && d.socket.is_some())
+    }
+
+    fn receive(self, frame: ServerMessage) {
+        if matches!(frame, ServerMessage::Authenticated { .. }) {
+            self.driver.update_value(|d| {
+                d.authenticated = true;
+                d.backoff.reset();
+            });
+            self.status.set(ConnStatus::Online);
+        }
+        self.act(|state| state.apply(frame));
+    }
+
+    fn closed(self, code: u16) {
+        self.detach();
+        self.chat.0.update(ChatState::on_disconnected);
+        if code == close_code::UNAUTHENTICATED {
+            self.end_session(Some("Your session has ended. Sign in again.".into()));
+            return;
+        }
+        if self.session.user.with_untracked(Option::is_some) {
+            self.schedule_reconnect();
+        }
+    }
+
+    /// Forgets the socket; its handlers are dropped later, not while one runs.
+    fn detach(self) {
+        let socket = self.driver.try_update_value(|d| {
+            d.authenticated = false;
+            let handlers = std::mem::take(&mut d.handlers);
+            d.retired.extend(handlers);
+            d.socket.take()
+        });
+        if let Some(Some(socket)) = socket {
+            socket.set_onopen(None);
+            socket.set_onmessage(None);
+            socket.set_onclose(None);
+            let _ = socket.close();
+        }
+    }
+
+    fn schedule_reconnect(self) {
+        let delay = self
+            .driver
+            .try_update_value(|d| d.backoff.next_delay(browser::random()))
+            .unwrap_or(Duration::from_secs(1));
+        let attempt = self.driver.with_value(|d| d.backoff.attempt());
+        self.status.set(ConnStatus::Reconnecting {
+            attempt,
+            retry_at: browser::now_ms() + delay.as_secs_f64() * 1000.0,
+        });
+        let timer = set_timeout_with_handle(move || self.start(), delay).ok();
+        self.driver.update_value(|d| {
+            if let Some(old) = std::mem::replace(&mut d.timer, timer) {
+                old.clear();
+            }
+        });
+    }
+
+    /// Closes the socket for good (sign-out).
+    fn stop(self) {
+        self.detach();
+        self.driver.update_value(|d| {
+            d.generation += 1;
+            d.backoff.reset();
+            if let Some(timer) = d.timer.take() {
+                timer.clear();
+            }
+        });
+        self.chat.0.update(ChatState::on_disconnected);
+        self.status.set(ConnStatus::Idle);
+    }
+
+    /// Whether a socket is authenticated right now.
+    pub fn is_online(self) -> bool {
+        self.status.get() == ConnStatus::Online
+    }
+}

@@ -1,0 +1,146 @@
+//! Writing a message: Enter sends, Shift+Enter adds a line, a counter near the limit.
+//! The draft survives disconnects and room switches; messages typed while offline wait
+//! in the outbox.
+
+use std::collections::HashMap;
+
+use knock_protocol::{RoomId, limits};
+use leptos::prelude::*;
+
+use crate::client::{Chat, ConnStatus, Connection};
+use crate::ids::new_client_msg_id;
+use crate::state::{Slot, format_thousands};
+
+/// Drafts by room, kept while the app runs.
+#[derive(Clone, Copy)]
+pub struct Drafts(pub RwSignal<HashMap<RoomId, String>>);
+
+/// The counter shows from this many characters on.
+const COUNTER_FROM: usize = limits::MAX_MESSAGE_CHARS - 500;
+
+/// `None` while far from the limit, else `"3,612 / 4,000"`.
+pub fn counter_text(chars: usize) -> Option<String> {
+    (chars >= COUNTER_FROM).then(|| {
+        format!(
+            "{} / {}",
+            format_thousands(chars),
+            format_thousands(limits::MAX_MESSAGE_CHARS)
+        )
+    })
+}
+
+#[component]
+pub fn Composer(room_id: RoomId) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let drafts = use_context::<Drafts>().unwrap_or_else(|| {
+        let drafts = Drafts(RwSignal::new(HashMap::new()));
+        provide_context(drafts);
+        drafts
+    });
+    let text = RwSignal::new(
+        drafts
+            .0
+            .with_untracked(|d| d.get(&room_id).cloned().unwrap_or_default()),
+    );
+    let local_error = RwSignal::new(None::<String>);
+    let chars = Memo::new(move |_| text.with(|t| t.chars().count()));
+    let over = move || chars.get() > limits::MAX_MESSAGE_CHARS;
+    let slot = Slot::Composer(room_id.clone());
+    let server_error = move || chat.0.with(|s| s.error(&slot));
+    let offline = move || connection.status.get() != ConnStatus::Online;
+
+    let draft_room = room_id.clone();
+    let set_text = move |value: String| {
+        local_error.set(None);
+        drafts.0.update(|d| {
+            d.insert(draft_room.clone(), value.clone());
+        });
+        text.set(value);
+    };
+    let set_text_for_send = set_text.clone();
+    let send = move || {
+        let value = text.get_untracked();
+        let mut refused = None;
+        connection.act(
+            |s| match s.send_message(&room_id, &value, new_client_msg_id()) {
+                Ok(commands) => commands,
+                Err(reason) => {
+                    refused = Some(reason);
+                    Vec::new()
+                }
+            },
+        );
+        match refused {
+            None => set_text_for_send(String::new()),
+            Some(reason) => local_error.set(Some(reason)),
+        }
+    };
+    let send_on_submit = send.clone();
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            send();
+        }
+    };
+
+    view! {
+        <form
+            class="composer"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                send_on_submit();
+            }
+        >
+            <label for="message" class="composer-label">"Message"</label>
+            <div class="composer-row">
+                <textarea
+                    id="message"
+                    rows="1"
+                    placeholder="Write a message…"
+                    aria-describedby="composer-help"
+                    aria-invalid=move || over().to_string()
+                    prop:value=text
+                    on:input=move |ev| set_text(event_target_value(&ev))
+                    on:keydown=on_keydown
+                ></textarea>
+                <button type="submit" class="btn btn-primary" disabled=over>
+                    "Send"
+                </button>
+            </div>
+            <div class="composer-foot">
+                <span id="composer-help" class="hint">
+                    {move || {
+                        if offline() {
+                            "Offline: messages you send now go out when the connection is back."
+                        } else {
+                            "Enter to send, Shift+Enter for a new line"
+                        }
+                    }}
+                </span>
+                <span class="counter" class:over=over aria-live="polite">
+                    {move || counter_text(chars.get())}
+                </span>
+            </div>
+            {move || {
+                local_error
+                    .get()
+                    .or_else(server_error.clone())
+                    .map(|text| view! { <p class="error" role="alert">{text}</p> })
+            }}
+        </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_appears_near_the_limit() {
+        assert_eq!(counter_text(10), None);
+        assert_eq!(counter_text(3_499), None);
+        assert_eq!(counter_text(3_500).as_deref(), Some("3,500 / 4,000"));
+        assert_eq!(counter_text(4_001).as_deref(), Some("4,001 / 4,000"));
+    }
+}

@@ -1,0 +1,126 @@
+//! The start page when signed in: create a room, or ask to join one by its id. An invite
+//! link (`/join/:room_id`) opens the same page with the id filled in.
+
+use knock_protocol::{RoomId, limits};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::client::{Chat, Connection};
+use crate::state::{Slot, room_path};
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    view! {
+        <section class="home">
+            <h1 class="page-title">"Your rooms"</h1>
+            <p class="lede">
+                "Create a room and share its invite link, or ask to join a room with its ID. A room's admin approves who gets in."
+            </p>
+            <div class="home-forms">
+                <CreateRoomForm />
+                <JoinRoomForm initial=String::new() />
+            </div>
+        </section>
+    }
+}
+
+#[component]
+pub fn JoinPage() -> impl IntoView {
+    let params = use_params_map();
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let room_id = move || params.with(|p| p.get("room_id").unwrap_or_default());
+    // Already in that room: go straight there.
+    Effect::new(move |_| {
+        let id = RoomId::new(room_id());
+        let approved = chat.0.with(|s| {
+            s.room(&id)
+                .is_some_and(crate::state::RoomState::is_approved)
+        });
+        if approved {
+            connection.act(|_| vec![crate::state::Command::Navigate(room_path(&id))]);
+        }
+    });
+    view! {
+        <section class="home">
+            <h1 class="page-title">"You were invited to a room"</h1>
+            <p class="lede">
+                "Ask to join: the room's admin will see your request and let you in."
+            </p>
+            <div class="home-forms">
+                {move || view! { <JoinRoomForm initial=room_id() /> }}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn CreateRoomForm() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let name = RwSignal::new(String::new());
+    let error = move || chat.0.with(|s| s.error(&Slot::CreateRoom));
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let value = name.get_untracked();
+        connection.act(|s| s.create_room(&value));
+        if chat
+            .0
+            .with_untracked(|s| s.error(&Slot::CreateRoom).is_none())
+        {
+            name.set(String::new());
+        }
+    };
+    view! {
+        <form class="card" on:submit=on_submit>
+            <h2>"Create a room"</h2>
+            <div class="field">
+                <label for="room-name">"Room name"</label>
+                <input
+                    id="room-name"
+                    type="text"
+                    autocomplete="off"
+                    maxlength=limits::MAX_ROOM_NAME_CHARS
+                    placeholder="Book club"
+                    prop:value=name
+                    on:input=move |ev| name.set(event_target_value(&ev))
+                />
+            </div>
+            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <button type="submit" class="btn btn-primary">"Create room"</button>
+        </form>
+    }
+}
+
+#[component]
+fn JoinRoomForm(initial: String) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let room_id = RwSignal::new(initial);
+    let error = move || chat.0.with(|s| s.error(&Slot::JoinRoom));
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let value = room_id.get_untracked();
+        connection.act(|s| s.request_join(&value));
+    };
+    view! {
+        <form class="card" on:submit=on_submit>
+            <h2>"Join a room"</h2>
+            <div class="field">
+                <label for="room-id">"Room ID"</label>
+                <input
+                    id="room-id"
+                    type="text"
+                    autocomplete="off"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    placeholder="Paste a room ID or invite link"
+                    prop:value=room_id
+                    on:input=move |ev| room_id.set(event_target_value(&ev))
+                />
+            </div>
+            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <button type="submit" class="btn btn-primary">"Join"</button>
+        </form>
+    }
+}

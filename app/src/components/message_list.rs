@@ -1,0 +1,338 @@
+//! The conversation: the newest page first, older pages when scrolling up, live
+//! messages at the bottom. The view follows new messages unless the user scrolled up,
+//! then a "New messages" button appears. Text is always rendered as text.
+
+use knock_protocol::{ChatMessage, ClientMsgId, MessageId, RoomId, UserId};
+use leptos::html;
+use leptos::prelude::*;
+
+use crate::browser;
+use crate::client::{Chat, Connection, Session};
+use crate::state::outbox::{Outgoing, OutgoingState};
+use crate::state::timeline::PageKind;
+
+/// How close to the bottom counts as "at the bottom", in pixels.
+const FOLLOW_SLACK: i32 = 64;
+/// How close to the top starts loading the previous page, in pixels.
+const LOAD_OLDER_AT: i32 = 160;
+
+/// One rendered message, with the day separator shown before it (if any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Row {
+    message: ChatMessage,
+    starts_day: bool,
+    mine: bool,
+}
+
+impl Row {
+    fn key(&self) -> (MessageId, bool) {
+        (self.message.message_id.clone(), self.starts_day)
+    }
+}
+
+/// Where the list was after the last render, to keep the view steady.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    oldest: Option<u64>,
+    newest: u64,
+    outgoing: usize,
+    height: i32,
+}
+
+// Leptos props are owned values; the id is cloned into the closures that need it.
+#[allow(clippy::needless_pass_by_value)]
+#[component]
+pub fn MessageList(room_id: RoomId) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let session = expect_context::<Session>();
+    let me: Option<UserId> = session
+        .user
+        .with_untracked(|u| u.as_ref().map(|u| u.user_id.clone()));
+
+    let rows = message_rows(chat, room_id.clone(), me.clone());
+    let id = room_id.clone();
+    let outgoing = Memo::new(move |_| {
+        chat.0
+            .with(|s| s.outbox.for_room(&id).cloned().collect::<Vec<_>>())
+    });
+    let id = room_id.clone();
+    let announcement = move || chat.0.with(|s| s.announcement.clone());
+
+    let list_ref = NodeRef::<html::Div>::new();
+    let at_bottom = StoredValue::new(true);
+    let unseen = RwSignal::new(false);
+    let seen = StoredValue::new(Seen::default());
+
+    let scroll_to_bottom = move || scroll_to_end(list_ref, at_bottom, unseen);
+
+    follow_new_messages(rows, outgoing, list_ref, at_bottom, unseen, seen);
+
+    let load_id = room_id.clone();
+    let on_scroll = move |_| {
+        let Some(el) = list_ref.get_untracked() else {
+            return;
+        };
+        let bottom = el.scroll_height() - el.scroll_top() - el.client_height() < FOLLOW_SLACK;
+        at_bottom.set_value(bottom);
+        if bottom {
+            unseen.set(false);
+        }
+        if el.scroll_top() < LOAD_OLDER_AT {
+            connection.act(|s| s.load_older(&load_id));
+        }
+        seen.update_value(|s| s.height = el.scroll_height());
+    };
+
+    let me_name = me.map(|u| u.to_string()).unwrap_or_default();
+    view! {
+        <div class="messages-wrap">
+            <div class="messages-scroll" node_ref=list_ref on:scroll=on_scroll tabindex="0" aria-label="Messages">
+                <HistoryEdge room_id=id.clone() empty=Signal::derive(move || {
+                    rows.with(Vec::is_empty) && outgoing.with(Vec::is_empty)
+                }) />
+                <ol class="messages">
+                    <For each=move || rows.get() key=Row::key let:row>
+                        <MessageRow row />
+                    </For>
+                    <For
+                        each=move || outgoing.get()
+                        key=|o| (o.client_msg_id.clone(), o.state.clone())
+                        let:item
+                    >
+                        <OutgoingRow item me=me_name.clone() />
+                    </For>
+                </ol>
+            </div>
+            <Show when=move || unseen.get()>
+                <button type="button" class="new-below" on:click=move |_| scroll_to_bottom()>
+                    "New messages ↓"
+                </button>
+            </Show>
+            <div class="sr-only" aria-live="polite" aria-atomic="true" data-room=id.to_string()>
+                {announcement}
+            </div>
+        </div>
+    }
+}
+
+fn scroll_to_end(
+    list_ref: NodeRef<html::Div>,
+    at_bottom: StoredValue<bool>,
+    unseen: RwSignal<bool>,
+) {
+    if let Some(el) = list_ref.get_untracked() {
+        el.set_scroll_top(el.scroll_height());
+    }
+    at_bottom.set_value(true);
+    unseen.set(false);
+}
+
+/// After each change: keep the reading position when older messages arrive on top,
+/// follow new ones at the bottom unless the user scrolled up (then flag them).
+fn follow_new_messages(
+    rows: Memo<Vec<Row>>,
+    outgoing: Memo<Vec<Outgoing>>,
+    list_ref: NodeRef<html::Div>,
+    at_bottom: StoredValue<bool>,
+    unseen: RwSignal<bool>,
+    seen: StoredValue<Seen>,
+) {
+    Effect::new(move |_| {
+        let oldest = rows.with(|r| r.first().map(|r| r.message.seq));
+        let newest = rows.with(|r| r.last().map_or(0, |r| r.message.seq));
+        let newest_mine = rows.with(|r| r.last().is_some_and(|r| r.mine));
+        let outgoing_len = outgoing.with(Vec::len);
+        // Measure once the DOM shows the change.
+        request_animation_frame(move || {
+            let Some(el) = list_ref.get_untracked() else {
+                return;
+            };
+            let before = seen.get_value();
+            let height = el.scroll_height();
+            let grew_on_top = before.oldest.is_some() && oldest < before.oldest;
+            let new_at_bottom = newest > before.newest || outgoing_len > before.outgoing;
+            if new_at_bottom {
+                let first_load = before.newest == 0 && before.outgoing == 0;
+                if first_load
+                    || at_bottom.get_value()
+                    || outgoing_len > before.outgoing
+                    || newest_mine
+                {
+                    scroll_to_end(list_ref, at_bottom, unseen);
+                } else {
+                    unseen.set(true);
+                }
+            } else if grew_on_top {
+                el.set_scroll_top(el.scroll_top() + height - before.height);
+            }
+            seen.set_value(Seen {
+                oldest,
+                newest,
+                outgoing: outgoing_len,
+                height: el.scroll_height(),
+            });
+        });
+    });
+}
+
+/// The room's messages as rows, with day separators, own messages marked.
+fn message_rows(chat: Chat, room_id: RoomId, me: Option<UserId>) -> Memo<Vec<Row>> {
+    Memo::new(move |_| {
+        chat.0.with(|s| {
+            let Some(room) = s.room(&room_id) else {
+                return Vec::new();
+            };
+            let mut previous_day = None;
+            room.timeline
+                .messages()
+                .map(|m| {
+                    let day = browser::local_day_key(m.timestamp);
+                    let starts_day = previous_day != Some(day);
+                    previous_day = Some(day);
+                    Row {
+                        mine: me.as_ref() == Some(&m.user_id),
+                        message: m.clone(),
+                        starts_day,
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    })
+}
+
+/// The top of the list: loading, "Load older messages", or the room's beginning.
+#[component]
+fn HistoryEdge(room_id: RoomId, #[prop(into)] empty: Signal<bool>) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let id = room_id.clone();
+    let paging = Memo::new(move |_| {
+        chat.0.with(|s| {
+            s.room(&id).map_or((false, false, false), |r| {
+                (
+                    r.timeline.loaded,
+                    r.timeline.has_more,
+                    r.timeline.pending_pages.contains(&PageKind::Older),
+                )
+            })
+        })
+    });
+    let load_older = move |_| connection.act(|s| s.load_older(&room_id));
+    view! {
+        <div class="history-edge">
+            {move || {
+                let (loaded, has_more, loading) = paging.get();
+                if !loaded {
+                    view! { <p class="muted">"Loading messages…"</p> }.into_any()
+                } else if loading {
+                    view! { <p class="muted">"Loading older messages…"</p> }.into_any()
+                } else if has_more {
+                    view! {
+                        <button type="button" class="btn btn-link" on:click=load_older.clone()>
+                            "Load older messages"
+                        </button>
+                    }
+                    .into_any()
+                } else if empty.get() {
+                    view! { <p class="muted empty-room">"No messages yet. Say hello!"</p> }
+                        .into_any()
+                } else {
+                    view! { <p class="muted">"This is the beginning of the room."</p> }.into_any()
+                }
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn MessageRow(row: Row) -> impl IntoView {
+    let Row {
+        message,
+        starts_day,
+        mine,
+    } = row;
+    let time = browser::local_time(message.timestamp);
+    let (full, iso) = browser::local_date_time(message.timestamp);
+    let separator = starts_day.then(|| {
+        let label = browser::day_label(message.timestamp);
+        let aria = label.clone();
+        view! {
+            <li class="day-sep" role="separator" aria-label=aria>
+                <span>{label}</span>
+            </li>
+        }
+    });
+    view! {
+        {separator}
+        <li class="msg" class:mine=mine data-seq=message.seq>
+            <div class="msg-meta">
+                <span class="msg-author">{message.user_id.to_string()}</span>
+                {mine.then(|| view! { <span class="sr-only">" (you)"</span> })}
+                <time class="msg-time" datetime=iso title=full>
+                    {time}
+                </time>
+            </div>
+            <p class="msg-text">{message.message}</p>
+        </li>
+    }
+}
+
+#[component]
+fn OutgoingRow(item: Outgoing, me: String) -> impl IntoView {
+    let connection = expect_context::<Connection>();
+    let Outgoing {
+        client_msg_id,
+        text,
+        state,
+        ..
+    } = item;
+    let failed = match &state {
+        OutgoingState::Failed(reason) => Some(reason.clone()),
+        _ => None,
+    };
+    let status = match state {
+        OutgoingState::Queued => "Waiting for connection…",
+        OutgoingState::InFlight => "Sending…",
+        OutgoingState::Failed(_) => "Not sent",
+    };
+    let actions = failed.map(|reason| {
+        let retry_id: ClientMsgId = client_msg_id.clone();
+        let discard_id = client_msg_id.clone();
+        view! {
+            <p class="error" role="alert">{reason}</p>
+            <div class="msg-actions">
+                <button
+                    type="button"
+                    class="btn btn-small"
+                    on:click=move |_| connection.act(|s| s.retry_message(&retry_id))
+                >
+                    "Retry"
+                </button>
+                <button
+                    type="button"
+                    class="btn btn-small btn-quiet"
+                    on:click=move |_| {
+                        connection.act(|s| {
+                            s.outbox.discard(&discard_id);
+                            Vec::new()
+                        });
+                    }
+                >
+                    "Discard"
+                </button>
+            </div>
+        }
+    });
+    let is_failed = actions.is_some();
+    view! {
+        <li class="msg mine outgoing" class:failed=is_failed>
+            <div class="msg-meta">
+                <span class="msg-author">{me}</span>
+                <span class="msg-state">{status}</span>
+            </div>
+            <p class="msg-text">{text}</p>
+            {actions}
+        </li>
+    }
+}

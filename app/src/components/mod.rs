@@ -1,0 +1,14 @@
+//! The views. Each reads what it needs from the contexts in [`crate::client`].
+
+pub mod composer;
+pub mod connection_status;
+pub mod copy_button;
+pub mod home;
+pub mod join_requests;
+pub mod member_list;
+pub mod message_list;
+pub mod notices;
+pub mod room_list;
+pub mod room_view;
+pub mod shell;
+pub mod sign_in;

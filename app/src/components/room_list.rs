@@ -1,0 +1,110 @@
+//! The user's rooms: approved ones and requests with their status, with badges for
+//! waiting join requests (admins) and unread messages.
+
+use knock_protocol::{MemberStatus, RoomId};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::client::Chat;
+use crate::state::room_path;
+
+/// What one row shows; compared to skip re-rendering unchanged rows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Row {
+    room_id: RoomId,
+    name: String,
+    status: Option<MemberStatus>,
+    is_admin: bool,
+    requests: usize,
+    unread: u32,
+}
+
+#[component]
+pub fn RoomList() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let rows = Memo::new(move |_| {
+        chat.0.with(|s| {
+            s.listed_rooms()
+                .into_iter()
+                .map(|r| Row {
+                    room_id: r.room_id.clone(),
+                    name: r.display_name(),
+                    status: r.status,
+                    is_admin: r.is_admin,
+                    requests: r.pending_requests(),
+                    unread: r.unread,
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let loaded = move || chat.0.with(|s| s.rooms_loaded);
+    view! {
+        <nav class="rooms" aria-labelledby="rooms-heading">
+            <div class="rooms-head">
+                <h2 id="rooms-heading">"Rooms"</h2>
+                <A href="/" attr:class="btn btn-small">"New or join"</A>
+            </div>
+            <Show
+                when=move || !rows.with(Vec::is_empty)
+                fallback=move || {
+                    view! {
+                        <p class="muted rooms-empty">
+                            {move || {
+                                if loaded() {
+                                    "No rooms yet. Create one, or join with an ID."
+                                } else {
+                                    "Loading your rooms…"
+                                }
+                            }}
+                        </p>
+                    }
+                }
+            >
+                <ul class="room-items">
+                    <For each=move || rows.get() key=|row| row.clone() let:row>
+                        <RoomRow row />
+                    </For>
+                </ul>
+            </Show>
+        </nav>
+    }
+}
+
+#[component]
+fn RoomRow(row: Row) -> impl IntoView {
+    let status = match row.status {
+        Some(MemberStatus::Pending) => Some("Waiting for approval"),
+        Some(MemberStatus::Rejected) => Some("Rejected"),
+        _ => None,
+    };
+    let requests = (row.requests > 0).then(|| {
+        let label = if row.requests == 1 {
+            "1 join request".to_owned()
+        } else {
+            format!("{} join requests", row.requests)
+        };
+        view! {
+            <span class="badge badge-alert" title=label.clone() aria-label=label>
+                {row.requests}
+            </span>
+        }
+    });
+    let unread = (row.unread > 0).then(|| {
+        let label = format!("{} unread", row.unread);
+        view! {
+            <span class="badge" title=label.clone() aria-label=label>
+                {row.unread}
+            </span>
+        }
+    });
+    view! {
+        <li class="room-item" class:pending=row.status == Some(MemberStatus::Pending)>
+            <A href=room_path(&row.room_id) attr:class="room-link">
+                <span class="room-name">{row.name}</span>
+                {row.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
+                {status.map(|s| view! { <span class="room-status">{s}</span> })}
+                <span class="room-badges">{requests} {unread}</span>
+            </A>
+        </li>
+    }
+}

@@ -1,0 +1,195 @@
+//! A room's page: its header with the copy buttons, then by the user's standing either
+//! the conversation (messages, composer, members, join requests), a "waiting for
+//! approval" panel, the rejection, or why the room cannot be shown.
+
+use knock_protocol::{MemberStatus, RoomId};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::browser;
+use crate::client::{Chat, Connection};
+use crate::components::composer::Composer;
+use crate::components::copy_button::CopyButton;
+use crate::components::join_requests::JoinRequests;
+use crate::components::member_list::MemberList;
+use crate::components::message_list::MessageList;
+use crate::state::Slot;
+
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let room_id = Memo::new(move |_| params.with(|p| p.get("room_id").unwrap_or_default()));
+    move || view! { <RoomView room_id=RoomId::new(room_id.get()) /> }
+}
+
+/// What the page needs to know about the room to pick a layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Standing {
+    name: String,
+    status: Option<MemberStatus>,
+    is_admin: bool,
+}
+
+#[component]
+fn RoomView(room_id: RoomId) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+
+    let open_id = room_id.clone();
+    Effect::new(move |_| connection.act(|s| s.open_room(&open_id)));
+    let close_id = room_id.clone();
+    on_cleanup(move || {
+        chat.0.update(|s| {
+            if s.viewing.as_ref() == Some(&close_id) {
+                s.close_room();
+            }
+        });
+    });
+
+    let id = room_id.clone();
+    let standing = Memo::new(move |_| {
+        chat.0.with(|s| {
+            s.room(&id).map_or_else(
+                || Standing {
+                    name: crate::state::RoomState::display_name_of(&id, None),
+                    status: None,
+                    is_admin: false,
+                },
+                |r| Standing {
+                    name: r.display_name(),
+                    status: r.status,
+                    is_admin: r.is_admin,
+                },
+            )
+        })
+    });
+    let id = room_id.clone();
+    let invite = Signal::derive(move || format!("{}/join/{id}", browser::page_origin()));
+    let id_text = Signal::derive({
+        let id = room_id.clone();
+        move || id.to_string()
+    });
+    let status = Memo::new(move |_| standing.with(|s| s.status));
+
+    let body = {
+        let room_id = room_id.clone();
+        move || {
+            match status.get() {
+            Some(MemberStatus::Approved) => {
+                view! { <Conversation room_id=room_id.clone() /> }.into_any()
+            }
+            Some(MemberStatus::Pending) => view! {
+                <section class="panel waiting" aria-live="polite">
+                    <div class="spinner" aria-hidden="true"></div>
+                    <h2>"Waiting for approval"</h2>
+                    <p>
+                        "Your request to join is with the room's admin. This page opens the conversation as soon as they let you in; there is no need to reload."
+                    </p>
+                </section>
+            }
+            .into_any(),
+            Some(MemberStatus::Rejected) => {
+                let again = room_id.clone();
+                view! {
+                    <section class="panel">
+                        <h2>"Your request was rejected"</h2>
+                        <p>"The room's admin did not let you in. You may ask again."</p>
+                        <button
+                            type="button"
+                            class="btn"
+                            on:click=move |_| connection.act(|s| s.request_join(again.as_str()))
+                        >
+                            "Ask again"
+                        </button>
+                    </section>
+                }
+                .into_any()
+            }
+            None => view! { <NotInRoom room_id=room_id.clone() /> }.into_any(),
+        }
+        }
+    };
+
+    view! {
+        <div class="room">
+            <header class="room-head">
+                <A href="/" attr:class="back-link" attr:aria-label="Back to rooms">"‹ Rooms"</A>
+                <h1 class="room-title">
+                    {move || standing.with(|s| s.name.clone())}
+                    <Show when=move || standing.with(|s| s.is_admin)>
+                        <span class="tag">"admin"</span>
+                    </Show>
+                </h1>
+                <Show when=move || status.get() == Some(MemberStatus::Approved)>
+                    <div class="room-tools">
+                        <CopyButton label="Copy room ID" text=id_text />
+                        <CopyButton label="Copy invite link" text=invite />
+                    </div>
+                </Show>
+            </header>
+            {body}
+        </div>
+    }
+}
+
+#[component]
+fn Conversation(room_id: RoomId) -> impl IntoView {
+    let wide = web_sys::window()
+        .and_then(|w| w.inner_width().ok())
+        .and_then(|w| w.as_f64())
+        .is_some_and(|w| w >= 900.0);
+    view! {
+        <div class="room-body">
+            <section class="chat" aria-label="Conversation">
+                <MessageList room_id=room_id.clone() />
+                <Composer room_id=room_id.clone() />
+            </section>
+            <aside class="room-side">
+                <JoinRequests room_id=room_id.clone() />
+                <details class="members-box" open=wide>
+                    <summary>"Members"</summary>
+                    <MemberList room_id=room_id />
+                </details>
+            </aside>
+        </div>
+    }
+}
+
+/// The user has no standing in the room: not loaded yet, not a member, or no such room.
+#[component]
+fn NotInRoom(room_id: RoomId) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let slot = Slot::Room(room_id.clone());
+    let error = move || chat.0.with(|s| s.error(&slot));
+    let loaded = move || chat.0.with(|s| s.rooms_loaded);
+    let exists = {
+        let error = error.clone();
+        move || error().is_none_or(|e| !e.contains("no room"))
+    };
+    view! {
+        <section class="panel">
+            {move || match error() {
+                Some(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+                None if loaded() => view! { <p>"You are not a member of this room."</p> }.into_any(),
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            }}
+            <Show when=move || loaded() && exists()>
+                {
+                    let room_id = room_id.clone();
+                    view! {
+                        <p>"Its admin can let you in if you ask."</p>
+                        <button
+                            type="button"
+                            class="btn btn-primary"
+                            on:click=move |_| connection.act(|s| s.request_join(room_id.as_str()))
+                        >
+                            "Ask to join"
+                        </button>
+                    }
+                }
+            </Show>
+        </section>
+    }
+}

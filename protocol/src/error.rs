@@ -30,6 +30,8 @@ pub enum ErrorCode {
     RequestNotFound,
     /// Too many actions in too short a time.
     RateLimited,
+    /// The user already has as many open sockets as the server allows.
+    TooManySockets,
     /// Something failed on the server; details are in its log, never here.
     Internal,
     /// Registration: a username outside the allowed form.
@@ -62,6 +64,7 @@ impl ErrorCode {
             Self::InvalidRoomName => "invalid_room_name",
             Self::RequestNotFound => "request_not_found",
             Self::RateLimited => "rate_limited",
+            Self::TooManySockets => "too_many_sockets",
             Self::Internal => "internal",
             Self::InvalidUsername => "invalid_username",
             Self::InvalidPassword => "invalid_password",
@@ -73,7 +76,7 @@ impl ErrorCode {
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::Unauthenticated,
         Self::BadRequest,
         Self::UnknownAction,
@@ -86,6 +89,7 @@ impl ErrorCode {
         Self::InvalidRoomName,
         Self::RequestNotFound,
         Self::RateLimited,
+        Self::TooManySockets,
         Self::Internal,
         Self::InvalidUsername,
         Self::InvalidPassword,

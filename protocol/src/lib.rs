@@ -23,6 +23,10 @@ pub mod close_code {
     pub const UNAUTHENTICATED: u16 = 4401;
     /// The socket did not authenticate in time.
     pub const AUTH_TIMEOUT: u16 = 4408;
+    /// Policy violation: too many sockets for one user, or a flood of frames.
+    pub const POLICY: u16 = 1008;
+    /// A text frame that is not valid UTF-8.
+    pub const INVALID_UTF8: u16 = 1007;
     /// The client read too slowly and its bounded outgoing queue filled up; resume later.
     pub const TOO_SLOW: u16 = 4429;
     /// A frame larger than [`crate::limits::MAX_FRAME_BYTES`].

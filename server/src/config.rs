@@ -35,6 +35,28 @@ pub struct Config {
     /// Seconds between the server's pings; a socket silent for three intervals is closed.
     #[arg(long, env = "KNOCK_PING_INTERVAL_SECS", default_value_t = 30)]
     pub ping_interval_secs: u64,
+
+    /// Chat messages one user may send per second, on average.
+    #[arg(long, env = "KNOCK_MESSAGE_RATE", default_value_t = 5.0)]
+    pub message_rate: f64,
+
+    /// Chat messages one user may send at once before the rate applies.
+    #[arg(long, env = "KNOCK_MESSAGE_BURST", default_value_t = 20.0)]
+    pub message_burst: f64,
+
+    /// Frames of any kind one socket may send per second (twice as many at once); a
+    /// socket that keeps flooding past it is closed with 1008.
+    #[arg(long, env = "KNOCK_FRAME_RATE", default_value_t = 50.0)]
+    pub frame_rate: f64,
+
+    /// Open sockets one user may hold at once.
+    #[arg(long, env = "KNOCK_MAX_SOCKETS_PER_USER", default_value_t = 20)]
+    pub max_sockets_per_user: usize,
+
+    /// Failed logins for one username in 15 minutes before its logins are refused for the
+    /// rest of the window; one address may fail ten times as often.
+    #[arg(long, env = "KNOCK_LOGIN_FAILURES", default_value_t = 5)]
+    pub login_failures: u32,
 }
 
 impl Config {
@@ -44,6 +66,21 @@ impl Config {
 
     pub fn ping_interval(&self) -> Duration {
         Duration::from_secs(self.ping_interval_secs.max(1))
+    }
+
+    pub fn message_rate(&self) -> crate::throttle::Rate {
+        crate::throttle::Rate {
+            per_second: self.message_rate.max(0.0),
+            burst: self.message_burst.max(1.0),
+        }
+    }
+
+    pub fn frame_rate(&self) -> crate::throttle::Rate {
+        let per_second = self.frame_rate.max(1.0);
+        crate::throttle::Rate {
+            per_second,
+            burst: per_second * 2.0,
+        }
     }
 
     /// Allowed origins without trailing slashes, empty entries dropped.

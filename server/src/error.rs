@@ -26,12 +26,16 @@ pub enum ServiceError {
     InvalidCredentials,
     #[error("{0}")]
     BadRequest(String),
+    #[error("unknown action {0:?}")]
+    UnknownAction(String),
     #[error("this origin may not use the server")]
     ForbiddenOrigin,
     #[error("no such route")]
     NotFound,
     #[error("too many requests; slow down")]
     RateLimited,
+    #[error("too many open sockets for this user; close another tab first")]
+    TooManySockets,
     /// Logged where it happens; the client only learns that something failed.
     #[error("storage failed: {0}")]
     Storage(#[from] StorageError),
@@ -58,9 +62,11 @@ impl ServiceError {
             Self::UsernameTaken => ErrorCode::UsernameTaken,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::UnknownAction(_) => ErrorCode::UnknownAction,
             Self::ForbiddenOrigin => ErrorCode::ForbiddenOrigin,
             Self::NotFound => ErrorCode::NotFound,
             Self::RateLimited => ErrorCode::RateLimited,
+            Self::TooManySockets => ErrorCode::TooManySockets,
             Self::Storage(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -91,7 +97,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound | ErrorCode::RoomNotFound | ErrorCode::RequestNotFound => {
             StatusCode::NOT_FOUND
         }
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited | ErrorCode::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::BadRequest
         | ErrorCode::UnknownAction

@@ -4,7 +4,7 @@
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -102,9 +102,13 @@ async fn register(
 
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     body: Bytes,
 ) -> Result<Json<AuthResponse>, ServiceError> {
-    Ok(Json(state.service.login(credentials(&body)?).await?))
+    let credentials = credentials(&body)?;
+    Ok(Json(
+        state.service.login(credentials, Some(peer.ip())).await?,
+    ))
 }
 
 async fn logout(

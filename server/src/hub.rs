@@ -76,6 +76,14 @@ impl CloseReason {
         code: 1001,
         reason: "no answer to pings",
     };
+    pub const FLOOD: Self = Self {
+        code: close_code::POLICY,
+        reason: "too many frames",
+    };
+    pub const INVALID_UTF8: Self = Self {
+        code: close_code::INVALID_UTF8,
+        reason: "text frame is not UTF-8",
+    };
 }
 
 struct Connection {
@@ -211,6 +219,11 @@ impl Hub {
         for connection in self.read().connections.values() {
             connection.close(reason);
         }
+    }
+
+    /// How many sockets `user` has open.
+    pub fn sockets_of(&self, user: &UserId) -> usize {
+        self.read().by_user.get(user).map_or(0, Vec::len)
     }
 
     pub fn connection_count(&self) -> usize {

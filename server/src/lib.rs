@@ -8,6 +8,7 @@ pub mod http;
 pub mod hub;
 pub mod service;
 pub mod storage;
+pub mod throttle;
 pub mod writer;
 pub mod ws;
 
@@ -15,7 +16,7 @@ use std::{future::Future, sync::Arc};
 
 pub use config::Config;
 use hub::{CloseReason, Hub};
-use service::Service;
+use service::{Limits, Service};
 use writer::MessageWriter;
 
 /// What every handler can reach; built once in [`run`].
@@ -48,10 +49,11 @@ pub async fn run(
     let storage = storage::open(&config.database_url).await?;
     let hub = Arc::new(Hub::new());
     let (writer, writer_task) = MessageWriter::spawn(storage.clone(), hub.clone());
+    let limits = Limits::new(config.message_rate(), config.login_failures);
     let state = AppState {
         allowed_origins: config.normalized_origins().into(),
+        service: Service::new(storage, hub.clone(), writer, limits),
         config: Arc::new(config),
-        service: Service::new(storage, hub.clone(), writer),
     };
     let addr = state.config.addr;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -63,14 +65,17 @@ pub async fn run(
     );
     let app = http::router(state);
     let closing_hub = hub.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing sockets");
-            closing_hub.close_all(CloseReason::RESTARTING);
-        })
-        .await
-        .map_err(StartError::Serve)?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing sockets");
+        closing_hub.close_all(CloseReason::RESTARTING);
+    })
+    .await
+    .map_err(StartError::Serve)?;
     // Every handler (and with it every writer handle) is gone: the writer drains its queue.
     let _ = writer_task.await;
     tracing::info!("stopped");

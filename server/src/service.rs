@@ -2,6 +2,7 @@
 //! Handlers in `ws.rs` and `http.rs` only decode, call and encode.
 
 use std::{
+    net::IpAddr,
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -17,8 +18,32 @@ use crate::{
     error::ServiceError,
     hub::{ConnId, Hub, Outbound},
     storage::{Inserted, Membership, NewMessage, NewRoom, Room, Storage},
+    throttle::{FailureLimiter, KeyedLimiter, Rate},
     writer::MessageWriter,
 };
+
+/// Failed logins are counted in windows of this length.
+const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1_000;
+
+/// The abuse limits the service enforces (see `throttle.rs`).
+pub struct Limits {
+    messages: KeyedLimiter<UserId>,
+    logins_by_user: FailureLimiter<UserId>,
+    logins_by_address: FailureLimiter<IpAddr>,
+}
+
+impl Limits {
+    pub fn new(message_rate: Rate, login_failures: u32) -> Self {
+        Self {
+            messages: KeyedLimiter::new(message_rate),
+            logins_by_user: FailureLimiter::new(login_failures, LOGIN_WINDOW_MS),
+            logins_by_address: FailureLimiter::new(
+                login_failures.saturating_mul(10),
+                LOGIN_WINDOW_MS,
+            ),
+        }
+    }
+}
 
 /// An authenticated socket, as the service sees it.
 #[derive(Debug)]
@@ -34,6 +59,7 @@ pub struct Service {
     storage: Arc<dyn Storage>,
     hub: Arc<Hub>,
     writer: MessageWriter,
+    limits: Arc<Limits>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -46,11 +72,17 @@ pub fn now_ms() -> i64 {
 }
 
 impl Service {
-    pub fn new(storage: Arc<dyn Storage>, hub: Arc<Hub>, writer: MessageWriter) -> Self {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        hub: Arc<Hub>,
+        writer: MessageWriter,
+        limits: Limits,
+    ) -> Self {
         Self {
             storage,
             hub,
             writer,
+            limits: Arc::new(limits),
         }
     }
 
@@ -78,9 +110,25 @@ impl Service {
         self.start_session(user_id).await
     }
 
-    pub async fn login(&self, credentials: Credentials) -> Result<AuthResponse, ServiceError> {
+    /// Signs in; after too many failures for the username or from the address, further
+    /// attempts are refused for the rest of the window without checking the password.
+    pub async fn login(
+        &self,
+        credentials: Credentials,
+        address: Option<IpAddr>,
+    ) -> Result<AuthResponse, ServiceError> {
         // A malformed username cannot exist; it is still answered like a wrong password.
         let user_id = domain::username(&credentials.username).ok();
+        let now = now_ms();
+        let user_allowed = user_id
+            .as_ref()
+            .is_none_or(|user| self.limits.logins_by_user.allowed(user, now));
+        let address_allowed =
+            address.is_none_or(|address| self.limits.logins_by_address.allowed(&address, now));
+        if !user_allowed || !address_allowed {
+            tracing::warn!(user = ?user_id, ?address, "login throttled");
+            return Err(ServiceError::RateLimited);
+        }
         let stored = match &user_id {
             Some(user_id) => self.storage.credential(user_id).await?,
             None => None,
@@ -91,10 +139,17 @@ impl Service {
         );
         let password = credentials.password;
         let matches = blocking(move || auth::verify_password(&password, &hash)).await?;
-        match (stored, matches) {
-            (Some(credential), true) => self.start_session(credential.user_id).await,
-            _ => Err(ServiceError::InvalidCredentials),
+        if let (Some(credential), true) = (stored, matches) {
+            self.limits.logins_by_user.clear(&credential.user_id);
+            return self.start_session(credential.user_id).await;
         }
+        if let Some(user) = &user_id {
+            self.limits.logins_by_user.record_failure(user, now);
+        }
+        if let Some(address) = address {
+            self.limits.logins_by_address.record_failure(&address, now);
+        }
+        Err(ServiceError::InvalidCredentials)
     }
 
     async fn start_session(&self, user_id: UserId) -> Result<AuthResponse, ServiceError> {
@@ -322,6 +377,9 @@ impl Service {
             )));
         }
         self.require_approved(&room_id, &session.user_id).await?;
+        if !self.limits.messages.try_take(&session.user_id, now_ms()) {
+            return Err(ServiceError::RateLimited);
+        }
         let inserted = self
             .writer
             .store(NewMessage {

@@ -15,7 +15,7 @@ use futures_util::{
     stream::{SplitSink, SplitStream},
 };
 use knock_protocol::{
-    ClientMessage, DecodeError, ErrorCode, RoomId, ServerMessage, close_code, decode_client, limits,
+    ClientMessage, DecodeError, RoomId, ServerMessage, close_code, decode_client, limits,
 };
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
@@ -24,9 +24,13 @@ use crate::{
     AppState,
     error::ServiceError,
     hub::{ChatFrame, CloseReason, Outbound, Registration},
-    service::SocketSession,
+    service::{SocketSession, now_ms},
     storage::Storage,
+    throttle::TokenBucket,
 };
+
+/// Frames refused in a row for the rate before the socket is closed (1008).
+const FLOOD_STRIKES: u32 = 200;
 
 /// Catch-up reads from storage in pages of this many messages.
 const CATCH_UP_PAGE: u32 = 200;
@@ -80,6 +84,12 @@ async fn serve(socket: WebSocket, state: AppState) {
     };
 
     let hub = state.service.hub().clone();
+    if hub.sockets_of(&user_id) >= state.config.max_sockets_per_user {
+        let error = ServiceError::TooManySockets;
+        let frame = error_frame(&error, Some("authenticate"));
+        refuse(&mut sink, frame, close_code::POLICY, "too many sockets").await;
+        return;
+    }
     let Registration { id, queue, close } = hub.register(&user_id, &session_hash);
     let span = tracing::Span::current();
     span.record("conn", id);
@@ -189,6 +199,9 @@ async fn read_loop(
     let hub = state.service.hub();
     // The writer pings every interval; a healthy client's pongs arrive well before this.
     let silence_limit = state.config.ping_interval() * 3;
+    let frame_rate = state.config.frame_rate();
+    let mut frame_budget = TokenBucket::full(frame_rate, now_ms());
+    let mut strikes = 0_u32;
     loop {
         let next = tokio::select! {
             biased;
@@ -203,16 +216,35 @@ async fn read_loop(
             }
             Ok(None | Some(Ok(Message::Close(_)))) => return,
             Ok(Some(Err(error))) => {
-                if is_too_big(&error) {
-                    tracing::info!("frame over the size limit");
-                    hub.close(session.conn_id, CloseReason::FRAME_TOO_BIG);
+                if let Some(reason) = read_failure(&error) {
+                    tracing::info!(%error, "refusing a frame");
+                    hub.close(session.conn_id, reason);
                 } else {
                     tracing::debug!(%error, "socket read failed");
                 }
                 return;
             }
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
             Ok(Some(Ok(frame))) => frame,
         };
+        if frame_budget.try_take(frame_rate, now_ms()) {
+            strikes = 0;
+        } else {
+            strikes += 1;
+            if strikes == 1 {
+                let error = ServiceError::RateLimited;
+                hub.send(
+                    session.conn_id,
+                    Outbound::message(&error_frame(&error, None)),
+                );
+            }
+            if strikes >= FLOOD_STRIKES {
+                tracing::warn!("closing a flooding socket");
+                hub.close(session.conn_id, CloseReason::FLOOD);
+                return;
+            }
+            continue;
+        }
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(_) => {
@@ -227,61 +259,50 @@ async fn read_loop(
             }
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
         };
-        let reply = match decode_client(&text) {
-            Ok(message) => {
-                let action = message.action();
-                state
-                    .service
-                    .handle(session, message)
-                    .await
-                    .map_err(|error| (error, Some(action)))
-            }
-            Err(DecodeError::UnknownAction { action }) => {
-                let frame = ServerMessage::error(
-                    ErrorCode::UnknownAction,
-                    format!("unknown action {action:?}"),
-                    None,
-                );
-                hub.send(session.conn_id, Outbound::message(&frame));
-                continue;
-            }
-            Err(DecodeError::BadFields { action, reason }) => {
-                Err((ServiceError::BadRequest(reason), Some(action)))
-            }
-            Err(DecodeError::NotAnAction { reason }) => Err((
-                ServiceError::BadRequest(format!(
-                    "expected a JSON object with a string \"action\": {reason}"
-                )),
-                None,
-            )),
-        };
-        match reply {
-            Ok(items) => {
-                for item in items {
-                    hub.send(session.conn_id, item);
-                }
-            }
-            Err((error, action)) => {
-                error.log_if_internal(action.unwrap_or("frame"));
-                hub.send(
-                    session.conn_id,
-                    Outbound::message(&error_frame(&error, action)),
-                );
-            }
+        for item in answer(&text, session, state).await {
+            hub.send(session.conn_id, item);
         }
     }
 }
 
-fn is_too_big(error: &axum::Error) -> bool {
+/// Decodes and carries out one text frame; what goes back to this socket.
+async fn answer(text: &str, session: &mut SocketSession, state: &AppState) -> Vec<Outbound> {
+    let (result, action) = match decode_client(text) {
+        Ok(message) => {
+            let action = message.action();
+            (state.service.handle(session, message).await, Some(action))
+        }
+        Err(DecodeError::UnknownAction { action }) => {
+            (Err(ServiceError::UnknownAction(action)), None)
+        }
+        Err(DecodeError::BadFields { action, reason }) => {
+            (Err(ServiceError::BadRequest(reason)), Some(action))
+        }
+        Err(DecodeError::NotAnAction { reason }) => (
+            Err(ServiceError::BadRequest(format!(
+                "expected a JSON object with a string \"action\": {reason}"
+            ))),
+            None,
+        ),
+    };
+    result.unwrap_or_else(|error| {
+        error.log_if_internal(action.unwrap_or("frame"));
+        vec![Outbound::message(&error_frame(&error, action))]
+    })
+}
+
+/// The close to send for a frame the socket layer refused, if the client caused it.
+fn read_failure(error: &axum::Error) -> Option<CloseReason> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = current.downcast_ref::<tungstenite::Error>()
-        {
-            return true;
+        match current.downcast_ref::<tungstenite::Error>() {
+            Some(tungstenite::Error::Capacity(_)) => return Some(CloseReason::FRAME_TOO_BIG),
+            Some(tungstenite::Error::Utf8(_)) => return Some(CloseReason::INVALID_UTF8),
+            _ => {}
         }
         source = current.source();
     }
-    false
+    None
 }
 
 /// Which `seq`s of a room this socket has been sent, as one contiguous run.
@@ -290,6 +311,9 @@ struct Sent {
     from: u64,
     to: u64,
 }
+
+/// How long a closing socket gets to take its last frames and the close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
@@ -302,17 +326,18 @@ async fn write_loop(
     let mut ping =
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     let reason = loop {
+        // A write to a client that stopped reading can wait forever; a close wins over it.
         let outcome = tokio::select! {
             biased;
             _ = close.changed() => break *close.borrow(),
             item = queue.recv() => match item {
                 // The reader finished (the client closed or went silent).
                 None => break None,
-                Some(Outbound::Frame(frame)) => sink.send(Message::Text(frame)).await.map_err(Some),
-                Some(Outbound::Chat(chat)) => deliver(&mut sink, &mut sent, &chat, storage.as_ref()).await,
-                Some(Outbound::CatchUp { room_id, after_seq }) => {
-                    catch_up(&mut sink, &mut sent, room_id, after_seq, storage.as_ref()).await
-                }
+                Some(item) => tokio::select! {
+                    biased;
+                    _ = close.changed() => break *close.borrow(),
+                    outcome = write(&mut sink, &mut sent, item, storage.as_ref()) => outcome,
+                },
             },
             _ = ping.tick() => sink.send(Message::Ping(axum::body::Bytes::new())).await.map_err(Some),
         };
@@ -325,14 +350,44 @@ async fn write_loop(
     };
     if let Some(reason) = reason {
         tracing::info!(code = reason.code, reason = reason.reason, "closing socket");
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: reason.code,
-                reason: Utf8Bytes::from_static(reason.reason),
-            })))
-            .await;
+        let goodbye = async {
+            // Frames queued before the close (say, the error that explains it) go first,
+            // except for a client too slow to take them.
+            if reason != CloseReason::TOO_SLOW {
+                while let Ok(item) = queue.try_recv() {
+                    if write(&mut sink, &mut sent, item, storage.as_ref())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code: reason.code,
+                    reason: Utf8Bytes::from_static(reason.reason),
+                })))
+                .await;
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+}
+
+async fn write(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut HashMap<RoomId, Sent>,
+    item: Outbound,
+    storage: &dyn Storage,
+) -> WriteResult {
+    match item {
+        Outbound::Frame(frame) => sink.send(Message::Text(frame)).await.map_err(Some),
+        Outbound::Chat(chat) => deliver(sink, sent, &chat, storage).await,
+        Outbound::CatchUp { room_id, after_seq } => {
+            catch_up(sink, sent, room_id, after_seq, storage).await
+        }
+    }
 }
 
 type WriteResult = Result<(), Option<axum::Error>>;

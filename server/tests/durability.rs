@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Ended, TestServer, room_with_member};
+use common::{Ended, NO_RATE_LIMITS, TestServer, room_with_member};
 use serde_json::{Value, json};
 
 fn texts(messages: &Value) -> Vec<String> {
@@ -20,14 +20,16 @@ async fn a_restart_between_two_halves_of_a_conversation_loses_nothing() {
     let mut alice = server.user("alice").await;
     let mut bob = server.user("bob").await;
     let room = room_with_member(&mut alice, &mut bob).await;
-    for (who, text) in [(&mut alice, "one"), (&mut bob, "two")] {
-        who.send(json!({"action": "sendMessage", "roomId": room, "message": text}))
-            .await;
-    }
-    for client in [&mut alice, &mut bob] {
-        client.expect("message").await;
-        client.expect("message").await;
-    }
+    // One after the other: two sockets' sends have no order between them.
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "one"}))
+        .await;
+    assert_eq!(alice.expect("message").await["seq"], 1);
+    assert_eq!(bob.expect("message").await["seq"], 1);
+    bob.send(json!({"action": "sendMessage", "roomId": room, "message": "two"}))
+        .await;
+    assert_eq!(alice.expect("message").await["seq"], 2);
+    assert_eq!(bob.expect("message").await["seq"], 2);
 
     // A graceful stop closes sockets with 1012 so that clients come back.
     server.restart(false).await;
@@ -72,7 +74,7 @@ async fn a_restart_between_two_halves_of_a_conversation_loses_nothing() {
 
 #[tokio::test]
 async fn history_pages_newest_first() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(&NO_RATE_LIMITS).await;
     let mut alice = server.user("alice").await;
     let room = alice.create_room("Pages").await;
     for i in 1..=25 {
@@ -203,5 +205,75 @@ async fn resume_replays_what_was_missed_in_order_then_goes_live() {
     // Resuming when up to date sends nothing.
     bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 5}]}))
         .await;
+    bob.expect_silence().await;
+}
+
+#[tokio::test]
+async fn kill_9_during_sustained_sending_loses_no_acknowledged_message() {
+    let mut server = TestServer::start_with(&NO_RATE_LIMITS).await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut bob).await;
+    let total = 400;
+    let send = |i: usize| json!({"action": "sendMessage", "roomId": room, "message": format!("m{i}"), "clientMsgId": format!("c{i}")});
+
+    // Alice pipelines every message, then the server dies while it works through them.
+    for i in 0..total {
+        alice.send(send(i)).await;
+    }
+    let mut acked = std::collections::HashMap::new();
+    while acked.len() < 50 {
+        let frame = alice.next().await;
+        if frame["action"] == "messageAck" {
+            acked.insert(frame["clientMsgId"].as_str().unwrap().to_owned(), frame);
+        }
+    }
+    server.stop(true);
+    let mut bob_seqs = Vec::new();
+    while let Ok(frame) = bob.next_or_end().await {
+        bob_seqs.push(frame["seq"].as_u64().unwrap());
+    }
+    server.restart(true).await;
+
+    // Every acknowledged message is stored, with the seq and id it was acknowledged with.
+    let mut alice = server.socket(&alice.token).await;
+    alice
+        .send(json!({"action": "getHistory", "roomId": room, "limit": 100}))
+        .await;
+    let page = alice.expect("history").await;
+    let stored_before_retry = page["messages"].as_array().unwrap().len();
+    assert!(stored_before_retry >= acked.len());
+
+    // Alice's outbox resends everything; the acknowledged ones come back unchanged.
+    for i in 0..total {
+        alice.send(send(i)).await;
+    }
+    let mut acks = std::collections::HashMap::new();
+    while acks.len() < total {
+        let frame = alice.next().await;
+        if frame["action"] == "messageAck" {
+            acks.insert(frame["clientMsgId"].as_str().unwrap().to_owned(), frame);
+        }
+    }
+    for (id, before) in &acked {
+        assert_eq!(&acks[id], before, "the retry of {id} is the stored message");
+    }
+    let mut seqs: Vec<u64> = acks.values().map(|a| a["seq"].as_u64().unwrap()).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=total as u64).collect::<Vec<_>>(),
+        "stored once each, no gaps"
+    );
+
+    // Bob resumes from the last seq he saw and gets every message exactly once.
+    let mut bob = server.socket(&bob.token).await;
+    let last_seen = bob_seqs.last().copied().unwrap_or(0);
+    assert_eq!(bob_seqs, (1..=last_seen).collect::<Vec<_>>());
+    bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": last_seen}]}))
+        .await;
+    for seq in last_seen + 1..=total as u64 {
+        assert_eq!(bob.expect("message").await["seq"], seq);
+    }
     bob.expect_silence().await;
 }

@@ -24,6 +24,16 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 /// How long a test listens to conclude that a frame does not come.
 pub const QUIET: Duration = Duration::from_millis(400);
 
+/// Flags that lift the per-user and per-socket rates, for tests that send a lot.
+pub const NO_RATE_LIMITS: [&str; 6] = [
+    "--message-rate",
+    "100000",
+    "--message-burst",
+    "100000",
+    "--frame-rate",
+    "100000",
+];
+
 pub struct TestServer {
     child: Option<Child>,
     pub addr: SocketAddr,
@@ -289,6 +299,27 @@ impl Client {
                 matches!(message, Message::Ping(_) | Message::Pong(_)),
                 "expected no frame, got {message:?}"
             );
+        }
+    }
+
+    /// The next JSON frame, or how the socket ended.
+    pub async fn next_or_end(&mut self) -> Result<Value, Ended> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame or the end arrives in time")
+            {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(&text).expect("JSON frame"));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(Ended::Closed(
+                        frame.map(|CloseFrame { code, .. }| code.into()),
+                    ));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Err(Ended::Dropped),
+            }
         }
     }
 

@@ -1,0 +1,191 @@
+//! Abuse limits: token buckets for messages and frames, and a failure counter for logins.
+//! The arithmetic is pure (time is passed in); the maps around it are the only state.
+
+use std::{collections::HashMap, hash::Hash, sync::Mutex};
+
+/// A token bucket: refills `rate` tokens a second up to `burst`; each action takes one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenBucket {
+    tokens: f64,
+    updated_ms: i64,
+}
+
+/// How fast a bucket refills and how much it holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: f64,
+}
+
+impl TokenBucket {
+    pub fn full(rate: Rate, now_ms: i64) -> Self {
+        Self {
+            tokens: rate.burst,
+            updated_ms: now_ms,
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn try_take(&mut self, rate: Rate, now_ms: i64) -> bool {
+        #[allow(clippy::cast_precision_loss)] // Milliseconds elapsed fit f64 exactly.
+        let elapsed_s = (now_ms - self.updated_ms).max(0) as f64 / 1_000.0;
+        self.tokens = (self.tokens + elapsed_s * rate.per_second).min(rate.burst);
+        self.updated_ms = now_ms;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the bucket is back to full, so that forgetting it changes nothing.
+    fn is_full(&self, rate: Rate, now_ms: i64) -> bool {
+        #[allow(clippy::cast_precision_loss)]
+        let elapsed_s = (now_ms - self.updated_ms).max(0) as f64 / 1_000.0;
+        self.tokens + elapsed_s * rate.per_second >= rate.burst
+    }
+}
+
+/// One token bucket per key (per user), forgotten once full again.
+pub struct KeyedLimiter<K> {
+    rate: Rate,
+    buckets: Mutex<HashMap<K, TokenBucket>>,
+}
+
+impl<K: Eq + Hash + Clone> KeyedLimiter<K> {
+    pub fn new(rate: Rate) -> Self {
+        Self {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn try_take(&self, key: &K, now_ms: i64) -> bool {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Keep the map small: full buckets carry no information.
+        if buckets.len() > 10_000 {
+            let rate = self.rate;
+            buckets.retain(|_, bucket| !bucket.is_full(rate, now_ms));
+        }
+        buckets
+            .entry(key.clone())
+            .or_insert_with(|| TokenBucket::full(self.rate, now_ms))
+            .try_take(self.rate, now_ms)
+    }
+}
+
+/// Counts failures per key in fixed windows; a key with `max` failures in the current
+/// window is refused until the window ends.
+pub struct FailureLimiter<K> {
+    max: u32,
+    window_ms: i64,
+    counts: Mutex<HashMap<K, (i64, u32)>>,
+}
+
+impl<K: Eq + Hash + Clone> FailureLimiter<K> {
+    pub fn new(max: u32, window_ms: i64) -> Self {
+        Self {
+            max,
+            window_ms,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether another attempt is allowed now.
+    pub fn allowed(&self, key: &K, now_ms: i64) -> bool {
+        let counts = self.lock();
+        match counts.get(key) {
+            Some(&(started, count)) => now_ms - started >= self.window_ms || count < self.max,
+            None => true,
+        }
+    }
+
+    pub fn record_failure(&self, key: &K, now_ms: i64) {
+        let mut counts = self.lock();
+        if counts.len() > 100_000 {
+            let window = self.window_ms;
+            counts.retain(|_, (started, _)| now_ms - *started < window);
+        }
+        let entry = counts.entry(key.clone()).or_insert((now_ms, 0));
+        if now_ms - entry.0 >= self.window_ms {
+            *entry = (now_ms, 0);
+        }
+        entry.1 += 1;
+    }
+
+    pub fn clear(&self, key: &K) {
+        self.lock().remove(key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (i64, u32)>> {
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: Rate = Rate {
+        per_second: 2.0,
+        burst: 3.0,
+    };
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let mut bucket = TokenBucket::full(RATE, 0);
+        assert!(bucket.try_take(RATE, 0));
+        assert!(bucket.try_take(RATE, 0));
+        assert!(bucket.try_take(RATE, 0));
+        assert!(!bucket.try_take(RATE, 0), "burst used up");
+        assert!(!bucket.try_take(RATE, 400), "0.8 tokens after 400 ms");
+        assert!(bucket.try_take(RATE, 500), "one token after 500 ms at 2/s");
+        assert!(!bucket.try_take(RATE, 500));
+        // A long pause refills to the burst, not beyond.
+        for _ in 0..3 {
+            assert!(bucket.try_take(RATE, 60_000));
+        }
+        assert!(!bucket.try_take(RATE, 60_000));
+    }
+
+    #[test]
+    fn a_clock_going_backwards_adds_nothing() {
+        let mut bucket = TokenBucket::full(RATE, 10_000);
+        for _ in 0..3 {
+            assert!(bucket.try_take(RATE, 10_000));
+        }
+        assert!(!bucket.try_take(RATE, 0));
+    }
+
+    #[test]
+    fn keyed_limits_are_per_key() {
+        let limiter = KeyedLimiter::new(RATE);
+        for _ in 0..3 {
+            assert!(limiter.try_take(&"alice", 0));
+        }
+        assert!(!limiter.try_take(&"alice", 0));
+        assert!(limiter.try_take(&"bob", 0));
+    }
+
+    #[test]
+    fn failures_lock_a_key_for_the_rest_of_the_window() {
+        let limiter = FailureLimiter::new(3, 1_000);
+        for t in 0..3 {
+            assert!(limiter.allowed(&"alice", t));
+            limiter.record_failure(&"alice", t);
+        }
+        assert!(!limiter.allowed(&"alice", 500));
+        assert!(limiter.allowed(&"bob", 500));
+        assert!(limiter.allowed(&"alice", 1_000), "a new window");
+        limiter.record_failure(&"alice", 1_000);
+        assert!(limiter.allowed(&"alice", 1_001), "the count restarted");
+        limiter.clear(&"alice");
+        assert!(limiter.allowed(&"alice", 1_002));
+    }
+}

@@ -1,0 +1,219 @@
+//! Staying up under abuse: rate limits, socket caps, login throttling, floods, bad
+//! frames, silent and slow clients.
+
+mod common;
+
+use common::{Client, Ended, NO_RATE_LIMITS, TestServer, room_with_member};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::{
+    Message,
+    protocol::frame::{
+        Frame,
+        coding::{Data, OpCode},
+    },
+};
+
+#[tokio::test]
+async fn messages_past_the_rate_are_refused_with_rate_limited() {
+    // A burst of 3 and practically no refill: the 4th message in a row is refused.
+    let server = TestServer::start_with(&["--message-rate", "0.001", "--message-burst", "3"]).await;
+    let mut alice = server.user("alice").await;
+    let room = alice.create_room("Fast talkers").await;
+    for i in 1..=3 {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": format!("m{i}")}))
+            .await;
+        assert_eq!(alice.expect("message").await["seq"], i);
+    }
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "one too many"}))
+        .await;
+    alice
+        .expect_error("rate_limited", Some("sendMessage"))
+        .await;
+    // Nothing was stored for the refused one, and the socket still works.
+    alice
+        .send(json!({"action": "getHistory", "roomId": room}))
+        .await;
+    assert_eq!(
+        alice.expect("history").await["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_user_may_hold_only_so_many_sockets() {
+    let server = TestServer::start_with(&["--max-sockets-per-user", "2"]).await;
+    let token = server.register("alice").await;
+    let _first = server.socket(&token).await;
+    let _second = server.socket(&token).await;
+    let mut third = Client::connect(&server.ws_url()).await;
+    third
+        .send(json!({"action": "authenticate", "token": token}))
+        .await;
+    third
+        .expect_error("too_many_sockets", Some("authenticate"))
+        .await;
+    assert_eq!(third.expect_end().await, Ended::Closed(Some(1008)));
+    // Another user is not affected.
+    let _bob = server.user("bob").await;
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_lock_the_username_for_a_while() {
+    let server = TestServer::start_with(&["--login-failures", "3"]).await;
+    server.register("alice").await;
+    server.register("bob").await;
+    let login = |name: &'static str, password: &'static str| {
+        reqwest::Client::new()
+            .post(server.url("/api/login"))
+            .json(&json!({"username": name, "password": password}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(login("alice", "wrong guess").await.unwrap().status(), 401);
+    }
+    // Now even the right password is refused for the rest of the window...
+    let locked = login("alice", "correct horse battery").await.unwrap();
+    assert_eq!(locked.status(), 429);
+    let body: serde_json::Value = locked.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // ...while other users sign in as usual.
+    assert_eq!(
+        login("bob", "correct horse battery")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_frames_is_refused_then_closed() {
+    let server = TestServer::start_with(&["--frame-rate", "5"]).await;
+    let mut alice = server.user("alice").await;
+    for _ in 0..400 {
+        alice.send(json!({"action": "myRooms"})).await;
+    }
+    let mut saw_rate_limited = false;
+    loop {
+        match alice.next_or_end().await {
+            Ok(frame) => {
+                if frame["action"] == "error" {
+                    assert_eq!(frame["code"], "rate_limited", "{frame}");
+                    saw_rate_limited = true;
+                }
+            }
+            Err(ended) => {
+                assert_eq!(ended, Ended::Closed(Some(1008)));
+                break;
+            }
+        }
+    }
+    assert!(saw_rate_limited);
+}
+
+#[tokio::test]
+async fn invalid_utf8_closes_with_1007_and_binary_gets_an_error() {
+    let server = TestServer::start().await;
+    let mut alice = server.user("alice").await;
+    alice.send_raw(Message::binary(vec![0xff, 0x00])).await;
+    alice.expect_error("bad_request", None).await;
+    let bad_text = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    alice.send_raw(Message::Frame(bad_text)).await;
+    assert_eq!(alice.expect_end().await, Ended::Closed(Some(1007)));
+    // The server is fine.
+    let mut bob = server.user("bob").await;
+    bob.send(json!({"action": "myRooms"})).await;
+    bob.expect("rooms").await;
+}
+
+#[tokio::test]
+async fn a_socket_that_stops_answering_pings_is_closed() {
+    let server = TestServer::start_with(&["--ping-interval-secs", "1"]).await;
+    let mut silent = server.user("alice").await;
+    // Not reading means not answering pings (the client answers them while reading).
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    // The server sent 1001 and hung up; the client may trip over the hang-up while
+    // answering the pings it finds before the close frame.
+    let ended = silent.expect_end().await;
+    assert!(
+        matches!(ended, Ended::Closed(Some(1001)) | Ended::Dropped),
+        "{ended:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_and_the_room_goes_on() {
+    let server = TestServer::start_with(&NO_RATE_LIMITS).await;
+    let mut alice = server.user("alice").await;
+    let mut slow = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut slow).await;
+    let mut carol = server.user("carol").await;
+    carol
+        .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
+        .await;
+    carol.expect("joinResponse").await;
+    carol.expect("memberChanged").await;
+    alice.expect("joinRequest").await;
+    alice.expect("memberChanged").await;
+    alice
+        .send(json!({"action": "joinRoom", "subAction": "approve", "roomId": room, "targetUserId": "carol"}))
+        .await;
+    carol.expect("joinResponse").await;
+    carol.expect("memberChanged").await;
+    alice.expect("memberChanged").await;
+
+    // Bob reads nothing while 20 MB are said; Alice and Carol keep up.
+    let text = "x".repeat(3_900);
+    let total = 5_000;
+    let chunk = 100;
+    for start in (0..total).step_by(chunk) {
+        for _ in 0..chunk {
+            alice
+                .send(json!({"action": "sendMessage", "roomId": room, "message": text}))
+                .await;
+        }
+        for i in start..start + chunk {
+            let expected = i + 1;
+            assert_eq!(alice.expect("message").await["seq"], expected);
+            assert_eq!(carol.expect("message").await["seq"], expected);
+        }
+    }
+    // Bob finds what fitted in his queue and the network buffers, then the close.
+    let mut bob_got = 0;
+    let ended = loop {
+        match slow.next_or_end().await {
+            Ok(frame) => {
+                if frame["action"] == "memberChanged" {
+                    continue;
+                }
+                bob_got += 1;
+                assert_eq!(
+                    frame["seq"], bob_got,
+                    "in order, without gaps, until the close"
+                );
+            }
+            Err(ended) => break ended,
+        }
+    };
+    // The close frame (4429) only reaches a client that reads within the server's grace
+    // period; one that reads nothing at all is simply disconnected.
+    assert!(
+        matches!(ended, Ended::Closed(Some(4429)) | Ended::Dropped),
+        "{ended:?}"
+    );
+    assert!(bob_got < total, "the slow socket was cut off");
+
+    // He comes back and resumes from the last seq he saw: everything arrives.
+    let mut bob = server.socket(&slow.token).await;
+    bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": bob_got}]}))
+        .await;
+    for seq in bob_got + 1..=total {
+        assert_eq!(bob.expect("message").await["seq"], seq);
+    }
+    bob.expect_silence().await;
+}

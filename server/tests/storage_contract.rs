@@ -4,19 +4,29 @@
 //! `storage_contract!` macro runs all of them on one backend. Adding a backend is one line
 //! at the bottom: a module name, an expression making a fresh [`Fixture`], and whether the
 //! backend keeps its data when reopened.
+//!
+//! The PostgreSQL runs need a server (`KNOCK_TEST_POSTGRES_URL`, by default
+//! `postgres://root@127.0.0.1:5432/test`) and fail without one; each test creates a
+//! database of its own there and drops it at the end. `mod postgres_nodes` adds checks
+//! of several nodes (pools) writing to one PostgreSQL database at once.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use knock_protocol::{ChatMessage, ClientMsgId, MemberStatus, MessageId, RoomId, UserId};
 use knock_server::storage::{
-    self, Credential, Inserted, Membership, NewMessage, NewRoom, Room, Storage, StorageError,
+    self, Credential, Inserted, Membership, NewMessage, NewRoom, PostgresStorage, Room, Storage,
+    StorageError,
 };
+use sqlx::{Connection, PgConnection};
 
 /// A fresh, empty database that can be opened (and, for durable backends, reopened).
 struct Fixture {
     url: String,
     /// Keeps the database's directory until the test ends.
     _dir: Option<tempfile::TempDir>,
+    /// Drops the PostgreSQL database when the test ends.
+    _database: Option<PostgresDatabase>,
 }
 
 impl Fixture {
@@ -26,6 +36,7 @@ impl Fixture {
         Self {
             url,
             _dir: Some(dir),
+            _database: None,
         }
     }
 
@@ -33,6 +44,18 @@ impl Fixture {
         Self {
             url: "sqlite::memory:".to_owned(),
             _dir: None,
+            _database: None,
+        }
+    }
+
+    /// A new database on the test PostgreSQL server, which must be reachable: these tests
+    /// fail, not skip, without it.
+    async fn postgres() -> Self {
+        let database = PostgresDatabase::create().await;
+        Self {
+            url: database.url.clone(),
+            _dir: None,
+            _database: Some(database),
         }
     }
 
@@ -87,6 +110,133 @@ macro_rules! storage_contract {
 
 storage_contract!(sqlite_file, Fixture::sqlite_file(), reopen: true);
 storage_contract!(sqlite_memory, Fixture::sqlite_memory(), reopen: false);
+storage_contract!(postgres, Fixture::postgres().await, reopen: true);
+
+/// The PostgreSQL server for the tests: `KNOCK_TEST_POSTGRES_URL`, else the local one.
+fn postgres_server_url() -> String {
+    std::env::var("KNOCK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
+}
+
+/// `url` naming the database `database` instead of its own.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority = base.find("://").map_or(0, |scheme_end| scheme_end + 3);
+    let server = base[authority..]
+        .find('/')
+        .map_or(base, |slash| &base[..authority + slash]);
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// A database of its own for one test, `knock_test_<unix seconds>_<random>`, dropped when
+/// this is dropped. Databases of killed runs are dropped by later runs once stale.
+struct PostgresDatabase {
+    server_url: String,
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    const PREFIX: &str = "knock_test_";
+    /// Older test databases are left over from killed runs (no test runs this long).
+    const STALE_AFTER_SECS: u64 = 6 * 3600;
+
+    async fn create() -> Self {
+        let server_url = postgres_server_url();
+        let mut server = PgConnection::connect(&server_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "the PostgreSQL tests need a server (KNOCK_TEST_POSTGRES_URL, by default \
+                     postgres://root@127.0.0.1:5432/test): {error}"
+                )
+            });
+        Self::drop_stale(&mut server).await;
+        let name = format!(
+            "{}{}_{}",
+            Self::PREFIX,
+            unix_seconds(),
+            uuid::Uuid::new_v4().simple()
+        );
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut server)
+            .await
+            .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+        server.close().await.expect("close the server connection");
+        Self {
+            url: with_database(&server_url, &name),
+            server_url,
+            name,
+        }
+    }
+
+    /// Best effort: another run may be dropping the same database.
+    async fn drop_stale(server: &mut PgConnection) {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+                .bind(Self::PREFIX)
+                .fetch_all(&mut *server)
+                .await
+                .expect("list test databases");
+        let now = unix_seconds();
+        for name in names {
+            let created = name[Self::PREFIX.len()..]
+                .split('_')
+                .next()
+                .and_then(|seconds| seconds.parse::<u64>().ok());
+            let ours = name
+                .bytes()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
+            if ours
+                && created
+                    .is_some_and(|created| now.saturating_sub(created) > Self::STALE_AFTER_SECS)
+            {
+                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut *server)
+                    .await;
+            }
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let server_url = self.server_url.clone();
+        let drop_sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        // The test's runtime cannot block on itself here: a thread with a runtime of its
+        // own. `WITH (FORCE)` closes the connections the test's pools may still hold.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(async {
+                    let mut server = PgConnection::connect(&server_url).await?;
+                    sqlx::raw_sql(&drop_sql).execute(&mut server).await?;
+                    server.close().await
+                })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("cannot drop test database {}: {error}", self.name),
+            Err(_) => eprintln!("dropping test database {} panicked", self.name),
+        }
+    }
+}
 
 fn user(name: &str) -> UserId {
     UserId::new(name)
@@ -1040,5 +1190,228 @@ mod contract {
         let summary = storage.rooms_of_user(&user("bob")).await.unwrap();
         assert_eq!(summary.len(), 1);
         assert_eq!(summary[0].last_seq, 3);
+    }
+}
+
+/// PostgreSQL only: several nodes (processes, each with its own pool) share one database.
+/// Each test opens two `PostgresStorage`s on one database, as two nodes would.
+mod postgres_nodes {
+    use super::*;
+
+    /// Two nodes starting at once on a new database: they migrate it together.
+    async fn two_nodes(fixture: &Fixture) -> [Arc<dyn Storage>; 2] {
+        let (a, b) = tokio::join!(
+            PostgresStorage::connect(&fixture.url),
+            PostgresStorage::connect(&fixture.url)
+        );
+        [a, b].map(|node| {
+            let node = node.unwrap_or_else(|error| panic!("cannot open {}: {error}", fixture.url));
+            Arc::new(node) as Arc<dyn Storage>
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_nodes_take_gapless_seqs_in_one_room() {
+        const TASKS_PER_NODE: usize = 8;
+        const BATCHES: usize = 12;
+        let fixture = Fixture::postgres().await;
+        let nodes = two_nodes(&fixture).await;
+        create_users(&*nodes[0], &["alice", "bob"]).await;
+        create_room(&*nodes[0], "busy", "alice", 1).await;
+        create_room(&*nodes[1], "quiet", "bob", 1).await;
+
+        let mut tasks = Vec::new();
+        for task in 0..2 * TASKS_PER_NODE {
+            let node = Arc::clone(&nodes[task % 2]);
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for batch_no in 0..BATCHES {
+                    let size = 1 + (task + batch_no) % 3;
+                    let mut batch = Vec::new();
+                    for i in 0..size {
+                        let text = format!("t{task}-b{batch_no}-m{i}");
+                        let client_id = (i % 2 == 0).then(|| text.clone());
+                        batch.push(new_message("busy", "alice", &text, 7, client_id.as_deref()));
+                    }
+                    // Both rooms in one batch, in either order: the nodes must not
+                    // deadlock on the rooms' rows.
+                    if batch_no % 3 == 0 {
+                        let aside = new_message("quiet", "bob", "aside", 7, None);
+                        if task % 4 < 2 {
+                            batch.push(aside);
+                        } else {
+                            batch.insert(0, aside);
+                        }
+                    }
+                    let inserted = node.insert_messages(&batch).await.unwrap();
+                    assert_eq!(inserted.len(), batch.len());
+                    for (sent, result) in batch.iter().zip(&inserted) {
+                        let message = new_one(result);
+                        assert_eq!(message.message_id, sent.message_id);
+                        if sent.room_id == room_id("busy") {
+                            mine.push(message.seq);
+                        }
+                    }
+                }
+                mine
+            }));
+        }
+
+        let mut all = Vec::new();
+        for task in tasks {
+            let mine = task.await.expect("task");
+            assert!(mine.windows(2).all(|pair| pair[0] < pair[1]), "{mine:?}");
+            all.extend(mine);
+        }
+        let total = u64::try_from(all.len()).unwrap();
+        all.sort_unstable();
+        assert_eq!(all, (1..=total).collect::<Vec<_>>());
+        for node in &nodes {
+            assert_eq!(last_seq(&**node, "busy").await, total);
+            assert_eq!(
+                seqs(&all_messages(&**node, "busy").await),
+                (1..=total).collect::<Vec<_>>()
+            );
+        }
+        let quiet = u64::try_from(2 * TASKS_PER_NODE * BATCHES.div_ceil(3)).unwrap();
+        assert_eq!(last_seq(&*nodes[1], "quiet").await, quiet);
+        assert_eq!(
+            seqs(&all_messages(&*nodes[0], "quiet").await),
+            (1..=quiet).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_nodes_store_one_copy_of_a_retried_send() {
+        const ROUNDS: usize = 20;
+        const COPIES: usize = 8;
+        let fixture = Fixture::postgres().await;
+        let nodes = two_nodes(&fixture).await;
+        create_users(&*nodes[0], &["alice", "bob"]).await;
+        create_room(&*nodes[0], "r1", "alice", 1).await;
+        create_room(&*nodes[0], "r2", "alice", 1).await;
+
+        for round in 0..ROUNDS {
+            let client_id = format!("once-{round}");
+            let mut tasks = Vec::new();
+            for copy in 0..COPIES {
+                let node = Arc::clone(&nodes[copy % 2]);
+                // The client id is the user's across rooms: copies go to both rooms.
+                let room = if copy % 4 < 2 { "r1" } else { "r2" };
+                let sent = new_message(room, "alice", &format!("copy {copy}"), 5, Some(&client_id));
+                // Bob's messages keep both rooms busy meanwhile, without client ids.
+                let other = new_message(room, "bob", "meanwhile", 5, None);
+                tasks.push(tokio::spawn(async move {
+                    let (sent, other) = ([sent], [other]);
+                    let (mine, theirs) =
+                        tokio::join!(node.insert_messages(&sent), node.insert_messages(&other));
+                    new_one(&theirs.unwrap()[0]);
+                    mine.unwrap().remove(0)
+                }));
+            }
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.expect("task"));
+            }
+            let new: Vec<_> = results
+                .iter()
+                .filter(|result| matches!(result, Inserted::New(_)))
+                .collect();
+            assert_eq!(
+                new.len(),
+                1,
+                "round {round}: one copy is stored: {results:?}"
+            );
+            let winner = new[0].message();
+            assert!(results.iter().all(|result| result.message() == winner));
+        }
+
+        // Every message stored once, every seq taken by a stored message.
+        let mut alice_copies = 0;
+        for room in ["r1", "r2"] {
+            let messages = all_messages(&*nodes[1], room).await;
+            let count = u64::try_from(messages.len()).unwrap();
+            assert_eq!(seqs(&messages), (1..=count).collect::<Vec<_>>(), "{room}");
+            assert_eq!(last_seq(&*nodes[0], room).await, count, "{room}");
+            alice_copies += messages
+                .iter()
+                .filter(|message| message.user_id == user("alice"))
+                .count();
+        }
+        assert_eq!(alice_copies, ROUNDS);
+    }
+
+    /// The race, made certain: another node's transaction has stored the client id but not
+    /// committed; this node's insert waits for it, then returns that node's message as the
+    /// duplicate and gives back the seq it took, or stores its own copy if the other
+    /// transaction rolls back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_send_waiting_on_another_nodes_uncommitted_copy() {
+        let fixture = Fixture::postgres().await;
+        let [node, _] = two_nodes(&fixture).await;
+        create_users(&*node, &["alice"]).await;
+        create_room(&*node, "r1", "alice", 1).await;
+        create_room(&*node, "r2", "alice", 1).await;
+
+        for commit in [true, false] {
+            let client_id = format!("held-{commit}");
+            let mut other = PgConnection::connect(&fixture.url).await.expect("connect");
+            let mut other_tx = other.begin().await.expect("begin");
+            let theirs = new_message("r1", "alice", "theirs", 10, Some(&client_id));
+            let seq: i64 = sqlx::query_scalar(
+                "UPDATE rooms SET last_seq = last_seq + 1 WHERE room_id = 'r1' \
+                 RETURNING last_seq",
+            )
+            .fetch_one(&mut *other_tx)
+            .await
+            .expect("take a seq");
+            sqlx::query(
+                "INSERT INTO messages \
+                 (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) \
+                 VALUES ('r1', $1, $2, 'alice', 'theirs', 10, $3)",
+            )
+            .bind(seq)
+            .bind(theirs.message_id.as_str())
+            .bind(&client_id)
+            .execute(&mut *other_tx)
+            .await
+            .expect("insert their copy");
+
+            let ours = new_message("r2", "alice", "ours", 20, Some(&client_id));
+            let sending = tokio::spawn({
+                let node = Arc::clone(&node);
+                let ours = ours.clone();
+                async move { node.insert_messages(&[ours]).await }
+            });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(
+                !sending.is_finished(),
+                "the insert waits for the other transaction"
+            );
+            if commit {
+                other_tx.commit().await.expect("commit");
+            } else {
+                other_tx.rollback().await.expect("rollback");
+            }
+            let inserted = sending.await.expect("task").expect("insert");
+            let r1_seq = last_seq(&*node, "r1").await;
+            if commit {
+                assert_eq!(inserted, vec![Inserted::Duplicate(stored(&theirs, r1_seq))]);
+                assert_eq!(last_seq(&*node, "r2").await, 0, "no seq taken in r2");
+            } else {
+                assert_eq!(inserted, vec![Inserted::New(stored(&ours, 1))]);
+                assert_eq!(last_seq(&*node, "r2").await, 1);
+            }
+        }
+
+        // The seqs carry on without a gap.
+        let next = new_message("r2", "alice", "next", 30, None);
+        let inserted = node
+            .insert_messages(std::slice::from_ref(&next))
+            .await
+            .unwrap();
+        assert_eq!(inserted, vec![Inserted::New(stored(&next, 2))]);
+        assert_eq!(seqs(&all_messages(&*node, "r1").await), vec![1]);
+        assert_eq!(seqs(&all_messages(&*node, "r2").await), vec![1, 2]);
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Only domain and protocol types cross this boundary; row structs stay in the backends.
 
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use knock_protocol::{
     ChatMessage, ClientMsgId, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
 };
 
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 #[derive(Debug, thiserror::Error)]
@@ -171,10 +173,14 @@ pub trait Storage: Send + Sync + 'static {
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>>;
 }
 
-/// Opens the storage named by `url`: `sqlite:PATH` (the file is created when missing).
+/// Opens the storage named by `url`: `sqlite:PATH` (the file is created when missing) or
+/// `postgres://...` / `postgresql://...` (the database must exist; several nodes may
+/// share it).
 pub async fn open(url: &str) -> StorageResult<Arc<dyn Storage>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStorage::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStorage::connect(url).await?))
     } else {
         Err(StorageError::UnsupportedUrl(redact(url)))
     }

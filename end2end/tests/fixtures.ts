@@ -1,0 +1,232 @@
+import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(__dirname, '..', '..');
+const SERVER_BIN = join(REPO, 'target', 'release', 'knock-server');
+
+export type Deployment = 'same-origin' | 'static-export';
+export type KnockOptions = { deployment: Deployment };
+
+/** The API server, restartable on the same port and database. */
+export class KnockServer {
+  private child: ChildProcess | null = null;
+  private log = '';
+
+  constructor(
+    readonly port: number,
+    readonly databaseUrl: string,
+    readonly allowedOrigins: string,
+  ) {}
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start() {
+    const child = spawn(
+      SERVER_BIN,
+      [
+        '--addr', `127.0.0.1:${this.port}`,
+        '--database-url', this.databaseUrl,
+        '--site-root', join(REPO, 'target', 'site'),
+        '--allowed-origins', this.allowedOrigins,
+      ],
+      { cwd: REPO, env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout?.on('data', (d) => (this.log += d));
+    child.stderr?.on('data', (d) => (this.log += d));
+    this.child = child;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`knock-server exited (${child.exitCode}):\n${this.log}`);
+      try {
+        const res = await fetch(`${this.url}/healthz`);
+        if (res.ok) return;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`knock-server did not answer /healthz:\n${this.log}`);
+  }
+
+  /** Kills the server abruptly, as a crash or a redeploy would. */
+  async stop() {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = null;
+  }
+}
+
+export type Knock = {
+  deployment: Deployment;
+  /** Where the browser opens the app. */
+  appUrl: string;
+  api: KnockServer;
+};
+
+/** The plain static file server of static-server.mjs, in its own process. */
+async function startStaticServer(dir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(__dirname, '..', 'static-server.mjs'), dir, String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((ok, fail) => {
+    child.once('exit', (code) => fail(new Error(`static server exited (${code})`)));
+    child.stdout!.once('data', () => ok());
+  });
+  return child;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s: Server = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+let uniq = 0;
+/** A fresh username for each test, valid for the server's rules. */
+export function username(prefix: string) {
+  uniq += 1;
+  return `${prefix}${Date.now().toString(36).slice(-5)}${uniq}`;
+}
+
+export const PASSWORD = 'correct horse battery';
+
+export const test = base.extend<{ newUser: (prefix: string) => Promise<User> }, KnockOptions & { knock: Knock }>({
+  deployment: ['same-origin', { option: true, scope: 'worker' }],
+  knock: [
+    async ({ deployment }, use) => {
+      if (!existsSync(SERVER_BIN)) {
+        throw new Error(`${SERVER_BIN} is missing: run \`cargo leptos build --release\` first`);
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'knock-e2e-'));
+      const apiPort = await freePort();
+      const staticPort = await freePort();
+      const staticOrigin = `http://127.0.0.1:${staticPort}`;
+      const api = new KnockServer(apiPort, `sqlite:${join(dir, 'knock.db')}`, staticOrigin);
+      // The documented export command; it also installs the page shell into target/site
+      // for the one-box server.
+      const exportDir = join(dir, 'site');
+      execFileSync(join(REPO, 'scripts', 'export-static.sh'), ['--no-build', '--server-url', api.url, exportDir], {
+        cwd: REPO,
+        stdio: 'pipe',
+      });
+      await api.start();
+      let staticServer: ChildProcess | null = null;
+      let appUrl = api.url;
+      if (deployment === 'static-export') {
+        staticServer = await startStaticServer(exportDir, staticPort);
+        appUrl = staticOrigin;
+      }
+      await use({ deployment, appUrl, api });
+      await api.stop();
+      if (staticServer) {
+        const exited = new Promise((r) => staticServer!.once('exit', r));
+        staticServer.kill();
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+    { scope: 'worker', timeout: 60_000 },
+  ],
+  baseURL: async ({ knock }, use) => {
+    await use(knock.appUrl);
+  },
+  newUser: async ({ browser, knock }, use) => {
+    const contexts: BrowserContext[] = [];
+    await use(async (prefix: string) => {
+      const user = await User.signUp(browser, knock.appUrl, username(prefix));
+      contexts.push(user.context);
+      return user;
+    });
+    for (const c of contexts) await c.close();
+  },
+});
+
+export { expect };
+
+/** One person with their own browser context (own localStorage, own socket). */
+export class User {
+  constructor(
+    readonly name: string,
+    readonly context: BrowserContext,
+    readonly page: Page,
+  ) {}
+
+  static async open(browser: Browser, appUrl: string, name: string, path = '/') {
+    const context = await browser.newContext({ baseURL: appUrl });
+    const page = await context.newPage();
+    await page.goto(path);
+    return new User(name, context, page);
+  }
+
+  static async signUp(browser: Browser, appUrl: string, name: string, path = '/') {
+    const user = await User.open(browser, appUrl, name, path);
+    await user.createAccount();
+    return user;
+  }
+
+  async createAccount() {
+    const { page } = this;
+    await page.getByLabel('Username').fill(this.name);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+    await expect(this.status()).toHaveText('Connected');
+  }
+
+  status() {
+    return this.page.locator('.conn-label');
+  }
+
+  async createRoom(name: string): Promise<string> {
+    const { page } = this;
+    await page.goto('/');
+    await page.getByLabel('Room name').fill(name);
+    await page.getByRole('button', { name: 'Create room' }).click();
+    await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+    await expect(page).toHaveURL(/\/room\/[0-9a-f-]{36}$/);
+    return new URL(page.url()).pathname.split('/').pop()!;
+  }
+
+  async askToJoin(roomId: string) {
+    const { page } = this;
+    await page.goto('/');
+    await page.getByLabel('Room ID').fill(roomId);
+    await page.getByRole('button', { name: 'Join', exact: true }).click();
+    await expect(page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible();
+  }
+
+  async send(text: string) {
+    const box = this.page.getByLabel('Message', { exact: true });
+    await box.fill(text);
+    await box.press('Enter');
+  }
+
+  messages() {
+    return this.page.locator('.messages .msg');
+  }
+
+  message(text: string) {
+    return this.page.locator('.messages .msg-text', { hasText: text });
+  }
+}
+
+/** Screenshots go to docs/screenshots, from one project only (they would be the same). */
+export async function screenshot(page: Page, knock: Knock, name: string) {
+  if (knock.deployment !== 'same-origin') return;
+  await page.screenshot({ path: join(REPO, 'docs', 'screenshots', `${name}.png`) });
+}

@@ -24,6 +24,11 @@ pub struct Config {
     #[arg(long, env = "KNOCK_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// Redis for fan-out between several Knock nodes (`redis://127.0.0.1:6379`); without
+    /// it, fan-out stays within this process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// Folder of the built web client (`cargo leptos build` writes `target/site`).
     #[arg(long, env = "KNOCK_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,

@@ -40,6 +40,9 @@ pub enum Outbound {
     Chat(Arc<ChatFrame>),
     /// Send every stored message of the room after this `seq` (the `resume` action).
     CatchUp { room_id: RoomId, after_seq: u64 },
+    /// Send what was stored after the last message sent, in every room this socket has
+    /// been sent messages of (after this node may have missed events).
+    Resync,
 }
 
 impl Outbound {
@@ -211,6 +214,14 @@ impl Hub {
     pub fn close(&self, id: ConnId, reason: CloseReason) {
         if let Some(connection) = self.read().connections.get(&id) {
             connection.close(reason);
+        }
+    }
+
+    /// Asks every socket to catch up from storage.
+    pub fn resync_all(&self) {
+        let ids: Vec<ConnId> = self.read().connections.keys().copied().collect();
+        for id in ids {
+            self.send(id, Outbound::Resync);
         }
     }
 

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod fanout;
 pub mod http;
 pub mod hub;
 pub mod service;
@@ -15,6 +16,7 @@ pub mod ws;
 use std::{future::Future, sync::Arc};
 
 pub use config::Config;
+use fanout::Fanout;
 use hub::{CloseReason, Hub};
 use service::{Limits, Service};
 use writer::MessageWriter;
@@ -31,6 +33,8 @@ pub struct AppState {
 pub enum StartError {
     #[error("cannot open the database: {0}")]
     Storage(#[from] storage::StorageError),
+    #[error(transparent)]
+    Bus(#[from] fanout::BusError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -48,11 +52,15 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let storage = storage::open(&config.database_url).await?;
     let hub = Arc::new(Hub::new());
-    let (writer, writer_task) = MessageWriter::spawn(storage.clone(), hub.clone());
+    let fanout = match &config.redis_url {
+        Some(url) => Fanout::with_redis(hub.clone(), url).await?,
+        None => Fanout::local(hub.clone()),
+    };
+    let (writer, writer_task) = MessageWriter::spawn(storage.clone(), fanout.clone());
     let limits = Limits::new(config.message_rate(), config.login_failures);
     let state = AppState {
         allowed_origins: config.normalized_origins().into(),
-        service: Service::new(storage, hub.clone(), writer, limits),
+        service: Service::new(storage, fanout, writer, limits),
         config: Arc::new(config),
     };
     let addr = state.config.addr;

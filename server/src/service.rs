@@ -16,6 +16,7 @@ use crate::{
     auth,
     domain::{self, Decision, JoinOutcome},
     error::ServiceError,
+    fanout::Fanout,
     hub::{ConnId, Hub, Outbound},
     storage::{Inserted, Membership, NewMessage, NewRoom, Room, Storage},
     throttle::{FailureLimiter, KeyedLimiter, Rate},
@@ -57,7 +58,7 @@ pub struct SocketSession {
 #[derive(Clone)]
 pub struct Service {
     storage: Arc<dyn Storage>,
-    hub: Arc<Hub>,
+    fanout: Fanout,
     writer: MessageWriter,
     limits: Arc<Limits>,
 }
@@ -74,20 +75,20 @@ pub fn now_ms() -> i64 {
 impl Service {
     pub fn new(
         storage: Arc<dyn Storage>,
-        hub: Arc<Hub>,
+        fanout: Fanout,
         writer: MessageWriter,
         limits: Limits,
     ) -> Self {
         Self {
             storage,
-            hub,
+            fanout,
             writer,
             limits: Arc::new(limits),
         }
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+        self.fanout.hub()
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {
@@ -168,7 +169,7 @@ impl Service {
             .delete_session(&hash)
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        self.hub
+        self.fanout
             .close_session(&hash, crate::hub::CloseReason::SIGNED_OUT);
         tracing::info!(%user, "signed out");
         Ok(())
@@ -253,8 +254,7 @@ impl Service {
         session.current_room = Some(room_id.clone());
         let created = ServerMessage::RoomCreated { room_id, room_name };
         // The creator's other tabs learn of the room too.
-        self.hub
-            .send_to_user(&session.user_id, &Outbound::message(&created));
+        self.fanout.to_user(&session.user_id, &created);
         Ok(Vec::new())
     }
 
@@ -283,19 +283,19 @@ impl Service {
                     .await?;
                 tracing::info!(room = %room_id, "join requested");
                 let admins = self.storage.admins(&room_id).await?;
-                self.hub.send_to_users(
+                self.fanout.to_users(
                     &admins,
-                    &Outbound::message(&ServerMessage::JoinRequest {
+                    &ServerMessage::JoinRequest {
                         user_id: session.user_id.clone(),
                         room_id: room_id.clone(),
-                    }),
+                    },
                 );
-                self.hub.send_to_user(
+                self.fanout.to_user(
                     &session.user_id,
-                    &Outbound::message(&ServerMessage::JoinResponse {
+                    &ServerMessage::JoinResponse {
                         room_id: room_id.clone(),
                         status: MemberStatus::Pending,
-                    }),
+                    },
                 );
                 self.announce_change(&room_id, &session.user_id, pending)
                     .await?;
@@ -324,12 +324,12 @@ impl Service {
             .set_membership(&room_id, &target, changed, now_ms())
             .await?;
         tracing::info!(room = %room_id, %target, status = changed.status.as_str(), "join decided");
-        self.hub.send_to_user(
+        self.fanout.to_user(
             &target,
-            &Outbound::message(&ServerMessage::JoinResponse {
+            &ServerMessage::JoinResponse {
                 room_id: room_id.clone(),
                 status: changed.status,
-            }),
+            },
         );
         self.announce_change(&room_id, &target, changed).await?;
         Ok(Vec::new())
@@ -349,13 +349,13 @@ impl Service {
         if !recipients.contains(user_id) {
             recipients.push(user_id.clone());
         }
-        let change = Outbound::message(&ServerMessage::MemberChanged {
+        let change = ServerMessage::MemberChanged {
             room_id: room_id.clone(),
             user_id: user_id.clone(),
             status: membership.status,
             is_admin: membership.is_admin,
-        });
-        self.hub.send_to_users(&recipients, &change);
+        };
+        self.fanout.to_users(&recipients, &change);
         Ok(())
     }
 

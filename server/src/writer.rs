@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     error::ServiceError,
-    hub::{ChatFrame, Hub, Outbound},
+    fanout::Fanout,
+    hub::ChatFrame,
     storage::{Inserted, NewMessage, Storage},
 };
 
@@ -32,9 +33,9 @@ pub struct MessageWriter {
 impl MessageWriter {
     /// Starts the writer task. It ends once every `MessageWriter` clone is dropped and the
     /// queued messages are stored.
-    pub fn spawn(storage: Arc<dyn Storage>, hub: Arc<Hub>) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn spawn(storage: Arc<dyn Storage>, fanout: Fanout) -> (Self, tokio::task::JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(queue, storage, hub));
+        let task = tokio::spawn(run(queue, storage, fanout));
         (Self { jobs }, task)
     }
 
@@ -52,13 +53,13 @@ impl MessageWriter {
     }
 }
 
-async fn run(mut queue: mpsc::Receiver<Job>, storage: Arc<dyn Storage>, hub: Arc<Hub>) {
+async fn run(mut queue: mpsc::Receiver<Job>, storage: Arc<dyn Storage>, fanout: Fanout) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let messages: Vec<NewMessage> = batch.iter().map(|job| job.message.clone()).collect();
         match storage.insert_messages(&messages).await {
             Ok(results) => {
-                fan_out(&results, storage.as_ref(), &hub).await;
+                fan_out(&results, storage.as_ref(), &fanout).await;
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.done.send(Ok(result));
                 }
@@ -77,7 +78,7 @@ async fn run(mut queue: mpsc::Receiver<Job>, storage: Arc<dyn Storage>, hub: Arc
 }
 
 /// Delivers the batch's new messages, in order, to the approved members of their rooms.
-async fn fan_out(results: &[Inserted], storage: &dyn Storage, hub: &Hub) {
+async fn fan_out(results: &[Inserted], storage: &dyn Storage, fanout: &Fanout) {
     let mut recipients: HashMap<&RoomId, Vec<UserId>> = HashMap::new();
     for result in results {
         let Inserted::New(message) = result else {
@@ -97,11 +98,11 @@ async fn fan_out(results: &[Inserted], storage: &dyn Storage, hub: &Hub) {
             };
             recipients.insert(&message.room_id, members);
         }
-        let frame = Outbound::Chat(Arc::new(ChatFrame {
+        let frame = ChatFrame {
             room_id: message.room_id.clone(),
             seq: message.seq,
             frame: ServerMessage::Message(message.clone()).to_json().into(),
-        }));
-        hub.send_to_users(&recipients[&message.room_id], &frame);
+        };
+        fanout.chat(&recipients[&message.room_id], frame);
     }
 }

@@ -387,6 +387,16 @@ async fn write(
         Outbound::CatchUp { room_id, after_seq } => {
             catch_up(sink, sent, room_id, after_seq, storage).await
         }
+        Outbound::Resync => {
+            let rooms: Vec<(RoomId, u64)> = sent
+                .iter()
+                .map(|(room, run)| (room.clone(), run.to))
+                .collect();
+            for (room_id, last) in rooms {
+                catch_up(sink, sent, room_id, last, storage).await?;
+            }
+            Ok(())
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! file, talked to over real HTTP and real `WebSocket`s.
 #![allow(dead_code)] // Each test file uses a different part of the harness.
 
+pub mod postgres;
+
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
@@ -37,9 +39,9 @@ pub const NO_RATE_LIMITS: [&str; 6] = [
 pub struct TestServer {
     child: Option<Child>,
     pub addr: SocketAddr,
-    db_path: PathBuf,
+    database_url: String,
     extra_args: Vec<String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -48,16 +50,24 @@ impl TestServer {
     }
 
     pub async fn start_with(extra_args: &[&str]) -> Self {
+        Self::start_on(None, extra_args).await
+    }
+
+    /// A server on the given database (a fresh SQLite file when `None`).
+    pub async fn start_on(database_url: Option<&str>, extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("knock.db");
+        let database_url = database_url.map_or_else(
+            || format!("sqlite:{}", dir.path().join("knock.db").display()),
+            str::to_owned,
+        );
         let extra_args: Vec<String> = extra_args.iter().map(|s| (*s).to_owned()).collect();
-        let (child, addr) = spawn("127.0.0.1:0", &db_path, dir.path(), &extra_args);
+        let (child, addr) = spawn("127.0.0.1:0", &database_url, dir.path(), &extra_args);
         let server = Self {
             child: Some(child),
             addr,
-            db_path,
+            database_url,
             extra_args,
-            _dir: dir,
+            dir,
         };
         server.wait_healthy().await;
         server
@@ -67,11 +77,10 @@ impl TestServer {
     /// on the same address and database.
     pub async fn restart(&mut self, hard: bool) {
         self.stop(hard);
-        let site = self.db_path.parent().unwrap().to_owned();
         let (child, addr) = spawn(
             &self.addr.to_string(),
-            &self.db_path,
-            &site,
+            &self.database_url,
+            self.dir.path(),
             &self.extra_args,
         );
         assert_eq!(addr, self.addr);
@@ -99,7 +108,7 @@ impl TestServer {
 
     /// The test's own folder: the database lives here, and it is the server's site root.
     pub fn db_dir(&self) -> PathBuf {
-        self.db_path.parent().unwrap().to_owned()
+        self.dir.path().to_owned()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -169,14 +178,14 @@ impl Drop for TestServer {
 
 fn spawn(
     addr: &str,
-    db_path: &std::path::Path,
+    database_url: &str,
     site_root: &std::path::Path,
     extra_args: &[String],
 ) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_knock-server"))
         .args(["--addr", addr])
         .arg("--database-url")
-        .arg(format!("sqlite:{}", db_path.display()))
+        .arg(database_url)
         .arg("--site-root")
         .arg(site_root)
         .args(extra_args)

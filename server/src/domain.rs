@@ -18,6 +18,9 @@ pub enum RuleError {
     InvalidRoomName,
     #[error("a message cannot be empty")]
     EmptyMessage,
+    /// U+0000 cannot be stored by every database (PostgreSQL text refuses it).
+    #[error("text may not contain the NUL character (U+0000)")]
+    NulCharacter,
     #[error("a message may have at most {max} characters", max = limits::MAX_MESSAGE_CHARS)]
     MessageTooLong,
     #[error(
@@ -114,6 +117,9 @@ pub fn require_admin(membership: Option<Membership>) -> Result<(), RuleError> {
 /// The room name as stored: trimmed, 1 to 100 characters.
 pub fn room_name(raw: &str) -> Result<String, RuleError> {
     let name = raw.trim();
+    if name.contains('\0') {
+        return Err(RuleError::NulCharacter);
+    }
     let chars = name.chars().count();
     if chars == 0 || chars > limits::MAX_ROOM_NAME_CHARS {
         return Err(RuleError::InvalidRoomName);
@@ -126,6 +132,9 @@ pub fn room_name(raw: &str) -> Result<String, RuleError> {
 pub fn message_text(text: &str) -> Result<(), RuleError> {
     if text.trim().is_empty() {
         return Err(RuleError::EmptyMessage);
+    }
+    if text.contains('\0') {
+        return Err(RuleError::NulCharacter);
     }
     if text.chars().count() > limits::MAX_MESSAGE_CHARS {
         return Err(RuleError::MessageTooLong);
@@ -291,6 +300,8 @@ mod tests {
         assert_eq!(message_text(" \n "), Err(RuleError::EmptyMessage));
         assert_eq!(message_text(""), Err(RuleError::EmptyMessage));
         assert_eq!(message_text(&"😀".repeat(4_000)), Ok(()));
+        assert_eq!(message_text("a\0b"), Err(RuleError::NulCharacter));
+        assert_eq!(room_name("a\0b"), Err(RuleError::NulCharacter));
         assert_eq!(
             message_text(&"a".repeat(4_001)),
             Err(RuleError::MessageTooLong)

@@ -52,6 +52,7 @@ impl ServiceError {
                 RuleError::RequestNotFound(_) => ErrorCode::RequestNotFound,
                 RuleError::InvalidRoomName => ErrorCode::InvalidRoomName,
                 RuleError::EmptyMessage => ErrorCode::EmptyMessage,
+                RuleError::NulCharacter => ErrorCode::BadRequest,
                 RuleError::MessageTooLong => ErrorCode::MessageTooLong,
                 RuleError::InvalidUsername => ErrorCode::InvalidUsername,
                 RuleError::InvalidPassword => ErrorCode::InvalidPassword,

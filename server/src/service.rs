@@ -369,10 +369,12 @@ impl Service {
         let room_id = Self::room_or_current(session, room_id)?;
         domain::message_text(&text)?;
         if client_msg_id.as_ref().is_some_and(|id| {
-            id.as_str().is_empty() || id.as_str().len() > limits::MAX_CLIENT_MSG_ID_BYTES
+            id.as_str().is_empty()
+                || id.as_str().len() > limits::MAX_CLIENT_MSG_ID_BYTES
+                || id.as_str().contains('\0')
         }) {
             return Err(ServiceError::BadRequest(format!(
-                "clientMsgId needs 1 to {} bytes",
+                "clientMsgId needs 1 to {} bytes and no NUL character",
                 limits::MAX_CLIENT_MSG_ID_BYTES
             )));
         }

@@ -331,6 +331,11 @@ async fn every_error_code_of_the_socket() {
     alice
         .expect_error("empty_message", Some("sendMessage"))
         .await;
+    // NUL cannot be stored by every database: refused, not half-stored.
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "a\u0000b"}))
+        .await;
+    alice.expect_error("bad_request", Some("sendMessage")).await;
     // Exactly 4,000 characters (multi-byte ones) is fine.
     alice
         .send(json!({"action": "sendMessage", "roomId": room, "message": "é".repeat(4_000)}))

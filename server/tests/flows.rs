@@ -333,7 +333,7 @@ async fn every_error_code_of_the_socket() {
         .await;
     // NUL cannot be stored by every database: refused, not half-stored.
     alice
-        .send(json!({"action": "sendMessage", "roomId": room, "message": "a\u0000b"}))
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "a\u{0}b"}))
         .await;
     alice.expect_error("bad_request", Some("sendMessage")).await;
     // Exactly 4,000 characters (multi-byte ones) is fine.

@@ -5,17 +5,22 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{ConnectInfo, Request, State},
+    handler::HandlerWithoutStateExt,
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::{Html, IntoResponse, Response},
     routing::{any, get, post},
 };
 use knock_protocol::{AuthResponse, Credentials};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
-    services::{ServeDir, ServeFile},
+    services::ServeDir,
     set_header::SetResponseHeaderLayer,
 };
+
+/// The page that boots the web client, built into the binary so that it always matches
+/// it: served at `/` and for every client-side route (`/room/…`, `/join/…`).
+const PAGE_SHELL: &str = include_str!("../../frontend/index.html");
 
 use crate::{AppState, error::ServiceError, ws};
 
@@ -40,12 +45,14 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .layer(cors);
 
-    let site = &state.config.site_root;
-    // Client-side routes (/room/…, /join/…) are answered with index.html.
-    let files = ServeDir::new(site).fallback(ServeFile::new(site.join("index.html")));
+    // The client's files (pkg/, config.json, …); any other path gets the page shell.
+    let files = ServeDir::new(&state.config.site_root)
+        .append_index_html_on_directories(false)
+        .fallback(page_shell.into_service());
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(page_shell))
         .merge(api)
         .fallback_service(files)
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -82,6 +89,13 @@ fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool
         .and_then(|host| host.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, rest)| rest);
     matches!((own_host, origin_host), (Some(own), Some(host)) if own.eq_ignore_ascii_case(host))
+}
+
+async fn page_shell() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        Html(PAGE_SHELL),
+    )
 }
 
 fn credentials(body: &Bytes) -> Result<Credentials, ServiceError> {

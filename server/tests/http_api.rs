@@ -198,15 +198,10 @@ async fn foreign_origins_are_refused_and_allowed_ones_pass() {
 }
 
 #[tokio::test]
-async fn client_routes_fall_back_to_index_html() {
+async fn client_routes_get_the_page_shell_and_files_are_served() {
     let server = TestServer::start().await;
-    // The harness points the site root at the test's temp dir; give it an index.html.
-    let site = server_site_root(&server);
-    std::fs::write(
-        site.join("index.html"),
-        "<!doctype html><title>Knock</title>",
-    )
-    .unwrap();
+    // The harness points the site root at the test's own folder.
+    std::fs::write(server.db_dir().join("config.json"), r#"{"serverUrl": ""}"#).unwrap();
     for path in [
         "/",
         "/room/6f1c1a8e-0d7b-4c55-9f0b-1d2f3a4b5c6d",
@@ -215,15 +210,16 @@ async fn client_routes_fall_back_to_index_html() {
         let response = reqwest::get(server.url(path)).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert!(
-            response
-                .text()
-                .await
+            response.headers()["content-type"]
+                .to_str()
                 .unwrap()
-                .contains("<title>Knock</title>")
+                .starts_with("text/html")
         );
+        let page = response.text().await.unwrap();
+        assert!(page.contains("<title>Knock</title>"), "{path}");
+        assert!(page.contains("/pkg/knock.js"), "{path} boots the client");
     }
-}
-
-fn server_site_root(server: &TestServer) -> std::path::PathBuf {
-    server.db_dir()
+    let config = reqwest::get(server.url("/config.json")).await.unwrap();
+    assert_eq!(config.status(), StatusCode::OK);
+    assert_eq!(config.text().await.unwrap(), r#"{"serverUrl": ""}"#);
 }

@@ -336,7 +336,15 @@ async fn write_loop(
                 Some(item) => tokio::select! {
                     biased;
                     _ = close.changed() => break *close.borrow(),
-                    outcome = write(&mut sink, &mut sent, item, storage.as_ref()) => outcome,
+                    outcome = async {
+                        write(&mut sink, &mut sent, item, storage.as_ref()).await?;
+                        // Frames are fed unflushed while more are queued: one write
+                        // (one system call) carries many of them.
+                        if queue.is_empty() {
+                            sink.flush().await.map_err(Some)?;
+                        }
+                        Ok(())
+                    } => outcome,
                 },
             },
             _ = ping.tick() => sink.send(Message::Ping(axum::body::Bytes::new())).await.map_err(Some),
@@ -382,7 +390,7 @@ async fn write(
     storage: &dyn Storage,
 ) -> WriteResult {
     match item {
-        Outbound::Frame(frame) => sink.send(Message::Text(frame)).await.map_err(Some),
+        Outbound::Frame(frame) => sink.feed(Message::Text(frame)).await.map_err(Some),
         Outbound::Chat(chat) => deliver(sink, sent, &chat, storage).await,
         Outbound::CatchUp { room_id, after_seq } => {
             catch_up(sink, sent, room_id, after_seq, storage).await
@@ -416,7 +424,7 @@ async fn deliver(
         }
         _ => {}
     }
-    sink.send(Message::Text(chat.frame.clone()))
+    sink.feed(Message::Text(chat.frame.clone()))
         .await
         .map_err(Some)?;
     record(sent, &chat.room_id, chat.seq);
@@ -455,7 +463,7 @@ async fn catch_up(
             let was_sent = already.is_some_and(|run| (run.from..=run.to).contains(&message.seq));
             if !was_sent {
                 let frame = ServerMessage::Message(message).to_json();
-                sink.send(Message::Text(frame.into())).await.map_err(Some)?;
+                sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
             }
             record(sent, &room_id, cursor);
         }
@@ -499,7 +507,7 @@ async fn send_stored(
                 break;
             }
             let frame = ServerMessage::Message(message).to_json();
-            sink.send(Message::Text(frame.into())).await.map_err(Some)?;
+            sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
             record(sent, room_id, cursor);
         }
     }

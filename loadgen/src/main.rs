@@ -1,0 +1,440 @@
+//! `knock-loadgen`: drives a real Knock server over its wire contract and measures it.
+//!
+//! `all` runs the five workloads of issue 5 and writes `docs/benchmarks.md` and the plots;
+//! `smoke` runs a tiny version of each and fails when the protocol flow breaks.
+
+mod client;
+mod hist;
+mod plot;
+mod report;
+mod room;
+mod sched;
+mod server;
+mod util;
+mod workloads;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::{
+    report::Results,
+    server::Server,
+    workloads::{Env, Scale, connect, fanout, idle, slow, throughput},
+};
+
+#[derive(Parser)]
+#[command(
+    name = "knock-loadgen",
+    about = "Load generator and benchmarks for Knock"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every workload at full scale; writes docs/benchmarks.md and docs/bench/*.svg.
+    All(RunArgs),
+    /// A tiny version of every workload; exits non-zero when the protocol flow breaks.
+    Smoke(RunArgs),
+    /// Workload 1: idle authenticated sockets and server RSS per socket.
+    Idle(RunArgs),
+    /// Workload 2: fan-out latency in one large room.
+    Fanout(RunArgs),
+    /// Workload 3: stored messages per second in many small rooms.
+    Throughput(RunArgs),
+    /// Workload 4: connect + authenticate + join rate.
+    Connect(RunArgs),
+    /// Workload 5: one member that never reads.
+    Slow(RunArgs),
+    /// (internal) holds idle sockets for `idle`, in its own process.
+    #[command(hide = true)]
+    IdleWorker(idle::WorkerArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScaleName {
+    Full,
+    Smoke,
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// The server binary to start on a fresh temporary database.
+    #[arg(long, default_value = "target/release/knock-server")]
+    server_bin: PathBuf,
+    /// Use the server already running at this address (`127.0.0.1:3000`) instead.
+    #[arg(long)]
+    url: Option<String>,
+    /// Process id of the `--url` server, for its RSS and CPU.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Workload sizes (default: smoke for `smoke`, full otherwise).
+    #[arg(long, value_enum)]
+    scale: Option<ScaleName>,
+    /// Runs of each measurement (the report shows medians).
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// Idle sockets to open.
+    #[arg(long)]
+    idle_connections: Option<usize>,
+    /// Loopback source addresses to spread sockets over (127.0.0.1 ..).
+    #[arg(long, default_value_t = 4)]
+    sources: u8,
+    /// Write the report here (kept text outside the generated markers); `all` defaults
+    /// to docs/benchmarks.md.
+    #[arg(long)]
+    doc: Option<PathBuf>,
+    /// Folder for the plots (default: `bench/` beside the report).
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    /// Keep the temporary folder (database, server log).
+    #[arg(long)]
+    keep_temp: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    All,
+    Smoke,
+    Idle,
+    Fanout,
+    Throughput,
+    Connect,
+    Slow,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (kind, args) = match cli.command {
+        Command::IdleWorker(args) => return runtime.block_on(idle::worker(args)),
+        Command::All(args) => (Kind::All, args),
+        Command::Smoke(args) => (Kind::Smoke, args),
+        Command::Idle(args) => (Kind::Idle, args),
+        Command::Fanout(args) => (Kind::Fanout, args),
+        Command::Throughput(args) => (Kind::Throughput, args),
+        Command::Connect(args) => (Kind::Connect, args),
+        Command::Slow(args) => (Kind::Slow, args),
+    };
+    runtime.block_on(run(kind, args))
+}
+
+async fn run(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
+    util::start_clock();
+    let started = Instant::now();
+    let nofile = util::raise_nofile();
+    let scale_name = args.scale.unwrap_or(if kind == Kind::Smoke {
+        ScaleName::Smoke
+    } else {
+        ScaleName::Full
+    });
+    let mut scale = match scale_name {
+        ScaleName::Full => Scale::full(),
+        ScaleName::Smoke => Scale::smoke(),
+    };
+    if let Some(repeats) = args.repeats {
+        scale.repeats = repeats.max(1);
+    }
+    if let Some(idle) = args.idle_connections {
+        scale.idle_connections = idle;
+    }
+    // A worker's own limit caps its sockets; leave room for its other files.
+    let per_process_cap = usize::try_from(nofile.saturating_sub(200))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    scale.idle_per_process = scale.idle_per_process.min(per_process_cap);
+
+    let mut results = Results {
+        machine: util::Machine::probe(),
+        scale_name: match scale_name {
+            ScaleName::Full => "full".into(),
+            ScaleName::Smoke => "smoke".into(),
+        },
+        date: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        ..Results::default()
+    };
+
+    let temp = std::env::temp_dir().join(format!("knock-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&temp)?;
+    let server = start_server(&args, &mut results, &temp).await?;
+    crate::util::log(format!(
+        "server on {} (pid {:?}), temp {}",
+        server.addr,
+        server.pid,
+        temp.display()
+    ));
+
+    let needed = scale.accounts_needed();
+    let registering = Instant::now();
+    let prefix = format!("lg{}u", std::process::id());
+    let accounts = client::register_many(&server.http(), &prefix, needed, 8)
+        .await
+        .context("registering accounts")?;
+    results.accounts = accounts.len();
+    results.registration_secs = registering.elapsed().as_secs_f64();
+    crate::util::log(format!(
+        "{} accounts registered in {:.1} s",
+        accounts.len(),
+        results.registration_secs
+    ));
+
+    let mut env = Env::new(server, accounts, args.sources, temp.clone());
+    let outcome = workloads(kind, &scale, &mut env, &mut results).await;
+    env.server.stop().await;
+    results.machine.load_after = util::loadavg();
+    results.total_secs = started.elapsed().as_secs_f64();
+    if !args.keep_temp && outcome.is_ok() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    outcome?;
+
+    let doc = args
+        .doc
+        .clone()
+        .or_else(|| (kind == Kind::All).then(|| PathBuf::from("docs/benchmarks.md")));
+    let plots_md = match &doc {
+        Some(doc) => {
+            let dir = args
+                .plots
+                .clone()
+                .unwrap_or_else(|| doc.parent().unwrap_or(Path::new(".")).join("bench"));
+            let prefix = relative_prefix(doc, &dir);
+            plot::all(&results, &scale, &dir, &prefix)?
+        }
+        None => String::new(),
+    };
+    let markdown = report::render(&results, &scale, &plots_md);
+    println!("{markdown}");
+    if let Some(doc) = &doc {
+        report::write_doc(doc, &markdown)?;
+        crate::util::log(format!("wrote {}", doc.display()));
+    }
+    if kind == Kind::Smoke {
+        check_smoke(&results, &scale)?;
+        crate::util::log("smoke: every workload ran and every message arrived");
+    }
+    Ok(())
+}
+
+/// The server under test: started here on a temporary database, or the one at `--url`.
+async fn start_server(
+    args: &RunArgs,
+    results: &mut Results,
+    temp: &Path,
+) -> anyhow::Result<Server> {
+    if let Some(url) = &args.url {
+        let addr: SocketAddr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .with_context(|| format!("--url {url}: expected host:port on loopback"))?;
+        anyhow::ensure!(
+            addr.ip().is_loopback(),
+            "only loopback servers are measured"
+        );
+        results.server = format!("already running at {addr}");
+        return Ok(Server::external(addr, args.server_pid));
+    }
+    if !args.server_bin.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p knock-server`",
+            args.server_bin.display()
+        );
+    }
+    results.server = server_description(&args.server_bin);
+    Server::start(
+        &args.server_bin,
+        &temp.join("bench.db"),
+        &temp.join("server.log"),
+    )
+    .await
+}
+
+async fn workloads(
+    kind: Kind,
+    scale: &Scale,
+    env: &mut Env,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let every = matches!(kind, Kind::All | Kind::Smoke);
+    if every || kind == Kind::Idle {
+        util::log("workload 1: idle connections");
+        let exe = std::env::current_exe()?;
+        results.idle = Some(idle::run(env, scale, &exe).await.context("idle workload")?);
+    }
+    if every || kind == Kind::Connect {
+        env.fresh_server().await?;
+        util::log("workload 4: connect rate");
+        results.connect = Some(connect::run(env, scale).await.context("connect workload")?);
+    }
+    if every || matches!(kind, Kind::Fanout | Kind::Slow) {
+        env.fresh_server().await?;
+        util::log("workload 2 and 5: setting up the fan-out room");
+        let mut room = fanout::setup(env, scale).await?;
+        util::log("fan-out room ready");
+        if kind != Kind::Slow {
+            results.fanout = Some(
+                fanout::run(env, scale, &mut room)
+                    .await
+                    .context("fan-out workload")?,
+            );
+        }
+        if kind != Kind::Fanout {
+            results.slow = Some(
+                slow::run(env, scale, &mut room)
+                    .await
+                    .context("slow-consumer workload")?,
+            );
+        }
+        room.close().await;
+    }
+    if every || kind == Kind::Throughput {
+        env.fresh_server().await?;
+        util::log("workload 3: setting up the throughput rooms");
+        let mut rooms = throughput::setup(env, scale).await?;
+        util::log("throughput rooms ready");
+        results.throughput = Some(
+            throughput::run(env, scale, &mut rooms)
+                .await
+                .context("throughput workload")?,
+        );
+        futures_util::future::join_all(rooms.into_iter().map(room::Room::close)).await;
+    }
+    Ok(())
+}
+
+/// The protocol checks of `smoke`: everything arrived, nothing failed. No timings.
+fn check_smoke(results: &Results, scale: &Scale) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for run in results.idle.iter().flatten() {
+        if run.held != run.target || run.failures > 0 {
+            problems.push(format!(
+                "idle: held {} of {} sockets ({} failed: {:?})",
+                run.held, run.target, run.failures, run.first_error
+            ));
+        }
+    }
+    for run in results.connect.iter().flatten() {
+        if run.failures > 0 || run.sockets != scale.connect_count as u64 {
+            problems.push(format!(
+                "connect: {} failures: {:?}",
+                run.failures, run.first_error
+            ));
+        }
+    }
+    for step in results.fanout.iter().flatten().flatten() {
+        if step.incomplete > 0 || step.errors > 0 {
+            problems.push(format!(
+                "fan-out {} msg/s: {} messages missed a member, {} error frames",
+                step.rate, step.incomplete, step.errors
+            ));
+        }
+    }
+    for run in results.slow.iter().flatten() {
+        if run.baseline.incomplete > 0
+            || run.with_slow.incomplete > 0
+            || run.baseline.errors > 0
+            || run.with_slow.errors > 0
+        {
+            problems.push("slow consumer: a reading member missed messages".to_owned());
+        }
+    }
+    for step in results.throughput.iter().flatten().flatten() {
+        if step.incomplete > 0 || step.errors > 0 {
+            problems.push(format!(
+                "throughput {} msg/s: {} messages missed a member, {} error frames",
+                step.rate, step.incomplete, step.errors
+            ));
+        }
+    }
+    if results.idle.is_none()
+        || results.connect.is_none()
+        || results.fanout.is_none()
+        || results.slow.is_none()
+        || results.throughput.is_none()
+    {
+        problems.push("a workload did not run".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("smoke failed:\n  {}", problems.join("\n  "))
+    }
+}
+
+/// `../bench/`-style prefix from the report's folder to the plots' folder.
+fn relative_prefix(doc: &Path, plots: &Path) -> String {
+    let doc_dir = doc.parent().unwrap_or(Path::new(""));
+    match plots.strip_prefix(doc_dir) {
+        Ok(rest) if !rest.as_os_str().is_empty() => format!("{}/", rest.display()),
+        Ok(_) => String::new(),
+        Err(_) => format!("{}/", plots.display()),
+    }
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn server_description(bin: &Path) -> String {
+    let commit = command_output("git", &["rev-parse", "--short", "HEAD"]);
+    let dirty = !command_output(
+        "git",
+        &["status", "--porcelain", "--", "server", "protocol"],
+    )
+    .is_empty();
+    format!(
+        "`{}` (release build) from commit {}{}, SQLite file in the temp folder, flags `{}` (the \
+         abuse limits lifted), everything else default, log level `{}`",
+        bin.display(),
+        if commit.is_empty() {
+            "unknown".to_owned()
+        } else {
+            commit
+        },
+        if dirty {
+            " with uncommitted changes in server/ or protocol/"
+        } else {
+            ""
+        },
+        server::BENCH_FLAGS.join(" "),
+        std::env::var("KNOCK_BENCH_LOG").unwrap_or_else(|_| "info".into())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plot_links_are_relative_to_the_report() {
+        assert_eq!(
+            relative_prefix(Path::new("docs/benchmarks.md"), Path::new("docs/bench")),
+            "bench/"
+        );
+        assert_eq!(
+            relative_prefix(Path::new("docs/benchmarks.md"), Path::new("docs")),
+            ""
+        );
+        assert_eq!(
+            relative_prefix(Path::new("docs/b.md"), Path::new("/tmp/p")),
+            "/tmp/p/"
+        );
+    }
+}

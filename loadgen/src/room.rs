@@ -1,0 +1,180 @@
+//! A room full of members, set up through the real flow (create, request, approve), and
+//! the open-loop sender that drives probe messages into it.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::{Context, anyhow, bail};
+use futures_util::{StreamExt, stream};
+use knock_protocol::{ClientMessage, JoinRoom, MemberStatus, RoomId};
+use tokio::{sync::mpsc, time::Instant};
+
+use crate::{
+    client::{Account, Event, Member, Net, Probes, STEP_TIMEOUT, Shared, send},
+    hist::Latency,
+    sched::{Plan, probe_text},
+    util::now_us,
+};
+
+/// Sockets opened at once while setting up.
+const CONNECT_CONCURRENCY: usize = 64;
+
+#[allow(clippy::struct_field_names)] // `room.room_id` reads as the protocol's field
+pub struct Room {
+    pub room_id: RoomId,
+    /// `members[0]` created the room and is its admin.
+    pub members: Vec<Member>,
+    pub shared: Arc<Shared>,
+}
+
+/// Opens one socket per account; the first creates the room, the others ask to join and
+/// the first approves them all. Returns once every member is approved.
+pub async fn setup_room(net: &Net, accounts: &[Account], name: &str) -> anyhow::Result<Room> {
+    let (shared, mut events) = Shared::new();
+    let opened: Vec<anyhow::Result<Member>> = stream::iter(accounts.iter().enumerate())
+        .map(|(idx, account)| {
+            let shared = shared.clone();
+            async move {
+                let ws = net.open(&account.token).await?;
+                Ok(Member::start(idx, account.user_id.clone(), ws, shared))
+            }
+        })
+        .buffered(CONNECT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut members = opened
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("opening member sockets")?;
+    let admin = members.first_mut().context("a room needs an admin")?;
+    send(
+        &mut admin.sink,
+        &ClientMessage::CreateRoom {
+            room_name: name.to_owned(),
+        },
+    )
+    .await?;
+    let room_id = wait_events(&mut events, 1, |_, event| match event {
+        Event::RoomCreated(room_id) => Some(room_id.clone()),
+        _ => None,
+    })
+    .await
+    .context("createRoom")?
+    .remove(0);
+
+    for member in &mut members[1..] {
+        send(
+            &mut member.sink,
+            &ClientMessage::JoinRoom(JoinRoom::Request {
+                room_id: room_id.clone(),
+            }),
+        )
+        .await?;
+    }
+    let others = members.len() - 1;
+    wait_events(&mut events, others, |_, event| match event {
+        Event::Join(id, MemberStatus::Pending) if *id == room_id => Some(()),
+        _ => None,
+    })
+    .await
+    .context("joinRoom request")?;
+    let targets: Vec<_> = members[1..].iter().map(|m| m.user_id.clone()).collect();
+    for target in targets {
+        send(
+            &mut members[0].sink,
+            &ClientMessage::JoinRoom(JoinRoom::Approve {
+                room_id: Some(room_id.clone()),
+                target_user_id: target,
+            }),
+        )
+        .await?;
+    }
+    wait_events(&mut events, others, |_, event| match event {
+        Event::Join(id, MemberStatus::Approved) if *id == room_id => Some(()),
+        _ => None,
+    })
+    .await
+    .context("joinRoom approve")?;
+    Ok(Room {
+        room_id,
+        members,
+        shared,
+    })
+}
+
+impl Room {
+    pub async fn close(self) {
+        let closing: Vec<_> = self.members.into_iter().map(Member::close).collect();
+        futures_util::future::join_all(closing).await;
+    }
+}
+
+/// Waits for `count` events that `want` picks; an error or close event fails.
+pub async fn wait_events<T>(
+    events: &mut mpsc::UnboundedReceiver<(usize, Event)>,
+    count: usize,
+    mut want: impl FnMut(usize, &Event) -> Option<T>,
+) -> anyhow::Result<Vec<T>> {
+    let mut found = Vec::with_capacity(count);
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while found.len() < count {
+        let (idx, event) = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "only {} of {count} answers within {STEP_TIMEOUT:?}",
+                    found.len()
+                )
+            })?
+            .context("every reader ended")?;
+        if let Some(value) = want(idx, &event) {
+            found.push(value);
+            continue;
+        }
+        match event {
+            Event::Error(code, message) => bail!("member {idx}: server error {code}: {message}"),
+            Event::Closed(code) => bail!("member {idx}: socket closed ({code:?})"),
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
+/// One sending socket and the room it sends to.
+pub struct Sender<'a> {
+    pub sink: &'a mut crate::client::Sink,
+    pub room_id: RoomId,
+}
+
+/// Sends `plan`'s probe messages on time (open loop) and returns how late the sender was
+/// against the schedule (the generator's own lag, reported so a slow generator shows).
+pub async fn send_plan(
+    senders: &mut [Sender<'_>],
+    plan: &Plan,
+    run: u32,
+    size: usize,
+) -> anyhow::Result<Latency> {
+    assert_eq!(senders.len(), plan.senders, "one sender per planned socket");
+    let mut lag = Latency::new();
+    let start = Instant::now();
+    for k in 0..plan.count {
+        let due = start + plan.due(k);
+        tokio::time::sleep_until(due).await;
+        lag.record(u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX));
+        let sender = &mut senders[plan.sender_of(k)];
+        let message = ClientMessage::SendMessage {
+            message: probe_text(run, k, now_us(), size),
+            room_id: Some(sender.room_id.clone()),
+            client_msg_id: None,
+        };
+        send(sender.sink, &message).await?;
+    }
+    Ok(lag)
+}
+
+/// Waits until `expected` deliveries arrived or `grace` passed since the call.
+pub async fn drain(probes: &Probes, expected: u64, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while probes.delivered() < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

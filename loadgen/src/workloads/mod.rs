@@ -1,0 +1,183 @@
+//! The five workloads of issue 5, each a function of an [`Env`] and a [`Scale`].
+
+pub mod connect;
+pub mod fanout;
+pub mod idle;
+pub mod slow;
+pub mod throughput;
+
+use std::{
+    path::PathBuf,
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    client::{Account, Net},
+    server::Server,
+};
+
+/// How big every workload is.
+#[derive(Clone, Debug)]
+pub struct Scale {
+    pub repeats: usize,
+    /// Bytes of every probe message's text.
+    pub message_size: usize,
+    pub idle_connections: usize,
+    pub idle_per_process: usize,
+    pub fanout_members: usize,
+    pub fanout_senders: usize,
+    /// (messages per second, seconds) of each fan-out step.
+    pub fanout_steps: Vec<(f64, f64)>,
+    pub throughput_rooms: usize,
+    pub throughput_members: usize,
+    pub throughput_rates: Vec<f64>,
+    pub throughput_secs: f64,
+    /// The p99 delivery bound of a sustained rate.
+    pub throughput_p99_ms: f64,
+    pub connect_count: usize,
+    pub connect_concurrency: usize,
+    pub slow_rate: f64,
+    pub slow_secs: f64,
+    pub slow_message_size: usize,
+    /// Kernel receive buffer of the slow socket.
+    pub slow_recv_buffer: u32,
+}
+
+impl Scale {
+    /// The published figures.
+    pub fn full() -> Self {
+        Self {
+            repeats: 3,
+            message_size: 64,
+            idle_connections: 19_000,
+            idle_per_process: 10_000,
+            fanout_members: 1_000,
+            fanout_senders: 10,
+            fanout_steps: vec![
+                (1.0, 20.0),
+                (10.0, 15.0),
+                (50.0, 10.0),
+                (100.0, 10.0),
+                (200.0, 8.0),
+            ],
+            throughput_rooms: 100,
+            throughput_members: 20,
+            throughput_rates: vec![1_000.0, 2_500.0, 5_000.0, 7_500.0, 10_000.0, 15_000.0],
+            throughput_secs: 8.0,
+            throughput_p99_ms: 50.0,
+            connect_count: 6_000,
+            connect_concurrency: 64,
+            slow_rate: 100.0,
+            slow_secs: 15.0,
+            slow_message_size: 1_024,
+            slow_recv_buffer: 4_096,
+        }
+    }
+
+    /// A tiny version of everything, to check the tool and the protocol flow (CI).
+    pub fn smoke() -> Self {
+        Self {
+            repeats: 1,
+            message_size: 64,
+            idle_connections: 40,
+            idle_per_process: 20,
+            fanout_members: 8,
+            fanout_senders: 2,
+            fanout_steps: vec![(20.0, 1.0)],
+            throughput_rooms: 3,
+            throughput_members: 3,
+            throughput_rates: vec![60.0],
+            throughput_secs: 1.0,
+            throughput_p99_ms: 50.0,
+            connect_count: 30,
+            connect_concurrency: 8,
+            slow_rate: 200.0,
+            slow_secs: 2.0,
+            slow_message_size: 64,
+            slow_recv_buffer: 4_096,
+        }
+    }
+
+    /// Accounts every workload together needs (the slow consumer is one more).
+    pub fn accounts_needed(&self) -> usize {
+        (self.fanout_members + 1)
+            .max(self.throughput_rooms * self.throughput_members)
+            .max(2)
+    }
+}
+
+/// What every workload runs against.
+pub struct Env {
+    pub server: Server,
+    pub accounts: Vec<Account>,
+    pub sources: u8,
+    pub temp: PathBuf,
+    runs: AtomicU32,
+}
+
+impl Env {
+    pub fn new(server: Server, accounts: Vec<Account>, sources: u8, temp: PathBuf) -> Self {
+        Self {
+            server,
+            accounts,
+            sources,
+            temp,
+            runs: AtomicU32::new(0),
+        }
+    }
+
+    /// Sockets to the server as it is now (its port changes on restart).
+    pub fn net(&self) -> Net {
+        Net::new(self.server.addr, self.sources)
+    }
+
+    /// A fresh run number, so late deliveries of an earlier run are never counted.
+    pub fn next_run(&self) -> u32 {
+        self.runs.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Starts the server afresh (when this tool started it) and lets it settle.
+    pub async fn fresh_server(&mut self) -> anyhow::Result<()> {
+        if self.server.can_restart() {
+            self.server.restart().await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Ok(())
+    }
+}
+
+/// CPU used by the server and by this process over a stretch of wall time, in cores.
+pub struct CpuMeter {
+    server_pid: Option<u32>,
+    server_start: Option<Duration>,
+    own_start: Option<Duration>,
+    wall: Instant,
+}
+
+impl CpuMeter {
+    pub fn start(server: &Server) -> Self {
+        Self {
+            server_pid: server.pid,
+            server_start: server.cpu_time(),
+            own_start: crate::util::cpu_time(std::process::id()),
+            wall: Instant::now(),
+        }
+    }
+
+    /// (server cores, generator cores) since `start`; NaN when unknown.
+    pub fn stop(&self) -> (f64, f64) {
+        let wall = self.wall.elapsed().as_secs_f64().max(1e-3);
+        let used = |start: Option<Duration>, now: Option<Duration>| match (start, now) {
+            (Some(start), Some(now)) => now.saturating_sub(start).as_secs_f64() / wall,
+            _ => f64::NAN,
+        };
+        (
+            used(
+                self.server_start,
+                self.server_pid.and_then(crate::util::cpu_time),
+            ),
+            used(self.own_start, crate::util::cpu_time(std::process::id())),
+        )
+    }
+}

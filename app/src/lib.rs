@@ -9,10 +9,10 @@ pub mod client;
 pub mod components;
 pub mod config;
 pub mod ids;
+pub mod router;
 pub mod state;
 
 use leptos::prelude::*;
-use leptos_router::components::Router;
 
 /// The whole application.
 #[component]
@@ -24,8 +24,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Router>
-            <components::shell::Shell />
-        </Router>
+        <components::shell::Shell />
     }
 }

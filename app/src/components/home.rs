@@ -3,7 +3,6 @@
 
 use knock_protocol::{RoomId, limits};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use crate::client::{Chat, Connection};
 use crate::state::{Slot, room_path};
@@ -25,14 +24,13 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-pub fn JoinPage() -> impl IntoView {
-    let params = use_params_map();
+pub fn JoinPage(room_id: RoomId) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
-    let room_id = move || params.with(|p| p.get("room_id").unwrap_or_default());
     // Already in that room: go straight there.
+    let initial = room_id.to_string();
+    let id = room_id;
     Effect::new(move |_| {
-        let id = RoomId::new(room_id());
         let approved = chat.0.with(|s| {
             s.room(&id)
                 .is_some_and(crate::state::RoomState::is_approved)
@@ -48,7 +46,7 @@ pub fn JoinPage() -> impl IntoView {
                 "Ask to join: the room's admin will see your request and let you in."
             </p>
             <div class="home-forms">
-                {move || view! { <JoinRoomForm initial=room_id() /> }}
+                <JoinRoomForm initial />
             </div>
         </section>
     }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::client::{Chat, Session};
 
 #[component]
-pub fn MemberList(room_id: RoomId) -> impl IntoView {
+pub fn MemberList(room_id: RoomId, open: bool) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let session = expect_context::<Session>();
     let me = move || session.user.with(|u| u.as_ref().map(|u| u.user_id.clone()));
@@ -39,10 +39,12 @@ pub fn MemberList(room_id: RoomId) -> impl IntoView {
         }
     };
     view! {
-        <section class="members" aria-labelledby="members-heading">
-            <h2 id="members-heading">
-                "Members " <span class="count">{move || approved.with(Vec::len)}</span>
-            </h2>
+        <details class="members" open=open>
+            <summary>
+                <h2 id="members-heading">
+                    "Members " <span class="count">{move || approved.with(Vec::len)}</span>
+                </h2>
+            </summary>
             <ul class="member-items">
                 <For each=move || approved.get() key=|p| (p.user_id.clone(), p.is_admin) children=row />
             </ul>
@@ -64,7 +66,7 @@ pub fn MemberList(room_id: RoomId) -> impl IntoView {
                     />
                 </ul>
             </Show>
-        </section>
+        </details>
     }
 }
 

@@ -3,9 +3,9 @@
 
 use knock_protocol::RoomId;
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::client::{Chat, Connection};
+use crate::router::Link;
 use crate::state::{Notice, NoticeEntry, room_path};
 
 #[component]
@@ -47,7 +47,7 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
                 <p class="notice-text">
                     <strong>{user_id.to_string()}</strong>
                     " asks to join "
-                    <A href=room_path(&room_id)>{name}</A>
+                    <Link href=room_path(&room_id)>{name}</Link>
                 </p>
                 <div class="notice-actions">
                     <button
@@ -76,7 +76,7 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
             let name = room_name(&room_id);
             view! {
                 <p class="notice-text">
-                    "You're in! You can now chat in " <A href=room_path(&room_id)>{name}</A> "."
+                    "You're in! You can now chat in " <Link href=room_path(&room_id)>{name}</Link> "."
                 </p>
             }
             .into_any()

@@ -3,9 +3,9 @@
 
 use knock_protocol::{MemberStatus, RoomId};
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::client::Chat;
+use crate::router::Link;
 use crate::state::room_path;
 
 /// What one row shows; compared to skip re-rendering unchanged rows.
@@ -42,7 +42,7 @@ pub fn RoomList() -> impl IntoView {
         <nav class="rooms" aria-labelledby="rooms-heading">
             <div class="rooms-head">
                 <h2 id="rooms-heading">"Rooms"</h2>
-                <A href="/" attr:class="btn btn-small">"New or join"</A>
+                <Link href="/".into() class="btn btn-small">"New or join"</Link>
             </div>
             <Show
                 when=move || !rows.with(Vec::is_empty)
@@ -99,12 +99,12 @@ fn RoomRow(row: Row) -> impl IntoView {
     });
     view! {
         <li class="room-item" class:pending=row.status == Some(MemberStatus::Pending)>
-            <A href=room_path(&row.room_id) attr:class="room-link">
+            <Link href=room_path(&row.room_id) class="room-link">
                 <span class="room-name">{row.name}</span>
                 {row.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
                 {status.map(|s| view! { <span class="room-status">{s}</span> })}
                 <span class="room-badges">{requests} {unread}</span>
-            </A>
+            </Link>
         </li>
     }
 }

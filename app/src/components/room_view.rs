@@ -4,8 +4,6 @@
 
 use knock_protocol::{MemberStatus, RoomId};
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 
 use crate::browser;
 use crate::client::{Chat, Connection};
@@ -14,13 +12,12 @@ use crate::components::copy_button::CopyButton;
 use crate::components::join_requests::JoinRequests;
 use crate::components::member_list::MemberList;
 use crate::components::message_list::MessageList;
+use crate::router::Link;
 use crate::state::Slot;
 
 #[component]
-pub fn RoomPage() -> impl IntoView {
-    let params = use_params_map();
-    let room_id = Memo::new(move |_| params.with(|p| p.get("room_id").unwrap_or_default()));
-    move || view! { <RoomView room_id=RoomId::new(room_id.get()) /> }
+pub fn RoomPage(room_id: RoomId) -> impl IntoView {
+    view! { <RoomView room_id /> }
 }
 
 /// What the page needs to know about the room to pick a layout.
@@ -114,7 +111,7 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
     view! {
         <div class="room">
             <header class="room-head">
-                <A href="/" attr:class="back-link" attr:aria-label="Back to rooms">"‹ Rooms"</A>
+                <Link href="/".into() class="back-link" label="Back to rooms">"‹ Rooms"</Link>
                 <h1 class="room-title">
                     {move || standing.with(|s| s.name.clone())}
                     <Show when=move || standing.with(|s| s.is_admin)>
@@ -147,10 +144,7 @@ fn Conversation(room_id: RoomId) -> impl IntoView {
             </section>
             <aside class="room-side">
                 <JoinRequests room_id=room_id.clone() />
-                <details class="members-box" open=wide>
-                    <summary>"Members"</summary>
-                    <MemberList room_id=room_id />
-                </details>
+                <MemberList room_id=room_id open=wide />
             </aside>
         </div>
     }

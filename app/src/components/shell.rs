@@ -2,9 +2,6 @@
 //! notifications and the routed page.
 
 use leptos::prelude::*;
-use leptos_router::components::{A, Route, Routes};
-use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::{NavigateOptions, path};
 
 use crate::client::{Connection, Session, provide_client};
 use crate::components::connection_status::ConnectionStatus;
@@ -13,11 +10,12 @@ use crate::components::notices::Notices;
 use crate::components::room_list::RoomList;
 use crate::components::room_view::RoomPage;
 use crate::components::sign_in::SignInPage;
+use crate::router::{Link, Nav, Route, provide_nav};
 
 #[component]
 pub fn Shell() -> impl IntoView {
-    let navigate = use_navigate();
-    provide_client(move |path| navigate(path, NavigateOptions::default()));
+    let nav = provide_nav();
+    provide_client(move |path| nav.go(path));
     let session = expect_context::<Session>();
     view! {
         <Show
@@ -33,8 +31,9 @@ pub fn Shell() -> impl IntoView {
 fn SignedIn() -> impl IntoView {
     let session = expect_context::<Session>();
     let connection = expect_context::<Connection>();
-    let location = use_location();
-    let in_room = move || location.pathname.with(|p| p.starts_with("/room/"));
+    let nav = expect_context::<Nav>();
+    let route = Memo::new(move |_| nav.route());
+    let in_room = move || matches!(route.get(), Route::Room(_));
     let user_name = move || {
         session
             .user
@@ -45,10 +44,10 @@ fn SignedIn() -> impl IntoView {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <div class="app" class:in-room=in_room>
             <header class="topbar">
-                <A href="/" attr:class="brand" attr:aria-label="Knock, home">
+                <Link href="/".into() class="brand" label="Knock, home">
                     <img class="brand-mark" src="/favicon.svg" alt="" width="28" height="28" />
                     <span class="brand-name">"Knock"</span>
-                </A>
+                </Link>
                 <ConnectionStatus />
                 <div class="account">
                     <span class="account-name" title="Signed in as">{user_name}</span>
@@ -63,11 +62,12 @@ fn SignedIn() -> impl IntoView {
                     <RoomList />
                 </aside>
                 <main class="content" id="main" tabindex="-1">
-                    <Routes fallback=|| view! { <NotFound /> }>
-                        <Route path=path!("/") view=HomePage />
-                        <Route path=path!("/room/:room_id") view=RoomPage />
-                        <Route path=path!("/join/:room_id") view=JoinPage />
-                    </Routes>
+                    {move || match route.get() {
+                        Route::Home => view! { <HomePage /> }.into_any(),
+                        Route::Room(room_id) => view! { <RoomPage room_id /> }.into_any(),
+                        Route::Join(room_id) => view! { <JoinPage room_id /> }.into_any(),
+                        Route::NotFound => view! { <NotFound /> }.into_any(),
+                    }}
                 </main>
             </div>
         </div>
@@ -80,7 +80,7 @@ fn NotFound() -> impl IntoView {
         <section class="panel">
             <h1>"Page not found"</h1>
             <p>
-                "There is nothing at this address. " <A href="/">"Go to your rooms"</A> "."
+                "There is nothing at this address. " <Link href="/".into()>"Go to your rooms"</Link> "."
             </p>
         </section>
     }

@@ -4,10 +4,10 @@
 use knock_protocol::{Credentials, limits};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_location;
 
 use crate::browser;
 use crate::client::{Connection, Session, SignedIn};
+use crate::router::{Nav, Route};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -85,8 +85,8 @@ fn submit_auth(
 #[component]
 fn AuthIntro() -> impl IntoView {
     let session = expect_context::<Session>();
-    let location = use_location();
-    let invited = move || location.pathname.with(|p| p.starts_with("/join/"));
+    let nav = expect_context::<Nav>();
+    let invited = move || matches!(nav.route(), Route::Join(_));
     view! {
         <h1 class="auth-brand">
             <img class="brand-mark" src="/favicon.svg" alt="" width="28" height="28" />

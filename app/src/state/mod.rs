@@ -450,7 +450,7 @@ impl ChatState {
             }
             MemberStatus::Approved => {
                 if previous != Some(MemberStatus::Approved) {
-                    if previous == Some(MemberStatus::Pending) {
+                    if previous == Some(MemberStatus::Pending) && !viewing {
                         self.notify(Notice::Approved {
                             room_id: room_id.clone(),
                         });
@@ -465,7 +465,7 @@ impl ChatState {
             MemberStatus::Rejected => {
                 room.timeline.clear();
                 room.members.clear();
-                if previous != Some(MemberStatus::Rejected) {
+                if previous != Some(MemberStatus::Rejected) && !viewing {
                     self.notify(Notice::Rejected {
                         room_id: room_id.clone(),
                     });

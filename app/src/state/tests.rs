@@ -225,7 +225,7 @@ fn join_request_approval_flow_for_requester_and_admin() {
     });
     assert_eq!(actions(&commands), ["myRooms", "getMembers", "getHistory"]);
     assert!(bob.rooms[&room()].is_approved());
-    assert!(matches!(bob.notices[0].notice, Notice::Approved { .. }));
+    assert_eq!(bob.notices, [], "the room's page itself shows it");
     // The same news through memberChanged changes nothing more.
     let again = bob.apply(ServerMessage::MemberChanged {
         room_id: room(),
@@ -234,7 +234,25 @@ fn join_request_approval_flow_for_requester_and_admin() {
         is_admin: false,
     });
     assert_eq!(again, NOTHING);
-    assert_eq!(bob.notices.len(), 1);
+    assert_eq!(bob.notices, []);
+}
+
+#[test]
+fn approval_is_notified_when_the_user_is_elsewhere() {
+    let mut bob = signed_in("bob");
+    bob.request_join(room().as_str());
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Pending,
+    });
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Approved,
+    });
+    assert!(matches!(bob.notices[0].notice, Notice::Approved { .. }));
+    let id = bob.notices[0].id;
+    bob.dismiss(id);
+    assert_eq!(bob.notices, []);
 }
 
 #[test]
@@ -251,6 +269,19 @@ fn rejection_is_told_and_forgets_the_room_content() {
     });
     assert_eq!(bob.rooms[&room()].status, Some(MemberStatus::Rejected));
     assert!(matches!(bob.notices[0].notice, Notice::Rejected { .. }));
+    // On the room's page the page itself says it; no notification then.
+    bob.notices.clear();
+    bob.request_join(room().as_str());
+    bob.open_room(&room());
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Pending,
+    });
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Rejected,
+    });
+    assert_eq!(bob.notices, []);
     // Asking again is allowed.
     assert_eq!(actions(&bob.request_join(room().as_str())), ["joinRoom"]);
 }

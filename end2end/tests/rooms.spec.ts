@@ -1,0 +1,167 @@
+import { test, expect, User, screenshot } from './fixtures';
+
+test('admin approves a request live and both chat; outsiders see nothing', async ({ newUser, knock, browser }) => {
+  const admin = await newUser('ada');
+  const requester = await newUser('rob');
+  const outsider = await newUser('oz');
+
+  // Create a room: land in it as admin.
+  const roomId = await admin.createRoom('Book club');
+  await expect(admin.page.locator('.room-head .tag')).toHaveText('admin');
+  await expect(admin.page.getByText('No messages yet. Say hello!')).toBeVisible();
+  await admin.send('Welcome to the book club');
+  await expect(admin.message('Welcome to the book club')).toBeVisible();
+
+  // The admin goes to another room: the request must reach them there too.
+  await admin.createRoom('Elsewhere');
+  await expect(admin.page.locator('.room-link', { hasText: 'Book club' })).toBeVisible();
+
+  // The requester asks to join by id and waits.
+  await requester.askToJoin(roomId);
+  await expect(requester.page.locator('.room-link', { hasText: 'Book club' })).toContainText('Waiting for approval');
+
+  // The admin sees a live notification and a badge on the room.
+  const notice = admin.page.locator('.notice', { hasText: `${requester.name} asks to join` });
+  await expect(notice).toBeVisible();
+  await expect(admin.page.locator('.room-link', { hasText: 'Book club' }).getByLabel('1 join request')).toBeVisible();
+  await admin.page.getByRole('link', { name: 'New or join' }).click();
+  await expect(admin.page.getByRole('heading', { name: 'Your rooms' })).toBeVisible();
+  await expect(notice).toBeVisible();
+  await screenshot(admin.page, knock, 'room-list');
+
+  // In the room: the request with Approve and Reject, the member list with the admin.
+  await admin.page.locator('.room-link', { hasText: 'Book club' }).click();
+  const requests = admin.page.getByRole('region', { name: /Join requests/ });
+  await expect(requests.getByText(requester.name)).toBeVisible();
+  await expect(admin.page.locator('.members')).toContainText('Waiting for approval');
+  await expect(admin.page.locator('.members .member', { hasText: admin.name })).toContainText('admin');
+  await screenshot(admin.page, knock, 'room-admin-pending-request');
+
+  await requests.getByRole('button', { name: 'Approve' }).click();
+  await expect(requests).toBeHidden();
+  await expect(notice).toBeHidden();
+  await expect(admin.page.locator('.members .member', { hasText: requester.name })).toBeVisible();
+
+  // The requester is let in without reloading and sees the history.
+  await expect(requester.page.getByText('Welcome to the book club')).toBeVisible();
+  await expect(requester.page.getByLabel('Message', { exact: true })).toBeVisible();
+
+  // Chat both ways, live; own messages told apart.
+  await requester.send('Hi everyone!');
+  await expect(admin.message('Hi everyone!')).toBeVisible();
+  await expect(requester.page.locator('.msg.mine', { hasText: 'Hi everyone!' })).toBeVisible();
+  await expect(admin.page.locator('.msg:not(.mine)', { hasText: 'Hi everyone!' })).toContainText(requester.name);
+  await admin.send('Glad you could join.\nFirst book: Dune.');
+  await expect(requester.message('First book: Dune.')).toBeVisible();
+  await expect(requester.page.locator('.msg', { hasText: 'First book' }).locator('time')).toHaveText(/\d/);
+
+  // The outsider can neither list nor read the room, even with its address.
+  await expect(outsider.page.locator('.room-link', { hasText: 'Book club' })).toHaveCount(0);
+  await outsider.page.goto(`/room/${roomId}`);
+  await expect(outsider.page.getByText('You are not a member of this room.')).toBeVisible();
+  await expect(outsider.page.getByRole('button', { name: 'Ask to join' })).toBeVisible();
+  await expect(outsider.page.getByText('Welcome to the book club')).toHaveCount(0);
+  await expect(outsider.page.getByLabel('Message', { exact: true })).toHaveCount(0);
+
+  // Reload keeps the session and the history.
+  await requester.page.reload();
+  await expect(requester.status()).toHaveText('Connected');
+  await expect(requester.message('Welcome to the book club')).toBeVisible();
+  await expect(requester.message('Hi everyone!')).toBeVisible();
+  await expect(requester.message('First book: Dune.')).toBeVisible();
+
+  // A new tab of the same user (same session) sees the same room.
+  const secondTab = await requester.context.newPage();
+  await secondTab.goto(`/room/${roomId}`);
+  await expect(secondTab.locator('.messages .msg-text', { hasText: 'Hi everyone!' })).toBeVisible();
+  void browser;
+});
+
+test('a rejected requester is told so, live, and may ask again', async ({ newUser }) => {
+  const admin = await newUser('amy');
+  const requester = await newUser('rex');
+  const roomId = await admin.createRoom('Private');
+
+  await requester.askToJoin(roomId);
+  const requests = admin.page.getByRole('region', { name: /Join requests/ });
+  await requests.getByRole('button', { name: 'Reject' }).click();
+  await expect(requests).toBeHidden();
+
+  await expect(requester.page.getByRole('heading', { name: 'Your request was rejected' })).toBeVisible();
+  await expect(requester.page.locator('.notice')).toHaveCount(0);
+  await expect(requester.page.getByLabel('Message', { exact: true })).toHaveCount(0);
+
+  await requester.page.getByRole('button', { name: 'Ask again' }).click();
+  await expect(requester.page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible();
+  await expect(requests.getByText(requester.name)).toBeVisible();
+});
+
+test('an invite link opens the app with the room filled in, after sign-up', async ({ newUser, browser, knock }) => {
+  const admin = await newUser('ivy');
+  const roomId = await admin.createRoom('Invite only');
+  const copy = admin.page.getByRole('button', { name: 'Copy invite link' });
+  const link = await copy.getAttribute('data-copy');
+  expect(link).toBe(`${knock.appUrl}/join/${roomId}`);
+  await copy.click();
+  await expect(admin.page.locator('.copy-feedback').last()).toHaveText(/Copied!|Copy failed/);
+
+  // A newcomer opens the link while signed out.
+  const guest = await User.open(browser, knock.appUrl, `guest${Date.now().toString(36).slice(-5)}`, `/join/${roomId}`);
+  await expect(guest.page.getByText('You were invited to a room')).toBeVisible();
+  await guest.createAccount();
+  await expect(guest.page.getByLabel('Room ID')).toHaveValue(roomId);
+  await guest.page.getByRole('button', { name: 'Join', exact: true }).click();
+  await expect(guest.page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible();
+
+  await admin.page.getByRole('region', { name: /Join requests/ }).getByRole('button', { name: 'Approve' }).click();
+  await expect(guest.page.getByLabel('Message', { exact: true })).toBeVisible();
+  await expect(guest.page).toHaveURL(new RegExp(`/room/${roomId}$`));
+  await guest.context.close();
+});
+
+test('HTML and script in a message are shown as text', async ({ newUser }) => {
+  const admin = await newUser('hal');
+  const member = await newUser('mia');
+  const roomId = await admin.createRoom('<b>Bold</b> room');
+  await expect(admin.page.getByRole('heading', { level: 1 })).toContainText('<b>Bold</b> room');
+  await member.askToJoin(roomId);
+  await admin.page.getByRole('region', { name: /Join requests/ }).getByRole('button', { name: 'Approve' }).click();
+  await expect(member.page.getByLabel('Message', { exact: true })).toBeVisible();
+
+  let dialogs = 0;
+  member.page.on('dialog', (d) => {
+    dialogs += 1;
+    void d.dismiss();
+  });
+  const evil = '<img src=x onerror="alert(1)"><script>alert(2)</script><b>not bold</b>';
+  await admin.send(evil);
+  const shown = member.page.locator('.msg-text').filter({ hasText: 'not bold' });
+  await expect(shown).toHaveText(evil);
+  await expect(member.page.locator('.messages img, .messages script, .messages b')).toHaveCount(0);
+  await expect(admin.page.locator('.msg-text').filter({ hasText: 'not bold' })).toHaveText(evil);
+  expect(dialogs).toBe(0);
+});
+
+test('server errors show where the user acted', async ({ newUser }) => {
+  const user = await newUser('err');
+  await user.page.getByLabel('Room ID').fill('00000000-0000-4000-8000-000000000000');
+  await user.page.getByRole('button', { name: 'Join', exact: true }).click();
+  await expect(user.page.locator('form', { hasText: 'Join a room' }).getByRole('alert')).toHaveText(
+    'There is no room with that ID.',
+  );
+
+  await user.createRoom('Limits');
+  const box = user.page.getByLabel('Message', { exact: true });
+  await box.fill('x'.repeat(4001));
+  await expect(user.page.locator('.counter')).toHaveText('4,001 / 4,000');
+  await expect(user.page.getByRole('button', { name: 'Send' })).toBeDisabled();
+  await box.press('Enter');
+  await expect(user.page.locator('.composer').getByRole('alert')).toContainText('too long');
+  await box.fill('Shift+Enter makes');
+  await box.press('Shift+Enter');
+  await box.pressSequentially('a new line');
+  await expect(box).toHaveValue('Shift+Enter makes\na new line');
+  await box.press('Enter');
+  await expect(user.message('a new line')).toBeVisible();
+  await expect(box).toHaveValue('');
+});

@@ -24,6 +24,7 @@ test('admin approves a request live and both chat; outsiders see nothing', async
   const notice = admin.page.locator('.notice', { hasText: `${requester.name} asks to join` });
   await expect(notice).toBeVisible();
   await expect(admin.page.locator('.room-link', { hasText: 'Book club' }).getByLabel('1 join request')).toBeVisible();
+  await expect(admin.page).toHaveTitle('(1) Knock');
   await admin.page.getByRole('link', { name: 'New or join' }).click();
   await expect(admin.page.getByRole('heading', { name: 'Your rooms' })).toBeVisible();
   await expect(notice).toBeVisible();
@@ -36,6 +37,9 @@ test('admin approves a request live and both chat; outsiders see nothing', async
   await expect(admin.page.locator('.members')).toContainText('Waiting for approval');
   await expect(admin.page.locator('.members .member', { hasText: admin.name })).toContainText('admin');
   await screenshot(admin.page, knock, 'room-admin-pending-request');
+  await admin.page.emulateMedia({ colorScheme: 'dark' });
+  await screenshot(admin.page, knock, 'room-admin-pending-request-dark');
+  await admin.page.emulateMedia({ colorScheme: 'light' });
 
   await requests.getByRole('button', { name: 'Approve' }).click();
   await expect(requests).toBeHidden();
@@ -98,15 +102,19 @@ test('a rejected requester is told so, live, and may ask again', async ({ newUse
 
 test('an invite link opens the app with the room filled in, after sign-up', async ({ newUser, browser, knock }) => {
   const admin = await newUser('ivy');
+  await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: knock.appUrl });
   const roomId = await admin.createRoom('Invite only');
-  const copy = admin.page.getByRole('button', { name: 'Copy invite link' });
-  const link = await copy.getAttribute('data-copy');
-  expect(link).toBe(`${knock.appUrl}/join/${roomId}`);
-  await copy.click();
-  await expect(admin.page.locator('.copy-feedback').last()).toHaveText(/Copied!|Copy failed/);
+  await admin.page.getByRole('button', { name: 'Copy room ID' }).click();
+  await expect(admin.page.getByText('Copied!')).toBeVisible();
+  expect(await admin.page.evaluate(() => navigator.clipboard.readText())).toBe(roomId);
+  await admin.page.getByRole('button', { name: 'Copy invite link' }).click();
+  await expect.poll(() => admin.page.evaluate(() => navigator.clipboard.readText())).toBe(
+    `${knock.appUrl}/join/${roomId}`,
+  );
+  const link = await admin.page.evaluate(() => navigator.clipboard.readText());
 
   // A newcomer opens the link while signed out.
-  const guest = await User.open(browser, knock.appUrl, `guest${Date.now().toString(36).slice(-5)}`, `/join/${roomId}`);
+  const guest = await User.open(browser, knock.appUrl, `guest${Date.now().toString(36).slice(-5)}`, new URL(link).pathname);
   await expect(guest.page.getByText('You were invited to a room')).toBeVisible();
   await guest.createAccount();
   await expect(guest.page.getByLabel('Room ID')).toHaveValue(roomId);

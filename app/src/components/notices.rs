@@ -90,7 +90,7 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
         }
     };
     view! {
-        <div class="notice" role="status">
+        <div class="notice">
             {body}
             <button type="button" class="notice-close" aria-label="Dismiss notification" on:click=dismiss>
                 "×"

@@ -34,6 +34,23 @@ fn SignedIn() -> impl IntoView {
     let nav = expect_context::<Nav>();
     let route = Memo::new(move |_| nav.route());
     let in_room = move || matches!(route.get(), Route::Room(_));
+    // "(2) Knock": unread messages and join requests, visible from other tabs.
+    let chat = expect_context::<crate::client::Chat>();
+    Effect::new(move |_| {
+        let pending: u64 = chat.0.with(|s| {
+            s.rooms
+                .values()
+                .map(|r| u64::from(r.unread) + r.pending_requests() as u64)
+                .sum()
+        });
+        let title = if pending == 0 {
+            "Knock".to_owned()
+        } else {
+            format!("({pending}) Knock")
+        };
+        document().set_title(&title);
+    });
+    on_cleanup(|| document().set_title("Knock"));
     let user_name = move || {
         session
             .user

@@ -290,6 +290,9 @@ impl ChatState {
         self.member_requests.clear();
         for room in self.rooms.values_mut() {
             room.timeline.pending_pages.clear();
+            // Changes may be missed while away: fetch the list again when next needed
+            // (the old one stays on screen until then).
+            room.members.loaded = false;
         }
     }
 
@@ -538,6 +541,7 @@ impl ChatState {
         let listed: Vec<RoomId> = rooms.iter().map(|r| r.room_id.clone()).collect();
         let mut commands = Vec::new();
         for summary in rooms {
+            let asked = self.member_requests.contains(&summary.room_id);
             let room = self.room_mut(&summary.room_id);
             room.name = Some(summary.room_name);
             room.is_admin = summary.is_admin;
@@ -546,7 +550,7 @@ impl ChatState {
                 room.timeline.clear();
                 room.members.clear();
             }
-            if room.is_admin && room.is_approved() && !room.members.loaded {
+            if room.is_admin && room.is_approved() && !room.members.loaded && !asked {
                 self.member_requests.push_back(summary.room_id.clone());
                 commands.push(Command::Send(ClientMessage::GetMembers {
                     room_id: Some(summary.room_id.clone()),

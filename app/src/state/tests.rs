@@ -410,7 +410,14 @@ fn messages_typed_offline_wait_and_go_out_after_reconnect_then_resume() {
             }]
         }
     );
-    let texts: Vec<_> = frames[2..]
+    assert_eq!(
+        frames[2],
+        ClientMessage::GetMembers {
+            room_id: Some(room())
+        },
+        "the member list is fetched again"
+    );
+    let texts: Vec<_> = frames[3..]
         .iter()
         .map(|f| match f {
             ClientMessage::SendMessage {
@@ -446,6 +453,31 @@ fn messages_typed_offline_wait_and_go_out_after_reconnect_then_resume() {
     });
     assert_eq!(seqs(&s), [1, 2, 3, 4]);
     assert!(s.outbox.is_empty());
+}
+
+#[test]
+fn member_lists_are_fetched_again_after_a_reconnect() {
+    let mut s = alice_in_her_room();
+    s.on_disconnected();
+    assert_eq!(
+        s.rooms[&room()].members.approved().count(),
+        1,
+        "still shown"
+    );
+    let commands = s.apply(ServerMessage::Authenticated {
+        user_id: user("alice"),
+    });
+    assert_eq!(actions(&commands), ["myRooms", "resume", "getMembers"]);
+    let commands = s.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Approved,
+            is_admin: true,
+            last_seq: 0,
+        }],
+    });
+    assert_eq!(commands, NOTHING, "already asked");
 }
 
 #[test]

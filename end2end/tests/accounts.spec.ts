@@ -58,3 +58,28 @@ test('registration problems are explained on the form', async ({ browser, knock 
   await expect(page.getByRole('alert')).toContainText('at least 8 characters');
   await other.context.close();
 });
+
+test('the keyboard alone signs in and chats', async ({ browser, knock }) => {
+  const name = username('kay');
+  const first = await User.signUp(browser, knock.appUrl, name);
+  await first.context.close();
+
+  const user = await User.open(browser, knock.appUrl, name);
+  const { page } = user;
+  await page.getByLabel('Username').focus();
+  await page.keyboard.type(name);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Enter');
+  await expect(user.status()).toHaveText('Connected');
+
+  await page.getByLabel('Room name').focus();
+  await page.keyboard.type('Keyboard club');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1, name: 'Keyboard club' })).toBeVisible();
+  await page.getByLabel('Message', { exact: true }).focus();
+  await page.keyboard.type('typed, not clicked');
+  await page.keyboard.press('Enter');
+  await expect(user.message('typed, not clicked')).toBeVisible();
+  await user.context.close();
+});

@@ -57,6 +57,10 @@ test('admin approves a request live and both chat; outsiders see nothing', async
   await expect(admin.page.locator('.msg:not(.mine)', { hasText: 'Hi everyone!' })).toContainText(requester.name);
   await admin.send('Glad you could join.\nFirst book: Dune.');
   await expect(requester.message('First book: Dune.')).toBeVisible();
+  // Screen readers hear new messages from others.
+  await expect(requester.page.locator('.messages-wrap [aria-live="polite"]')).toHaveText(
+    `${admin.name}: Glad you could join.\nFirst book: Dune.`,
+  );
   await expect(requester.page.locator('.msg', { hasText: 'First book' }).locator('time')).toHaveText(/\d/);
 
   // The outsider can neither list nor read the room, even with its address.
@@ -172,4 +176,22 @@ test('server errors show where the user acted', async ({ newUser }) => {
   await box.press('Enter');
   await expect(user.message('a new line')).toBeVisible();
   await expect(box).toHaveValue('');
+});
+
+test('sending too fast is refused politely and the message can be retried', async ({ newUser }) => {
+  const user = await newUser('fas');
+  await user.createRoom('Flood');
+  const box = user.page.getByLabel('Message', { exact: true });
+  for (let i = 1; i <= 40; i++) {
+    await box.fill(`burst ${i}`);
+    await box.press('Enter');
+  }
+  const failed = user.page.locator('.msg.failed').first();
+  await expect(failed).toContainText('You are going too fast');
+  await expect(user.page.locator('.composer').getByRole('alert')).toContainText('too fast');
+  const text = (await failed.locator('.msg-text').textContent())!;
+  await failed.getByRole('button', { name: 'Retry' }).click();
+  await expect(user.page.locator('.msg:not(.outgoing) .msg-text', { hasText: new RegExp(`^${text}$`) })).toHaveCount(1, {
+    timeout: 30_000,
+  });
 });

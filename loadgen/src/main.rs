@@ -85,6 +85,12 @@ struct RunArgs {
     /// Idle sockets to open.
     #[arg(long)]
     idle_connections: Option<usize>,
+    /// Throughput input rates to sweep (messages/s), instead of the scale's.
+    #[arg(long, value_delimiter = ',')]
+    throughput_rates: Option<Vec<f64>>,
+    /// Seconds of each throughput step, instead of the scale's.
+    #[arg(long)]
+    throughput_secs: Option<f64>,
     /// Loopback source addresses to spread sockets over (127.0.0.1 ..).
     #[arg(long, default_value_t = 4)]
     sources: u8,
@@ -133,27 +139,7 @@ async fn run(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
     util::start_clock();
     let started = Instant::now();
     let nofile = util::raise_nofile();
-    let scale_name = args.scale.unwrap_or(if kind == Kind::Smoke {
-        ScaleName::Smoke
-    } else {
-        ScaleName::Full
-    });
-    let mut scale = match scale_name {
-        ScaleName::Full => Scale::full(),
-        ScaleName::Smoke => Scale::smoke(),
-    };
-    if let Some(repeats) = args.repeats {
-        scale.repeats = repeats.max(1);
-    }
-    if let Some(idle) = args.idle_connections {
-        scale.idle_connections = idle;
-    }
-    // A worker's own limit caps its sockets; leave room for its other files.
-    let per_process_cap = usize::try_from(nofile.saturating_sub(200))
-        .unwrap_or(usize::MAX)
-        .max(1);
-    scale.idle_per_process = scale.idle_per_process.min(per_process_cap);
-
+    let (scale_name, scale) = scale_for(kind, &args, nofile);
     let mut results = Results {
         machine: util::Machine::probe(),
         scale_name: match scale_name {
@@ -174,7 +160,15 @@ async fn run(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
         temp.display()
     ));
 
-    let needed = scale.accounts_needed();
+    let needed = match kind {
+        Kind::Fanout => scale.fanout_members,
+        Kind::Slow => scale.slow_members + 1,
+        Kind::Throughput => scale.throughput_rooms * scale.throughput_members,
+        Kind::Idle | Kind::Connect => 1_000,
+        Kind::All | Kind::Smoke => scale.accounts_needed(),
+    }
+    .min(scale.accounts_needed())
+    .max(2);
     let registering = Instant::now();
     let prefix = format!("lg{}u", std::process::id());
     let accounts = client::register_many(&server.http(), &prefix, needed, 8)
@@ -224,6 +218,38 @@ async fn run(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
         crate::util::log("smoke: every workload ran and every message arrived");
     }
     Ok(())
+}
+
+/// The workload sizes for this command, with the command line's overrides.
+fn scale_for(kind: Kind, args: &RunArgs, nofile: u64) -> (ScaleName, Scale) {
+    let scale_name = args.scale.unwrap_or(if kind == Kind::Smoke {
+        ScaleName::Smoke
+    } else {
+        ScaleName::Full
+    });
+    let mut scale = match scale_name {
+        ScaleName::Full => Scale::full(),
+        ScaleName::Smoke => Scale::smoke(),
+    };
+    if let Some(repeats) = args.repeats {
+        scale.repeats = repeats.max(1);
+    }
+    if let Some(rates) = &args.throughput_rates {
+        scale.throughput_rates.clone_from(rates);
+    }
+    if let Some(secs) = args.throughput_secs {
+        scale.throughput_secs = secs;
+    }
+    if let Some(idle) = args.idle_connections {
+        scale.idle_connections = idle;
+    }
+    // A worker's own limit caps its sockets; leave room for its other files.
+    let per_process_cap = usize::try_from(nofile.saturating_sub(200))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    scale.idle_per_process = scale.idle_per_process.min(per_process_cap);
+
+    (scale_name, scale)
 }
 
 /// The server under test: started here on a temporary database, or the one at `--url`.
@@ -277,25 +303,28 @@ async fn workloads(
         util::log("workload 4: connect rate");
         results.connect = Some(connect::run(env, scale).await.context("connect workload")?);
     }
-    if every || matches!(kind, Kind::Fanout | Kind::Slow) {
+    if every || kind == Kind::Fanout {
         env.fresh_server().await?;
-        util::log("workload 2 and 5: setting up the fan-out room");
+        util::log("workload 2: setting up the fan-out room");
         let mut room = fanout::setup(env, scale).await?;
         util::log("fan-out room ready");
-        if kind != Kind::Slow {
-            results.fanout = Some(
-                fanout::run(env, scale, &mut room)
-                    .await
-                    .context("fan-out workload")?,
-            );
-        }
-        if kind != Kind::Fanout {
-            results.slow = Some(
-                slow::run(env, scale, &mut room)
-                    .await
-                    .context("slow-consumer workload")?,
-            );
-        }
+        results.fanout = Some(
+            fanout::run(env, scale, &mut room)
+                .await
+                .context("fan-out workload")?,
+        );
+        room.close().await;
+    }
+    if every || kind == Kind::Slow {
+        env.fresh_server().await?;
+        util::log("workload 5: slow consumer");
+        let members = &env.accounts[..scale.slow_members.min(env.accounts.len() - 1)];
+        let mut room = room::setup_room(&env.net(), members, "slow consumer").await?;
+        results.slow = Some(
+            slow::run(env, scale, &mut room)
+                .await
+                .context("slow-consumer workload")?,
+        );
         room.close().await;
     }
     if every || kind == Kind::Throughput {

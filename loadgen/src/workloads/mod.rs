@@ -37,6 +37,8 @@ pub struct Scale {
     pub throughput_p99_ms: f64,
     pub connect_count: usize,
     pub connect_concurrency: usize,
+    /// Members of the slow-consumer room (the slow one comes on top).
+    pub slow_members: usize,
     pub slow_rate: f64,
     pub slow_secs: f64,
     pub slow_message_size: usize,
@@ -68,9 +70,10 @@ impl Scale {
             throughput_p99_ms: 50.0,
             connect_count: 6_000,
             connect_concurrency: 64,
-            slow_rate: 100.0,
-            slow_secs: 15.0,
-            slow_message_size: 1_024,
+            slow_members: 50,
+            slow_rate: 200.0,
+            slow_secs: 20.0,
+            slow_message_size: 4_000,
             slow_recv_buffer: 4_096,
         }
     }
@@ -92,9 +95,10 @@ impl Scale {
             throughput_p99_ms: 50.0,
             connect_count: 30,
             connect_concurrency: 8,
-            slow_rate: 200.0,
+            slow_members: 5,
+            slow_rate: 100.0,
             slow_secs: 2.0,
-            slow_message_size: 64,
+            slow_message_size: 1_000,
             slow_recv_buffer: 4_096,
         }
     }
@@ -102,6 +106,7 @@ impl Scale {
     /// Accounts every workload together needs (the slow consumer is one more).
     pub fn accounts_needed(&self) -> usize {
         (self.fanout_members + 1)
+            .max(self.slow_members + 1)
             .max(self.throughput_rooms * self.throughput_members)
             .max(2)
     }

@@ -37,6 +37,9 @@ pub struct SlowRun {
     pub rss_after_kib: u64,
     /// The close code the slow socket found once it read again.
     pub close_code: Option<u16>,
+    /// Whether the server had closed the slow socket (with a close frame, or, when even
+    /// that could not be written within its grace time, by dropping the connection).
+    pub closed: bool,
     /// Chat frames the slow socket had been sent before the close.
     pub frames_before_close: u64,
     /// (seconds, MiB) samples of server RSS during each phase.
@@ -49,11 +52,12 @@ pub async fn run(env: &Env, scale: &Scale, room: &mut Room) -> anyhow::Result<Ve
     for repeat in 0..scale.repeats {
         let run = once(env, scale, room).await?;
         crate::util::log(format!(
-            "slow consumer #{repeat}: readers' last p99 {:.2} -> {:.2} ms, RSS peak {} -> {} KiB, close {:?} after {} frames",
+            "slow consumer #{repeat}: readers' last p99 {:.2} -> {:.2} ms, RSS peak {} -> {} KiB, closed {} (code {:?}) after {} frames",
             run.baseline.last.p99_ms,
             run.with_slow.last.p99_ms,
             run.rss_baseline_peak_kib,
             run.rss_slow_peak_kib,
+            run.closed,
             run.close_code,
             run.frames_before_close
         ));
@@ -129,7 +133,7 @@ async fn once(env: &Env, scale: &Scale, room: &mut Room) -> anyhow::Result<SlowR
     .await?;
     let series_slow = sampler.stop().await;
     let rss_after_kib = env.server.rss_kib().unwrap_or(0);
-    let (close_code, frames_before_close) = read_to_close(&mut slow).await;
+    let (closed, close_code, frames_before_close) = read_to_close(&mut slow).await;
     drop(slow);
 
     let peak = |series: &[(f64, f64)]| {
@@ -146,14 +150,16 @@ async fn once(env: &Env, scale: &Scale, room: &mut Room) -> anyhow::Result<SlowR
         with_slow,
         rss_after_kib,
         close_code,
+        closed,
         frames_before_close,
         series_baseline,
         series_slow,
     })
 }
 
-/// Reads what the slow socket was sent until the close frame (or 2 s of quiet).
-async fn read_to_close(ws: &mut Ws) -> (Option<u16>, u64) {
+/// Reads what the slow socket was sent until it ends (or 2 s of quiet): whether the server
+/// closed it, the close code if one came, and how many chat frames came first.
+async fn read_to_close(ws: &mut Ws) -> (bool, Option<u16>, u64) {
     let mut frames = 0;
     loop {
         // Once the buffers are drained, a socket that was not closed stays quiet.
@@ -164,10 +170,11 @@ async fn read_to_close(ws: &mut Ws) -> (Option<u16>, u64) {
                 }
             }
             Ok(Some(Ok(Message::Close(frame)))) => {
-                return (frame.map(|f| u16::from(f.code)), frames);
+                return (true, frame.map(|f| u16::from(f.code)), frames);
             }
             Ok(Some(Ok(_))) => {}
-            Ok(Some(Err(_)) | None) | Err(_) => return (None, frames),
+            Ok(Some(Err(_)) | None) => return (true, None, frames),
+            Err(_quiet) => return (false, None, frames),
         }
     }
 }

@@ -97,10 +97,13 @@ function freePort(): Promise<number> {
 }
 
 let uniq = 0;
-/** A fresh username for each test, valid for the server's rules. */
+/**
+ * A username unique within this worker, valid for the server's rules. Each worker has
+ * its own fresh database, so a counter is enough (and screenshots show short names).
+ */
 export function username(prefix: string) {
   uniq += 1;
-  return `${prefix}${Date.now().toString(36).slice(-5)}${uniq}`;
+  return `${prefix}${uniq}`;
 }
 
 export const PASSWORD = 'correct horse battery';

@@ -469,3 +469,33 @@ async fn logout_revokes_the_token_and_closes_its_sockets() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn internal_failures_answer_internal_without_details() {
+    let server = TestServer::start().await;
+    let mut alice = server.user("alice").await;
+    let room = alice.create_room("Doomed").await;
+    // Break the database under the running server: its next message insert fails.
+    let url = format!("sqlite:{}", server.db_dir().join("knock.db").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::raw_sql("DROP TABLE messages")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "hello?"}))
+        .await;
+    let error = alice.expect_error("internal", Some("sendMessage")).await;
+    let text = error["message"].as_str().unwrap();
+    assert!(
+        !text.contains("messages") && !text.contains("table"),
+        "{text}"
+    );
+    // The socket stays usable for what still works.
+    alice
+        .send(json!({"action": "getMembers", "roomId": room}))
+        .await;
+    alice.expect("roomMembers").await;
+}

@@ -9,6 +9,7 @@ pub mod client;
 pub mod components;
 pub mod config;
 pub mod ids;
+pub mod linkify;
 pub mod router;
 pub mod state;
 

@@ -152,6 +152,13 @@ test('HTML and script in a message are shown as text', async ({ newUser }) => {
   await expect(member.page.locator('.messages img, .messages script, .messages b')).toHaveCount(0);
   await expect(admin.page.locator('.msg-text').filter({ hasText: 'not bold' })).toHaveText(evil);
   expect(dialogs).toBe(0);
+
+  // Web links are clickable; nothing else becomes markup.
+  await admin.send('read https://example.org/dune?x=1. not javascript:alert(3)');
+  const link = member.page.locator('.msg-text a', { hasText: 'https://example.org/dune?x=1' });
+  await expect(link).toHaveAttribute('href', 'https://example.org/dune?x=1');
+  await expect(link).toHaveAttribute('rel', /noopener/);
+  await expect(member.page.locator('.msg-text a')).toHaveCount(1);
 });
 
 test('server errors show where the user acted', async ({ newUser }) => {

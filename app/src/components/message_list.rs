@@ -8,6 +8,7 @@ use leptos::prelude::*;
 
 use crate::browser;
 use crate::client::{Chat, Connection, Session};
+use crate::linkify::{Segment, split_links};
 use crate::state::outbox::{Outgoing, OutgoingState};
 use crate::state::timeline::PageKind;
 
@@ -273,9 +274,25 @@ fn MessageRow(row: Row) -> impl IntoView {
                     {time}
                 </time>
             </div>
-            <p class="msg-text">{message.message}</p>
+            <p class="msg-text">{message_body(&message.message)}</p>
         </li>
     }
+}
+
+/// The message as text nodes, with web links clickable.
+fn message_body(text: &str) -> Vec<AnyView> {
+    split_links(text)
+        .into_iter()
+        .map(|segment| match segment {
+            Segment::Text(t) => t.to_owned().into_any(),
+            Segment::Link(url) => view! {
+                <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">
+                    {url.to_owned()}
+                </a>
+            }
+            .into_any(),
+        })
+        .collect()
 }
 
 #[component]

@@ -158,10 +158,8 @@ fn NotInRoom(room_id: RoomId) -> impl IntoView {
     let slot = Slot::Room(room_id.clone());
     let error = move || chat.0.with(|s| s.error(&slot));
     let loaded = move || chat.0.with(|s| s.rooms_loaded);
-    let exists = {
-        let error = error.clone();
-        move || error().is_none_or(|e| !e.contains("no room"))
-    };
+    let id = room_id.clone();
+    let exists = move || chat.0.with(|s| s.room(&id).is_none_or(|r| !r.not_found));
     view! {
         <section class="panel">
             {move || match error() {

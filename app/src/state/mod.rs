@@ -79,6 +79,8 @@ pub struct RoomState {
     pub timeline: Timeline,
     /// Messages from others that arrived while the room was not on screen.
     pub unread: u32,
+    /// The server said there is no such room.
+    pub not_found: bool,
 }
 
 impl RoomState {
@@ -91,6 +93,7 @@ impl RoomState {
             members: Members::default(),
             timeline: Timeline::default(),
             unread: 0,
+            not_found: false,
         }
     }
 
@@ -527,6 +530,9 @@ impl ChatState {
         if is_new && !mine && !viewing {
             room.unread = room.unread.saturating_add(1);
         }
+        if mine {
+            self.outbox.settle_echo(&room_id, &text);
+        }
         if is_new && !mine && viewing {
             self.announcement = format!("{author}: {text}");
         }
@@ -625,6 +631,7 @@ impl ChatState {
     fn access_lost(&mut self, room_id: &RoomId, code: ErrorCode, readable: String) {
         if matches!(code, ErrorCode::NotMember | ErrorCode::RoomNotFound) {
             let room = self.room_mut(room_id);
+            room.not_found = code == ErrorCode::RoomNotFound;
             if room.status == Some(MemberStatus::Approved) {
                 room.status = None;
             }

@@ -74,6 +74,16 @@ impl Outbox {
         Some(self.items.remove(index))
     }
 
+    /// The server's broadcast of one of our messages can arrive before its ack (it
+    /// carries no `clientMsgId`): the oldest message in flight in that room with that
+    /// text is the one, so it is shown once, as stored.
+    pub fn settle_echo(&mut self, room_id: &RoomId, text: &str) -> Option<Outgoing> {
+        let index = self.items.iter().position(|m| {
+            m.state == OutgoingState::InFlight && &m.room_id == room_id && m.text == text
+        })?;
+        Some(self.items.remove(index))
+    }
+
     /// The server refused the oldest message in flight.
     pub fn fail_oldest_in_flight(&mut self, reason: &str) -> Option<&Outgoing> {
         let item = self
@@ -218,6 +228,27 @@ mod tests {
         o.discard(&id(1));
         assert!(o.is_empty());
         assert!(o.fail_oldest_in_flight("nothing").is_none());
+    }
+
+    #[test]
+    fn an_echo_before_the_ack_settles_the_oldest_matching_message() {
+        let mut o = Outbox::default();
+        o.push(id(1), RoomId::from("r"), "same".into(), true);
+        o.push(id(2), RoomId::from("r"), "same".into(), true);
+        o.push(id(3), RoomId::from("r"), "other".into(), false);
+        assert!(o.settle_echo(&RoomId::from("s"), "same").is_none());
+        assert!(
+            o.settle_echo(&RoomId::from("r"), "other").is_none(),
+            "not sent yet"
+        );
+        assert_eq!(
+            o.settle_echo(&RoomId::from("r"), "same")
+                .unwrap()
+                .client_msg_id,
+            id(1)
+        );
+        assert!(o.ack(&id(1)).is_none(), "the late ack finds nothing");
+        assert_eq!(o.len(), 2);
     }
 
     #[test]

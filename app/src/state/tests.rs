@@ -329,6 +329,15 @@ fn outsider_opening_a_room_is_told_not_a_member_and_sees_nothing() {
         Some("You are not a member of this room.")
     );
     assert_eq!(eve.listed_rooms().len(), 0);
+    assert!(!eve.rooms[&room()].not_found);
+    let other = RoomId::from("no-such-room");
+    eve.open_room(&other);
+    eve.apply(ServerMessage::error(
+        ErrorCode::RoomNotFound,
+        "",
+        Some("getMembers"),
+    ));
+    assert!(eve.rooms[&other].not_found);
     // A message for a room eve is not in is not announced as hers.
     assert!(eve.rooms[&room()].timeline.is_empty());
 }

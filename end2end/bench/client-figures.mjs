@@ -21,7 +21,8 @@ const { chromium } = require('@playwright/test');
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.argv[2] ?? 15);
 const PKG = join(REPO, 'target', 'site', 'pkg');
-const BUDGET_GZIP = 300 * 1024;
+// The budget in kilobytes of 1,000 bytes (the stricter reading of "300 KB").
+const BUDGET_GZIP = 300 * 1000;
 
 function sizes() {
   const rows = ['knock.wasm', 'knock.js', 'knock.css'].map((name) => {
@@ -99,7 +100,7 @@ const median = (xs) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const fmtKb = (n) => `${(n / 1024).toFixed(1)} KB`;
+const fmtKb = (n) => `${(n / 1024).toFixed(1)} KiB`;
 const fmtMs = (n) => `${n.toFixed(0)} ms`;
 
 async function main() {
@@ -144,8 +145,8 @@ release build (\`cargo leptos build --release\`: \`opt-level = "z"\`, LTO, wasm-
 ${table}
 | **total** | **${fmtKb(size.total.raw)}** | **${fmtKb(size.total.gzip)}** | **${fmtKb(size.total.brotli)}** |
 
-Budget: under 300 KB gzip together: **${size.total.gzip <= BUDGET_GZIP ? 'met' : 'NOT met'}**
-(${fmtKb(size.total.gzip)}). index.html (1.4 KB) and config.json are not counted.
+Budget: under 300 KB (300,000 bytes) gzip together: **${size.total.gzip <= BUDGET_GZIP ? 'met' : 'NOT met'}**
+(${size.total.gzip.toLocaleString('en')} bytes). index.html (1.4 KiB) and config.json are not counted.
 
 ## Navigation to an interactive sign-in form (localhost, one-box server)
 

@@ -21,16 +21,24 @@ fn seconds_until(retry_at: f64, now: f64) -> u64 {
     }
 }
 
-/// The words shown for a status.
-fn label(status: ConnStatus, now: f64) -> String {
+/// The words announced for a status (screen readers hear each change once).
+fn label(status: ConnStatus) -> &'static str {
     match status {
-        ConnStatus::Idle => "Offline".into(),
-        ConnStatus::Connecting => "Connecting…".into(),
-        ConnStatus::Online => "Connected".into(),
+        ConnStatus::Idle => "Offline",
+        ConnStatus::Connecting => "Connecting…",
+        ConnStatus::Online => "Connected",
+        ConnStatus::Reconnecting { .. } => "Reconnecting…",
+    }
+}
+
+/// The countdown shown (not announced) while waiting to reconnect.
+fn countdown(status: ConnStatus, now: f64) -> Option<String> {
+    match status {
         ConnStatus::Reconnecting { retry_at, .. } => match seconds_until(retry_at, now) {
-            0 => "Reconnecting…".into(),
-            s => format!("Reconnecting in {s} s…"),
+            0 => None,
+            s => Some(format!("in {s} s")),
         },
+        _ => None,
     }
 }
 
@@ -73,9 +81,8 @@ pub fn ConnectionStatus() -> impl IntoView {
     view! {
         <div class="conn" data-state=state>
             <span class="conn-dot" aria-hidden="true"></span>
-            <span class="conn-label" role="status">
-                {move || label(status.get(), now.get())}
-            </span>
+            <span class="conn-label" role="status">{move || label(status.get())}</span>
+            <span class="conn-countdown" aria-hidden="true">{move || countdown(status.get(), now.get())}</span>
             <Show when=move || matches!(status.get(), ConnStatus::Reconnecting { .. })>
                 <button type="button" class="btn btn-link" on:click=move |_| connection.retry_now()>
                     "Retry now"
@@ -91,27 +98,15 @@ mod tests {
 
     #[test]
     fn labels() {
-        assert_eq!(label(ConnStatus::Online, 0.0), "Connected");
-        assert_eq!(
-            label(
-                ConnStatus::Reconnecting {
-                    attempt: 2,
-                    retry_at: 3_200.0
-                },
-                1_000.0
-            ),
-            "Reconnecting in 3 s…"
-        );
-        assert_eq!(
-            label(
-                ConnStatus::Reconnecting {
-                    attempt: 2,
-                    retry_at: 1_000.0
-                },
-                5_000.0
-            ),
-            "Reconnecting…"
-        );
+        assert_eq!(label(ConnStatus::Online), "Connected");
+        let waiting = ConnStatus::Reconnecting {
+            attempt: 2,
+            retry_at: 3_200.0,
+        };
+        assert_eq!(label(waiting), "Reconnecting…");
+        assert_eq!(countdown(waiting, 1_000.0).as_deref(), Some("in 3 s"));
+        assert_eq!(countdown(waiting, 5_000.0), None);
+        assert_eq!(countdown(ConnStatus::Online, 0.0), None);
         assert_eq!(seconds_until(f64::NAN, 0.0), 0);
     }
 }

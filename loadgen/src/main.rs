@@ -85,6 +85,12 @@ struct RunArgs {
     /// Idle sockets to open.
     #[arg(long)]
     idle_connections: Option<usize>,
+    /// Members of the fan-out room, instead of the scale's.
+    #[arg(long)]
+    fanout_members: Option<usize>,
+    /// Fan-out rates (messages/s), 10 s each, instead of the scale's steps.
+    #[arg(long, value_delimiter = ',')]
+    fanout_rates: Option<Vec<f64>>,
     /// Throughput input rates to sweep (messages/s), instead of the scale's.
     #[arg(long, value_delimiter = ',')]
     throughput_rates: Option<Vec<f64>>,
@@ -233,6 +239,12 @@ fn scale_for(kind: Kind, args: &RunArgs, nofile: u64) -> (ScaleName, Scale) {
     };
     if let Some(repeats) = args.repeats {
         scale.repeats = repeats.max(1);
+    }
+    if let Some(members) = args.fanout_members {
+        scale.fanout_members = members.max(2);
+    }
+    if let Some(rates) = &args.fanout_rates {
+        scale.fanout_steps = rates.iter().map(|rate| (*rate, 10.0)).collect();
     }
     if let Some(rates) = &args.throughput_rates {
         scale.throughput_rates.clone_from(rates);

@@ -6,11 +6,14 @@
 //! (catch-up after reconnect, dedupe, outbox, membership changes) is tested natively.
 
 pub mod backoff;
+mod errors;
 pub mod members;
 pub mod outbox;
 pub mod timeline;
 
 use std::collections::{BTreeMap, VecDeque};
+
+pub use self::errors::Errors;
 
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, ErrorCode, JoinRoom, MemberStatus, ResumeRoom, RoomId,
@@ -137,7 +140,7 @@ pub struct ChatState {
     pub online: bool,
     pub outbox: Outbox,
     pub notices: Vec<NoticeEntry>,
-    pub errors: BTreeMap<Slot, String>,
+    pub errors: Errors,
     /// The room on screen.
     pub viewing: Option<RoomId>,
     /// The newest message from someone else in the room on screen, for screen readers.

@@ -4,7 +4,7 @@
 //! live `message` frames, the replay after `resume`) and may overlap. Merging by `seq`
 //! with dedupe by `messageId` makes the order of arrival irrelevant.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use knock_protocol::{ChatMessage, MessageId, limits};
 
@@ -22,7 +22,6 @@ pub enum PageKind {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Timeline {
     by_seq: BTreeMap<u64, ChatMessage>,
-    ids: HashSet<MessageId>,
     /// The newest page has been received.
     pub loaded: bool,
     /// Older messages exist on the server.
@@ -41,14 +40,17 @@ pub enum Inserted {
 impl Timeline {
     /// Adds a message unless it is already known (same `seq` or same `messageId`).
     pub fn insert(&mut self, message: ChatMessage) -> Inserted {
-        if self.by_seq.contains_key(&message.seq)
-            || (!message.message_id.as_str().is_empty() && self.ids.contains(&message.message_id))
-        {
+        if self.by_seq.contains_key(&message.seq) || self.has_id(&message.message_id) {
             return Inserted::Duplicate;
         }
-        self.ids.insert(message.message_id.clone());
         self.by_seq.insert(message.seq, message);
         Inserted::New
+    }
+
+    /// Whether a message with this id is known. A scan: rooms hold hundreds of
+    /// messages, not millions, and a set would cost download size.
+    fn has_id(&self, id: &MessageId) -> bool {
+        !id.as_str().is_empty() && self.by_seq.values().any(|m| &m.message_id == id)
     }
 
     /// Merges one `history` page, answering the oldest outstanding request.

@@ -108,7 +108,21 @@ export function username(prefix: string) {
 
 export const PASSWORD = 'correct horse battery';
 
-export const test = base.extend<{ newUser: (prefix: string) => Promise<User> }, KnockOptions & { knock: Knock }>({
+/** Uncaught errors in any page of any user (a Rust panic shows up here). */
+const pageErrors: string[] = [];
+
+export const test = base.extend<
+  { newUser: (prefix: string) => Promise<User>; noPageErrors: void },
+  KnockOptions & { knock: Knock }
+>({
+  noPageErrors: [
+    async ({}, use) => {
+      pageErrors.length = 0;
+      await use();
+      expect(pageErrors, 'uncaught errors in the app').toEqual([]);
+    },
+    { auto: true },
+  ],
   deployment: ['same-origin', { option: true, scope: 'worker' }],
   knock: [
     async ({ deployment }, use) => {
@@ -171,6 +185,7 @@ export class User {
 
   static async open(browser: Browser, appUrl: string, name: string, path = '/') {
     const context = await browser.newContext({ baseURL: appUrl });
+    context.on('weberror', (e) => pageErrors.push(`${name}: ${e.error().message}`));
     const page = await context.newPage();
     await page.goto(path);
     return new User(name, context, page);

@@ -1,4 +1,4 @@
-import { test, expect } from './fixtures';
+import { test, expect, screenshot } from './fixtures';
 
 test('the server restarts mid-conversation: the UI says so, recovers by itself and catches up', async ({
   newUser,
@@ -26,6 +26,8 @@ test('the server restarts mid-conversation: the UI says so, recovers by itself a
   );
   const adminBox = admin.page.getByLabel('Message', { exact: true });
   await adminBox.fill('a draft I keep typing');
+  await expect(member.status()).toContainText('Reconnecting');
+  await screenshot(member.page, knock, 'reconnecting');
 
   // Back on the same port and database: both reconnect without a reload.
   await knock.api.start();

@@ -110,10 +110,14 @@ pub struct Registration {
     pub close: watch::Receiver<Option<CloseReason>>,
 }
 
+/// Every recipient of every message is looked up here; foldhash is fast and randomly
+/// seeded (user ids are chosen by users).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Index {
-    connections: HashMap<ConnId, Connection>,
-    by_user: HashMap<UserId, Vec<ConnId>>,
+    connections: FastMap<ConnId, Connection>,
+    by_user: FastMap<UserId, Vec<ConnId>>,
 }
 
 #[derive(Default)]

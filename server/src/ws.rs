@@ -34,10 +34,23 @@ const FLOOD_STRIKES: u32 = 200;
 
 /// Catch-up reads from storage in pages of this many messages.
 const CATCH_UP_PAGE: u32 = 200;
+/// Initial size of a socket's read buffer.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Most queued frames written in a row before the close signal and pings are looked at.
+const WRITE_BURST: usize = 256;
+
+/// Per room, the run of `seq`s a socket was sent. Room ids are hashed on every delivery;
+/// foldhash is fast and randomly seeded.
+type SentRuns = HashMap<RoomId, Sent, foldhash::fast::RandomState>;
 
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(limits::MAX_FRAME_BYTES)
         .max_frame_size(limits::MAX_FRAME_BYTES)
+        // tungstenite allocates its read buffer up front and zeroes its free part before
+        // every read: at the default 128 KiB that was most of an idle socket's memory and
+        // a fifth of the server's instructions under load (docs/benchmarks.md). Chat
+        // frames are small; the buffer grows for the rare large one.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             let span = tracing::info_span!(
                 "conn",
@@ -94,7 +107,7 @@ async fn serve(socket: WebSocket, state: AppState) {
     let span = tracing::Span::current();
     span.record("conn", id);
     span.record("user", user_id.as_str());
-    tracing::info!("socket authenticated");
+    tracing::debug!("socket authenticated");
 
     let hello = ServerMessage::Authenticated {
         user_id: user_id.clone(),
@@ -126,7 +139,18 @@ async fn serve(socket: WebSocket, state: AppState) {
     read_loop(&mut stream, &mut session, &state, close).await;
     hub.unregister(id);
     let _ = writer.await;
-    tracing::info!("socket closed");
+    // Closing a TCP socket with unread input makes the kernel reset the connection, and
+    // the client would lose the close frame (and what came before it): read, and drop,
+    // until the client answers the close or the grace period ends.
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+    tracing::debug!("socket closed");
 }
 
 enum Refusal {
@@ -322,38 +346,47 @@ async fn write_loop(
     storage: Arc<dyn Storage>,
     ping_interval: Duration,
 ) {
-    let mut sent: HashMap<RoomId, Sent> = HashMap::new();
+    let mut sent = SentRuns::default();
     let mut ping =
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     let reason = loop {
+        let step = async {
+            tokio::select! {
+                biased;
+                item = queue.recv() => {
+                    // None: the reader finished (the client closed or went silent).
+                    let Some(item) = item else { return Ok(false) };
+                    write(&mut sink, &mut sent, item, storage.as_ref()).await?;
+                    // What else is queued is fed unflushed, then written at once: one
+                    // system call carries many frames.
+                    for _ in 1..WRITE_BURST {
+                        let Ok(item) = queue.try_recv() else { break };
+                        write(&mut sink, &mut sent, item, storage.as_ref()).await?;
+                    }
+                    sink.flush().await.map_err(Some)?;
+                    Ok(true)
+                }
+                _ = ping.tick() => {
+                    sink.send(Message::Ping(axum::body::Bytes::new())).await.map_err(Some)?;
+                    Ok(true)
+                }
+            }
+        };
         // A write to a client that stopped reading can wait forever; a close wins over it.
-        let outcome = tokio::select! {
+        let outcome: Result<bool, Option<axum::Error>> = tokio::select! {
             biased;
             _ = close.changed() => break *close.borrow(),
-            item = queue.recv() => match item {
-                // The reader finished (the client closed or went silent).
-                None => break None,
-                Some(item) => tokio::select! {
-                    biased;
-                    _ = close.changed() => break *close.borrow(),
-                    outcome = async {
-                        write(&mut sink, &mut sent, item, storage.as_ref()).await?;
-                        // Frames are fed unflushed while more are queued: one write
-                        // (one system call) carries many of them.
-                        if queue.is_empty() {
-                            sink.flush().await.map_err(Some)?;
-                        }
-                        Ok(())
-                    } => outcome,
-                },
-            },
-            _ = ping.tick() => sink.send(Message::Ping(axum::body::Bytes::new())).await.map_err(Some),
+            outcome = step => outcome,
         };
-        if let Err(error) = outcome {
-            if let Some(error) = error {
-                tracing::debug!(%error, "socket write failed");
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => break None,
+            Err(error) => {
+                if let Some(error) = error {
+                    tracing::debug!(%error, "socket write failed");
+                }
+                break None;
             }
-            break None;
         }
     };
     if let Some(reason) = reason {
@@ -385,7 +418,7 @@ async fn write_loop(
 
 async fn write(
     sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut HashMap<RoomId, Sent>,
+    sent: &mut SentRuns,
     item: Outbound,
     storage: &dyn Storage,
 ) -> WriteResult {
@@ -413,7 +446,7 @@ type WriteResult = Result<(), Option<axum::Error>>;
 /// Sends a live chat message unless this socket has it, filling any gap before it.
 async fn deliver(
     sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut HashMap<RoomId, Sent>,
+    sent: &mut SentRuns,
     chat: &ChatFrame,
     storage: &dyn Storage,
 ) -> WriteResult {
@@ -434,7 +467,7 @@ async fn deliver(
 /// `resume`: every stored message after `after_seq` that this socket was not sent yet.
 async fn catch_up(
     sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut HashMap<RoomId, Sent>,
+    sent: &mut SentRuns,
     room_id: RoomId,
     after_seq: u64,
     storage: &dyn Storage,
@@ -480,7 +513,7 @@ async fn catch_up(
 /// Sends stored messages with `after < seq <= up_to`.
 async fn send_stored(
     sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut HashMap<RoomId, Sent>,
+    sent: &mut SentRuns,
     room_id: &RoomId,
     after: u64,
     up_to: u64,
@@ -514,8 +547,11 @@ async fn send_stored(
     Ok(())
 }
 
-fn record(sent: &mut HashMap<RoomId, Sent>, room_id: &RoomId, seq: u64) {
-    sent.entry(room_id.clone())
-        .and_modify(|run| run.to = run.to.max(seq))
-        .or_insert(Sent { from: seq, to: seq });
+fn record(sent: &mut SentRuns, room_id: &RoomId, seq: u64) {
+    // Looked up first: the room id is cloned only the first time a room is seen.
+    if let Some(run) = sent.get_mut(room_id) {
+        run.to = run.to.max(seq);
+    } else {
+        sent.insert(room_id.clone(), Sent { from: seq, to: seq });
+    }
 }

@@ -15,7 +15,10 @@ use knock_protocol::{RoomId, ServerMessage, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::hub::{ChatFrame, CloseReason, Hub, Outbound};
+use crate::{
+    directory::RoomDirectory,
+    hub::{ChatFrame, CloseReason, Hub, Outbound},
+};
 
 /// The one channel every node publishes to and subscribes to.
 const CHANNEL: &str = "knock:events";
@@ -58,6 +61,8 @@ enum EventKind {
     },
     /// A session was signed out: close its sockets.
     CloseSession { session: String },
+    /// A membership of the room changed: forget what the directory holds of it.
+    RoomChanged { room_id: RoomId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,13 +76,17 @@ impl Fanout {
     }
 
     /// Fan-out through Redis too; fails if Redis cannot be reached at start.
-    pub async fn with_redis(hub: Arc<Hub>, url: &str) -> Result<Self, BusError> {
+    pub async fn with_redis(
+        hub: Arc<Hub>,
+        directory: Arc<RoomDirectory>,
+        url: &str,
+    ) -> Result<Self, BusError> {
         let client = redis::Client::open(url)?;
         let publisher = client.get_connection_manager().await?;
         let node: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let (outgoing, queue) = mpsc::channel(PUBLISH_QUEUE);
         tokio::spawn(publish_loop(publisher, queue));
-        tokio::spawn(subscribe_loop(client, node.clone(), hub.clone()));
+        tokio::spawn(subscribe_loop(client, node.clone(), hub.clone(), directory));
         tracing::info!(%node, "fan-out through Redis");
         Ok(Self {
             hub,
@@ -127,6 +136,13 @@ impl Fanout {
         });
     }
 
+    /// Tells the other nodes that a membership of the room changed.
+    pub fn room_changed(&self, room_id: &RoomId) {
+        self.publish(EventKind::RoomChanged {
+            room_id: room_id.clone(),
+        });
+    }
+
     fn publish(&self, kind: EventKind) {
         let Some(bus) = &self.bus else {
             return;
@@ -168,7 +184,12 @@ async fn publish_loop(mut redis: redis::aio::ConnectionManager, mut queue: mpsc:
     }
 }
 
-async fn subscribe_loop(client: redis::Client, node: Arc<str>, hub: Arc<Hub>) {
+async fn subscribe_loop(
+    client: redis::Client,
+    node: Arc<str>,
+    hub: Arc<Hub>,
+    directory: Arc<RoomDirectory>,
+) {
     let mut pause = Duration::from_millis(200);
     loop {
         match subscribe(&client).await {
@@ -176,10 +197,11 @@ async fn subscribe_loop(client: redis::Client, node: Arc<str>, hub: Arc<Hub>) {
                 pause = Duration::from_millis(200);
                 tracing::info!("subscribed to Redis; catching local sockets up from storage");
                 // Whatever was published while this node was not listening is in storage.
+                directory.clear();
                 hub.resync_all();
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
-                    deliver(&hub, &node, message.get_payload_bytes());
+                    deliver(&hub, &directory, &node, message.get_payload_bytes());
                 }
                 tracing::warn!("Redis subscription ended");
             }
@@ -196,7 +218,7 @@ async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::Pub
     Ok(pubsub)
 }
 
-fn deliver(hub: &Hub, node: &str, payload: &[u8]) {
+fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8]) {
     let event: Event = match serde_json::from_slice(payload) {
         Ok(event) => event,
         Err(error) => {
@@ -227,5 +249,6 @@ fn deliver(hub: &Hub, node: &str, payload: &[u8]) {
         EventKind::CloseSession { session } => {
             hub.close_session(&session, CloseReason::SIGNED_OUT);
         }
+        EventKind::RoomChanged { room_id } => directory.invalidate(&room_id),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod fanout;
@@ -16,6 +17,7 @@ pub mod ws;
 use std::{future::Future, sync::Arc};
 
 pub use config::Config;
+use directory::RoomDirectory;
 use fanout::Fanout;
 use hub::{CloseReason, Hub};
 use service::{Limits, Service};
@@ -52,15 +54,17 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let storage = storage::open(&config.database_url).await?;
     let hub = Arc::new(Hub::new());
+    let directory = Arc::new(RoomDirectory::new(storage.clone()));
     let fanout = match &config.redis_url {
-        Some(url) => Fanout::with_redis(hub.clone(), url).await?,
+        Some(url) => Fanout::with_redis(hub.clone(), directory.clone(), url).await?,
         None => Fanout::local(hub.clone()),
     };
-    let (writer, writer_task) = MessageWriter::spawn(storage.clone(), fanout.clone());
+    let (writer, writer_task) =
+        MessageWriter::spawn(storage.clone(), directory.clone(), fanout.clone());
     let limits = Limits::new(config.message_rate(), config.login_failures);
     let state = AppState {
         allowed_origins: config.normalized_origins().into(),
-        service: Service::new(storage, fanout, writer, limits),
+        service: Service::new(storage, directory, fanout, writer, limits),
         config: Arc::new(config),
     };
     let addr = state.config.addr;

@@ -14,11 +14,12 @@ use knock_protocol::{
 
 use crate::{
     auth,
+    directory::{RoomDirectory, RoomEntry},
     domain::{self, Decision, JoinOutcome},
     error::ServiceError,
     fanout::Fanout,
     hub::{ConnId, Hub, Outbound},
-    storage::{Inserted, Membership, NewMessage, NewRoom, Room, Storage},
+    storage::{Inserted, Membership, NewMessage, NewRoom, Storage},
     throttle::{FailureLimiter, KeyedLimiter, Rate},
     writer::MessageWriter,
 };
@@ -58,6 +59,7 @@ pub struct SocketSession {
 #[derive(Clone)]
 pub struct Service {
     storage: Arc<dyn Storage>,
+    directory: Arc<RoomDirectory>,
     fanout: Fanout,
     writer: MessageWriter,
     limits: Arc<Limits>,
@@ -75,12 +77,14 @@ pub fn now_ms() -> i64 {
 impl Service {
     pub fn new(
         storage: Arc<dyn Storage>,
+        directory: Arc<RoomDirectory>,
         fanout: Fanout,
         writer: MessageWriter,
         limits: Limits,
     ) -> Self {
         Self {
             storage,
+            directory,
             fanout,
             writer,
             limits: Arc::new(limits),
@@ -281,6 +285,7 @@ impl Service {
                 self.storage
                     .set_membership(&room_id, &session.user_id, pending, now_ms())
                     .await?;
+                self.room_changed(&room_id);
                 tracing::info!(room = %room_id, "join requested");
                 let admins = self.storage.admins(&room_id).await?;
                 self.fanout.to_users(
@@ -323,6 +328,7 @@ impl Service {
         self.storage
             .set_membership(&room_id, &target, changed, now_ms())
             .await?;
+        self.room_changed(&room_id);
         tracing::info!(room = %room_id, %target, status = changed.status.as_str(), "join decided");
         self.fanout.to_user(
             &target,
@@ -333,6 +339,13 @@ impl Service {
         );
         self.announce_change(&room_id, &target, changed).await?;
         Ok(Vec::new())
+    }
+
+    /// Membership decisions read storage, not the directory (they are rare, and must see
+    /// the latest state); after a change the directory forgets the room, on every node.
+    fn room_changed(&self, room_id: &RoomId) {
+        self.directory.invalidate(room_id);
+        self.fanout.room_changed(room_id);
     }
 
     /// `memberChanged` to every approved member of the room and to the user concerned.
@@ -430,7 +443,7 @@ impl Service {
             .collect();
         Ok(vec![Outbound::message(&ServerMessage::RoomMembers {
             room_id,
-            room_name: room.room_name,
+            room_name: room.room_name.clone(),
             participants,
         })])
     }
@@ -507,25 +520,33 @@ impl Service {
         }
     }
 
-    async fn existing_room(&self, room_id: &RoomId) -> Result<Room, ServiceError> {
+    async fn existing_room(&self, room_id: &RoomId) -> Result<Arc<RoomEntry>, ServiceError> {
         // Ids Knock never made cannot name a room; no need to ask storage.
         if uuid::Uuid::parse_str(room_id.as_str()).is_err() {
             return Err(ServiceError::RoomNotFound);
         }
-        self.storage
-            .room(room_id)
+        self.directory
+            .get(room_id)
             .await?
             .ok_or(ServiceError::RoomNotFound)
     }
 
+    /// The hot path's check (every message, history page, member list, resume): answered
+    /// from the directory.
     async fn require_approved(
         &self,
         room_id: &RoomId,
         user_id: &UserId,
-    ) -> Result<Room, ServiceError> {
+    ) -> Result<Arc<RoomEntry>, ServiceError> {
         let room = self.existing_room(room_id).await?;
-        let membership = self.storage.membership(room_id, user_id).await?;
-        domain::require_approved(membership)?;
+        if domain::require_approved(room.membership(user_id)).is_ok() {
+            return Ok(room);
+        }
+        // The directory may lag behind an approval made on another node: read storage
+        // again before refusing.
+        self.directory.invalidate(room_id);
+        let room = self.existing_room(room_id).await?;
+        domain::require_approved(room.membership(user_id))?;
         Ok(room)
     }
 }

@@ -5,10 +5,11 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use knock_protocol::{MemberStatus, RoomId, ServerMessage, UserId};
+use knock_protocol::{RoomId, ServerMessage};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
+    directory::{RoomDirectory, RoomEntry},
     error::ServiceError,
     fanout::Fanout,
     hub::ChatFrame,
@@ -33,9 +34,13 @@ pub struct MessageWriter {
 impl MessageWriter {
     /// Starts the writer task. It ends once every `MessageWriter` clone is dropped and the
     /// queued messages are stored.
-    pub fn spawn(storage: Arc<dyn Storage>, fanout: Fanout) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn spawn(
+        storage: Arc<dyn Storage>,
+        directory: Arc<RoomDirectory>,
+        fanout: Fanout,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(queue, storage, fanout));
+        let task = tokio::spawn(run(queue, storage, directory, fanout));
         (Self { jobs }, task)
     }
 
@@ -53,13 +58,18 @@ impl MessageWriter {
     }
 }
 
-async fn run(mut queue: mpsc::Receiver<Job>, storage: Arc<dyn Storage>, fanout: Fanout) {
+async fn run(
+    mut queue: mpsc::Receiver<Job>,
+    storage: Arc<dyn Storage>,
+    directory: Arc<RoomDirectory>,
+    fanout: Fanout,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let messages: Vec<NewMessage> = batch.iter().map(|job| job.message.clone()).collect();
         match storage.insert_messages(&messages).await {
             Ok(results) => {
-                fan_out(&results, storage.as_ref(), &fanout).await;
+                fan_out(&results, &directory, &fanout).await;
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.done.send(Ok(result));
                 }
@@ -78,31 +88,31 @@ async fn run(mut queue: mpsc::Receiver<Job>, storage: Arc<dyn Storage>, fanout: 
 }
 
 /// Delivers the batch's new messages, in order, to the approved members of their rooms.
-async fn fan_out(results: &[Inserted], storage: &dyn Storage, fanout: &Fanout) {
-    let mut recipients: HashMap<&RoomId, Vec<UserId>> = HashMap::new();
+async fn fan_out(results: &[Inserted], directory: &RoomDirectory, fanout: &Fanout) {
+    let mut rooms: HashMap<&RoomId, Option<Arc<RoomEntry>>> = HashMap::new();
     for result in results {
         let Inserted::New(message) = result else {
             continue;
         };
-        if !recipients.contains_key(&message.room_id) {
-            let members = match storage
-                .users_with_status(&message.room_id, MemberStatus::Approved)
+        if !rooms.contains_key(&message.room_id) {
+            let room = directory
+                .get(&message.room_id)
                 .await
-            {
-                Ok(members) => members,
-                Err(error) => {
+                .unwrap_or_else(|error| {
                     // Stored but not delivered live: clients find it by `seq` on resume.
                     tracing::error!(%error, room = %message.room_id, "loading recipients failed");
-                    Vec::new()
-                }
-            };
-            recipients.insert(&message.room_id, members);
+                    None
+                });
+            rooms.insert(&message.room_id, room);
         }
+        let Some(room) = &rooms[&message.room_id] else {
+            continue;
+        };
         let frame = ChatFrame {
             room_id: message.room_id.clone(),
             seq: message.seq,
             frame: ServerMessage::Message(message.clone()).to_json().into(),
         };
-        fanout.chat(&recipients[&message.room_id], frame);
+        fanout.chat(&room.approved, frame);
     }
 }

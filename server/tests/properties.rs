@@ -18,6 +18,7 @@ use knock_protocol::{
     ResumeRoom, RoomId, ServerMessage, UserId,
 };
 use knock_server::{
+    directory::RoomDirectory,
     fanout::Fanout,
     hub::{Hub, Outbound},
     service::{Limits, Service, SocketSession},
@@ -55,8 +56,9 @@ async fn new_service() -> Service {
         .await
         .expect("in-memory storage");
     let fanout = Fanout::local(Arc::new(Hub::new()));
-    let (writer, _task) = MessageWriter::spawn(storage.clone(), fanout.clone());
-    Service::new(storage, fanout, writer, no_limits())
+    let directory = Arc::new(RoomDirectory::new(storage.clone()));
+    let (writer, _task) = MessageWriter::spawn(storage.clone(), directory.clone(), fanout.clone());
+    Service::new(storage, directory, fanout, writer, no_limits())
 }
 
 async fn add_user(service: &Service, name: &str) -> UserId {

@@ -1,0 +1,144 @@
+//! Every WebSocket text frame a client sends: `decode_client` (server/src/ws.rs), the rules
+//! the server applies to the decoded fields (`knock_server::domain`), and the error frame it
+//! answers a refused frame with.
+//!
+//! Checks, for any input: nothing panics; a decoded frame survives `to_json` and a second
+//! decode unchanged, with `action()` equal to the wire tag; a refusal names a known action
+//! exactly when it is `BadFields`; the rules' results agree with the documented limits.
+#![no_main]
+
+use knock_protocol::{
+    ClientMessage, DecodeError, ErrorCode, JoinRoom, ServerMessage, decode_client, limits,
+};
+use knock_server::domain::{self, RuleError};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // A text frame that is not UTF-8 is closed with 1007 by the socket layer; decode_client
+    // only ever sees a &str.
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match decode_client(text) {
+        Ok(message) => {
+            let action = message.action();
+            assert!(ClientMessage::ACTIONS.contains(&action), "{action}");
+            let json = message.to_json();
+            let again = decode_client(&json)
+                .unwrap_or_else(|error| panic!("re-encoded {json} does not decode: {error:?}"));
+            assert_eq!(
+                again, message,
+                "round trip changed {text:?} (sent as {json})"
+            );
+            let value: serde_json::Value = serde_json::from_str(&json).expect("to_json is JSON");
+            assert_eq!(
+                value["action"], action,
+                "action() differs from the tag in {json}"
+            );
+            check_rules(&message);
+            error_frame_round_trip(ErrorCode::NotMember, "refused", Some(action));
+        }
+        Err(DecodeError::BadFields { action, reason }) => {
+            assert!(ClientMessage::ACTIONS.contains(&action), "{action}");
+            error_frame_round_trip(ErrorCode::BadRequest, &reason, Some(action));
+        }
+        Err(DecodeError::UnknownAction { action }) => {
+            assert!(
+                !ClientMessage::ACTIONS.contains(&action.as_str()),
+                "known action {action:?} reported as unknown for {text:?}"
+            );
+            error_frame_round_trip(
+                ErrorCode::UnknownAction,
+                &format!("unknown action {action:?}"),
+                None,
+            );
+        }
+        Err(DecodeError::NotAnAction { reason }) => {
+            error_frame_round_trip(
+                ErrorCode::BadRequest,
+                &format!("expected a JSON object with a string \"action\": {reason}"),
+                None,
+            );
+        }
+    }
+    // The rules also see arbitrary strings directly, not only those inside valid frames.
+    check_room_name(text);
+    check_message_text(text);
+});
+
+/// What the server checks on the fields of a decoded frame (server/src/service.rs).
+fn check_rules(message: &ClientMessage) {
+    match message {
+        ClientMessage::CreateRoom { room_name } => check_room_name(room_name),
+        ClientMessage::SendMessage { message, .. } => check_message_text(message),
+        ClientMessage::JoinRoom(
+            JoinRoom::Approve { target_user_id, .. } | JoinRoom::Reject { target_user_id, .. },
+        ) => {
+            // The service normalizes the target like a typed username.
+            if let Ok(id) = domain::username(target_user_id.as_str()) {
+                assert!(limits::is_valid_username(id.as_str()), "{id:?}");
+                assert_eq!(
+                    domain::username(id.as_str()),
+                    Ok(id.clone()),
+                    "not idempotent"
+                );
+            }
+        }
+        ClientMessage::GetHistory { limit, .. } => {
+            let page = limit
+                .unwrap_or(limits::DEFAULT_HISTORY_PAGE)
+                .clamp(1, limits::MAX_HISTORY_PAGE);
+            assert!((1..=limits::MAX_HISTORY_PAGE).contains(&page));
+        }
+        ClientMessage::Authenticate { .. }
+        | ClientMessage::JoinRoom(JoinRoom::Request { .. })
+        | ClientMessage::GetMembers { .. }
+        | ClientMessage::Resume { .. }
+        | ClientMessage::MyRooms => {}
+    }
+}
+
+/// Stored names are trimmed, 1 to 100 characters, without NUL, and storing one again
+/// changes nothing. Each refusal has its stated reason. (A new rule in
+/// `domain::room_name` needs its line here.)
+fn check_room_name(raw: &str) {
+    let trimmed = raw.trim();
+    let chars = trimmed.chars().count();
+    let fits = (1..=limits::MAX_ROOM_NAME_CHARS).contains(&chars);
+    match domain::room_name(raw) {
+        Ok(name) => {
+            assert_eq!(name, trimmed);
+            assert!(fits, "{chars} characters accepted");
+            assert!(!name.contains('\0'), "NUL accepted");
+            assert_eq!(domain::room_name(&name), Ok(name.clone()), "not idempotent");
+        }
+        Err(RuleError::InvalidRoomName) => assert!(!fits, "{raw:?} refused as invalid"),
+        Err(RuleError::NulCharacter) => assert!(trimmed.contains('\0'), "{raw:?} has no NUL"),
+        Err(other) => panic!("room_name({raw:?}) gave {other:?}: unknown to this target"),
+    }
+}
+
+/// Messages are kept as typed: 1 to 4,000 characters, not only white space, without NUL.
+/// (A new rule in `domain::message_text` needs its line here.)
+fn check_message_text(text: &str) {
+    let blank = text.trim().is_empty();
+    let too_long = text.chars().count() > limits::MAX_MESSAGE_CHARS;
+    let nul = text.contains('\0');
+    match domain::message_text(text) {
+        Ok(()) => assert!(!blank && !too_long && !nul, "{text:?} accepted"),
+        Err(RuleError::EmptyMessage) => assert!(blank, "{text:?} refused as empty"),
+        Err(RuleError::MessageTooLong) => assert!(too_long, "{text:?} refused as too long"),
+        Err(RuleError::NulCharacter) => assert!(nul, "{text:?} has no NUL"),
+        Err(other) => panic!("message_text({text:?}) gave {other:?}: unknown to this target"),
+    }
+}
+
+/// The error frame the server answers with carries client-made text (the action, serde's
+/// reason quoting the input): it must encode and decode back unchanged.
+fn error_frame_round_trip(code: ErrorCode, message: &str, action: Option<&str>) {
+    let frame = ServerMessage::error(code, message, action);
+    let json = frame.to_json();
+    let again: ServerMessage = serde_json::from_str(&json)
+        .unwrap_or_else(|error| panic!("error frame {json} does not decode: {error}"));
+    assert_eq!(again, frame);
+}

@@ -4,6 +4,7 @@
 //! Only domain and protocol types cross this boundary; row structs stay in the backends.
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use std::sync::Arc;

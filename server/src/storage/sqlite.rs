@@ -8,13 +8,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ClientMsgId, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, ClientMsgId, MemberStatus, Participant, RoomId, RoomSummary, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::rows::{
+    MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow, constraint_error,
+    is_foreign_key_violation, seq_bound, seq_from_db,
+};
 use super::{
     Credential, Inserted, Membership, NewMessage, NewRoom, Room, Storage, StorageError,
     StorageResult,
@@ -388,129 +392,5 @@ impl Storage for SqliteStorage {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(SummaryRow::into_summary).collect()
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct RoomRow {
-    room_id: String,
-    room_name: String,
-    last_seq: i64,
-}
-
-impl RoomRow {
-    fn into_room(self) -> StorageResult<Room> {
-        Ok(Room {
-            room_id: RoomId(self.room_id),
-            room_name: self.room_name,
-            last_seq: seq_from_db(self.last_seq)?,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct MembershipRow {
-    status: String,
-    is_admin: bool,
-}
-
-impl MembershipRow {
-    fn into_membership(self) -> StorageResult<Membership> {
-        Ok(Membership {
-            status: status_from_db(&self.status)?,
-            is_admin: self.is_admin,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ParticipantRow {
-    user_id: String,
-    status: String,
-    is_admin: bool,
-}
-
-impl ParticipantRow {
-    fn into_participant(self) -> StorageResult<Participant> {
-        Ok(Participant {
-            status: status_from_db(&self.status)?,
-            user_id: UserId(self.user_id),
-            is_admin: self.is_admin,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    room_id: String,
-    seq: i64,
-    message_id: String,
-    user_id: String,
-    body: String,
-    timestamp: i64,
-}
-
-impl MessageRow {
-    fn into_message(self) -> StorageResult<ChatMessage> {
-        Ok(ChatMessage {
-            room_id: RoomId(self.room_id),
-            user_id: UserId(self.user_id),
-            message: self.body,
-            timestamp: self.timestamp,
-            seq: seq_from_db(self.seq)?,
-            message_id: MessageId(self.message_id),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct SummaryRow {
-    room_id: String,
-    room_name: String,
-    status: String,
-    is_admin: bool,
-    last_seq: i64,
-}
-
-impl SummaryRow {
-    fn into_summary(self) -> StorageResult<RoomSummary> {
-        Ok(RoomSummary {
-            status: status_from_db(&self.status)?,
-            last_seq: seq_from_db(self.last_seq)?,
-            room_id: RoomId(self.room_id),
-            room_name: self.room_name,
-            is_admin: self.is_admin,
-        })
-    }
-}
-
-fn status_from_db(status: &str) -> StorageResult<MemberStatus> {
-    MemberStatus::parse(status)
-        .ok_or_else(|| StorageError::Corrupt(format!("unknown membership status {status:?}")))
-}
-
-fn seq_from_db(seq: i64) -> StorageResult<u64> {
-    u64::try_from(seq).map_err(|_| StorageError::Corrupt(format!("negative seq {seq}")))
-}
-
-/// A seq from a request, as a query bound: seqs never reach `i64::MAX`, so clamping
-/// keeps `seq < bound` and `seq > bound` exact.
-fn seq_bound(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
-}
-
-fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(sqlx::error::DatabaseError::is_foreign_key_violation)
-}
-
-/// A taken unique key becomes [`StorageError::Conflict`], a missing parent row
-/// [`StorageError::NotFound`] naming `parent`; anything else stays a database error.
-fn constraint_error(error: sqlx::Error, parent: &'static str) -> StorageError {
-    match error.as_database_error() {
-        Some(db) if db.is_unique_violation() => StorageError::Conflict,
-        Some(db) if db.is_foreign_key_violation() => StorageError::NotFound(parent),
-        _ => StorageError::Database(error),
     }
 }

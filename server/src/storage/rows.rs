@@ -1,0 +1,132 @@
+//! Rows as both backends read them (`sqlx::FromRow` works for any database), and the
+//! conversions to domain types. Nothing here leaves the storage module.
+
+use knock_protocol::{
+    ChatMessage, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
+};
+
+use super::{Membership, Room, StorageError, StorageResult};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RoomRow {
+    room_id: String,
+    room_name: String,
+    last_seq: i64,
+}
+
+impl RoomRow {
+    pub(super) fn into_room(self) -> StorageResult<Room> {
+        Ok(Room {
+            room_id: RoomId(self.room_id),
+            room_name: self.room_name,
+            last_seq: seq_from_db(self.last_seq)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MembershipRow {
+    status: String,
+    is_admin: bool,
+}
+
+impl MembershipRow {
+    pub(super) fn into_membership(self) -> StorageResult<Membership> {
+        Ok(Membership {
+            status: status_from_db(&self.status)?,
+            is_admin: self.is_admin,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ParticipantRow {
+    user_id: String,
+    status: String,
+    is_admin: bool,
+}
+
+impl ParticipantRow {
+    pub(super) fn into_participant(self) -> StorageResult<Participant> {
+        Ok(Participant {
+            status: status_from_db(&self.status)?,
+            user_id: UserId(self.user_id),
+            is_admin: self.is_admin,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MessageRow {
+    room_id: String,
+    seq: i64,
+    message_id: String,
+    user_id: String,
+    body: String,
+    timestamp: i64,
+}
+
+impl MessageRow {
+    pub(super) fn into_message(self) -> StorageResult<ChatMessage> {
+        Ok(ChatMessage {
+            room_id: RoomId(self.room_id),
+            user_id: UserId(self.user_id),
+            message: self.body,
+            timestamp: self.timestamp,
+            seq: seq_from_db(self.seq)?,
+            message_id: MessageId(self.message_id),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SummaryRow {
+    room_id: String,
+    room_name: String,
+    status: String,
+    is_admin: bool,
+    last_seq: i64,
+}
+
+impl SummaryRow {
+    pub(super) fn into_summary(self) -> StorageResult<RoomSummary> {
+        Ok(RoomSummary {
+            status: status_from_db(&self.status)?,
+            last_seq: seq_from_db(self.last_seq)?,
+            room_id: RoomId(self.room_id),
+            room_name: self.room_name,
+            is_admin: self.is_admin,
+        })
+    }
+}
+
+pub(super) fn status_from_db(status: &str) -> StorageResult<MemberStatus> {
+    MemberStatus::parse(status)
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown membership status {status:?}")))
+}
+
+pub(super) fn seq_from_db(seq: i64) -> StorageResult<u64> {
+    u64::try_from(seq).map_err(|_| StorageError::Corrupt(format!("negative seq {seq}")))
+}
+
+/// A seq from a request, as a query bound: seqs never reach `i64::MAX`, so clamping
+/// keeps `seq < bound` and `seq > bound` exact.
+pub(super) fn seq_bound(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+pub(super) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(sqlx::error::DatabaseError::is_foreign_key_violation)
+}
+
+/// A taken unique key becomes [`StorageError::Conflict`], a missing parent row
+/// [`StorageError::NotFound`] naming `parent`; anything else stays a database error.
+pub(super) fn constraint_error(error: sqlx::Error, parent: &'static str) -> StorageError {
+    match error.as_database_error() {
+        Some(db) if db.is_unique_violation() => StorageError::Conflict,
+        Some(db) if db.is_foreign_key_violation() => StorageError::NotFound(parent),
+        _ => StorageError::Database(error),
+    }
+}

@@ -440,8 +440,12 @@ fn server_description(bin: &Path) -> String {
         &["status", "--porcelain", "--", "server", "protocol"],
     )
     .is_empty();
+    let built = command_output(
+        "date",
+        &["-u", "-r", &bin.display().to_string(), "+%H:%M UTC"],
+    );
     format!(
-        "`{}` (release build) from commit {}{}, SQLite file in the temp folder, flags `{}` (the \
+        "`{}` (release build of {built}; the work tree was at commit {}{} when measured), SQLite file in the temp folder, flags `{}` (the \
          abuse limits lifted), everything else default, log level `{}`",
         bin.display(),
         if commit.is_empty() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (issue 5): builds the release server and the load generator, runs the five
 # workloads against a fresh server on a temporary SQLite file, and rewrites the generated
-# part of docs/benchmarks.md and the plots in docs/bench/. Takes about 15 minutes on
+# part of docs/benchmarks.md and the plots in docs/bench/. Takes about 10 minutes on
 # 2 cores; only loopback addresses are used.
 #
 #   scripts/bench.sh                 # everything, 3 repeats, medians

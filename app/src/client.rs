@@ -17,6 +17,7 @@ use wasm_bindgen::closure::Closure;
 
 use crate::browser;
 use crate::state::backoff::Backoff;
+use crate::state::heartbeat;
 use crate::state::{ChatState, Command};
 
 const SESSION_KEY: &str = "knock.session";
@@ -68,6 +69,8 @@ struct Driver {
     backoff: Backoff,
     timer: Option<leptos::leptos_dom::helpers::TimeoutHandle>,
     authenticated: bool,
+    /// When the current socket last delivered a frame (ms since 1970).
+    last_frame_ms: f64,
 }
 
 /// The WebSocket connection and the actions that go through it.
@@ -101,6 +104,7 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
             backoff: Backoff::default(),
             timer: None,
             authenticated: false,
+            last_frame_ms: 0.0,
         }),
         navigate: StoredValue::new_local(Box::new(navigate)),
     };
@@ -108,6 +112,11 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
     provide_context(chat);
     provide_context(connection);
 
+    // Notice a socket that died without a close.
+    let _ = leptos::leptos_dom::helpers::set_interval_with_handle(
+        move || connection.heartbeat(),
+        Duration::from_millis(u64::from(heartbeat::CHECK_EVERY_MS)),
+    );
     // Connect whenever someone is signed in.
     Effect::new(move |_| {
         if session.user.with(Option::is_some) {
@@ -273,6 +282,8 @@ impl Connection {
             else {
                 return;
             };
+            self.driver
+                .update_value(|d| d.last_frame_ms = browser::now_ms());
             if let Ok(frame) = serde_json::from_str::<ServerMessage>(&text) {
                 self.receive(frame);
             }
@@ -293,7 +304,26 @@ impl Connection {
             d.socket = Some(socket);
             d.handlers = vec![on_open, on_message, on_close];
             d.authenticated = false;
+            d.last_frame_ms = browser::now_ms();
         });
+    }
+
+    /// Pings a quiet socket; gives up one that stays silent (see `state::heartbeat`).
+    fn heartbeat(self) {
+        let Some((authenticated, last_frame_ms)) = self
+            .driver
+            .try_with_value(|d| (d.authenticated, d.last_frame_ms))
+        else {
+            return;
+        };
+        if !authenticated {
+            return;
+        }
+        match heartbeat::check(browser::now_ms(), last_frame_ms) {
+            heartbeat::Beat::Healthy => {}
+            heartbeat::Beat::Ping => self.send(&ClientMessage::Ping),
+            heartbeat::Beat::Dead => self.closed(1006),
+        }
     }
 
     fn is_current(self, generation: u64) -> bool {

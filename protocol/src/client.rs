@@ -44,6 +44,9 @@ pub enum ClientMessage {
         rooms: Vec<ResumeRoom>,
     },
     MyRooms,
+    /// Answered with `pong`: browsers cannot see WebSocket pings, so a client checks with
+    /// this that its socket still carries frames.
+    Ping,
 }
 
 /// `joinRoom`'s three sub-actions.
@@ -80,7 +83,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 8] = [
+    pub const ACTIONS: [&'static str; 9] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -89,6 +92,7 @@ impl ClientMessage {
         "getHistory",
         "resume",
         "myRooms",
+        "ping",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -102,6 +106,7 @@ impl ClientMessage {
             Self::GetHistory { .. } => "getHistory",
             Self::Resume { .. } => "resume",
             Self::MyRooms => "myRooms",
+            Self::Ping => "ping",
         }
     }
 

@@ -123,6 +123,8 @@ pub enum ServerMessage {
     Rooms {
         rooms: Vec<RoomSummary>,
     },
+    /// The answer to `ping`.
+    Pong,
     Error {
         code: ErrorCode,
         message: String,

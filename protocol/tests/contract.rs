@@ -296,6 +296,7 @@ fn every_client_variant_round_trips() {
             }],
         },
         ClientMessage::MyRooms,
+        ClientMessage::Ping,
     ];
     let mut actions_seen = std::collections::BTreeSet::new();
     for message in all {
@@ -363,6 +364,7 @@ fn every_server_variant_round_trips() {
                 last_seq: 0,
             }],
         },
+        ServerMessage::Pong,
         ServerMessage::error(ErrorCode::NotMember, "no", Some("sendMessage")),
         ServerMessage::error(ErrorCode::BadRequest, "not JSON", None),
     ];

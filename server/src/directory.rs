@@ -2,12 +2,13 @@
 //! its sender is approved and who its recipients are, and asking the database each time
 //! was a third of the server's work under load (docs/benchmarks.md).
 //!
-//! Entries are loaded on first use and dropped whenever this node changes a membership,
-//! when another node says it did (through Redis), after a Redis outage, and after
-//! [`MAX_AGE`] in any case. Staleness never grants access: v1 has no way to take an
-//! approval back (no kick, no leave), and admins never change; a refusal is checked
-//! against storage again before it is answered, so a lagging entry does not delay an
-//! approval either. A kick would have to invalidate on every node before answering.
+//! Entries are loaded on first use, updated in place with every membership change this
+//! node stores or another node announces (through Redis), dropped after a Redis outage,
+//! and read again after [`MAX_AGE`] in any case. Staleness never grants access: v1 has
+//! no way to take an approval back (no kick, no leave), and admins never change; a
+//! refusal is checked against the stored membership before it is answered, so a lagging
+//! entry does not delay an approval either. A kick would have to reach every node's
+//! directory before it is answered.
 
 use std::{
     collections::HashMap,
@@ -27,112 +28,154 @@ const MAX_AGE: Duration = Duration::from_secs(30);
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// One room's name and memberships, as of `loaded`.
-#[derive(Debug)]
+/// One room's name and approved members, as of `loaded`. Pending and rejected users are
+/// not kept: nothing on the hot path asks about them.
+#[derive(Clone, Debug)]
 pub struct RoomEntry {
     pub room_id: RoomId,
     pub room_name: String,
-    memberships: FastMap<UserId, Membership>,
+    /// Approved members and whether each is an admin.
+    approved_admin: FastMap<UserId, bool>,
     /// The approved members: the recipients of every message.
     pub approved: Vec<UserId>,
-    pub admins: Vec<UserId>,
     loaded: Instant,
 }
 
 impl RoomEntry {
     fn new(room_id: RoomId, room_name: String, members: Vec<Participant>) -> Self {
-        let approved = members
-            .iter()
-            .filter(|m| m.status == MemberStatus::Approved)
-            .map(|m| m.user_id.clone())
-            .collect();
-        let admins = members
-            .iter()
-            .filter(|m| m.is_admin)
-            .map(|m| m.user_id.clone())
-            .collect();
-        let memberships = members
+        let approved_admin: FastMap<UserId, bool> = members
             .into_iter()
-            .map(|m| {
-                let membership = Membership {
-                    status: m.status,
-                    is_admin: m.is_admin,
-                };
-                (m.user_id, membership)
-            })
+            .filter(|m| m.status == MemberStatus::Approved)
+            .map(|m| (m.user_id, m.is_admin))
             .collect();
         Self {
             room_id,
             room_name,
-            memberships,
-            approved,
-            admins,
+            approved: approved_admin.keys().cloned().collect(),
+            approved_admin,
             loaded: Instant::now(),
         }
     }
 
+    /// The user's membership if approved; `None` for everyone else.
     pub fn membership(&self, user: &UserId) -> Option<Membership> {
-        self.memberships.get(user).copied()
+        self.approved_admin.get(user).map(|&is_admin| Membership {
+            status: MemberStatus::Approved,
+            is_admin,
+        })
+    }
+
+    /// This entry with one membership changed, or `None` when nothing it keeps changes
+    /// (a request, a rejection).
+    fn with_change(&self, user: &UserId, membership: Membership) -> Option<Self> {
+        let approved = membership.status == MemberStatus::Approved;
+        if approved == self.approved_admin.contains_key(user) {
+            return None;
+        }
+        let mut next = self.clone();
+        if approved {
+            next.approved_admin
+                .insert(user.clone(), membership.is_admin);
+            next.approved.push(user.clone());
+        } else {
+            next.approved_admin.remove(user);
+            next.approved.retain(|member| member != user);
+        }
+        Some(next)
+    }
+}
+
+#[derive(Default)]
+struct Rooms {
+    entries: FastMap<RoomId, Arc<RoomEntry>>,
+    /// Bumped by every change to a room, so that a load that raced with one is not kept.
+    generations: FastMap<RoomId, u64>,
+}
+
+impl Rooms {
+    fn generation(&self, room_id: &RoomId) -> u64 {
+        self.generations.get(room_id).copied().unwrap_or(0)
+    }
+
+    fn bump(&mut self, room_id: &RoomId) {
+        *self.generations.entry(room_id.clone()).or_insert(0) += 1;
     }
 }
 
 pub struct RoomDirectory {
     storage: Arc<dyn Storage>,
-    /// Bumped by every invalidation, so that a load that raced with one is not kept.
-    generation: AtomicU64,
-    rooms: RwLock<FastMap<RoomId, Arc<RoomEntry>>>,
+    /// Bumped by [`RoomDirectory::clear`]: loads begun before it are not kept either.
+    epoch: AtomicU64,
+    rooms: RwLock<Rooms>,
 }
 
 impl RoomDirectory {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         Self {
             storage,
-            generation: AtomicU64::new(0),
-            rooms: RwLock::new(FastMap::default()),
+            epoch: AtomicU64::new(0),
+            rooms: RwLock::new(Rooms::default()),
         }
     }
 
     /// The room, or `None` when it does not exist.
     pub async fn get(&self, room_id: &RoomId) -> Result<Option<Arc<RoomEntry>>, StorageError> {
-        if let Some(entry) = self.read().get(room_id)
-            && entry.loaded.elapsed() < MAX_AGE
-        {
-            return Ok(Some(entry.clone()));
-        }
-        let generation = self.generation.load(Ordering::SeqCst);
+        let generation = {
+            let rooms = self.read();
+            if let Some(entry) = rooms.entries.get(room_id)
+                && entry.loaded.elapsed() < MAX_AGE
+            {
+                return Ok(Some(entry.clone()));
+            }
+            rooms.generation(room_id)
+        };
+        let epoch = self.epoch.load(Ordering::SeqCst);
         let Some(room) = self.storage.room(room_id).await? else {
             return Ok(None);
         };
         let members = self.storage.members(room_id).await?;
         let entry = Arc::new(RoomEntry::new(room.room_id, room.room_name, members));
         let mut rooms = self.write();
-        if self.generation.load(Ordering::SeqCst) == generation {
-            rooms.insert(room_id.clone(), entry.clone());
+        if rooms.generation(room_id) == generation && self.epoch.load(Ordering::SeqCst) == epoch {
+            rooms.entries.insert(room_id.clone(), entry.clone());
         }
         Ok(Some(entry))
     }
 
-    /// Forgets the room; call after changing one of its memberships.
+    /// Records a membership change that is already stored (here or on another node).
+    pub fn apply(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
+        let mut rooms = self.write();
+        rooms.bump(room_id);
+        let next = rooms
+            .entries
+            .get(room_id)
+            .and_then(|entry| entry.with_change(user, membership));
+        if let Some(next) = next {
+            rooms.entries.insert(room_id.clone(), Arc::new(next));
+        }
+    }
+
+    /// Forgets the room.
     pub fn invalidate(&self, room_id: &RoomId) {
         let mut rooms = self.write();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        rooms.remove(room_id);
+        rooms.bump(room_id);
+        rooms.entries.remove(room_id);
     }
 
-    /// Forgets every room (after this node may have missed invalidations).
+    /// Forgets every room (after this node may have missed changes).
     pub fn clear(&self) {
         let mut rooms = self.write();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        rooms.clear();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        rooms.entries.clear();
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, FastMap<RoomId, Arc<RoomEntry>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Rooms> {
         self.rooms
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, FastMap<RoomId, Arc<RoomEntry>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Rooms> {
         self.rooms
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -166,7 +209,7 @@ mod tests {
         let directory = RoomDirectory::new(storage.clone());
         let entry = directory.get(&room_id).await.unwrap().unwrap();
         assert_eq!(entry.approved, vec![UserId::new("alice")]);
-        assert_eq!(entry.admins, vec![UserId::new("alice")]);
+        assert!(entry.membership(&UserId::new("alice")).unwrap().is_admin);
         assert_eq!(entry.membership(&UserId::new("bob")), None);
 
         let approved = Membership {
@@ -186,5 +229,52 @@ mod tests {
         assert_eq!(fresh.membership(&UserId::new("bob")), Some(approved));
         assert_eq!(fresh.approved.len(), 2);
         assert!(directory.get(&RoomId::new("nope")).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn changes_apply_in_place() {
+        let storage = open("sqlite::memory:").await.unwrap();
+        for user in ["alice", "bob"] {
+            storage
+                .create_user(&UserId::new(user), "h", 0)
+                .await
+                .unwrap();
+        }
+        let room_id = RoomId::new("r");
+        storage
+            .create_room(&NewRoom {
+                room_id: room_id.clone(),
+                room_name: "Room".into(),
+                admin: UserId::new("alice"),
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        let directory = RoomDirectory::new(storage);
+        directory.get(&room_id).await.unwrap();
+        let bob = UserId::new("bob");
+        let pending = Membership {
+            status: MemberStatus::Pending,
+            is_admin: false,
+        };
+        directory.apply(&room_id, &bob, pending);
+        assert_eq!(
+            directory
+                .get(&room_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .membership(&bob),
+            None
+        );
+        let approved = Membership {
+            status: MemberStatus::Approved,
+            is_admin: false,
+        };
+        // Applied without reading storage (which never heard of this approval).
+        directory.apply(&room_id, &bob, approved);
+        let entry = directory.get(&room_id).await.unwrap().unwrap();
+        assert_eq!(entry.membership(&bob), Some(approved));
+        assert_eq!(entry.approved.len(), 2);
     }
 }

@@ -11,13 +11,14 @@
 use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
-use knock_protocol::{RoomId, ServerMessage, UserId};
+use knock_protocol::{MemberStatus, RoomId, ServerMessage, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::{
     directory::RoomDirectory,
     hub::{ChatFrame, CloseReason, Hub, Outbound},
+    storage::Membership,
 };
 
 /// The one channel every node publishes to and subscribes to.
@@ -61,8 +62,13 @@ enum EventKind {
     },
     /// A session was signed out: close its sockets.
     CloseSession { session: String },
-    /// A membership of the room changed: forget what the directory holds of it.
-    RoomChanged { room_id: RoomId },
+    /// A stored membership change, for every node's room directory.
+    RoomChanged {
+        room_id: RoomId,
+        user_id: UserId,
+        status: MemberStatus,
+        is_admin: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,10 +142,13 @@ impl Fanout {
         });
     }
 
-    /// Tells the other nodes that a membership of the room changed.
-    pub fn room_changed(&self, room_id: &RoomId) {
+    /// Tells the other nodes of a stored membership change.
+    pub fn room_changed(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
         self.publish(EventKind::RoomChanged {
             room_id: room_id.clone(),
+            user_id: user.clone(),
+            status: membership.status,
+            is_admin: membership.is_admin,
         });
     }
 
@@ -249,6 +258,11 @@ fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8]) {
         EventKind::CloseSession { session } => {
             hub.close_session(&session, CloseReason::SIGNED_OUT);
         }
-        EventKind::RoomChanged { room_id } => directory.invalidate(&room_id),
+        EventKind::RoomChanged {
+            room_id,
+            user_id,
+            status,
+            is_admin,
+        } => directory.apply(&room_id, &user_id, Membership { status, is_admin }),
     }
 }

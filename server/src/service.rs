@@ -236,6 +236,7 @@ impl Service {
             } => self.history(session, room_id, before_seq, limit).await,
             ClientMessage::Resume { rooms } => self.resume(session, rooms).await,
             ClientMessage::MyRooms => self.my_rooms(session).await,
+            ClientMessage::Ping => Ok(vec![Outbound::message(&ServerMessage::Pong)]),
         }
     }
 
@@ -285,7 +286,7 @@ impl Service {
                 self.storage
                     .set_membership(&room_id, &session.user_id, pending, now_ms())
                     .await?;
-                self.room_changed(&room_id);
+                self.room_changed(&room_id, &session.user_id, pending);
                 tracing::info!(room = %room_id, "join requested");
                 let admins = self.storage.admins(&room_id).await?;
                 self.fanout.to_users(
@@ -328,7 +329,7 @@ impl Service {
         self.storage
             .set_membership(&room_id, &target, changed, now_ms())
             .await?;
-        self.room_changed(&room_id);
+        self.room_changed(&room_id, &target, changed);
         tracing::info!(room = %room_id, %target, status = changed.status.as_str(), "join decided");
         self.fanout.to_user(
             &target,
@@ -341,11 +342,11 @@ impl Service {
         Ok(Vec::new())
     }
 
-    /// Membership decisions read storage, not the directory (they are rare, and must see
-    /// the latest state); after a change the directory forgets the room, on every node.
-    fn room_changed(&self, room_id: &RoomId) {
-        self.directory.invalidate(room_id);
-        self.fanout.room_changed(room_id);
+    /// Membership decisions read storage, not the directory (they must see the latest
+    /// state); a stored change is then applied to the directory of every node.
+    fn room_changed(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
+        self.directory.apply(room_id, user, membership);
+        self.fanout.room_changed(room_id, user, membership);
     }
 
     /// `memberChanged` to every approved member of the room and to the user concerned.
@@ -542,11 +543,13 @@ impl Service {
         if domain::require_approved(room.membership(user_id)).is_ok() {
             return Ok(room);
         }
-        // The directory may lag behind an approval made on another node: read storage
-        // again before refusing.
-        self.directory.invalidate(room_id);
-        let room = self.existing_room(room_id).await?;
-        domain::require_approved(room.membership(user_id))?;
+        // The directory may lag behind an approval made on another node: ask storage
+        // for this one membership before refusing.
+        let stored = self.storage.membership(room_id, user_id).await?;
+        domain::require_approved(stored)?;
+        if let Some(membership) = stored {
+            self.directory.apply(room_id, user_id, membership);
+        }
         Ok(room)
     }
 }

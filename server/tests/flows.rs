@@ -365,6 +365,9 @@ async fn every_error_code_of_the_socket() {
     alice.send(json!({"action": "myRooms"})).await;
     let rooms = alice.expect("rooms").await;
     assert_eq!(rooms["rooms"][0]["roomId"], room.as_str());
+    // And it answers a client's ping (browsers cannot see WebSocket pings).
+    alice.send(json!({"action": "ping"})).await;
+    assert_eq!(alice.expect("pong").await, json!({"action": "pong"}));
 }
 
 #[tokio::test]

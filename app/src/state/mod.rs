@@ -7,6 +7,7 @@
 
 pub mod backoff;
 mod errors;
+pub mod heartbeat;
 pub mod members;
 pub mod outbox;
 pub mod timeline;
@@ -373,6 +374,8 @@ impl ChatState {
                 Vec::new()
             }
             ServerMessage::Rooms { rooms } => self.on_rooms(rooms),
+            // Only the driver cares: it counts as a frame received.
+            ServerMessage::Pong => Vec::new(),
             ServerMessage::Error {
                 code,
                 message,

@@ -94,7 +94,8 @@ fn check_rules(message: &ClientMessage) {
         | ClientMessage::JoinRoom(JoinRoom::Request { .. })
         | ClientMessage::GetMembers { .. }
         | ClientMessage::Resume { .. }
-        | ClientMessage::MyRooms => {}
+        | ClientMessage::MyRooms
+        | ClientMessage::Ping => {}
     }
 }
 

@@ -277,3 +277,41 @@ async fn kill_9_during_sustained_sending_loses_no_acknowledged_message() {
     }
     bob.expect_silence().await;
 }
+
+#[tokio::test]
+async fn resume_while_messages_keep_arriving_has_no_gap_and_no_duplicate() {
+    let server = TestServer::start_with(&NO_RATE_LIMITS).await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut bob).await;
+    let token = bob.token.clone();
+    drop(bob);
+    // A long backlog, so that the replay takes a while...
+    let backlog = 1_500_u64;
+    for i in 0..backlog {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": format!("old {i}")}))
+            .await;
+    }
+    for _ in 0..backlog {
+        alice.expect("message").await;
+    }
+    // ...and new messages sent while it runs.
+    let mut bob = server.socket(&token).await;
+    bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 0}]}))
+        .await;
+    let live = 100_u64;
+    for i in 0..live {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": format!("new {i}")}))
+            .await;
+    }
+    for seq in 1..=backlog + live {
+        assert_eq!(
+            bob.expect("message").await["seq"],
+            seq,
+            "in order, once each"
+        );
+    }
+    bob.expect_silence().await;
+}

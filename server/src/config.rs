@@ -58,6 +58,13 @@ pub struct Config {
     #[arg(long, env = "KNOCK_MAX_SOCKETS_PER_USER", default_value_t = 20)]
     pub max_sockets_per_user: usize,
 
+    /// How many proxies (load balancers) in front of the server append to
+    /// `X-Forwarded-For`: the client's address for login throttling is then that many
+    /// entries from the right. 0 (the default) uses the connection's peer address; behind
+    /// a load balancer that would be the balancer's, shared by every user.
+    #[arg(long, env = "KNOCK_TRUSTED_PROXIES", default_value_t = 0)]
+    pub trusted_proxies: usize,
+
     /// Failed logins for one username in 15 minutes before its logins are refused for the
     /// rest of the window; one address may fail ten times as often.
     #[arg(long, env = "KNOCK_LOGIN_FAILURES", default_value_t = 5)]

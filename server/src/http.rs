@@ -98,6 +98,31 @@ async fn page_shell() -> impl IntoResponse {
     )
 }
 
+/// The client's address: the peer's, or, behind `trusted_proxies` proxies, the entry of
+/// `X-Forwarded-For` that the outermost trusted proxy wrote (entries further left can be
+/// forged by the client). `None` when the header is missing or malformed behind proxies:
+/// then only the per-username limit applies.
+fn client_address(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted_proxies: usize,
+) -> Option<std::net::IpAddr> {
+    if trusted_proxies == 0 {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    forwarded
+        .len()
+        .checked_sub(trusted_proxies)
+        .and_then(|index| forwarded[index].parse().ok())
+}
+
 fn credentials(body: &Bytes) -> Result<Credentials, ServiceError> {
     serde_json::from_slice(body).map_err(|error| {
         ServiceError::BadRequest(format!(
@@ -117,12 +142,12 @@ async fn register(
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<AuthResponse>, ServiceError> {
     let credentials = credentials(&body)?;
-    Ok(Json(
-        state.service.login(credentials, Some(peer.ip())).await?,
-    ))
+    let address = client_address(peer.ip(), &headers, state.config.trusted_proxies);
+    Ok(Json(state.service.login(credentials, address).await?))
 }
 
 async fn logout(
@@ -173,6 +198,26 @@ mod tests {
             &[]
         ));
         assert!(!origin_allowed("null", &host("127.0.0.1:3000"), &[]));
+    }
+
+    #[test]
+    fn client_address_behind_proxies() {
+        let peer: std::net::IpAddr = "10.0.0.9".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        assert_eq!(client_address(peer, &headers, 0), Some(peer));
+        assert_eq!(client_address(peer, &headers, 1), None);
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7"),
+        );
+        // One trusted proxy appended the last entry; the first was typed by the client.
+        assert_eq!(
+            client_address(peer, &headers, 1),
+            "203.0.113.7".parse().ok()
+        );
+        assert_eq!(client_address(peer, &headers, 2), "6.6.6.6".parse().ok());
+        assert_eq!(client_address(peer, &headers, 3), None);
+        assert_eq!(client_address(peer, &headers, 0), Some(peer));
     }
 
     #[test]

@@ -217,3 +217,30 @@ async fn a_client_that_stops_reading_is_dropped_and_the_room_goes_on() {
     }
     bob.expect_silence().await;
 }
+
+#[tokio::test]
+async fn behind_a_proxy_failed_logins_are_counted_per_client_address() {
+    // One failure per username, ten per address; one trusted proxy in front.
+    let server = TestServer::start_with(&["--login-failures", "1", "--trusted-proxies", "1"]).await;
+    let login = |name: String, client: &'static str| {
+        reqwest::Client::new()
+            .post(server.url("/api/login"))
+            .header("X-Forwarded-For", format!("198.51.100.1, {client}"))
+            .json(&json!({"username": name, "password": "wrong guess"}))
+            .send()
+    };
+    for i in 0..10 {
+        let status = login(format!("user{i}"), "203.0.113.7")
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401);
+    }
+    // That client address is now throttled, whatever the username...
+    let throttled = login("someone".into(), "203.0.113.7").await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    // ...while other users behind the same proxy are not (the forged left entry is the
+    // same for both, so it is not what counts).
+    let other = login("someone".into(), "203.0.113.8").await.unwrap();
+    assert_eq!(other.status(), 401);
+}

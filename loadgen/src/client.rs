@@ -95,7 +95,8 @@ async fn register(client: &reqwest::Client, url: &str, username: &str) -> anyhow
 
 /// Where sockets go and which loopback addresses they come from.
 pub struct Net {
-    pub server: SocketAddr,
+    /// Every node sockets go to, the measured server first; one socket each in turn.
+    nodes: Vec<SocketAddr>,
     sources: Vec<Ipv4Addr>,
     next: AtomicUsize,
     /// Tungstenite's read buffer, allocated up front for every socket.
@@ -106,13 +107,20 @@ impl Net {
     /// Sources 127.0.0.1 .. 127.0.0.`sources`.
     pub fn new(server: SocketAddr, sources: u8) -> Self {
         Self {
-            server,
+            nodes: vec![server],
             sources: (1..=sources.max(1))
                 .map(|i| Ipv4Addr::new(127, 0, 0, i))
                 .collect(),
             next: AtomicUsize::new(0),
             read_buffer: 16 * 1024,
         }
+    }
+
+    /// Spreads sockets over these nodes too (a cluster behind no balancer).
+    #[must_use]
+    pub fn with_nodes(mut self, others: &[SocketAddr]) -> Self {
+        self.nodes.extend_from_slice(others);
+        self
     }
 
     /// Opens a WebSocket to `/ws` from the next source address.
@@ -122,24 +130,25 @@ impl Net {
 
     /// Like [`Net::connect`], with the socket's kernel receive buffer set (a slow reader).
     pub async fn connect_with(&self, recv_buffer: Option<u32>) -> anyhow::Result<Ws> {
-        let source = self.sources[self.next.fetch_add(1, Ordering::Relaxed) % self.sources.len()];
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let source = self.sources[turn % self.sources.len()];
+        let server = self.nodes[turn % self.nodes.len()];
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
         if let Some(size) = recv_buffer {
             socket.set_recv_buffer_size(size)?;
         }
         let stream = socket
-            .connect(self.server)
+            .connect(server)
             .await
-            .with_context(|| format!("connecting {source} -> {}", self.server))?;
+            .with_context(|| format!("connecting {source} -> {server}"))?;
         stream.set_nodelay(true)?;
         let config = WebSocketConfig::default()
             .read_buffer_size(self.read_buffer)
             .write_buffer_size(0);
-        let (ws, _) =
-            client_async_with_config(format!("ws://{}/ws", self.server), stream, Some(config))
-                .await
-                .context("WebSocket upgrade")?;
+        let (ws, _) = client_async_with_config(format!("ws://{server}/ws"), stream, Some(config))
+            .await
+            .context("WebSocket upgrade")?;
         Ok(ws)
     }
 

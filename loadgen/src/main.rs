@@ -76,6 +76,10 @@ struct RunArgs {
     /// Process id of the `--url` server, for its RSS and CPU.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// More nodes of the same cluster (comma separated `host:port`, loopback): sockets
+    /// are spread round-robin over `--url` and these. RSS and CPU are `--url`'s only.
+    #[arg(long, value_delimiter = ',', requires = "url")]
+    also_url: Vec<SocketAddr>,
     /// Workload sizes (default: smoke for `smoke`, full otherwise).
     #[arg(long, value_enum)]
     scale: Option<ScaleName>,
@@ -188,7 +192,12 @@ async fn run(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
         results.registration_secs
     ));
 
+    anyhow::ensure!(
+        args.also_url.iter().all(|addr| addr.ip().is_loopback()),
+        "only loopback servers are measured"
+    );
     let mut env = Env::new(server, accounts, args.sources, temp.clone());
+    env.other_nodes.clone_from(&args.also_url);
     let outcome = workloads(kind, &scale, &mut env, &mut results).await;
     env.server.stop().await;
     results.machine.load_after = util::loadavg();

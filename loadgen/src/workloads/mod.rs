@@ -115,6 +115,8 @@ impl Scale {
 /// What every workload runs against.
 pub struct Env {
     pub server: Server,
+    /// Further nodes of a cluster; sockets are spread over `server` and these.
+    pub other_nodes: Vec<std::net::SocketAddr>,
     pub accounts: Vec<Account>,
     pub sources: u8,
     pub temp: PathBuf,
@@ -125,6 +127,7 @@ impl Env {
     pub fn new(server: Server, accounts: Vec<Account>, sources: u8, temp: PathBuf) -> Self {
         Self {
             server,
+            other_nodes: Vec::new(),
             accounts,
             sources,
             temp,
@@ -134,7 +137,7 @@ impl Env {
 
     /// Sockets to the server as it is now (its port changes on restart).
     pub fn net(&self) -> Net {
-        Net::new(self.server.addr, self.sources)
+        Net::new(self.server.addr, self.sources).with_nodes(&self.other_nodes)
     }
 
     /// A fresh run number, so late deliveries of an earlier run are never counted.

@@ -155,13 +155,6 @@ impl RoomDirectory {
         }
     }
 
-    /// Forgets the room.
-    pub fn invalidate(&self, room_id: &RoomId) {
-        let mut rooms = self.write();
-        rooms.bump(room_id);
-        rooms.entries.remove(room_id);
-    }
-
     /// Forgets every room (after this node may have missed changes).
     pub fn clear(&self) {
         let mut rooms = self.write();
@@ -187,8 +180,8 @@ mod tests {
     use super::*;
     use crate::storage::{NewRoom, open};
 
-    #[tokio::test]
-    async fn entries_follow_invalidation() {
+    /// Storage with alice (admin) in room "r", and bob, who is not in it.
+    async fn alices_room() -> (Arc<dyn Storage>, RoomId) {
         let storage = open("sqlite::memory:").await.unwrap();
         for user in ["alice", "bob"] {
             storage
@@ -206,50 +199,24 @@ mod tests {
             })
             .await
             .unwrap();
-        let directory = RoomDirectory::new(storage.clone());
+        (storage, room_id)
+    }
+
+    #[tokio::test]
+    async fn rooms_load_on_first_use() {
+        let (storage, room_id) = alices_room().await;
+        let directory = RoomDirectory::new(storage);
         let entry = directory.get(&room_id).await.unwrap().unwrap();
+        assert_eq!(entry.room_name, "Room");
         assert_eq!(entry.approved, vec![UserId::new("alice")]);
         assert!(entry.membership(&UserId::new("alice")).unwrap().is_admin);
         assert_eq!(entry.membership(&UserId::new("bob")), None);
-
-        let approved = Membership {
-            status: MemberStatus::Approved,
-            is_admin: false,
-        };
-        storage
-            .set_membership(&room_id, &UserId::new("bob"), approved, 1)
-            .await
-            .unwrap();
-        // Until invalidated, the entry is what was loaded...
-        let cached = directory.get(&room_id).await.unwrap().unwrap();
-        assert_eq!(cached.membership(&UserId::new("bob")), None);
-        // ...and after, what is stored.
-        directory.invalidate(&room_id);
-        let fresh = directory.get(&room_id).await.unwrap().unwrap();
-        assert_eq!(fresh.membership(&UserId::new("bob")), Some(approved));
-        assert_eq!(fresh.approved.len(), 2);
         assert!(directory.get(&RoomId::new("nope")).await.unwrap().is_none());
     }
 
     #[tokio::test]
-    async fn changes_apply_in_place() {
-        let storage = open("sqlite::memory:").await.unwrap();
-        for user in ["alice", "bob"] {
-            storage
-                .create_user(&UserId::new(user), "h", 0)
-                .await
-                .unwrap();
-        }
-        let room_id = RoomId::new("r");
-        storage
-            .create_room(&NewRoom {
-                room_id: room_id.clone(),
-                room_name: "Room".into(),
-                admin: UserId::new("alice"),
-                created_at: 0,
-            })
-            .await
-            .unwrap();
+    async fn changes_apply_in_place_until_cleared() {
+        let (storage, room_id) = alices_room().await;
         let directory = RoomDirectory::new(storage);
         directory.get(&room_id).await.unwrap();
         let bob = UserId::new("bob");
@@ -265,16 +232,21 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .membership(&bob),
-            None
+            None,
+            "pending users are not kept"
         );
         let approved = Membership {
             status: MemberStatus::Approved,
             is_admin: false,
         };
-        // Applied without reading storage (which never heard of this approval).
+        // Applied without reading storage (which never heard of this approval)...
         directory.apply(&room_id, &bob, approved);
         let entry = directory.get(&room_id).await.unwrap().unwrap();
         assert_eq!(entry.membership(&bob), Some(approved));
         assert_eq!(entry.approved.len(), 2);
+        // ...until the directory is cleared and reads storage again.
+        directory.clear();
+        let reloaded = directory.get(&room_id).await.unwrap().unwrap();
+        assert_eq!(reloaded.membership(&bob), None);
     }
 }

@@ -25,14 +25,14 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 limits=(--message-rate 1000000 --message-burst 1000000 --frame-rate 1000000 --max-sockets-per-user 100000)
 
-node() { # node DB [REDIS_URL] -> prints "port pid"
+node() { # node DB [REDIS_URL] -> prints "port pid" (runs in a subshell: the caller
+         # records the pid for the clean-up)
   local port; port=$(free_port)
   local extra=()
   [[ -n "${2:-}" ]] && extra=(--redis-url "$2")
   RUST_LOG=warn target/release/knock-server --addr "127.0.0.1:$port" --database-url "$pg/$1" \
     "${limits[@]}" "${extra[@]}" 2>>"$work/nodes.log" &
   local pid=$!
-  pids+=("$pid")
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && { echo "$port $pid"; return; }
     sleep 0.1
@@ -50,6 +50,7 @@ sleep 0.5
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 read -r one_port one_pid < <(node knock_bench_one)
+pids+=("$one_pid")
 echo "== one node (PostgreSQL, no Redis): 127.0.0.1:$one_port"
 for workload in fanout throughput; do
   target/release/knock-loadgen "$workload" --url "127.0.0.1:$one_port" --server-pid "$one_pid" "$@"
@@ -57,8 +58,9 @@ done
 kill "$one_pid"
 
 read -r a_port a_pid < <(node knock_bench_three "redis://127.0.0.1:$redis_port")
-read -r b_port _ < <(node knock_bench_three "redis://127.0.0.1:$redis_port")
-read -r c_port _ < <(node knock_bench_three "redis://127.0.0.1:$redis_port")
+read -r b_port b_pid < <(node knock_bench_three "redis://127.0.0.1:$redis_port")
+read -r c_port c_pid < <(node knock_bench_three "redis://127.0.0.1:$redis_port")
+pids+=("$a_pid" "$b_pid" "$c_pid")
 echo "== three nodes (PostgreSQL + Redis): $a_port $b_port $c_port (RSS and CPU: the first only)"
 for workload in fanout throughput; do
   target/release/knock-loadgen "$workload" --url "127.0.0.1:$a_port" --server-pid "$a_pid" \

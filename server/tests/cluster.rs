@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Client, TestServer, postgres::PostgresDatabase};
+use common::{Client, TestServer, admit, postgres::PostgresDatabase};
 use serde_json::json;
 
 /// A `redis-server` of the test's own on a free port; restartable on that port.
@@ -91,31 +91,6 @@ impl Cluster {
     }
 }
 
-async fn approve(admin: &mut Client, member: &mut Client, room: &str, others: &mut [&mut Client]) {
-    member
-        .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
-        .await;
-    assert_eq!(member.expect("joinResponse").await["status"], "pending");
-    member.expect("memberChanged").await;
-    assert_eq!(
-        admin.expect("joinRequest").await["userId"],
-        member.user_id.as_str()
-    );
-    admin.expect("memberChanged").await;
-    for other in others.iter_mut() {
-        assert_eq!(other.expect("memberChanged").await["status"], "pending");
-    }
-    admin
-        .send(json!({"action": "joinRoom", "subAction": "approve", "roomId": room, "targetUserId": member.user_id}))
-        .await;
-    assert_eq!(member.expect("joinResponse").await["status"], "approved");
-    member.expect("memberChanged").await;
-    admin.expect("memberChanged").await;
-    for other in others.iter_mut() {
-        assert_eq!(other.expect("memberChanged").await["status"], "approved");
-    }
-}
-
 async fn say(from: &mut Client, room: &str, text: &str) {
     from.send(json!({"action": "sendMessage", "roomId": room, "message": text}))
         .await;
@@ -133,8 +108,8 @@ async fn users_on_three_nodes_share_one_room() {
     let room = alice.create_room("Across nodes").await;
 
     // The admin on node A approves a requester on node B, then one on node C.
-    approve(&mut alice, &mut bob, &room, &mut []).await;
-    approve(&mut alice, &mut carol, &room, &mut [&mut bob]).await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
+    admit(&mut alice, &mut carol, &room, &mut [&mut bob]).await;
 
     // Everyone sees everyone's messages once, in one order.
     say(&mut bob, &room, "from B").await;
@@ -185,7 +160,7 @@ async fn clients_of_a_killed_node_resume_on_another_with_nothing_lost() {
     let mut alice = cluster.nodes[0].user("alice").await;
     let mut bob = cluster.nodes[1].user("bob").await;
     let room = alice.create_room("Failover").await;
-    approve(&mut alice, &mut bob, &room, &mut []).await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
     say(&mut alice, &room, "before").await;
     alice.expect("message").await;
     assert_eq!(bob.expect("message").await["seq"], 1);
@@ -214,7 +189,7 @@ async fn delivery_recovers_after_redis_restarts_mid_conversation() {
     let mut alice = cluster.nodes[0].user("alice").await;
     let mut bob = cluster.nodes[1].user("bob").await;
     let room = alice.create_room("Blip").await;
-    approve(&mut alice, &mut bob, &room, &mut []).await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
     say(&mut alice, &room, "one").await;
     alice.expect("message").await;
     assert_eq!(bob.expect("message").await["seq"], 1);

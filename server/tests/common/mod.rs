@@ -357,21 +357,42 @@ impl Client {
     }
 }
 
-/// `admin` creates a room and lets `member` in; both sockets are drained afterwards.
-pub async fn room_with_member(admin: &mut Client, member: &mut Client) -> String {
-    let room = admin.create_room("General Chat").await;
+/// `member` asks to join `room` and `admin` lets them in; every frame this sends to the
+/// two (and the `memberChanged` frames to the room's other members in `others`) is
+/// checked and drained.
+pub async fn admit(
+    admin: &mut Client,
+    member: &mut Client,
+    room: &str,
+    others: &mut [&mut Client],
+) {
     member
         .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
         .await;
-    member.expect("joinResponse").await;
+    assert_eq!(member.expect("joinResponse").await["status"], "pending");
     member.expect("memberChanged").await;
-    admin.expect("joinRequest").await;
+    assert_eq!(
+        admin.expect("joinRequest").await["userId"],
+        member.user_id.as_str()
+    );
     admin.expect("memberChanged").await;
+    for other in others.iter_mut() {
+        assert_eq!(other.expect("memberChanged").await["status"], "pending");
+    }
     admin
         .send(json!({"action": "joinRoom", "subAction": "approve", "roomId": room, "targetUserId": member.user_id}))
         .await;
-    member.expect("joinResponse").await;
+    assert_eq!(member.expect("joinResponse").await["status"], "approved");
     member.expect("memberChanged").await;
     admin.expect("memberChanged").await;
+    for other in others.iter_mut() {
+        assert_eq!(other.expect("memberChanged").await["status"], "approved");
+    }
+}
+
+/// `admin` creates a room and lets `member` in; both sockets are drained afterwards.
+pub async fn room_with_member(admin: &mut Client, member: &mut Client) -> String {
+    let room = admin.create_room("General Chat").await;
+    admit(admin, member, &room, &mut []).await;
     room
 }

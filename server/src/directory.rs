@@ -65,6 +65,13 @@ impl RoomEntry {
         })
     }
 
+    /// The room's admins (always approved members).
+    pub fn admins(&self) -> impl Iterator<Item = &UserId> {
+        self.approved_admin
+            .iter()
+            .filter_map(|(user, &is_admin)| is_admin.then_some(user))
+    }
+
     /// This entry with one membership changed, or `None` when nothing it keeps changes
     /// (a request, a rejection).
     fn with_change(&self, user: &UserId, membership: Membership) -> Option<Self> {

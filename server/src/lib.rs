@@ -21,7 +21,7 @@ use directory::RoomDirectory;
 use fanout::Fanout;
 use hub::{CloseReason, Hub};
 use service::{Limits, Service};
-use writer::MessageWriter;
+use writer::{MembershipWriter, MessageWriter};
 
 /// What every handler can reach; built once in [`run`].
 #[derive(Clone)]
@@ -61,10 +61,11 @@ pub async fn run(
     };
     let (writer, writer_task) =
         MessageWriter::spawn(storage.clone(), directory.clone(), fanout.clone());
+    let (memberships, memberships_task) = MembershipWriter::spawn(storage.clone());
     let limits = Limits::new(config.message_rate(), config.login_failures);
     let state = AppState {
         allowed_origins: config.normalized_origins().into(),
-        service: Service::new(storage, directory, fanout, writer, limits),
+        service: Service::new(storage, directory, fanout, writer, memberships, limits),
         config: Arc::new(config),
     };
     let addr = state.config.addr;
@@ -88,8 +89,10 @@ pub async fn run(
     })
     .await
     .map_err(StartError::Serve)?;
-    // Every handler (and with it every writer handle) is gone: the writer drains its queue.
+    // Every handler (and with it every writer handle) is gone: the writers drain their
+    // queues.
     let _ = writer_task.await;
+    let _ = memberships_task.await;
     tracing::info!("stopped");
     Ok(())
 }

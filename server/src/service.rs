@@ -19,9 +19,9 @@ use crate::{
     error::ServiceError,
     fanout::Fanout,
     hub::{ConnId, Hub, Outbound},
-    storage::{Inserted, Membership, NewMessage, NewRoom, Storage},
+    storage::{Inserted, Membership, MembershipChange, NewMessage, NewRoom, Storage},
     throttle::{FailureLimiter, KeyedLimiter, Rate},
-    writer::MessageWriter,
+    writer::{MembershipWriter, MessageWriter},
 };
 
 /// Failed logins are counted in windows of this length.
@@ -62,6 +62,7 @@ pub struct Service {
     directory: Arc<RoomDirectory>,
     fanout: Fanout,
     writer: MessageWriter,
+    memberships: MembershipWriter,
     limits: Arc<Limits>,
 }
 
@@ -80,6 +81,7 @@ impl Service {
         directory: Arc<RoomDirectory>,
         fanout: Fanout,
         writer: MessageWriter,
+        memberships: MembershipWriter,
         limits: Limits,
     ) -> Self {
         Self {
@@ -87,6 +89,7 @@ impl Service {
             directory,
             fanout,
             writer,
+            memberships,
             limits: Arc::new(limits),
         }
     }
@@ -269,7 +272,7 @@ impl Service {
         room_id: RoomId,
     ) -> Result<Vec<Outbound>, ServiceError> {
         session.current_room = Some(room_id.clone());
-        self.existing_room(&room_id).await?;
+        let room = self.existing_room(&room_id).await?;
         let current = self.storage.membership(&room_id, &session.user_id).await?;
         match domain::join_request(current) {
             JoinOutcome::Unchanged(status) => {
@@ -283,12 +286,11 @@ impl Service {
                     status: MemberStatus::Pending,
                     is_admin: false,
                 };
-                self.storage
-                    .set_membership(&room_id, &session.user_id, pending, now_ms())
+                self.store_membership(&room_id, &session.user_id, pending)
                     .await?;
-                self.room_changed(&room_id, &session.user_id, pending);
                 tracing::info!(room = %room_id, "join requested");
-                let admins = self.storage.admins(&room_id).await?;
+                // Admins never change, so the directory's list is the stored one.
+                let admins: Vec<UserId> = room.admins().cloned().collect();
                 self.fanout.to_users(
                     &admins,
                     &ServerMessage::JoinRequest {
@@ -326,10 +328,7 @@ impl Service {
             // Already decided that way: nothing changes, nobody is notified again.
             return Ok(Vec::new());
         };
-        self.storage
-            .set_membership(&room_id, &target, changed, now_ms())
-            .await?;
-        self.room_changed(&room_id, &target, changed);
+        self.store_membership(&room_id, &target, changed).await?;
         tracing::info!(room = %room_id, %target, status = changed.status.as_str(), "join decided");
         self.fanout.to_user(
             &target,
@@ -343,13 +342,29 @@ impl Service {
     }
 
     /// Membership decisions read storage, not the directory (they must see the latest
-    /// state); a stored change is then applied to the directory of every node.
-    fn room_changed(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
+    /// state); the change is stored (batched with others queued at the same time) and
+    /// then applied to the directory of every node.
+    async fn store_membership(
+        &self,
+        room_id: &RoomId,
+        user: &UserId,
+        membership: Membership,
+    ) -> Result<(), ServiceError> {
+        self.memberships
+            .store(MembershipChange {
+                room_id: room_id.clone(),
+                user_id: user.clone(),
+                membership,
+                updated_at: now_ms(),
+            })
+            .await?;
         self.directory.apply(room_id, user, membership);
         self.fanout.room_changed(room_id, user, membership);
+        Ok(())
     }
 
-    /// `memberChanged` to every approved member of the room and to the user concerned.
+    /// `memberChanged` to every approved member of the room (as the directory, which has
+    /// just applied the change, knows them) and to the user concerned.
     async fn announce_change(
         &self,
         room_id: &RoomId,
@@ -357,9 +372,11 @@ impl Service {
         membership: Membership,
     ) -> Result<(), ServiceError> {
         let mut recipients = self
-            .storage
-            .users_with_status(room_id, MemberStatus::Approved)
-            .await?;
+            .directory
+            .get(room_id)
+            .await?
+            .map(|room| room.approved.clone())
+            .unwrap_or_default();
         if !recipients.contains(user_id) {
             recipients.push(user_id.clone());
         }

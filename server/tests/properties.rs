@@ -24,7 +24,7 @@ use knock_server::{
     service::{Limits, Service, SocketSession},
     storage,
     throttle::Rate,
-    writer::MessageWriter,
+    writer::{MembershipWriter, MessageWriter},
 };
 use proptest::{prelude::*, sample::Index, test_runner::TestCaseError};
 use tokio::sync::mpsc;
@@ -58,7 +58,8 @@ async fn new_service() -> Service {
     let fanout = Fanout::local(Arc::new(Hub::new()));
     let directory = Arc::new(RoomDirectory::new(storage.clone()));
     let (writer, _task) = MessageWriter::spawn(storage.clone(), directory.clone(), fanout.clone());
-    Service::new(storage, directory, fanout, writer, no_limits())
+    let (memberships, _task) = MembershipWriter::spawn(storage.clone());
+    Service::new(storage, directory, fanout, writer, memberships, no_limits())
 }
 
 async fn add_user(service: &Service, name: &str) -> UserId {

@@ -20,8 +20,8 @@ use sqlx::{Connection, PgConnection};
 
 use knock_protocol::{ChatMessage, ClientMsgId, MemberStatus, MessageId, RoomId, UserId};
 use knock_server::storage::{
-    self, Credential, Inserted, Membership, NewMessage, NewRoom, PostgresStorage, Room, Storage,
-    StorageError,
+    self, Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, PostgresStorage,
+    Room, Storage, StorageError,
 };
 
 /// A fresh, empty database that can be opened (and, for durable backends, reopened).
@@ -82,6 +82,7 @@ macro_rules! storage_contract {
                 rooms_are_created_with_their_admin,
                 memberships_move_between_statuses_in_order,
                 memberships_need_an_existing_room_and_user,
+                membership_batches_apply_in_order_or_not_at_all,
                 seqs_are_gapless_per_room_across_batches,
                 a_batch_with_an_unknown_room_stores_nothing,
                 client_msg_ids_deduplicate_per_user,
@@ -564,6 +565,75 @@ mod contract {
             None
         );
         assert_eq!(storage.members(&r).await.unwrap().len(), 1);
+    }
+
+    pub async fn membership_batches_apply_in_order_or_not_at_all(storage: Arc<dyn Storage>) {
+        use MemberStatus::{Approved, Pending};
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob", "carol", "dave"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let r = room_id("r");
+        let change = |name: &str, status, at| MembershipChange {
+            room_id: r.clone(),
+            user_id: user(name),
+            membership: membership(status, false),
+            updated_at: at,
+        };
+
+        // bob asks and is approved within one batch: the later change wins, and his
+        // request time is that of the first insert (he stays ahead of carol).
+        storage
+            .set_memberships(&[
+                change("bob", Pending, 10),
+                change("carol", Pending, 20),
+                change("bob", Approved, 30),
+            ])
+            .await
+            .expect("batch");
+        let members: Vec<_> = storage
+            .members(&r)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.user_id.as_str().to_owned(), p.status))
+            .collect();
+        assert_eq!(
+            members,
+            vec![
+                ("alice".to_owned(), Approved),
+                ("bob".to_owned(), Approved),
+                ("carol".to_owned(), Pending),
+            ]
+        );
+
+        // One change naming a missing room fails the batch, and dave's request in the
+        // same batch is not stored either.
+        let ghost = MembershipChange {
+            room_id: room_id("ghost"),
+            ..change("dave", Pending, 40)
+        };
+        let refused = storage
+            .set_memberships(&[change("dave", Pending, 40), ghost])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, StorageError::NotFound("room")),
+            "{refused:?}"
+        );
+        assert_eq!(storage.membership(&r, &user("dave")).await.unwrap(), None);
+        // A missing user is told apart from a missing room.
+        let refused = storage
+            .set_memberships(&[change("nobody", Pending, 50)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, StorageError::NotFound("user")),
+            "{refused:?}"
+        );
+        // An empty batch is a no-op, and the store still takes writes afterwards.
+        storage.set_memberships(&[]).await.expect("empty batch");
+        set(storage, &r, &user("dave"), membership(Pending, false), 60).await;
+        assert_eq!(storage.members(&r).await.unwrap().len(), 4);
     }
 
     pub async fn seqs_are_gapless_per_room_across_batches(storage: Arc<dyn Storage>) {

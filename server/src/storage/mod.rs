@@ -69,6 +69,15 @@ pub struct Membership {
     pub is_admin: bool,
 }
 
+/// One membership to insert or update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipChange {
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub membership: Membership,
+    pub updated_at: i64,
+}
+
 /// A message to store; `seq` is given by the storage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewMessage {
@@ -129,6 +138,11 @@ pub trait Storage: Send + Sync + 'static {
         room_id: &RoomId,
         user_id: &UserId,
     ) -> StorageResult<Option<Membership>>;
+    /// Inserts or updates memberships in one transaction, in order (a later change of the
+    /// same user and room wins; a user's `requested_at` is that of the first insert). All
+    /// or nothing: the first change naming a missing room or user fails the whole batch
+    /// with [`StorageError::NotFound`] (`"room"` or `"user"`) and nothing is stored.
+    async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()>;
     /// Inserts or updates one membership.
     async fn set_membership(
         &self,
@@ -136,7 +150,15 @@ pub trait Storage: Send + Sync + 'static {
         user_id: &UserId,
         membership: Membership,
         updated_at: i64,
-    ) -> StorageResult<()>;
+    ) -> StorageResult<()> {
+        self.set_memberships(&[MembershipChange {
+            room_id: room_id.clone(),
+            user_id: user_id.clone(),
+            membership,
+            updated_at,
+        }])
+        .await
+    }
     /// Every membership of the room (all statuses): admins first, then in the order
     /// users first asked to join.
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>>;

@@ -35,8 +35,8 @@ use super::rows::{
     is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{
-    Credential, Inserted, Membership, NewMessage, NewRoom, Room, Storage, StorageError,
-    StorageResult,
+    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Storage,
+    StorageError, StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -310,47 +310,42 @@ impl Storage for PostgresStorage {
         row.map(MembershipRow::into_membership).transpose()
     }
 
-    async fn set_membership(
-        &self,
-        room_id: &RoomId,
-        user_id: &UserId,
-        membership: Membership,
-        updated_at: i64,
-    ) -> StorageResult<()> {
-        // `requested_at` is set by the first insert only: the order in which users first
-        // asked to join survives approvals and rejections.
-        let result = sqlx::query(
-            "INSERT INTO memberships \
-             (room_id, user_id, status, is_admin, requested_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
-             ON CONFLICT (room_id, user_id) DO UPDATE SET \
-             status = excluded.status, is_admin = excluded.is_admin, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(room_id.as_str())
-        .bind(user_id.as_str())
-        .bind(membership.status.as_str())
-        .bind(membership.is_admin)
-        .bind(updated_at)
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if is_foreign_key_violation(&error) => {
-                // Which parent is missing: the room (the usual case) or the user.
-                let room_exists: bool =
-                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rooms WHERE room_id = $1)")
-                        .bind(room_id.as_str())
-                        .fetch_one(&self.pool)
-                        .await?;
-                Err(StorageError::NotFound(if room_exists {
-                    "user"
-                } else {
-                    "room"
-                }))
-            }
-            Err(error) => Err(error.into()),
+    async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()> {
+        if changes.is_empty() {
+            return Ok(());
         }
+        // One transaction (one commit) for the batch; an error returns before the commit
+        // and dropping `tx` rolls back.
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            // `requested_at` is set by the first insert only: the order in which users
+            // first asked to join survives approvals and rejections.
+            let result = sqlx::query(
+                "INSERT INTO memberships \
+                 (room_id, user_id, status, is_admin, requested_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) \
+                 ON CONFLICT (room_id, user_id) DO UPDATE SET \
+                 status = excluded.status, is_admin = excluded.is_admin, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(change.room_id.as_str())
+            .bind(change.user_id.as_str())
+            .bind(change.membership.status.as_str())
+            .bind(change.membership.is_admin)
+            .bind(change.updated_at)
+            .execute(&mut *tx)
+            .await;
+            match result {
+                Ok(_) => {}
+                Err(error) if is_foreign_key_violation(&error) => {
+                    drop(tx);
+                    return Err(self.missing_parent(&change.room_id).await);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>> {
@@ -474,4 +469,21 @@ fn is_retryable(error: &sqlx::Error) -> bool {
         .as_database_error()
         .and_then(sqlx::error::DatabaseError::code)
         .is_some_and(|code| RETRYABLE_CODES.contains(&code.as_ref()))
+}
+
+impl PostgresStorage {
+    /// After a foreign key refused a membership: which parent is missing, the room (the
+    /// usual case) or the user.
+    async fn missing_parent(&self, room_id: &RoomId) -> StorageError {
+        let room_exists: Result<bool, _> =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rooms WHERE room_id = $1)")
+                .bind(room_id.as_str())
+                .fetch_one(&self.pool)
+                .await;
+        match room_exists {
+            Ok(true) => StorageError::NotFound("user"),
+            Ok(false) => StorageError::NotFound("room"),
+            Err(error) => error.into(),
+        }
+    }
 }

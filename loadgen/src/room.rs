@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, anyhow, bail};
 use futures_util::{StreamExt, stream};
-use knock_protocol::{ClientMessage, JoinRoom, MemberStatus, RoomId};
+use knock_protocol::{ClientMessage, ClientMsgId, JoinRoom, MemberStatus, RoomId};
 use tokio::{sync::mpsc, time::Instant};
 
 use crate::{
@@ -156,6 +156,9 @@ pub async fn send_plan(
     assert_eq!(senders.len(), plan.senders, "one sender per planned socket");
     let mut lag = Latency::new();
     let start = Instant::now();
+    // Client ids as the browser client sends them (the server then deduplicates and
+    // acknowledges), unique across runs by the plan's start time.
+    let client_id_prefix = now_us();
     for k in 0..plan.count {
         let due = start + plan.due(k);
         tokio::time::sleep_until(due).await;
@@ -164,7 +167,7 @@ pub async fn send_plan(
         let message = ClientMessage::SendMessage {
             message: probe_text(run, k, now_us(), size),
             room_id: Some(sender.room_id.clone()),
-            client_msg_id: None,
+            client_msg_id: Some(ClientMsgId::new(format!("{client_id_prefix}-{k}"))),
         };
         send(sender.sink, &message).await?;
     }

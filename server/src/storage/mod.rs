@@ -3,6 +3,7 @@
 //!
 //! Only domain and protocol types cross this boundary; row structs stay in the backends.
 
+mod batch;
 mod postgres;
 mod rows;
 mod sqlite;

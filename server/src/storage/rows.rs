@@ -79,6 +79,21 @@ impl MessageRow {
     }
 }
 
+/// A stored message with the client id it was sent with (for deduplication).
+#[derive(sqlx::FromRow)]
+pub(super) struct KeyedMessageRow {
+    #[sqlx(flatten)]
+    message: MessageRow,
+    client_msg_id: String,
+}
+
+impl KeyedMessageRow {
+    pub(super) fn into_keyed(self) -> StorageResult<((UserId, String), ChatMessage)> {
+        let message = self.message.into_message()?;
+        Ok(((message.user_id.clone(), self.client_msg_id), message))
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct SummaryRow {
     room_id: String,

@@ -3,6 +3,7 @@
 //!
 //! Queries are checked at run time (`sqlx::query`), so building needs no database.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,10 +15,12 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{QueryBuilder, SqliteConnection};
 
+use super::batch::{self, ClientKey};
 use super::rows::{
-    MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow, constraint_error,
-    is_foreign_key_violation, seq_bound, seq_from_db,
+    KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow,
+    constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{
     Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Storage,
@@ -275,58 +278,43 @@ impl Storage for SqliteStorage {
         }
         // One transaction for the whole batch: one fsync, and either every message of the
         // batch is stored or none is (an error returns before commit; dropping `tx` rolls
-        // back). Dedup lookups run inside it, so they see earlier messages of this batch.
+        // back). A few statements per batch, not per message: each statement is a round
+        // trip to sqlx's database thread, and the writer waits for every one of them.
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for message in batch {
-            if let Some(client_msg_id) = &message.client_msg_id {
-                // `(user, clientMsgId)` is unique across rooms, as the index is.
-                let stored: Option<MessageRow> = sqlx::query_as(
-                    "SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
-                     WHERE user_id = ? AND client_msg_id = ?",
-                )
-                .bind(message.user_id.as_str())
-                .bind(client_msg_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(stored) = stored {
-                    results.push(Inserted::Duplicate(stored.into_message()?));
-                    continue;
-                }
-            }
-            let seq: Option<i64> = sqlx::query_scalar(
-                "UPDATE rooms SET last_seq = last_seq + 1 WHERE room_id = ? RETURNING last_seq",
-            )
-            .bind(message.room_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(seq) = seq else {
-                return Err(StorageError::NotFound("room"));
-            };
-            sqlx::query(
+        let earlier = stored_client_keys(&mut tx, &batch::client_keys(batch)).await?;
+        let plan = batch::plan(batch, &earlier);
+        let last_seqs = take_seqs(&mut tx, &plan.rooms).await?;
+        let results = plan.resolve(batch, &last_seqs)?;
+        let new: Vec<(&NewMessage, u64)> = batch
+            .iter()
+            .zip(&results)
+            .filter_map(|(message, result)| match result {
+                Inserted::New(stored) => Some((message, stored.seq)),
+                Inserted::Duplicate(_) => None,
+            })
+            .collect();
+        for rows in new.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::new(
                 "INSERT INTO messages \
-                 (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(message.room_id.as_str())
-            .bind(seq)
-            .bind(message.message_id.as_str())
-            .bind(message.user_id.as_str())
-            .bind(&message.message)
-            .bind(message.timestamp)
-            .bind(message.client_msg_id.as_ref().map(ClientMsgId::as_str))
-            .execute(&mut *tx)
-            .await
-            // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
-            .map_err(|error| constraint_error(error, "user"))?;
-            results.push(Inserted::New(ChatMessage {
-                room_id: message.room_id.clone(),
-                user_id: message.user_id.clone(),
-                message: message.message.clone(),
-                timestamp: message.timestamp,
-                seq: seq_from_db(seq)?,
-                message_id: message.message_id.clone(),
-            }));
+                 (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) ",
+            );
+            insert.push_values(rows, |mut row, (message, seq)| {
+                row.push_bind(message.room_id.as_str())
+                    .push_bind(seq_bound(*seq))
+                    .push_bind(message.message_id.as_str())
+                    .push_bind(message.user_id.as_str())
+                    .push_bind(message.message.as_str())
+                    .push_bind(message.timestamp)
+                    .push_bind(message.client_msg_id.as_ref().map(ClientMsgId::as_str));
+            });
+            insert
+                .build()
+                // The text differs with the row count: not worth a cached statement.
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
+                .map_err(|error| constraint_error(error, "user"))?;
         }
         tx.commit().await?;
         Ok(results)
@@ -405,4 +393,74 @@ impl SqliteStorage {
             Err(error) => error.into(),
         }
     }
+}
+
+/// Rows (or key pairs, room counts) per statement: far below SQLite's limit of 32,766
+/// bound values.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// The stored messages that carry one of `keys` (user, clientMsgId).
+async fn stored_client_keys(
+    tx: &mut SqliteConnection,
+    keys: &[ClientKey],
+) -> StorageResult<HashMap<ClientKey, ChatMessage>> {
+    let mut stored = HashMap::new();
+    for keys in keys.chunks(ROWS_PER_STATEMENT) {
+        // A join, not `(user_id, client_msg_id) IN (VALUES ...)`: SQLite scans the whole
+        // table for the latter and searches the unique index for the former.
+        let mut select = QueryBuilder::new(
+            "SELECT m.room_id, m.seq, m.message_id, m.user_id, m.body, m.timestamp, \
+             m.client_msg_id FROM (",
+        );
+        select.push_values(keys, |mut row, (user, client_id)| {
+            row.push_bind(user.as_str()).push_bind(client_id.as_str());
+        });
+        select.push(
+            ") AS k JOIN messages AS m \
+             ON m.user_id = k.column1 AND m.client_msg_id = k.column2",
+        );
+        let rows: Vec<KeyedMessageRow> = select
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in rows {
+            let (key, message) = row.into_keyed()?;
+            stored.insert(key, message);
+        }
+    }
+    Ok(stored)
+}
+
+/// Adds each room's count to its `last_seq`; the new `last_seq` of every room that exists.
+async fn take_seqs(
+    tx: &mut SqliteConnection,
+    rooms: &[(RoomId, u64)],
+) -> StorageResult<HashMap<RoomId, u64>> {
+    let mut last_seqs = HashMap::with_capacity(rooms.len());
+    for rooms in rooms.chunks(ROWS_PER_STATEMENT) {
+        let mut update = QueryBuilder::new("UPDATE rooms SET last_seq = last_seq + CASE room_id");
+        for (room_id, count) in rooms {
+            update
+                .push(" WHEN ")
+                .push_bind(room_id.as_str())
+                .push(" THEN ")
+                .push_bind(seq_bound(*count));
+        }
+        update.push(" END WHERE room_id IN (");
+        let mut ids = update.separated(", ");
+        for (room_id, _) in rooms {
+            ids.push_bind(room_id.as_str());
+        }
+        update.push(") RETURNING room_id, last_seq");
+        let rows: Vec<(String, i64)> = update
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (room_id, last_seq) in rows {
+            last_seqs.insert(RoomId(room_id), seq_from_db(last_seq)?);
+        }
+    }
+    Ok(last_seqs)
 }

@@ -66,9 +66,12 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
 
 async fn serve(socket: WebSocket, state: AppState) {
     let (mut sink, mut stream) = socket.split();
+    // Large futures that run once or rarely (authenticating, answering a frame) are boxed:
+    // a task is as large as its future's largest state, and this one lives for as long as
+    // the socket, idle most of that time.
     let signed_in = tokio::time::timeout(
         state.config.auth_timeout(),
-        authenticate(&mut stream, &state),
+        Box::pin(authenticate(&mut stream, &state)),
     )
     .await;
     let (user_id, session_hash) = match signed_in {
@@ -286,7 +289,9 @@ async fn read_loop(
             }
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
         };
-        for item in answer(&text, session, state).await {
+        // Boxed: the state of a whole `Service::handle` call would otherwise be part of
+        // the socket's task for as long as the socket is open.
+        for item in Box::pin(answer(&text, session, state)).await {
             hub.send(session.conn_id, item);
         }
     }
@@ -359,14 +364,10 @@ async fn write_loop(
                 item = queue.recv() => {
                     // None: the reader finished (the client closed or went silent).
                     let Some(item) = item else { return Ok(false) };
-                    write(&mut sink, &mut sent, item, storage.as_ref()).await?;
-                    // What else is queued is fed unflushed, then written at once: one
-                    // system call carries many frames.
-                    for _ in 1..WRITE_BURST {
-                        let Ok(item) = queue.try_recv() else { break };
-                        write(&mut sink, &mut sent, item, storage.as_ref()).await?;
-                    }
-                    sink.flush().await.map_err(Some)?;
+                    // Boxed (once per wake-up, not per frame): writing may read storage,
+                    // and that state would otherwise be part of every idle socket's task.
+                    Box::pin(write_burst(&mut sink, &mut sent, item, &mut queue, storage.as_ref()))
+                        .await?;
                     Ok(true)
                 }
                 _ = ping.tick() => {
@@ -414,9 +415,26 @@ async fn write_loop(
                 })))
                 .await;
         };
-        let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, Box::pin(goodbye)).await;
     }
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+}
+
+/// Writes `first` and what else is queued, fed unflushed, then flushes: one system call
+/// carries many frames.
+async fn write_burst(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut SentRuns,
+    first: Outbound,
+    queue: &mut mpsc::Receiver<Outbound>,
+    storage: &dyn Storage,
+) -> WriteResult {
+    write(sink, sent, first, storage).await?;
+    for _ in 1..WRITE_BURST {
+        let Ok(item) = queue.try_recv() else { break };
+        write(sink, sent, item, storage).await?;
+    }
+    sink.flush().await.map_err(Some)
 }
 
 async fn write(

@@ -60,72 +60,34 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
                 conn = tracing::field::Empty,
                 user = tracing::field::Empty
             );
-            serve(socket, state).instrument(span)
+            // A task of its own: axum's upgrade future would keep its own state (the
+            // upgrade, the configuration, this closure) beside the socket's for as long as
+            // the socket is open.
+            tokio::spawn(serve(socket, state).instrument(span));
+            std::future::ready(())
         })
 }
 
-async fn serve(socket: WebSocket, state: AppState) {
-    let (mut sink, mut stream) = socket.split();
-    // Large futures that run once or rarely (authenticating, answering a frame) are boxed:
-    // a task is as large as its future's largest state, and this one lives for as long as
-    // the socket, idle most of that time.
-    let signed_in = tokio::time::timeout(
-        state.config.auth_timeout(),
-        Box::pin(authenticate(&mut stream, &state)),
-    )
-    .await;
-    let (user_id, session_hash) = match signed_in {
-        Ok(Ok(signed_in)) => signed_in,
-        Ok(Err(Refusal::Gone)) => return,
-        Ok(Err(Refusal::Error(error, action))) => {
-            let frame = error_frame(&error, action);
-            refuse(
-                &mut sink,
-                frame,
-                close_code::UNAUTHENTICATED,
-                "unauthenticated",
-            )
-            .await;
-            return;
-        }
-        Err(_elapsed) => {
-            let error = ServiceError::Unauthenticated;
-            let frame = error_frame(&error, None);
-            refuse(
-                &mut sink,
-                frame,
-                close_code::AUTH_TIMEOUT,
-                "authentication timed out",
-            )
-            .await;
-            return;
-        }
-    };
+/// Not `async`: an async fn keeps its arguments for as long as it runs, and the unsplit
+/// socket is large.
+fn serve(socket: WebSocket, state: AppState) -> impl Future<Output = ()> {
+    let (sink, stream) = socket.split();
+    serve_split(sink, stream, state)
+}
 
-    let hub = state.service.hub().clone();
-    if hub.sockets_of(&user_id) >= state.config.max_sockets_per_user {
-        let error = ServiceError::TooManySockets;
-        let frame = error_frame(&error, Some("authenticate"));
-        refuse(&mut sink, frame, close_code::POLICY, "too many sockets").await;
+// A socket's task lives as long as the socket, idle most of that time, and is as large as
+// its future's largest state: what runs once or rarely (signing in, answering a frame)
+// is boxed, so that only what waits for frames stays.
+async fn serve_split(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut stream: SplitStream<WebSocket>,
+    state: AppState,
+) {
+    let Some((registration, user_id)) = Box::pin(open(&mut sink, &mut stream, &state)).await else {
         return;
-    }
-    let Registration { id, queue, close } = hub.register(&user_id, &session_hash);
-    let span = tracing::Span::current();
-    span.record("conn", id);
-    span.record("user", user_id.as_str());
-    tracing::debug!("socket authenticated");
-
-    let hello = ServerMessage::Authenticated {
-        user_id: user_id.clone(),
     };
-    if sink
-        .send(Message::Text(hello.to_json().into()))
-        .await
-        .is_err()
-    {
-        hub.unregister(id);
-        return;
-    }
+    let Registration { id, queue, close } = registration;
+    let hub = state.service.hub();
     let writer = tokio::spawn(
         write_loop(
             sink,
@@ -157,6 +119,65 @@ async fn serve(socket: WebSocket, state: AppState) {
     })
     .await;
     tracing::debug!("socket closed");
+}
+
+/// Authenticates the socket, registers it with the hub and says hello; `None` when the
+/// socket was refused or went away.
+async fn open(
+    sink: &mut SplitSink<WebSocket, Message>,
+    stream: &mut SplitStream<WebSocket>,
+    state: &AppState,
+) -> Option<(Registration, knock_protocol::UserId)> {
+    let signed_in =
+        tokio::time::timeout(state.config.auth_timeout(), authenticate(stream, state)).await;
+    let (user_id, session_hash) = match signed_in {
+        Ok(Ok(signed_in)) => signed_in,
+        Ok(Err(Refusal::Gone)) => return None,
+        Ok(Err(Refusal::Error(error, action))) => {
+            let frame = error_frame(&error, action);
+            refuse(sink, frame, close_code::UNAUTHENTICATED, "unauthenticated").await;
+            return None;
+        }
+        Err(_elapsed) => {
+            let error = ServiceError::Unauthenticated;
+            let frame = error_frame(&error, None);
+            refuse(
+                sink,
+                frame,
+                close_code::AUTH_TIMEOUT,
+                "authentication timed out",
+            )
+            .await;
+            return None;
+        }
+    };
+
+    let hub = state.service.hub().clone();
+    if hub.sockets_of(&user_id) >= state.config.max_sockets_per_user {
+        let error = ServiceError::TooManySockets;
+        let frame = error_frame(&error, Some("authenticate"));
+        refuse(sink, frame, close_code::POLICY, "too many sockets").await;
+        return None;
+    }
+    let registration = hub.register(&user_id, &session_hash);
+    let id = registration.id;
+    let span = tracing::Span::current();
+    span.record("conn", id);
+    span.record("user", user_id.as_str());
+    tracing::debug!("socket authenticated");
+
+    let hello = ServerMessage::Authenticated {
+        user_id: user_id.clone(),
+    };
+    if sink
+        .send(Message::Text(hello.to_json().into()))
+        .await
+        .is_err()
+    {
+        hub.unregister(id);
+        return None;
+    }
+    Some((registration, user_id))
 }
 
 enum Refusal {

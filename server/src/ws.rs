@@ -17,13 +17,13 @@ use futures_util::{
 use knock_protocol::{
     ClientMessage, DecodeError, RoomId, ServerMessage, close_code, decode_client, limits,
 };
-use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use crate::{
     AppState,
     error::ServiceError,
     hub::{ChatFrame, CloseReason, Outbound, Registration},
+    mailbox::{CloseSignal, Queue},
     service::{SocketSession, now_ms},
     storage::Storage,
     throttle::TokenBucket,
@@ -245,7 +245,7 @@ async fn read_loop(
     stream: &mut SplitStream<WebSocket>,
     session: &mut SocketSession,
     state: &AppState,
-    mut close: watch::Receiver<Option<CloseReason>>,
+    close: CloseSignal,
 ) {
     let hub = state.service.hub();
     // The writer pings every interval; a healthy client's pongs arrive well before this.
@@ -256,7 +256,7 @@ async fn read_loop(
     loop {
         let next = tokio::select! {
             biased;
-            _ = close.changed() => return,
+            () = close.changed() => return,
             next = tokio::time::timeout(silence_limit, stream.next()) => next,
         };
         let frame = match next {
@@ -370,8 +370,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<Outbound>,
-    mut close: watch::Receiver<Option<CloseReason>>,
+    mut queue: Queue,
+    close: CloseSignal,
     storage: Arc<dyn Storage>,
     ping_interval: Duration,
 ) {
@@ -400,7 +400,7 @@ async fn write_loop(
         // A write to a client that stopped reading can wait forever; a close wins over it.
         let outcome: Result<bool, Option<axum::Error>> = tokio::select! {
             biased;
-            _ = close.changed() => break *close.borrow(),
+            () = close.changed() => break close.reason(),
             outcome = step => outcome,
         };
         match outcome {
@@ -420,7 +420,7 @@ async fn write_loop(
             // Frames queued before the close (say, the error that explains it) go first,
             // except for a client too slow to take them.
             if reason != CloseReason::TOO_SLOW {
-                while let Ok(item) = queue.try_recv() {
+                while let Some(item) = queue.try_recv() {
                     if write(&mut sink, &mut sent, item, storage.as_ref())
                         .await
                         .is_err()
@@ -447,12 +447,12 @@ async fn write_burst(
     sink: &mut SplitSink<WebSocket, Message>,
     sent: &mut SentRuns,
     first: Outbound,
-    queue: &mut mpsc::Receiver<Outbound>,
+    queue: &mut Queue,
     storage: &dyn Storage,
 ) -> WriteResult {
     write(sink, sent, first, storage).await?;
     for _ in 1..WRITE_BURST {
-        let Ok(item) = queue.try_recv() else { break };
+        let Some(item) = queue.try_recv() else { break };
         write(sink, sent, item, storage).await?;
     }
     sink.flush().await.map_err(Some)

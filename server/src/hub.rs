@@ -15,7 +15,8 @@ use std::{
 
 use axum::extract::ws::Utf8Bytes;
 use knock_protocol::{RoomId, ServerMessage, UserId, close_code};
-use tokio::sync::{mpsc, watch};
+
+use crate::mailbox::{self, CloseSignal, Queue, SendError, Sender};
 
 pub type ConnId = u64;
 
@@ -92,22 +93,21 @@ impl CloseReason {
 struct Connection {
     user_id: UserId,
     session: String,
-    queue: mpsc::Sender<Outbound>,
-    close: watch::Sender<Option<CloseReason>>,
+    mailbox: Sender,
 }
 
 impl Connection {
     fn close(&self, reason: CloseReason) {
-        self.close.send_replace(Some(reason));
+        self.mailbox.close(reason);
     }
 }
 
 /// What a socket gets when it joins the hub.
 pub struct Registration {
     pub id: ConnId,
-    pub queue: mpsc::Receiver<Outbound>,
-    /// Becomes `Some` when the server wants the socket closed.
-    pub close: watch::Receiver<Option<CloseReason>>,
+    pub queue: Queue,
+    /// Fires when the server wants the socket closed (or dropped it from the hub).
+    pub close: CloseSignal,
 }
 
 /// Every recipient of every message is looked up here; foldhash is fast and randomly
@@ -135,24 +135,18 @@ impl Hub {
     /// hashes to `session`.
     pub fn register(&self, user_id: &UserId, session: &str) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let (queue_tx, queue_rx) = mpsc::channel(QUEUE_CAPACITY);
-        let (close_tx, close_rx) = watch::channel(None);
+        let (sender, queue, close) = mailbox::mailbox(QUEUE_CAPACITY);
         let mut index = self.write();
         index.connections.insert(
             id,
             Connection {
                 user_id: user_id.clone(),
                 session: session.to_owned(),
-                queue: queue_tx,
-                close: close_tx,
+                mailbox: sender,
             },
         );
         index.by_user.entry(user_id.clone()).or_default().push(id);
-        Registration {
-            id,
-            queue: queue_rx,
-            close: close_rx,
-        }
+        Registration { id, queue, close }
     }
 
     pub fn unregister(&self, id: ConnId) {
@@ -280,10 +274,7 @@ impl Hub {
 /// False when the socket's queue is full (a closed queue means the socket is already
 /// going away, which is not the sender's problem).
 fn enqueue(connection: &Connection, item: Outbound) -> bool {
-    !matches!(
-        connection.queue.try_send(item),
-        Err(mpsc::error::TrySendError::Full(_))
-    )
+    connection.mailbox.try_send(item) != Err(SendError::Full)
 }
 
 #[cfg(test)]
@@ -311,7 +302,7 @@ mod tests {
         hub.send_to_user(&alice, &frame("hi"));
         assert_eq!(text_of(tab1.queue.recv().await.unwrap()), "hi");
         assert_eq!(text_of(tab2.queue.recv().await.unwrap()), "hi");
-        assert!(bob.queue.try_recv().is_err());
+        assert!(bob.queue.try_recv().is_none());
     }
 
     #[tokio::test]
@@ -325,9 +316,9 @@ mod tests {
             hub.send_to_users([&alice, &bob], &frame(&i.to_string()));
             fast.queue.recv().await.unwrap();
         }
-        assert_eq!(*slow.close.borrow(), Some(CloseReason::TOO_SLOW));
+        assert_eq!(slow.close.reason(), Some(CloseReason::TOO_SLOW));
         assert_eq!(hub.connection_count(), 1, "the slow socket left the hub");
-        assert_eq!(*fast.close.borrow(), None);
+        assert_eq!(fast.close.reason(), None);
     }
 
     #[tokio::test]
@@ -337,8 +328,8 @@ mod tests {
         let phone = hub.register(&alice, "phone");
         let laptop = hub.register(&alice, "laptop");
         hub.close_session("phone", CloseReason::SIGNED_OUT);
-        assert_eq!(*phone.close.borrow(), Some(CloseReason::SIGNED_OUT));
-        assert_eq!(*laptop.close.borrow(), None);
+        assert_eq!(phone.close.reason(), Some(CloseReason::SIGNED_OUT));
+        assert_eq!(laptop.close.reason(), None);
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ pub mod error;
 pub mod fanout;
 pub mod http;
 pub mod hub;
+pub mod mailbox;
 pub mod service;
 pub mod storage;
 pub mod throttle;

@@ -17,13 +17,13 @@ use futures_util::{
 use knock_protocol::{
     ClientMessage, DecodeError, RoomId, ServerMessage, close_code, decode_client, limits,
 };
-use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use crate::{
     AppState,
     error::ServiceError,
     hub::{ChatFrame, CloseReason, Outbound, Registration},
+    mailbox::{CloseSignal, Queue},
     service::{SocketSession, now_ms},
     storage::Storage,
     throttle::TokenBucket,
@@ -34,8 +34,11 @@ const FLOOD_STRIKES: u32 = 200;
 
 /// Catch-up reads from storage in pages of this many messages.
 const CATCH_UP_PAGE: u32 = 200;
-/// Initial size of a socket's read buffer.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Initial size of a socket's read buffer, and the most read from the kernel at once.
+/// Every open socket keeps this much for good (tungstenite never shrinks it): at 4 KiB it
+/// was a third of an idle socket's memory. 512 bytes hold a typical chat frame; a larger
+/// frame makes the buffer grow to its length and is read in 512-byte steps.
+const READ_BUFFER_BYTES: usize = 512;
 /// Most queued frames written in a row before the close signal and pings are looked at.
 const WRITE_BURST: usize = 256;
 
@@ -57,69 +60,34 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
                 conn = tracing::field::Empty,
                 user = tracing::field::Empty
             );
-            serve(socket, state).instrument(span)
+            // A task of its own: axum's upgrade future would keep its own state (the
+            // upgrade, the configuration, this closure) beside the socket's for as long as
+            // the socket is open.
+            tokio::spawn(serve(socket, state).instrument(span));
+            std::future::ready(())
         })
 }
 
-async fn serve(socket: WebSocket, state: AppState) {
-    let (mut sink, mut stream) = socket.split();
-    let signed_in = tokio::time::timeout(
-        state.config.auth_timeout(),
-        authenticate(&mut stream, &state),
-    )
-    .await;
-    let (user_id, session_hash) = match signed_in {
-        Ok(Ok(signed_in)) => signed_in,
-        Ok(Err(Refusal::Gone)) => return,
-        Ok(Err(Refusal::Error(error, action))) => {
-            let frame = error_frame(&error, action);
-            refuse(
-                &mut sink,
-                frame,
-                close_code::UNAUTHENTICATED,
-                "unauthenticated",
-            )
-            .await;
-            return;
-        }
-        Err(_elapsed) => {
-            let error = ServiceError::Unauthenticated;
-            let frame = error_frame(&error, None);
-            refuse(
-                &mut sink,
-                frame,
-                close_code::AUTH_TIMEOUT,
-                "authentication timed out",
-            )
-            .await;
-            return;
-        }
-    };
+/// Not `async`: an async fn keeps its arguments for as long as it runs, and the unsplit
+/// socket is large.
+fn serve(socket: WebSocket, state: AppState) -> impl Future<Output = ()> {
+    let (sink, stream) = socket.split();
+    serve_split(sink, stream, state)
+}
 
-    let hub = state.service.hub().clone();
-    if hub.sockets_of(&user_id) >= state.config.max_sockets_per_user {
-        let error = ServiceError::TooManySockets;
-        let frame = error_frame(&error, Some("authenticate"));
-        refuse(&mut sink, frame, close_code::POLICY, "too many sockets").await;
+// A socket's task lives as long as the socket, idle most of that time, and is as large as
+// its future's largest state: what runs once or rarely (signing in, answering a frame)
+// is boxed, so that only what waits for frames stays.
+async fn serve_split(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut stream: SplitStream<WebSocket>,
+    state: AppState,
+) {
+    let Some((registration, user_id)) = Box::pin(open(&mut sink, &mut stream, &state)).await else {
         return;
-    }
-    let Registration { id, queue, close } = hub.register(&user_id, &session_hash);
-    let span = tracing::Span::current();
-    span.record("conn", id);
-    span.record("user", user_id.as_str());
-    tracing::debug!("socket authenticated");
-
-    let hello = ServerMessage::Authenticated {
-        user_id: user_id.clone(),
     };
-    if sink
-        .send(Message::Text(hello.to_json().into()))
-        .await
-        .is_err()
-    {
-        hub.unregister(id);
-        return;
-    }
+    let Registration { id, queue, close } = registration;
+    let hub = state.service.hub();
     let writer = tokio::spawn(
         write_loop(
             sink,
@@ -151,6 +119,65 @@ async fn serve(socket: WebSocket, state: AppState) {
     })
     .await;
     tracing::debug!("socket closed");
+}
+
+/// Authenticates the socket, registers it with the hub and says hello; `None` when the
+/// socket was refused or went away.
+async fn open(
+    sink: &mut SplitSink<WebSocket, Message>,
+    stream: &mut SplitStream<WebSocket>,
+    state: &AppState,
+) -> Option<(Registration, knock_protocol::UserId)> {
+    let signed_in =
+        tokio::time::timeout(state.config.auth_timeout(), authenticate(stream, state)).await;
+    let (user_id, session_hash) = match signed_in {
+        Ok(Ok(signed_in)) => signed_in,
+        Ok(Err(Refusal::Gone)) => return None,
+        Ok(Err(Refusal::Error(error, action))) => {
+            let frame = error_frame(&error, action);
+            refuse(sink, frame, close_code::UNAUTHENTICATED, "unauthenticated").await;
+            return None;
+        }
+        Err(_elapsed) => {
+            let error = ServiceError::Unauthenticated;
+            let frame = error_frame(&error, None);
+            refuse(
+                sink,
+                frame,
+                close_code::AUTH_TIMEOUT,
+                "authentication timed out",
+            )
+            .await;
+            return None;
+        }
+    };
+
+    let hub = state.service.hub().clone();
+    if hub.sockets_of(&user_id) >= state.config.max_sockets_per_user {
+        let error = ServiceError::TooManySockets;
+        let frame = error_frame(&error, Some("authenticate"));
+        refuse(sink, frame, close_code::POLICY, "too many sockets").await;
+        return None;
+    }
+    let registration = hub.register(&user_id, &session_hash);
+    let id = registration.id;
+    let span = tracing::Span::current();
+    span.record("conn", id);
+    span.record("user", user_id.as_str());
+    tracing::debug!("socket authenticated");
+
+    let hello = ServerMessage::Authenticated {
+        user_id: user_id.clone(),
+    };
+    if sink
+        .send(Message::Text(hello.to_json().into()))
+        .await
+        .is_err()
+    {
+        hub.unregister(id);
+        return None;
+    }
+    Some((registration, user_id))
 }
 
 enum Refusal {
@@ -218,7 +245,7 @@ async fn read_loop(
     stream: &mut SplitStream<WebSocket>,
     session: &mut SocketSession,
     state: &AppState,
-    mut close: watch::Receiver<Option<CloseReason>>,
+    close: CloseSignal,
 ) {
     let hub = state.service.hub();
     // The writer pings every interval; a healthy client's pongs arrive well before this.
@@ -229,7 +256,7 @@ async fn read_loop(
     loop {
         let next = tokio::select! {
             biased;
-            _ = close.changed() => return,
+            () = close.changed() => return,
             next = tokio::time::timeout(silence_limit, stream.next()) => next,
         };
         let frame = match next {
@@ -283,7 +310,9 @@ async fn read_loop(
             }
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
         };
-        for item in answer(&text, session, state).await {
+        // Boxed: the state of a whole `Service::handle` call would otherwise be part of
+        // the socket's task for as long as the socket is open.
+        for item in Box::pin(answer(&text, session, state)).await {
             hub.send(session.conn_id, item);
         }
     }
@@ -341,8 +370,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<Outbound>,
-    mut close: watch::Receiver<Option<CloseReason>>,
+    mut queue: Queue,
+    close: CloseSignal,
     storage: Arc<dyn Storage>,
     ping_interval: Duration,
 ) {
@@ -356,14 +385,10 @@ async fn write_loop(
                 item = queue.recv() => {
                     // None: the reader finished (the client closed or went silent).
                     let Some(item) = item else { return Ok(false) };
-                    write(&mut sink, &mut sent, item, storage.as_ref()).await?;
-                    // What else is queued is fed unflushed, then written at once: one
-                    // system call carries many frames.
-                    for _ in 1..WRITE_BURST {
-                        let Ok(item) = queue.try_recv() else { break };
-                        write(&mut sink, &mut sent, item, storage.as_ref()).await?;
-                    }
-                    sink.flush().await.map_err(Some)?;
+                    // Boxed (once per wake-up, not per frame): writing may read storage,
+                    // and that state would otherwise be part of every idle socket's task.
+                    Box::pin(write_burst(&mut sink, &mut sent, item, &mut queue, storage.as_ref()))
+                        .await?;
                     Ok(true)
                 }
                 _ = ping.tick() => {
@@ -375,7 +400,7 @@ async fn write_loop(
         // A write to a client that stopped reading can wait forever; a close wins over it.
         let outcome: Result<bool, Option<axum::Error>> = tokio::select! {
             biased;
-            _ = close.changed() => break *close.borrow(),
+            () = close.changed() => break close.reason(),
             outcome = step => outcome,
         };
         match outcome {
@@ -395,7 +420,7 @@ async fn write_loop(
             // Frames queued before the close (say, the error that explains it) go first,
             // except for a client too slow to take them.
             if reason != CloseReason::TOO_SLOW {
-                while let Ok(item) = queue.try_recv() {
+                while let Some(item) = queue.try_recv() {
                     if write(&mut sink, &mut sent, item, storage.as_ref())
                         .await
                         .is_err()
@@ -411,9 +436,26 @@ async fn write_loop(
                 })))
                 .await;
         };
-        let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, Box::pin(goodbye)).await;
     }
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+}
+
+/// Writes `first` and what else is queued, fed unflushed, then flushes: one system call
+/// carries many frames.
+async fn write_burst(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut SentRuns,
+    first: Outbound,
+    queue: &mut Queue,
+    storage: &dyn Storage,
+) -> WriteResult {
+    write(sink, sent, first, storage).await?;
+    for _ in 1..WRITE_BURST {
+        let Some(item) = queue.try_recv() else { break };
+        write(sink, sent, item, storage).await?;
+    }
+    sink.flush().await.map_err(Some)
 }
 
 async fn write(

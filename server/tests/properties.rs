@@ -21,13 +21,13 @@ use knock_server::{
     directory::RoomDirectory,
     fanout::Fanout,
     hub::{Hub, Outbound},
+    mailbox::Queue,
     service::{Limits, Service, SocketSession},
     storage,
     throttle::Rate,
     writer::{MembershipWriter, MessageWriter},
 };
 use proptest::{prelude::*, sample::Index, test_runner::TestCaseError};
-use tokio::sync::mpsc;
 
 /// A well-formed room id that names no room.
 const BOGUS_ROOM: &str = "00000000-0000-4000-8000-000000000000";
@@ -73,7 +73,7 @@ async fn add_user(service: &Service, name: &str) -> UserId {
 }
 
 /// A socket of `user`: its service-side session and its hub queue.
-fn open_socket(service: &Service, user: &UserId) -> (SocketSession, mpsc::Receiver<Outbound>) {
+fn open_socket(service: &Service, user: &UserId) -> (SocketSession, Queue) {
     let registration = service.hub().register(user, &format!("session of {user}"));
     let session = SocketSession {
         conn_id: registration.id,
@@ -83,9 +83,9 @@ fn open_socket(service: &Service, user: &UserId) -> (SocketSession, mpsc::Receiv
     (session, registration.queue)
 }
 
-fn drain(queue: &mut mpsc::Receiver<Outbound>) -> Vec<Outbound> {
+fn drain(queue: &mut Queue) -> Vec<Outbound> {
     let mut items = Vec::new();
-    while let Ok(item) = queue.try_recv() {
+    while let Some(item) = queue.try_recv() {
         items.push(item);
     }
     items
@@ -503,7 +503,7 @@ struct World {
     /// Each socket's user.
     owner: Vec<usize>,
     sessions: Vec<SocketSession>,
-    queues: Vec<mpsc::Receiver<Outbound>>,
+    queues: Vec<Queue>,
     /// The ids of A, B and Bogus.
     rooms: BTreeMap<Room, RoomId>,
 }

@@ -15,6 +15,7 @@ pub mod throttle;
 pub mod writer;
 pub mod ws;
 
+use axum::serve::ListenerExt;
 use std::{future::Future, sync::Arc};
 
 pub use config::Config;
@@ -77,6 +78,14 @@ pub async fn run(
         "listening on http://{}",
         listener.local_addr().map_err(StartError::Serve)?
     );
+    // Chat frames are small and each should leave at once: with Nagle's algorithm a frame
+    // written while the previous one is unacknowledged waits for that ACK, which the
+    // receiver may delay by up to 40 ms (docs/benchmarks.md).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let app = http::router(state);
     let closing_hub = hub.clone();
     axum::serve(

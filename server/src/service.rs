@@ -420,7 +420,9 @@ impl Service {
                 user_id: session.user_id.clone(),
                 message: text,
                 timestamp: now_ms(),
-                message_id: MessageId::new(uuid::Uuid::new_v4().to_string()),
+                // Time-ordered (v7): each new id lands at the end of the unique index
+                // instead of on a random page of it, one page fewer written per message.
+                message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
                 client_msg_id: client_msg_id.clone(),
             })
             .await?;

@@ -201,6 +201,9 @@ test('sending too fast is refused politely and the message can be retried', asyn
   await expect(failed).toContainText('You are going too fast');
   await expect(user.page.locator('.composer').getByRole('alert')).toContainText('too fast');
   const text = (await failed.locator('.msg-text').textContent())!;
+  // As the error says, wait a moment first: the refusal comes back within milliseconds,
+  // and a retry at once would meet the same empty allowance (5 messages/s refill).
+  await user.page.waitForTimeout(1_000);
   await failed.getByRole('button', { name: 'Retry' }).click();
   await expect(user.page.locator('.msg:not(.outgoing) .msg-text', { hasText: new RegExp(`^${text}$`) })).toHaveCount(1, {
     timeout: 30_000,

@@ -163,14 +163,6 @@ pub trait Storage: Send + Sync + 'static {
     /// Every membership of the room (all statuses): admins first, then in the order
     /// users first asked to join.
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>>;
-    /// The users of the room with this status, in no particular order.
-    async fn users_with_status(
-        &self,
-        room_id: &RoomId,
-        status: MemberStatus,
-    ) -> StorageResult<Vec<UserId>>;
-    /// The room's admins.
-    async fn admins(&self, room_id: &RoomId) -> StorageResult<Vec<UserId>>;
 
     /// Stores a batch in one transaction, in order: each new message gets its room's next
     /// `seq` (gapless from 1); a `(user, clientMsgId)` seen before yields the stored

@@ -361,32 +361,6 @@ impl Storage for PostgresStorage {
             .collect()
     }
 
-    async fn users_with_status(
-        &self,
-        room_id: &RoomId,
-        status: MemberStatus,
-    ) -> StorageResult<Vec<UserId>> {
-        let users: Vec<String> = sqlx::query_scalar(
-            "SELECT user_id FROM memberships WHERE room_id = $1 AND status = $2 \
-             ORDER BY user_id",
-        )
-        .bind(room_id.as_str())
-        .bind(status.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(users.into_iter().map(UserId).collect())
-    }
-
-    async fn admins(&self, room_id: &RoomId) -> StorageResult<Vec<UserId>> {
-        let users: Vec<String> = sqlx::query_scalar(
-            "SELECT user_id FROM memberships WHERE room_id = $1 AND is_admin ORDER BY user_id",
-        )
-        .bind(room_id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(users.into_iter().map(UserId).collect())
-    }
-
     async fn insert_messages(&self, batch: &[NewMessage]) -> StorageResult<Vec<Inserted>> {
         if batch.is_empty() {
             return Ok(Vec::new());

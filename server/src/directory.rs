@@ -185,29 +185,7 @@ impl RoomDirectory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{NewRoom, open};
-
-    /// Storage with alice (admin) in room "r", and bob, who is not in it.
-    async fn alices_room() -> (Arc<dyn Storage>, RoomId) {
-        let storage = open("sqlite::memory:").await.unwrap();
-        for user in ["alice", "bob"] {
-            storage
-                .create_user(&UserId::new(user), "h", 0)
-                .await
-                .unwrap();
-        }
-        let room_id = RoomId::new("r");
-        storage
-            .create_room(&NewRoom {
-                room_id: room_id.clone(),
-                room_name: "Room".into(),
-                admin: UserId::new("alice"),
-                created_at: 0,
-            })
-            .await
-            .unwrap();
-        (storage, room_id)
-    }
+    use crate::testing::alices_room;
 
     #[tokio::test]
     async fn rooms_load_on_first_use() {

@@ -11,6 +11,8 @@ pub mod hub;
 pub mod mailbox;
 pub mod service;
 pub mod storage;
+#[cfg(test)]
+mod testing;
 pub mod throttle;
 pub mod writer;
 pub mod ws;

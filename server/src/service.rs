@@ -371,22 +371,20 @@ impl Service {
         user_id: &UserId,
         membership: Membership,
     ) -> Result<(), ServiceError> {
-        let mut recipients = self
-            .directory
-            .get(room_id)
-            .await?
-            .map(|room| room.approved.clone())
-            .unwrap_or_default();
-        if !recipients.contains(user_id) {
-            recipients.push(user_id.clone());
-        }
         let change = ServerMessage::MemberChanged {
             room_id: room_id.clone(),
             user_id: user_id.clone(),
             status: membership.status,
             is_admin: membership.is_admin,
         };
-        self.fanout.to_users(&recipients, &change);
+        let room = self.directory.get(room_id).await?;
+        let approved = room
+            .as_ref()
+            .map_or(&[][..], |room| room.approved.as_slice());
+        self.fanout.to_users(approved, &change);
+        if !approved.contains(user_id) {
+            self.fanout.to_user(user_id, &change);
+        }
         Ok(())
     }
 

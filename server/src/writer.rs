@@ -69,20 +69,19 @@ async fn run(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let messages: Vec<NewMessage> = batch.iter().map(|job| job.message.clone()).collect();
+        let (messages, dones): (Vec<NewMessage>, Vec<_>) =
+            batch.drain(..).map(|job| (job.message, job.done)).unzip();
         match storage.insert_messages(&messages).await {
             Ok(results) => {
                 fan_out(&results, &directory, &fanout).await;
-                for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.done.send(Ok(result));
+                for (done, result) in dones.into_iter().zip(results) {
+                    let _ = done.send(Ok(result));
                 }
             }
             Err(error) => {
-                tracing::error!(%error, count = batch.len(), "storing messages failed");
-                for job in batch.drain(..) {
-                    let _ = job
-                        .done
-                        .send(Err(ServiceError::Internal("storing failed".into())));
+                tracing::error!(%error, count = messages.len(), "storing messages failed");
+                for done in dones {
+                    let _ = done.send(Err(ServiceError::Internal("storing failed".into())));
                 }
             }
         }
@@ -160,27 +159,26 @@ impl MembershipWriter {
 async fn run_memberships(mut queue: mpsc::Receiver<MembershipJob>, storage: Arc<dyn Storage>) {
     let mut batch = Vec::with_capacity(MAX_MEMBERSHIP_BATCH);
     while queue.recv_many(&mut batch, MAX_MEMBERSHIP_BATCH).await > 0 {
-        let changes: Vec<MembershipChange> = batch.iter().map(|job| job.change.clone()).collect();
+        let (changes, dones): (Vec<MembershipChange>, Vec<_>) =
+            batch.drain(..).map(|job| (job.change, job.done)).unzip();
         match storage.set_memberships(&changes).await {
             Ok(()) => {
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Ok(()));
+                for done in dones {
+                    let _ = done.send(Ok(()));
                 }
             }
-            Err(error) if batch.len() > 1 => {
-                // One bad change (a room or user that does not exist) must not fail the
-                // others: store them one by one, each with its own answer.
-                tracing::debug!(%error, count = batch.len(), "membership batch failed, storing one by one");
-                for job in batch.drain(..) {
-                    let result = storage
-                        .set_memberships(std::slice::from_ref(&job.change))
-                        .await;
-                    let _ = job.done.send(result);
+            Err(error) if changes.len() == 1 => {
+                if let Some(done) = dones.into_iter().next() {
+                    let _ = done.send(Err(error));
                 }
             }
             Err(error) => {
-                if let Some(job) = batch.pop() {
-                    let _ = job.done.send(Err(error));
+                // One bad change (a room or user that does not exist) must not fail the
+                // others: store them one by one, each with its own answer.
+                tracing::debug!(%error, count = changes.len(), "membership batch failed, storing one by one");
+                for (change, done) in changes.iter().zip(dones) {
+                    let result = storage.set_memberships(std::slice::from_ref(change)).await;
+                    let _ = done.send(result);
                 }
             }
         }
@@ -193,7 +191,7 @@ mod tests {
     use knock_protocol::{MemberStatus, UserId};
 
     use super::*;
-    use crate::storage::{Membership, NewRoom, open};
+    use crate::{storage::Membership, testing::alices_room};
 
     fn pending(room: &str, user: &str) -> MembershipChange {
         MembershipChange {
@@ -210,22 +208,7 @@ mod tests {
     // One thread: both changes are queued before the writer runs, so they share a batch.
     #[tokio::test(flavor = "current_thread")]
     async fn a_bad_change_does_not_fail_the_rest_of_its_batch() {
-        let storage = open("sqlite::memory:").await.unwrap();
-        for user in ["alice", "bob"] {
-            storage
-                .create_user(&UserId::new(user), "h", 0)
-                .await
-                .unwrap();
-        }
-        storage
-            .create_room(&NewRoom {
-                room_id: RoomId::new("r"),
-                room_name: "Room".into(),
-                admin: UserId::new("alice"),
-                created_at: 0,
-            })
-            .await
-            .unwrap();
+        let (storage, _room) = alices_room().await;
         let (writer, _task) = MembershipWriter::spawn(storage.clone());
 
         let both = async {

@@ -208,6 +208,20 @@ fn assert_empty<T: PartialEq + std::fmt::Debug>(items: &[T]) {
     assert_eq!(items, &[] as &[T]);
 }
 
+fn change(
+    room: &RoomId,
+    member: &UserId,
+    membership: Membership,
+    updated_at: i64,
+) -> MembershipChange {
+    MembershipChange {
+        room_id: room.clone(),
+        user_id: member.clone(),
+        membership,
+        updated_at,
+    }
+}
+
 async fn set(
     storage: &dyn Storage,
     room: &RoomId,
@@ -216,7 +230,7 @@ async fn set(
     updated_at: i64,
 ) {
     storage
-        .set_membership(room, member, membership, updated_at)
+        .set_memberships(&[change(room, member, membership, updated_at)])
         .await
         .expect("set membership");
 }
@@ -552,7 +566,7 @@ mod contract {
 
         // A membership of a room that does not exist is refused and not stored.
         let missing = storage
-            .set_membership(&room_id("ghost"), &user("nomad"), pending, 90)
+            .set_memberships(&[change(&room_id("ghost"), &user("nomad"), pending, 90)])
             .await
             .unwrap_err();
         assert!(
@@ -568,7 +582,7 @@ mod contract {
         );
         assert!(
             storage
-                .set_membership(&r, &user("ghost-user"), pending, 90)
+                .set_memberships(&[change(&r, &user("ghost-user"), pending, 90)])
                 .await
                 .is_err(),
             "a membership needs an existing user"
@@ -586,20 +600,16 @@ mod contract {
         create_users(storage, &["alice", "bob", "carol", "dave"]).await;
         create_room(storage, "r", "alice", 0).await;
         let r = room_id("r");
-        let change = |name: &str, status, at| MembershipChange {
-            room_id: r.clone(),
-            user_id: user(name),
-            membership: membership(status, false),
-            updated_at: at,
-        };
+        let request =
+            |name: &str, status, at| change(&r, &user(name), membership(status, false), at);
 
         // bob asks and is approved within one batch: the later change wins, and his
         // request time is that of the first insert (he stays ahead of carol).
         storage
             .set_memberships(&[
-                change("bob", Pending, 10),
-                change("carol", Pending, 20),
-                change("bob", Approved, 30),
+                request("bob", Pending, 10),
+                request("carol", Pending, 20),
+                request("bob", Approved, 30),
             ])
             .await
             .expect("batch");
@@ -623,10 +633,10 @@ mod contract {
         // same batch is not stored either.
         let ghost = MembershipChange {
             room_id: room_id("ghost"),
-            ..change("dave", Pending, 40)
+            ..request("dave", Pending, 40)
         };
         let refused = storage
-            .set_memberships(&[change("dave", Pending, 40), ghost])
+            .set_memberships(&[request("dave", Pending, 40), ghost])
             .await
             .unwrap_err();
         assert!(
@@ -636,7 +646,7 @@ mod contract {
         assert_eq!(storage.membership(&r, &user("dave")).await.unwrap(), None);
         // A missing user is told apart from a missing room.
         let refused = storage
-            .set_memberships(&[change("nobody", Pending, 50)])
+            .set_memberships(&[request("nobody", Pending, 50)])
             .await
             .unwrap_err();
         assert!(

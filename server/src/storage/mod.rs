@@ -144,22 +144,6 @@ pub trait Storage: Send + Sync + 'static {
     /// or nothing: the first change naming a missing room or user fails the whole batch
     /// with [`StorageError::NotFound`] (`"room"` or `"user"`) and nothing is stored.
     async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()>;
-    /// Inserts or updates one membership.
-    async fn set_membership(
-        &self,
-        room_id: &RoomId,
-        user_id: &UserId,
-        membership: Membership,
-        updated_at: i64,
-    ) -> StorageResult<()> {
-        self.set_memberships(&[MembershipChange {
-            room_id: room_id.clone(),
-            user_id: user_id.clone(),
-            membership,
-            updated_at,
-        }])
-        .await
-    }
     /// Every membership of the room (all statuses): admins first, then in the order
     /// users first asked to join.
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>>;

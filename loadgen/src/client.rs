@@ -99,7 +99,10 @@ pub struct Net {
     nodes: Vec<SocketAddr>,
     sources: Vec<Ipv4Addr>,
     next: AtomicUsize,
-    /// Tungstenite's read buffer, allocated up front for every socket.
+    /// Tungstenite's read buffer, allocated up front for every socket. It is also the most
+    /// read at once, and tungstenite zeroes that much before every read: at 16 KiB the
+    /// zeroing was a tenth of the generator's CPU in the fan-out (docs/benchmarks.md).
+    /// A frame larger than this still arrives whole, in several reads.
     pub read_buffer: usize,
 }
 
@@ -112,7 +115,7 @@ impl Net {
                 .map(|i| Ipv4Addr::new(127, 0, 0, i))
                 .collect(),
             next: AtomicUsize::new(0),
-            read_buffer: 16 * 1024,
+            read_buffer: 2 * 1024,
         }
     }
 

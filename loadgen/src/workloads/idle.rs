@@ -219,10 +219,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         .map(str::to_owned)
         .collect();
     anyhow::ensure!(!tokens.is_empty(), "no tokens");
-    let mut net = Net::new(args.server, args.sources);
-    // The generator's own sockets stay small so that it can hold thousands.
-    net.read_buffer = 4 * 1024;
-    let net = Arc::new(net);
+    let net = Arc::new(Net::new(args.server, args.sources));
     let open = Arc::new(AtomicU64::new(0));
     let mut opened = 0u64;
     let mut failed = 0u64;

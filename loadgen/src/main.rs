@@ -25,7 +25,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::{
     report::Results,
     server::Server,
-    workloads::{Env, Scale, connect, fanout, idle, slow, throughput},
+    workloads::{Env, Scale, connect, fanout, floor, idle, slow, throughput},
 };
 
 #[derive(Parser)]
@@ -335,6 +335,8 @@ async fn workloads(
                 .context("fan-out workload")?,
         );
         room.close().await;
+        util::log("workload 2's floor: bare loopback TCP, no server");
+        results.floor = Some(floor::fanout(scale).await.context("floor of workload 2")?);
     }
     if every || kind == Kind::Slow {
         env.fresh_server().await?;
@@ -359,6 +361,12 @@ async fn workloads(
                 .context("throughput workload")?,
         );
         futures_util::future::join_all(rooms.into_iter().map(room::Room::close)).await;
+        util::log("workload 3's floor: bare loopback TCP, no server");
+        results.throughput_floor = Some(
+            floor::throughput(scale)
+                .await
+                .context("floor of workload 3")?,
+        );
     }
     Ok(())
 }
@@ -390,6 +398,20 @@ fn check_smoke(results: &Results, scale: &Scale) -> anyhow::Result<()> {
             ));
         }
     }
+    for run in results
+        .floor
+        .iter()
+        .chain(&results.throughput_floor)
+        .flatten()
+        .flatten()
+    {
+        if run.incomplete > 0 {
+            problems.push(format!(
+                "floor: {} messages missed a receiver",
+                run.incomplete
+            ));
+        }
+    }
     for run in results.slow.iter().flatten() {
         if run.baseline.incomplete > 0
             || run.with_slow.incomplete > 0
@@ -410,6 +432,8 @@ fn check_smoke(results: &Results, scale: &Scale) -> anyhow::Result<()> {
     if results.idle.is_none()
         || results.connect.is_none()
         || results.fanout.is_none()
+        || results.floor.is_none()
+        || results.throughput_floor.is_none()
         || results.slow.is_none()
         || results.throughput.is_none()
     {

@@ -10,6 +10,7 @@ use crate::{
         Scale,
         connect::{self, ConnectRun},
         fanout::{self, StepRun},
+        floor::FloorRun,
         idle::IdleRun,
         slow::SlowRun,
         throughput::{self, RateRun},
@@ -36,6 +37,10 @@ pub struct Results {
     pub idle: Option<Vec<IdleRun>>,
     pub connect: Option<Vec<ConnectRun>>,
     pub fanout: Option<Vec<Vec<StepRun>>>,
+    /// Workload 2's deliveries as bare TCP (no server).
+    pub floor: Option<Vec<Vec<FloorRun>>>,
+    /// Workload 3's deliveries as bare TCP (no server).
+    pub throughput_floor: Option<Vec<Vec<FloorRun>>>,
     pub slow: Option<Vec<SlowRun>>,
     pub throughput: Option<Vec<Vec<RateRun>>>,
 }
@@ -170,8 +175,14 @@ pub fn render(results: &Results, scale: &Scale, plots: &str) -> String {
     if let Some(repeats) = &results.fanout {
         out.push_str(&fanout_section(scale, repeats));
     }
+    if let Some(repeats) = &results.floor {
+        out.push_str(&floor_section(repeats));
+    }
     if let Some(repeats) = &results.throughput {
         out.push_str(&throughput_section(scale, repeats));
+    }
+    if let Some(repeats) = &results.throughput_floor {
+        out.push_str(&throughput_floor_section(scale, repeats));
     }
     if let Some(runs) = &results.connect {
         out.push_str(&connect_section(runs));
@@ -514,6 +525,141 @@ fn fanout_section(scale: &Scale, repeats: &[Vec<StepRun>]) -> String {
     out
 }
 
+/// The median of each writer count's runs over the repeats.
+fn floor_medians(repeats: &[Vec<FloorRun>]) -> Vec<FloorRun> {
+    let Some(first) = repeats.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|i| {
+            let runs: Vec<&FloorRun> = repeats.iter().filter_map(|r| r.get(i)).collect();
+            let summary = |field: fn(&FloorRun) -> Summary| {
+                Summary::median_of(&runs.iter().map(|r| field(r)).collect::<Vec<_>>())
+            };
+            FloorRun {
+                first: summary(|r| r.first),
+                last: summary(|r| r.last),
+                all: summary(|r| r.all),
+                incomplete: runs.iter().map(|r| r.incomplete).max().unwrap_or(0),
+                deliveries_per_s: median(
+                    &runs.iter().map(|r| r.deliveries_per_s).collect::<Vec<_>>(),
+                ),
+                cores: median(&runs.iter().map(|r| r.cores).collect::<Vec<_>>()),
+                ..first[i].clone()
+            }
+        })
+        .collect()
+}
+
+fn floor_section(repeats: &[Vec<FloorRun>]) -> String {
+    let rows_in = floor_medians(repeats);
+    let Some(any) = rows_in.first() else {
+        return String::new();
+    };
+    let mut out = String::from(
+        "### The floor under workload 2: bare loopback TCP
+
+",
+    );
+    let _ = writeln!(
+        out,
+        "The same {} deliveries per message at {} msg/s, with no server: plain threads write \
+         a {}-byte frame (the size of Knock's frame for these messages) to every socket with \
+         blocking `write`s, and tokio tasks in this process read them as the members do. No \
+         WebSocket, no storage, no hub. Latency in ms; cores are this whole process's.\n",
+        fmt_count(f(any.shape.members as u64)),
+        any.rate,
+        any.frame_bytes
+    );
+    let rows: Vec<Vec<String>> = rows_in
+        .iter()
+        .map(|r| {
+            let [fp50, fp99, _] = summary_cells(&r.first);
+            let [lp50, lp99, lmax] = summary_cells(&r.last);
+            vec![
+                r.writers.to_string(),
+                r.messages.to_string(),
+                fp50,
+                fp99,
+                lp50,
+                lp99,
+                lmax,
+                r.incomplete.to_string(),
+                fmt_cores(r.cores),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "writer threads",
+            "messages",
+            "first p50",
+            "first p99",
+            "last p50",
+            "last p99",
+            "last max",
+            "incomplete",
+            "cores",
+        ],
+        &rows,
+    ));
+    out.push('\n');
+    out
+}
+
+fn throughput_floor_section(scale: &Scale, repeats: &[Vec<FloorRun>]) -> String {
+    let rows_in = floor_medians(repeats);
+    let Some(any) = rows_in.first() else {
+        return String::new();
+    };
+    let mut out = String::from("### The floor under workload 3: bare loopback TCP\n\n");
+    let _ = writeln!(
+        out,
+        "{} rooms of {} sockets at {} msg/s with no server: writer threads ({}) write each \
+         {}-byte frame to the sockets of its room, tokio tasks read them. Only the deliveries: \
+         no frames in, no acknowledgements, no storage. Sustained means every frame arrived \
+         and the p99 is under {} ms. Latency in ms; cores are this whole process's.\n",
+        any.shape.rooms,
+        any.shape.members,
+        fmt_count(any.rate),
+        any.writers,
+        any.frame_bytes,
+        scale.throughput_p99_ms
+    );
+    let rows: Vec<Vec<String>> = rows_in
+        .iter()
+        .map(|r| {
+            let [p50, p99, max] = summary_cells(&r.all);
+            let sustained = r.incomplete == 0 && r.all.p99_ms < scale.throughput_p99_ms;
+            vec![
+                fmt_count(r.rate),
+                fmt_count(r.deliveries_per_s),
+                p50,
+                p99,
+                max,
+                r.incomplete.to_string(),
+                if sustained { "yes" } else { "no" }.to_owned(),
+                fmt_cores(r.cores),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "msg/s",
+            "deliveries/s",
+            "p50",
+            "p99",
+            "max",
+            "incomplete",
+            "sustained",
+            "cores",
+        ],
+        &rows,
+    ));
+    out.push('\n');
+    out
+}
+
 fn throughput_section(scale: &Scale, repeats: &[Vec<RateRun>]) -> String {
     let mut out = String::from("## 3. Throughput with persistence\n\n");
     let _ = writeln!(
@@ -748,6 +894,68 @@ mod tests {
         assert!(
             line_100.contains("15.0 ms") && line_100.contains("**met**"),
             "{line_100}"
+        );
+    }
+
+    #[test]
+    fn floors_report_the_median_run_and_whether_it_was_sustained() {
+        use crate::workloads::floor::Shape;
+
+        let run = |shape, rate, p99: f64, incomplete| FloorRun {
+            shape,
+            writers: 2,
+            rate,
+            messages: 10,
+            frame_bytes: 260,
+            last: Summary {
+                count: 10,
+                p99_ms: p99,
+                ..Summary::default()
+            },
+            all: Summary {
+                count: 10,
+                p99_ms: p99,
+                ..Summary::default()
+            },
+            incomplete,
+            ..FloorRun::default()
+        };
+        let room = Shape {
+            rooms: 1,
+            members: 1_000,
+        };
+        let rooms = Shape {
+            rooms: 100,
+            members: 20,
+        };
+        let results = Results {
+            floor: Some(vec![
+                vec![run(room, 10.0, 12.0, 0)],
+                vec![run(room, 10.0, 13.0, 0)],
+                vec![run(room, 10.0, 40.0, 0)],
+            ]),
+            throughput_floor: Some(vec![
+                vec![run(rooms, 10_000.0, 30.0, 0)],
+                vec![run(rooms, 10_000.0, 70.0, 0)],
+                vec![run(rooms, 10_000.0, 60.0, 0)],
+            ]),
+            ..Results::default()
+        };
+        let text = render(&results, &Scale::full(), "");
+        let fanout_row = text
+            .lines()
+            .skip_while(|l| !l.contains("floor under workload 2"))
+            .find(|l| l.starts_with("| 2 |"))
+            .unwrap();
+        assert!(fanout_row.contains("| 13.0 |"), "{fanout_row}");
+        let throughput_row = text
+            .lines()
+            .skip_while(|l| !l.contains("floor under workload 3"))
+            .find(|l| l.starts_with("| 10,000 |"))
+            .unwrap();
+        assert!(
+            throughput_row.contains("| 60.0 |") && throughput_row.contains("| no |"),
+            "{throughput_row}"
         );
     }
 }

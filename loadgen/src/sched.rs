@@ -61,9 +61,14 @@ pub fn probe_text(run: u32, k: u64, sent_us: u64, size: usize) -> String {
 
 /// A probe found in a `message` frame: (run, index, send stamp in microseconds).
 pub fn parse_probe(frame: &str) -> Option<(u32, u64, u64)> {
-    const KEY: &str = "\"message\":\"lg ";
+    const KEY: &str = "\"message\":";
     let start = frame.find(KEY)? + KEY.len();
-    let mut parts = frame[start..].splitn(4, ' ');
+    parse_probe_text(frame[start..].strip_prefix('"')?)
+}
+
+/// The probe at the start of `text` (as made by [`probe_text`]).
+pub fn parse_probe_text(text: &str) -> Option<(u32, u64, u64)> {
+    let mut parts = text.strip_prefix("lg ")?.splitn(4, ' ');
     let run = parts.next()?.parse().ok()?;
     let k = parts.next()?.parse().ok()?;
     let sent = parts.next()?.parse().ok()?;
@@ -125,5 +130,10 @@ mod tests {
             parse_probe(r#"{"action":"message","message":"hello"}"#),
             None
         );
+        assert_eq!(
+            parse_probe_text(&probe_text(3, 41, 123_456, 64)),
+            Some((3, 41, 123_456))
+        );
+        assert_eq!(parse_probe_text("lg 3 41"), None, "no send stamp");
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod connect;
 pub mod fanout;
+pub mod floor;
 pub mod idle;
 pub mod slow;
 pub mod throughput;
@@ -29,6 +30,8 @@ pub struct Scale {
     pub fanout_senders: usize,
     /// (messages per second, seconds) of each fan-out step.
     pub fanout_steps: Vec<(f64, f64)>,
+    /// Writer threads of each bare-TCP floor run (see `floor`).
+    pub floor_writers: Vec<usize>,
     pub throughput_rooms: usize,
     pub throughput_members: usize,
     pub throughput_rates: Vec<f64>,
@@ -63,9 +66,12 @@ impl Scale {
                 (100.0, 10.0),
                 (200.0, 8.0),
             ],
+            floor_writers: vec![1, 2],
             throughput_rooms: 100,
             throughput_members: 20,
-            throughput_rates: vec![1_000.0, 2_500.0, 5_000.0, 7_500.0, 10_000.0, 15_000.0],
+            throughput_rates: vec![
+                1_000.0, 2_500.0, 3_000.0, 3_500.0, 4_000.0, 5_000.0, 7_500.0, 10_000.0, 15_000.0,
+            ],
             throughput_secs: 8.0,
             throughput_p99_ms: 50.0,
             connect_count: 6_000,
@@ -88,6 +94,7 @@ impl Scale {
             fanout_members: 8,
             fanout_senders: 2,
             fanout_steps: vec![(20.0, 1.0)],
+            floor_writers: vec![1],
             throughput_rooms: 3,
             throughput_members: 3,
             throughput_rates: vec![60.0],

@@ -176,10 +176,12 @@ async fn step(
         rooms_of[member % writers][room].push(socket);
     }
     let rooms = shape.rooms as u64;
+    // Threads of tokio's blocking pool, awaited: joining plain threads here would block
+    // one of the two workers the readers run on.
     let threads: Vec<_> = rooms_of
         .into_iter()
         .map(|mut rooms_of| {
-            std::thread::spawn(move || -> std::io::Result<()> {
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 for k in 0..plan.count {
                     if let Some(wait) = (start + plan.due(k)).checked_duration_since(Instant::now())
                     {
@@ -198,8 +200,8 @@ async fn step(
         .collect();
     for thread in threads {
         thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("a writer thread panicked"))?
+            .await
+            .context("a writer thread")?
             .context("writing")?;
     }
     let members = u32::try_from(shape.members).context("members")?;

@@ -556,11 +556,7 @@ fn floor_section(repeats: &[Vec<FloorRun>]) -> String {
     let Some(any) = rows_in.first() else {
         return String::new();
     };
-    let mut out = String::from(
-        "### The floor under workload 2: bare loopback TCP
-
-",
-    );
+    let mut out = String::from("### The floor under workload 2: bare loopback TCP\n\n");
     let _ = writeln!(
         out,
         "The same {} deliveries per message at {} msg/s, with no server: plain threads write \

@@ -1,7 +1,9 @@
 //! In-process fan-out: every open socket has a bounded queue, indexed by its user.
 //!
 //! Frames are serialized once and shared (`Utf8Bytes` is reference counted), so a message
-//! to a thousand sockets costs a thousand queue pushes, not a thousand encodings.
+//! to a thousand sockets costs a thousand queue pushes, not a thousand encodings. The
+//! hub's write threads then write the queued frames to the sockets (see
+//! [`crate::mailbox`]).
 //! A socket whose queue is full is closed rather than allowed to grow memory or delay
 //! the others; its client resumes from the last `seq` it saw.
 
@@ -16,7 +18,11 @@ use std::{
 use axum::extract::ws::Utf8Bytes;
 use knock_protocol::{RoomId, ServerMessage, UserId, close_code};
 
-use crate::mailbox::{self, CloseSignal, Queue, SendError, Sender};
+use crate::{
+    mailbox::{self, CloseSignal, Queue, SendError, Sender, WriteJob},
+    socket_writer::SocketWriter,
+    write_pool::WritePool,
+};
 
 pub type ConnId = u64;
 
@@ -31,7 +37,7 @@ pub struct ChatFrame {
     pub frame: Utf8Bytes,
 }
 
-/// What a socket's writer task is asked to do.
+/// What a socket is sent.
 #[derive(Clone, Debug)]
 pub enum Outbound {
     /// Send this frame as it is.
@@ -90,10 +96,14 @@ impl CloseReason {
     };
 }
 
+/// A socket's end of its mailbox, and its close signal.
+pub type SocketQueue = Queue<SocketWriter>;
+pub type SocketCloseSignal = CloseSignal<SocketWriter>;
+
 struct Connection {
     user_id: UserId,
     session: String,
-    mailbox: Sender,
+    mailbox: Sender<SocketWriter>,
 }
 
 impl Connection {
@@ -105,9 +115,9 @@ impl Connection {
 /// What a socket gets when it joins the hub.
 pub struct Registration {
     pub id: ConnId,
-    pub queue: Queue,
+    pub queue: SocketQueue,
     /// Fires when the server wants the socket closed (or dropped it from the hub).
-    pub close: CloseSignal,
+    pub close: SocketCloseSignal,
 }
 
 /// Every recipient of every message is looked up here; foldhash is fast and randomly
@@ -120,15 +130,26 @@ struct Index {
     by_user: FastMap<UserId, Vec<ConnId>>,
 }
 
-#[derive(Default)]
 pub struct Hub {
     next_id: AtomicU64,
     index: RwLock<Index>,
+    writers: WritePool<SocketWriter>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Hub {
+    /// A hub with one write thread per core.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            next_id: AtomicU64::default(),
+            index: RwLock::default(),
+            writers: WritePool::for_this_machine(),
+        }
     }
 
     /// Adds an authenticated socket of `user_id`, signed in with the session whose token
@@ -163,13 +184,15 @@ impl Hub {
 
     /// Queues `item` for one socket.
     pub fn send(&self, id: ConnId, item: Outbound) {
+        let mut jobs = Vec::new();
         let too_slow = {
             let index = self.read();
             index
                 .connections
                 .get(&id)
-                .is_some_and(|connection| !enqueue(connection, item))
+                .is_some_and(|connection| !enqueue(connection, item, &mut jobs))
         };
+        self.writers.submit(jobs);
         if too_slow {
             self.drop_slow(&[id]);
         }
@@ -178,18 +201,20 @@ impl Hub {
     /// Queues `item` for every open socket of every user in `users`.
     pub fn send_to_users<'a>(&self, users: impl IntoIterator<Item = &'a UserId>, item: &Outbound) {
         let mut too_slow = Vec::new();
+        let mut jobs = Vec::new();
         {
             let index = self.read();
             for user in users {
                 for id in index.by_user.get(user).into_iter().flatten() {
                     if let Some(connection) = index.connections.get(id)
-                        && !enqueue(connection, item.clone())
+                        && !enqueue(connection, item.clone(), &mut jobs)
                     {
                         too_slow.push(*id);
                     }
                 }
             }
         }
+        self.writers.submit(jobs);
         if !too_slow.is_empty() {
             self.drop_slow(&too_slow);
         }
@@ -271,10 +296,22 @@ impl Hub {
     }
 }
 
-/// False when the socket's queue is full (a closed queue means the socket is already
-/// going away, which is not the sender's problem).
-fn enqueue(connection: &Connection, item: Outbound) -> bool {
-    connection.mailbox.try_send(item) != Err(SendError::Full)
+/// Queues `item`, adding the job that writes it to `jobs` when one is needed. False when
+/// the socket's queue is full (a closed queue means the socket is already going away,
+/// which is not the sender's problem).
+fn enqueue(
+    connection: &Connection,
+    item: Outbound,
+    jobs: &mut Vec<WriteJob<SocketWriter>>,
+) -> bool {
+    match connection.mailbox.try_send(item) {
+        Ok(job) => {
+            jobs.extend(job);
+            true
+        }
+        Err(SendError::Closed) => true,
+        Err(SendError::Full) => false,
+    }
 }
 
 #[cfg(test)]
@@ -296,12 +333,12 @@ mod tests {
     async fn a_user_gets_frames_on_every_socket() {
         let hub = Hub::new();
         let alice = UserId::new("alice");
-        let mut tab1 = hub.register(&alice, "s1");
-        let mut tab2 = hub.register(&alice, "s2");
-        let mut bob = hub.register(&UserId::new("bob"), "s3");
+        let tab1 = hub.register(&alice, "s1");
+        let tab2 = hub.register(&alice, "s2");
+        let bob = hub.register(&UserId::new("bob"), "s3");
         hub.send_to_user(&alice, &frame("hi"));
-        assert_eq!(text_of(tab1.queue.recv().await.unwrap()), "hi");
-        assert_eq!(text_of(tab2.queue.recv().await.unwrap()), "hi");
+        assert_eq!(text_of(tab1.queue.try_recv().unwrap()), "hi");
+        assert_eq!(text_of(tab2.queue.try_recv().unwrap()), "hi");
         assert!(bob.queue.try_recv().is_none());
     }
 
@@ -311,10 +348,10 @@ mod tests {
         let alice = UserId::new("alice");
         let bob = UserId::new("bob");
         let slow = hub.register(&alice, "s1");
-        let mut fast = hub.register(&bob, "s2");
+        let fast = hub.register(&bob, "s2");
         for i in 0..=QUEUE_CAPACITY {
             hub.send_to_users([&alice, &bob], &frame(&i.to_string()));
-            fast.queue.recv().await.unwrap();
+            fast.queue.try_recv().unwrap();
         }
         assert_eq!(slow.close.reason(), Some(CloseReason::TOO_SLOW));
         assert_eq!(hub.connection_count(), 1, "the slow socket left the hub");
@@ -336,13 +373,11 @@ mod tests {
     async fn unregistered_sockets_get_nothing() {
         let hub = Hub::new();
         let alice = UserId::new("alice");
-        let mut gone = hub.register(&alice, "s");
+        let gone = hub.register(&alice, "s");
         hub.unregister(gone.id);
         hub.send_to_user(&alice, &frame("late"));
-        assert!(
-            gone.queue.recv().await.is_none(),
-            "queue closed with the socket"
-        );
+        assert!(gone.queue.try_recv().is_none());
+        assert!(!gone.queue.woken().await, "queue closed with the socket");
         assert_eq!(hub.connection_count(), 0);
     }
 }

@@ -10,10 +10,12 @@ pub mod http;
 pub mod hub;
 pub mod mailbox;
 pub mod service;
+pub mod socket_writer;
 pub mod storage;
 #[cfg(test)]
 mod testing;
 pub mod throttle;
+pub mod write_pool;
 pub mod writer;
 pub mod ws;
 

@@ -1,10 +1,19 @@
-//! A socket's bounded queue and close signal, in one small allocation.
+//! A socket's bounded queue, close signal and parked write half, in one small allocation.
 //!
 //! tokio's bounded channel allocates a block of 32 slots when it is made (1.3 KiB of
 //! `Outbound`) and a watch channel brings its own allocation with nine `Notify`s: most
 //! of what an idle socket's queue cost, for a queue that is empty nearly all the time.
 //! Here the items sit in a `VecDeque`, which allocates only when something is queued and
 //! is given back when a large burst has drained.
+//!
+//! While the socket's task has nothing to wait for, its write half is *parked* here, and
+//! the hub's write threads ([`crate::write_pool`]) write queued items straight to the
+//! socket without waking the task: a message to 1,000 idle sockets costs 1,000 `write`s
+//! spread over the cores, not 1,000 task wake-ups as well. What cannot be written without
+//! waiting (a full socket buffer, a gap to fill from storage, a catch-up) is left to the
+//! task, which takes the write half back, does it, and parks it again. Whoever writes
+//! holds the write half, and items leave the queue in order, so a socket's frames keep
+//! their order either way.
 
 use std::{
     collections::VecDeque,
@@ -19,6 +28,16 @@ use crate::hub::{CloseReason, Outbound};
 /// A drained queue keeps at most this many slots; a larger one is freed.
 const KEEP_SLOTS: usize = 32;
 
+/// A socket's write half, as the write threads use it while it is parked.
+pub trait DirectWrite: Send + 'static {
+    /// Takes `item` into the outgoing buffer (or drops it as already sent) if that needs
+    /// no waiting and no storage; false leaves it, untouched, to the socket's task.
+    fn try_feed(&mut self, item: &Outbound) -> bool;
+    /// Hands what is buffered to the kernel if that needs no waiting; false leaves the
+    /// rest to the socket's task.
+    fn try_flush(&mut self) -> bool;
+}
+
 /// Why an item was not queued.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SendError {
@@ -28,15 +47,16 @@ pub enum SendError {
     Closed,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    /// Wakes the writer: an item was queued, or the hub let go of the socket.
+struct Shared<W> {
+    state: Mutex<State<W>>,
+    /// Wakes the socket's task: work only it can do, or the hub let go of the socket.
     ready: Notify,
     /// Wakes everyone waiting in [`CloseSignal::changed`].
     closing: Notify,
 }
 
-struct State {
+#[allow(clippy::struct_excessive_bools)] // four independent facts, each read under the lock
+struct State<W> {
     items: VecDeque<Outbound>,
     capacity: usize,
     close: Option<CloseReason>,
@@ -44,17 +64,23 @@ struct State {
     sender_gone: bool,
     /// The [`Queue`] was dropped: nobody will read what is queued.
     queue_gone: bool,
+    /// A [`WriteJob`] for this mailbox is on its way to a write thread.
+    scheduled: bool,
+    /// The write half, while the socket's task has parked it.
+    writer: Option<W>,
+    /// A write thread left work to the socket's task.
+    task_needed: bool,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<W> Shared<W> {
+    fn lock(&self) -> MutexGuard<'_, State<W>> {
         // Every critical section leaves the state consistent, so a poisoned lock is usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// Makes a mailbox for at most `capacity` queued items.
-pub fn mailbox(capacity: usize) -> (Sender, Queue, CloseSignal) {
+pub fn mailbox<W>(capacity: usize) -> (Sender<W>, Queue<W>, CloseSignal<W>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
@@ -62,6 +88,9 @@ pub fn mailbox(capacity: usize) -> (Sender, Queue, CloseSignal) {
             close: None,
             sender_gone: false,
             queue_gone: false,
+            scheduled: false,
+            writer: None,
+            task_needed: false,
         }),
         ready: Notify::new(),
         closing: Notify::new(),
@@ -75,22 +104,25 @@ pub fn mailbox(capacity: usize) -> (Sender, Queue, CloseSignal) {
 
 /// The hub's end: queues items and asks for the close. Dropping it ends the queue (after
 /// what is in it) and signals the close.
-pub struct Sender(Arc<Shared>);
+pub struct Sender<W>(Arc<Shared<W>>);
 
-impl Sender {
-    pub fn try_send(&self, item: Outbound) -> Result<(), SendError> {
-        {
-            let mut state = self.0.lock();
-            if state.queue_gone {
-                return Err(SendError::Closed);
-            }
-            if state.items.len() >= state.capacity {
-                return Err(SendError::Full);
-            }
-            state.items.push_back(item);
+impl<W> Sender<W> {
+    /// Queues `item`. Returns the job that writes it when this mailbox has none on its way
+    /// to a write thread yet: the caller must hand it to one ([`crate::write_pool`]).
+    pub fn try_send(&self, item: Outbound) -> Result<Option<WriteJob<W>>, SendError> {
+        let mut state = self.0.lock();
+        if state.queue_gone {
+            return Err(SendError::Closed);
         }
-        self.0.ready.notify_one();
-        Ok(())
+        if state.items.len() >= state.capacity {
+            return Err(SendError::Full);
+        }
+        state.items.push_back(item);
+        if state.scheduled {
+            return Ok(None);
+        }
+        state.scheduled = true;
+        Ok(Some(WriteJob(self.0.clone())))
     }
 
     /// Asks the socket to close with `reason` (a later reason replaces an earlier one).
@@ -100,7 +132,7 @@ impl Sender {
     }
 }
 
-impl Drop for Sender {
+impl<W> Drop for Sender<W> {
     fn drop(&mut self) {
         self.0.lock().sender_gone = true;
         self.0.ready.notify_one();
@@ -108,55 +140,115 @@ impl Drop for Sender {
     }
 }
 
-/// The writer's end.
-pub struct Queue(Arc<Shared>);
+/// Writes what a mailbox has queued: run on a write thread.
+pub struct WriteJob<W>(Arc<Shared<W>>);
 
-impl Queue {
-    /// The next item; `None` once the sender is gone and the queue is empty.
-    pub async fn recv(&mut self) -> Option<Outbound> {
+impl<W: DirectWrite> WriteJob<W> {
+    /// Writes the queued items straight to the parked write half, in order, as far as
+    /// that goes without waiting; wakes the socket's task for the rest. Does nothing while
+    /// the task holds the write half: it looks at the queue before parking it.
+    pub fn run(self) {
+        let mut state = self.0.lock();
+        state.scheduled = false;
+        let State {
+            items,
+            writer: Some(writer),
+            ..
+        } = &mut *state
+        else {
+            return;
+        };
+        while let Some(item) = items.front() {
+            if !writer.try_feed(item) {
+                break;
+            }
+            pop(items);
+        }
+        // Flushed even after a refused item: what was fed before it goes out now.
+        let flushed = writer.try_flush();
+        if items.is_empty() && flushed {
+            return;
+        }
+        state.task_needed = true;
+        drop(state);
+        self.0.ready.notify_one();
+    }
+}
+
+/// The socket task's end.
+pub struct Queue<W>(Arc<Shared<W>>);
+
+impl<W> Queue<W> {
+    /// Returns once the write threads left work to the task; false once the sender is
+    /// gone and nothing is left to write. May return true with nothing to do.
+    pub async fn woken(&self) -> bool {
         loop {
-            // `notify_one` leaves a permit when nobody waits, so an item queued between
-            // the look and the wait is not missed.
+            // `notify_one` leaves a permit when nobody waits, so work left between the
+            // look and the wait is not missed.
             {
-                let mut state = self.0.lock();
-                if let Some(item) = pop(&mut state) {
-                    return Some(item);
+                let state = self.0.lock();
+                if state.task_needed {
+                    return true;
                 }
                 if state.sender_gone {
-                    return None;
+                    return !state.items.is_empty();
                 }
             }
             self.0.ready.notified().await;
         }
     }
 
+    /// Takes the parked write half back (`None` if it was not parked).
+    pub fn unpark(&self) -> Option<W> {
+        let mut state = self.0.lock();
+        state.task_needed = false;
+        state.writer.take()
+    }
+
+    /// Parks the write half for the write threads, unless items are queued: then it comes
+    /// back, for the task to write them first.
+    pub fn park(&self, writer: W) -> Result<(), W> {
+        let mut state = self.0.lock();
+        if !state.items.is_empty() || state.queue_gone {
+            return Err(writer);
+        }
+        state.writer = Some(writer);
+        Ok(())
+    }
+
     /// The next item, if one is queued.
-    pub fn try_recv(&mut self) -> Option<Outbound> {
-        pop(&mut self.0.lock())
+    pub fn try_recv(&self) -> Option<Outbound> {
+        pop(&mut self.0.lock().items)
     }
 }
 
-fn pop(state: &mut State) -> Option<Outbound> {
-    let item = state.items.pop_front()?;
-    if state.items.is_empty() && state.items.capacity() > KEEP_SLOTS {
-        state.items = VecDeque::new();
+fn pop(items: &mut VecDeque<Outbound>) -> Option<Outbound> {
+    let item = items.pop_front()?;
+    if items.is_empty() && items.capacity() > KEEP_SLOTS {
+        *items = VecDeque::new();
     }
     Some(item)
 }
 
-impl Drop for Queue {
+impl<W> Drop for Queue<W> {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         state.queue_gone = true;
         state.items = VecDeque::new();
+        state.writer = None;
     }
 }
 
 /// Watches for the close (for the socket's reader and writer).
-#[derive(Clone)]
-pub struct CloseSignal(Arc<Shared>);
+pub struct CloseSignal<W>(Arc<Shared<W>>);
 
-impl CloseSignal {
+impl<W> Clone for CloseSignal<W> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<W> CloseSignal<W> {
     /// Returns once the close is asked or the hub let go of the socket.
     pub async fn changed(&self) {
         loop {
@@ -182,44 +274,114 @@ impl CloseSignal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::FakeWriter;
 
     fn frame(text: &str) -> Outbound {
         Outbound::Frame(text.to_owned().into())
     }
 
-    #[tokio::test]
-    async fn items_come_out_in_order_then_none_when_the_sender_goes() {
-        let (sender, mut queue, _close) = mailbox(4);
-        sender.try_send(frame("a")).unwrap();
-        sender.try_send(frame("b")).unwrap();
-        drop(sender);
-        assert!(matches!(queue.recv().await, Some(Outbound::Frame(f)) if f.as_str() == "a"));
-        assert!(matches!(queue.try_recv(), Some(Outbound::Frame(f)) if f.as_str() == "b"));
-        assert!(queue.recv().await.is_none());
+    fn texts(queue: &Queue<FakeWriter>) -> Vec<String> {
+        std::iter::from_fn(|| queue.try_recv())
+            .map(|item| match item {
+                Outbound::Frame(frame) => frame.to_string(),
+                other => panic!("expected a frame, got {other:?}"),
+            })
+            .collect()
     }
 
     #[tokio::test]
-    async fn a_waiting_writer_is_woken() {
-        let (sender, mut queue, _close) = mailbox(4);
-        let writer = tokio::spawn(async move { queue.recv().await.is_some() });
-        tokio::task::yield_now().await;
+    async fn items_come_out_in_order_then_the_end_once_the_sender_goes() {
+        let (sender, queue, _close) = mailbox::<FakeWriter>(4);
         sender.try_send(frame("a")).unwrap();
-        assert!(writer.await.unwrap());
+        sender.try_send(frame("b")).unwrap();
+        drop(sender);
+        assert!(queue.woken().await, "queued items are still to be written");
+        assert_eq!(texts(&queue), ["a", "b"]);
+        assert!(!queue.woken().await);
+    }
+
+    #[test]
+    fn one_write_job_at_a_time_per_mailbox() {
+        let (sender, _queue, _close) = mailbox::<FakeWriter>(4);
+        let job = sender.try_send(frame("a")).unwrap();
+        assert!(job.is_some());
+        assert!(
+            sender.try_send(frame("b")).unwrap().is_none(),
+            "already on its way"
+        );
+        job.unwrap().run();
+        assert!(sender.try_send(frame("c")).unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_parked_writer_is_written_to_in_order_without_the_task() {
+        let (sender, queue, _close) = mailbox(4);
+        queue.park(FakeWriter::new()).map_err(|_| "parked").unwrap();
+        let job = sender.try_send(frame("a")).unwrap().unwrap();
+        sender.try_send(frame("b")).unwrap();
+        job.run();
+        assert!(!sender.0.lock().task_needed, "the task was not needed");
+        let writer = queue.unpark().unwrap();
+        assert_eq!(writer.written, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn what_the_writer_refuses_is_left_to_the_task_with_what_follows() {
+        let (sender, queue, _close) = mailbox(4);
+        let mut writer = FakeWriter::new();
+        writer.refuse = Some("gap");
+        queue.park(writer).map_err(|_| "parked").unwrap();
+        let job = sender.try_send(frame("a")).unwrap().unwrap();
+        sender.try_send(frame("gap")).unwrap();
+        sender.try_send(frame("b")).unwrap();
+        job.run();
+        assert!(queue.woken().await);
+        let writer = queue.unpark().unwrap();
+        assert_eq!(writer.written, ["a"]);
+        assert_eq!(texts(&queue), ["gap", "b"]);
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_flush_wakes_the_task() {
+        let (sender, queue, _close) = mailbox(4);
+        let mut writer = FakeWriter::new();
+        writer.flushes = false;
+        queue.park(writer).map_err(|_| "parked").unwrap();
+        sender.try_send(frame("a")).unwrap().unwrap().run();
+        assert!(queue.woken().await);
+        assert_eq!(queue.unpark().unwrap().written, ["a"]);
+        assert!(
+            !sender.0.lock().task_needed,
+            "taking the writer back clears it"
+        );
+    }
+
+    #[test]
+    fn while_the_task_holds_the_writer_items_wait_for_it() {
+        let (sender, queue, _close) = mailbox(4);
+        sender.try_send(frame("a")).unwrap().unwrap().run();
+        let writer = FakeWriter::new();
+        let writer = queue.park(writer).expect_err("refused: an item is queued");
+        assert_eq!(texts(&queue), ["a"]);
+        assert!(queue.park(writer).is_ok());
     }
 
     #[test]
     fn full_and_closed() {
-        let (sender, queue, _close) = mailbox(2);
+        let (sender, queue, _close) = mailbox::<FakeWriter>(2);
         sender.try_send(frame("a")).unwrap();
         sender.try_send(frame("b")).unwrap();
-        assert_eq!(sender.try_send(frame("c")), Err(SendError::Full));
+        assert!(matches!(sender.try_send(frame("c")), Err(SendError::Full)));
         drop(queue);
-        assert_eq!(sender.try_send(frame("d")), Err(SendError::Closed));
+        assert!(matches!(
+            sender.try_send(frame("d")),
+            Err(SendError::Closed)
+        ));
     }
 
     #[test]
     fn a_drained_burst_gives_its_memory_back() {
-        let (sender, mut queue, _close) = mailbox(512);
+        let (sender, queue, _close) = mailbox::<FakeWriter>(512);
         for i in 0..100 {
             sender.try_send(frame(&i.to_string())).unwrap();
         }
@@ -229,7 +391,7 @@ mod tests {
 
     #[tokio::test]
     async fn close_wakes_every_watcher() {
-        let (sender, _queue, close) = mailbox(4);
+        let (sender, _queue, close) = mailbox::<FakeWriter>(4);
         let watchers: Vec<_> = (0..2)
             .map(|_| {
                 let close = close.clone();
@@ -250,7 +412,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_sender_counts_as_a_close_without_reason() {
-        let (sender, _queue, close) = mailbox(4);
+        let (sender, _queue, close) = mailbox::<FakeWriter>(4);
         drop(sender);
         close.changed().await;
         assert_eq!(close.reason(), None);

@@ -27,3 +27,45 @@ pub async fn alices_room() -> (Arc<dyn Storage>, RoomId) {
         .unwrap();
     (storage, room_id)
 }
+
+/// A write half for mailbox and write-thread tests: records the frames it takes.
+pub struct FakeWriter {
+    pub written: Vec<String>,
+    /// Frames containing this are left to the socket's task.
+    pub refuse: Option<&'static str>,
+    /// Whether flushing completes without waiting.
+    pub flushes: bool,
+    /// Told this writer's `id` after each flush.
+    pub on_flush: Option<(usize, std::sync::mpsc::Sender<usize>)>,
+}
+
+impl FakeWriter {
+    pub fn new() -> Self {
+        Self {
+            written: Vec::new(),
+            refuse: None,
+            flushes: true,
+            on_flush: None,
+        }
+    }
+}
+
+impl crate::mailbox::DirectWrite for FakeWriter {
+    fn try_feed(&mut self, item: &crate::hub::Outbound) -> bool {
+        let crate::hub::Outbound::Frame(frame) = item else {
+            return false;
+        };
+        if self.refuse.is_some_and(|refused| frame.contains(refused)) {
+            return false;
+        }
+        self.written.push(frame.to_string());
+        true
+    }
+
+    fn try_flush(&mut self) -> bool {
+        if let Some((id, flushed)) = &self.on_flush {
+            let _ = flushed.send(*id);
+        }
+        self.flushes
+    }
+}

@@ -1,7 +1,6 @@
-//! The WebSocket gateway: authenticate, then read frames and hand them to the service,
-//! while a writer task drains the socket's queue.
-
-use std::{collections::HashMap, sync::Arc, time::Duration};
+//! The WebSocket gateway: authenticate, then read frames and hand them to the service;
+//! what goes back is written by the hub's write threads or the socket's writer task
+//! ([`crate::socket_writer`]).
 
 use axum::{
     extract::{
@@ -15,36 +14,27 @@ use futures_util::{
     stream::{SplitSink, SplitStream},
 };
 use knock_protocol::{
-    ClientMessage, DecodeError, RoomId, ServerMessage, close_code, decode_client, limits,
+    ClientMessage, DecodeError, ServerMessage, close_code, decode_client, limits,
 };
 use tracing::Instrument;
 
 use crate::{
     AppState,
     error::ServiceError,
-    hub::{ChatFrame, CloseReason, Outbound, Registration},
-    mailbox::{CloseSignal, Queue},
+    hub::{CloseReason, Outbound, Registration, SocketCloseSignal},
     service::{SocketSession, now_ms},
-    storage::Storage,
+    socket_writer::{CLOSE_GRACE, SocketWriter, write_loop},
     throttle::TokenBucket,
 };
 
 /// Frames refused in a row for the rate before the socket is closed (1008).
 const FLOOD_STRIKES: u32 = 200;
 
-/// Catch-up reads from storage in pages of this many messages.
-const CATCH_UP_PAGE: u32 = 200;
 /// Initial size of a socket's read buffer, and the most read from the kernel at once.
 /// Every open socket keeps this much for good (tungstenite never shrinks it): at 4 KiB it
 /// was a third of an idle socket's memory. 512 bytes hold a typical chat frame; a larger
 /// frame makes the buffer grow to its length and is read in 512-byte steps.
 const READ_BUFFER_BYTES: usize = 512;
-/// Most queued frames written in a row before the close signal and pings are looked at.
-const WRITE_BURST: usize = 256;
-
-/// Per room, the run of `seq`s a socket was sent. Room ids are hashed on every delivery;
-/// foldhash is fast and randomly seeded.
-type SentRuns = HashMap<RoomId, Sent, foldhash::fast::RandomState>;
 
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(limits::MAX_FRAME_BYTES)
@@ -90,7 +80,7 @@ async fn serve_split(
     let hub = state.service.hub();
     let writer = tokio::spawn(
         write_loop(
-            sink,
+            SocketWriter::new(sink),
             queue,
             close.clone(),
             state.service.storage().clone(),
@@ -245,7 +235,7 @@ async fn read_loop(
     stream: &mut SplitStream<WebSocket>,
     session: &mut SocketSession,
     state: &AppState,
-    close: CloseSignal,
+    close: SocketCloseSignal,
 ) {
     let hub = state.service.hub();
     // The writer pings every interval; a healthy client's pongs arrive well before this.
@@ -356,244 +346,4 @@ fn read_failure(error: &axum::Error) -> Option<CloseReason> {
         source = current.source();
     }
     None
-}
-
-/// Which `seq`s of a room this socket has been sent, as one contiguous run.
-#[derive(Clone, Copy, Debug)]
-struct Sent {
-    from: u64,
-    to: u64,
-}
-
-/// How long a closing socket gets to take its last frames and the close frame.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut queue: Queue,
-    close: CloseSignal,
-    storage: Arc<dyn Storage>,
-    ping_interval: Duration,
-) {
-    let mut sent = SentRuns::default();
-    let mut ping =
-        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
-    let reason = loop {
-        let step = async {
-            tokio::select! {
-                biased;
-                item = queue.recv() => {
-                    // None: the reader finished (the client closed or went silent).
-                    let Some(item) = item else { return Ok(false) };
-                    // Boxed (once per wake-up, not per frame): writing may read storage,
-                    // and that state would otherwise be part of every idle socket's task.
-                    Box::pin(write_burst(&mut sink, &mut sent, item, &mut queue, storage.as_ref()))
-                        .await?;
-                    Ok(true)
-                }
-                _ = ping.tick() => {
-                    sink.send(Message::Ping(axum::body::Bytes::new())).await.map_err(Some)?;
-                    Ok(true)
-                }
-            }
-        };
-        // A write to a client that stopped reading can wait forever; a close wins over it.
-        let outcome: Result<bool, Option<axum::Error>> = tokio::select! {
-            biased;
-            () = close.changed() => break close.reason(),
-            outcome = step => outcome,
-        };
-        match outcome {
-            Ok(true) => {}
-            Ok(false) => break None,
-            Err(error) => {
-                if let Some(error) = error {
-                    tracing::debug!(%error, "socket write failed");
-                }
-                break None;
-            }
-        }
-    };
-    if let Some(reason) = reason {
-        tracing::info!(code = reason.code, reason = reason.reason, "closing socket");
-        let goodbye = async {
-            // Frames queued before the close (say, the error that explains it) go first,
-            // except for a client too slow to take them.
-            if reason != CloseReason::TOO_SLOW {
-                while let Some(item) = queue.try_recv() {
-                    if write(&mut sink, &mut sent, item, storage.as_ref())
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-            let _ = sink
-                .send(Message::Close(Some(CloseFrame {
-                    code: reason.code,
-                    reason: Utf8Bytes::from_static(reason.reason),
-                })))
-                .await;
-        };
-        let _ = tokio::time::timeout(CLOSE_GRACE, Box::pin(goodbye)).await;
-    }
-    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
-}
-
-/// Writes `first` and what else is queued, fed unflushed, then flushes: one system call
-/// carries many frames.
-async fn write_burst(
-    sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut SentRuns,
-    first: Outbound,
-    queue: &mut Queue,
-    storage: &dyn Storage,
-) -> WriteResult {
-    write(sink, sent, first, storage).await?;
-    for _ in 1..WRITE_BURST {
-        let Some(item) = queue.try_recv() else { break };
-        write(sink, sent, item, storage).await?;
-    }
-    sink.flush().await.map_err(Some)
-}
-
-async fn write(
-    sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut SentRuns,
-    item: Outbound,
-    storage: &dyn Storage,
-) -> WriteResult {
-    match item {
-        Outbound::Frame(frame) => sink.feed(Message::Text(frame)).await.map_err(Some),
-        Outbound::Chat(chat) => deliver(sink, sent, &chat, storage).await,
-        Outbound::CatchUp { room_id, after_seq } => {
-            catch_up(sink, sent, room_id, after_seq, storage).await
-        }
-        Outbound::Resync => {
-            let rooms: Vec<(RoomId, u64)> = sent
-                .iter()
-                .map(|(room, run)| (room.clone(), run.to))
-                .collect();
-            for (room_id, last) in rooms {
-                catch_up(sink, sent, room_id, last, storage).await?;
-            }
-            Ok(())
-        }
-    }
-}
-
-type WriteResult = Result<(), Option<axum::Error>>;
-
-/// Sends a live chat message unless this socket has it, filling any gap before it.
-async fn deliver(
-    sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut SentRuns,
-    chat: &ChatFrame,
-    storage: &dyn Storage,
-) -> WriteResult {
-    match sent.get(&chat.room_id).copied() {
-        Some(run) if chat.seq <= run.to && chat.seq >= run.from => return Ok(()),
-        Some(run) if chat.seq > run.to + 1 => {
-            send_stored(sink, sent, &chat.room_id, run.to, chat.seq - 1, storage).await?;
-        }
-        _ => {}
-    }
-    sink.feed(Message::Text(chat.frame.clone()))
-        .await
-        .map_err(Some)?;
-    record(sent, &chat.room_id, chat.seq);
-    Ok(())
-}
-
-/// `resume`: every stored message after `after_seq` that this socket was not sent yet.
-async fn catch_up(
-    sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut SentRuns,
-    room_id: RoomId,
-    after_seq: u64,
-    storage: &dyn Storage,
-) -> WriteResult {
-    // The client has everything up to `after_seq`; live messages this socket was already
-    // sent are not sent twice.
-    let already = sent.insert(
-        room_id.clone(),
-        Sent {
-            from: 1,
-            to: after_seq,
-        },
-    );
-    let mut cursor = after_seq;
-    loop {
-        let page = storage
-            .messages_after(&room_id, cursor, CATCH_UP_PAGE)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, room = %room_id, "catch-up read failed");
-                None
-            })?;
-        let full = page.len() == CATCH_UP_PAGE as usize;
-        for message in page {
-            cursor = message.seq;
-            let was_sent = already.is_some_and(|run| (run.from..=run.to).contains(&message.seq));
-            if !was_sent {
-                let frame = ServerMessage::Message(message).to_json();
-                sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
-            }
-            record(sent, &room_id, cursor);
-        }
-        if !full {
-            break;
-        }
-    }
-    if let Some(run) = already {
-        record(sent, &room_id, run.to.max(cursor));
-    }
-    Ok(())
-}
-
-/// Sends stored messages with `after < seq <= up_to`.
-async fn send_stored(
-    sink: &mut SplitSink<WebSocket, Message>,
-    sent: &mut SentRuns,
-    room_id: &RoomId,
-    after: u64,
-    up_to: u64,
-    storage: &dyn Storage,
-) -> WriteResult {
-    let mut cursor = after;
-    while cursor < up_to {
-        let want = u32::try_from(up_to - cursor)
-            .unwrap_or(CATCH_UP_PAGE)
-            .min(CATCH_UP_PAGE);
-        let page = storage
-            .messages_after(room_id, cursor, want)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, room = %room_id, "gap read failed");
-                None
-            })?;
-        if page.is_empty() {
-            break;
-        }
-        for message in page {
-            cursor = message.seq;
-            if cursor > up_to {
-                break;
-            }
-            let frame = ServerMessage::Message(message).to_json();
-            sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
-            record(sent, room_id, cursor);
-        }
-    }
-    Ok(())
-}
-
-fn record(sent: &mut SentRuns, room_id: &RoomId, seq: u64) {
-    // Looked up first: the room id is cloned only the first time a room is seen.
-    if let Some(run) = sent.get_mut(room_id) {
-        run.to = run.to.max(seq);
-    } else {
-        sent.insert(room_id.clone(), Sent { from: seq, to: seq });
-    }
 }

@@ -20,8 +20,7 @@ use knock_protocol::{
 use knock_server::{
     directory::RoomDirectory,
     fanout::Fanout,
-    hub::{Hub, Outbound},
-    mailbox::Queue,
+    hub::{Hub, Outbound, SocketQueue as Queue},
     service::{Limits, Service, SocketSession},
     storage,
     throttle::Rate,

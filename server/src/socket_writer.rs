@@ -1,0 +1,378 @@
+//! A socket's write half and the task that writes to it when the hub's write threads
+//! cannot (see [`crate::mailbox`]): pings, the close, catch-ups and gaps read from
+//! storage, and a client too slow to take frames without waiting.
+
+use std::{
+    collections::HashMap,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{Sink, SinkExt, stream::SplitSink};
+use knock_protocol::{RoomId, ServerMessage};
+
+use crate::{
+    hub::{ChatFrame, CloseReason, Outbound, SocketQueue},
+    mailbox::{CloseSignal, DirectWrite},
+    storage::Storage,
+};
+
+/// Catch-up reads from storage in pages of this many messages.
+const CATCH_UP_PAGE: u32 = 200;
+/// Most queued frames the task writes in a row before the close signal is looked at.
+const WRITE_BURST: usize = 256;
+/// How long a closing socket gets to take its last frames and the close frame.
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Per room, the run of `seq`s a socket was sent. Room ids are hashed on every delivery;
+/// foldhash is fast and randomly seeded.
+type SentRuns = HashMap<RoomId, Sent, foldhash::fast::RandomState>;
+
+/// A socket's write half and what it has been sent.
+pub struct SocketWriter {
+    sink: SplitSink<WebSocket, Message>,
+    sent: SentRuns,
+}
+
+impl SocketWriter {
+    pub fn new(sink: SplitSink<WebSocket, Message>) -> Self {
+        Self {
+            sink,
+            sent: SentRuns::default(),
+        }
+    }
+}
+
+/// What to do with a live chat message, from what this socket was sent of its room.
+enum ChatPlan {
+    /// Sent already (it was caught up from storage first).
+    Skip,
+    /// Send it, after the stored messages from this `seq` on that it missed.
+    FillGapFrom(u64),
+    Send,
+}
+
+fn plan(sent: &SentRuns, chat: &ChatFrame) -> ChatPlan {
+    match sent.get(&chat.room_id) {
+        Some(run) if (run.from..=run.to).contains(&chat.seq) => ChatPlan::Skip,
+        Some(run) if chat.seq > run.to + 1 => ChatPlan::FillGapFrom(run.to),
+        _ => ChatPlan::Send,
+    }
+}
+
+impl DirectWrite for SocketWriter {
+    fn try_feed(&mut self, item: &Outbound) -> bool {
+        let frame = match item {
+            Outbound::Frame(frame) => frame,
+            Outbound::Chat(chat) => match plan(&self.sent, chat) {
+                ChatPlan::Skip => return true,
+                ChatPlan::FillGapFrom(_) => return false,
+                ChatPlan::Send => &chat.frame,
+            },
+            Outbound::CatchUp { .. } | Outbound::Resync => return false,
+        };
+        // Nobody is woken when the socket becomes writable: a caller that gets `false`
+        // wakes the socket's task, which polls again with its own waker.
+        let mut context = Context::from_waker(Waker::noop());
+        // Not ready: the previous frame is still waiting for the socket, or the reader
+        // holds the socket for a moment.
+        if !matches!(
+            Pin::new(&mut self.sink).poll_ready(&mut context),
+            Poll::Ready(Ok(()))
+        ) {
+            return false;
+        }
+        // Only stored by the split half here; errors show on the flush.
+        if Pin::new(&mut self.sink)
+            .start_send(Message::Text(frame.clone()))
+            .is_err()
+        {
+            return false;
+        }
+        if let Outbound::Chat(chat) = item {
+            record(&mut self.sent, &chat.room_id, chat.seq);
+        }
+        true
+    }
+
+    fn try_flush(&mut self) -> bool {
+        let mut context = Context::from_waker(Waker::noop());
+        matches!(
+            Pin::new(&mut self.sink).poll_flush(&mut context),
+            Poll::Ready(Ok(()))
+        )
+    }
+}
+
+/// Which `seq`s of a room this socket has been sent, as one contiguous run.
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    from: u64,
+    to: u64,
+}
+
+/// The socket's writer task. Between wake-ups its write half is parked in the mailbox for
+/// the write threads; it takes it back when they leave it work, to ping, and to close.
+pub async fn write_loop(
+    writer: SocketWriter,
+    queue: SocketQueue,
+    close: CloseSignal<SocketWriter>,
+    storage: Arc<dyn Storage>,
+    ping_interval: Duration,
+) {
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    // `Some` while this task holds the write half, `None` while it is parked.
+    let mut held = Some(writer);
+    let reason = loop {
+        // A write to a client that stopped reading can wait forever; a close wins over it.
+        let outcome = tokio::select! {
+            biased;
+            () = close.changed() => break close.reason(),
+            outcome = turn(&mut held, &queue, &mut ping, storage.as_ref()) => outcome,
+        };
+        match outcome {
+            Ok(true) => {}
+            // The reader finished (the client closed or went silent).
+            Ok(false) => break None,
+            Err(error) => {
+                if let Some(error) = error {
+                    tracing::debug!(%error, "socket write failed");
+                }
+                break None;
+            }
+        }
+    };
+    let Some(SocketWriter { mut sink, mut sent }) = held.or_else(|| queue.unpark()) else {
+        return;
+    };
+    if let Some(reason) = reason {
+        tracing::info!(code = reason.code, reason = reason.reason, "closing socket");
+        let goodbye = async {
+            // Frames queued before the close (say, the error that explains it) go first,
+            // except for a client too slow to take them.
+            if reason != CloseReason::TOO_SLOW {
+                while let Some(item) = queue.try_recv() {
+                    if write(&mut sink, &mut sent, item, storage.as_ref())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code: reason.code,
+                    reason: Utf8Bytes::from_static(reason.reason),
+                })))
+                .await;
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, Box::pin(goodbye)).await;
+    }
+    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+}
+
+/// One turn of the writer task: while the write half is parked, waits for work the write
+/// threads left or for the next ping; then writes up to a burst of what is queued and
+/// parks the write half again, unless more is queued. False once the reader finished.
+async fn turn(
+    held: &mut Option<SocketWriter>,
+    queue: &SocketQueue,
+    ping: &mut tokio::time::Interval,
+    storage: &dyn Storage,
+) -> Result<bool, Option<axum::Error>> {
+    if held.is_none() {
+        let pinging = tokio::select! {
+            biased;
+            woken = queue.woken() => {
+                if !woken {
+                    return Ok(false);
+                }
+                false
+            }
+            _ = ping.tick() => true,
+        };
+        *held = queue.unpark();
+        let Some(writer) = held.as_mut() else {
+            return Ok(false);
+        };
+        if pinging {
+            writer
+                .sink
+                .feed(Message::Ping(axum::body::Bytes::new()))
+                .await
+                .map_err(Some)?;
+        }
+    }
+    let Some(SocketWriter { sink, sent }) = held.as_mut() else {
+        return Ok(false);
+    };
+    // Boxed (once per wake-up, not per frame): writing may read storage, and that state
+    // would otherwise be part of every idle socket's task.
+    Box::pin(write_burst(sink, sent, queue, storage)).await?;
+    if let Some(writer) = held.take()
+        && let Err(writer) = queue.park(writer)
+    {
+        *held = Some(writer);
+    }
+    Ok(true)
+}
+
+/// Writes up to a burst of what is queued, fed unflushed, then flushes (also what the
+/// write threads left unflushed): one system call carries many frames.
+async fn write_burst(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut SentRuns,
+    queue: &SocketQueue,
+    storage: &dyn Storage,
+) -> WriteResult {
+    for _ in 0..WRITE_BURST {
+        let Some(item) = queue.try_recv() else { break };
+        write(sink, sent, item, storage).await?;
+    }
+    sink.flush().await.map_err(Some)
+}
+
+async fn write(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut SentRuns,
+    item: Outbound,
+    storage: &dyn Storage,
+) -> WriteResult {
+    match item {
+        Outbound::Frame(frame) => sink.feed(Message::Text(frame)).await.map_err(Some),
+        Outbound::Chat(chat) => deliver(sink, sent, &chat, storage).await,
+        Outbound::CatchUp { room_id, after_seq } => {
+            catch_up(sink, sent, room_id, after_seq, storage).await
+        }
+        Outbound::Resync => {
+            let rooms: Vec<(RoomId, u64)> = sent
+                .iter()
+                .map(|(room, run)| (room.clone(), run.to))
+                .collect();
+            for (room_id, last) in rooms {
+                catch_up(sink, sent, room_id, last, storage).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+type WriteResult = Result<(), Option<axum::Error>>;
+
+/// Sends a live chat message unless this socket has it, filling any gap before it.
+async fn deliver(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut SentRuns,
+    chat: &ChatFrame,
+    storage: &dyn Storage,
+) -> WriteResult {
+    match plan(sent, chat) {
+        ChatPlan::Skip => return Ok(()),
+        ChatPlan::FillGapFrom(after) => {
+            send_stored(sink, sent, &chat.room_id, after, chat.seq - 1, storage).await?;
+        }
+        ChatPlan::Send => {}
+    }
+    sink.feed(Message::Text(chat.frame.clone()))
+        .await
+        .map_err(Some)?;
+    record(sent, &chat.room_id, chat.seq);
+    Ok(())
+}
+
+/// `resume`: every stored message after `after_seq` that this socket was not sent yet.
+async fn catch_up(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut SentRuns,
+    room_id: RoomId,
+    after_seq: u64,
+    storage: &dyn Storage,
+) -> WriteResult {
+    // The client has everything up to `after_seq`; live messages this socket was already
+    // sent are not sent twice.
+    let already = sent.insert(
+        room_id.clone(),
+        Sent {
+            from: 1,
+            to: after_seq,
+        },
+    );
+    let mut cursor = after_seq;
+    loop {
+        let page = storage
+            .messages_after(&room_id, cursor, CATCH_UP_PAGE)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, room = %room_id, "catch-up read failed");
+                None
+            })?;
+        let full = page.len() == CATCH_UP_PAGE as usize;
+        for message in page {
+            cursor = message.seq;
+            let was_sent = already.is_some_and(|run| (run.from..=run.to).contains(&message.seq));
+            if !was_sent {
+                let frame = ServerMessage::Message(message).to_json();
+                sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
+            }
+            record(sent, &room_id, cursor);
+        }
+        if !full {
+            break;
+        }
+    }
+    if let Some(run) = already {
+        record(sent, &room_id, run.to.max(cursor));
+    }
+    Ok(())
+}
+
+/// Sends stored messages with `after < seq <= up_to`.
+async fn send_stored(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut SentRuns,
+    room_id: &RoomId,
+    after: u64,
+    up_to: u64,
+    storage: &dyn Storage,
+) -> WriteResult {
+    let mut cursor = after;
+    while cursor < up_to {
+        let want = u32::try_from(up_to - cursor)
+            .unwrap_or(CATCH_UP_PAGE)
+            .min(CATCH_UP_PAGE);
+        let page = storage
+            .messages_after(room_id, cursor, want)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, room = %room_id, "gap read failed");
+                None
+            })?;
+        if page.is_empty() {
+            break;
+        }
+        for message in page {
+            cursor = message.seq;
+            if cursor > up_to {
+                break;
+            }
+            let frame = ServerMessage::Message(message).to_json();
+            sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
+            record(sent, room_id, cursor);
+        }
+    }
+    Ok(())
+}
+
+fn record(sent: &mut SentRuns, room_id: &RoomId, seq: u64) {
+    // Looked up first: the room id is cloned only the first time a room is seen.
+    if let Some(run) = sent.get_mut(room_id) {
+        run.to = run.to.max(seq);
+    } else {
+        sent.insert(room_id.clone(), Sent { from: seq, to: seq });
+    }
+}

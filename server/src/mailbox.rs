@@ -55,6 +55,18 @@ struct Shared<W> {
     closing: Notify,
 }
 
+/// Where a socket's write half is.
+enum WriteHalf<W> {
+    /// With the socket's task (or gone with it).
+    WithTask,
+    /// Parked: a write thread may take it.
+    Parked(W),
+    /// A write thread is writing with it, outside the lock (so that the hub queueing the
+    /// next message never waits for a socket write); `task_waits` when the task wants it
+    /// back as soon as the thread is done.
+    Writing { task_waits: bool },
+}
+
 #[allow(clippy::struct_excessive_bools)] // four independent facts, each read under the lock
 struct State<W> {
     items: VecDeque<Outbound>,
@@ -64,10 +76,9 @@ struct State<W> {
     sender_gone: bool,
     /// The [`Queue`] was dropped: nobody will read what is queued.
     queue_gone: bool,
-    /// A [`WriteJob`] for this mailbox is on its way to a write thread.
+    /// A [`WriteJob`] for this mailbox is on its way to a write thread, or running.
     scheduled: bool,
-    /// The write half, while the socket's task has parked it.
-    writer: Option<W>,
+    write_half: WriteHalf<W>,
     /// A write thread left work to the socket's task.
     task_needed: bool,
 }
@@ -89,7 +100,7 @@ pub fn mailbox<W>(capacity: usize) -> (Sender<W>, Queue<W>, CloseSignal<W>) {
             sender_gone: false,
             queue_gone: false,
             scheduled: false,
-            writer: None,
+            write_half: WriteHalf::WithTask,
             task_needed: false,
         }),
         ready: Notify::new(),
@@ -145,33 +156,60 @@ pub struct WriteJob<W>(Arc<Shared<W>>);
 
 impl<W: DirectWrite> WriteJob<W> {
     /// Writes the queued items straight to the parked write half, in order, as far as
-    /// that goes without waiting; wakes the socket's task for the rest. Does nothing while
-    /// the task holds the write half: it looks at the queue before parking it.
+    /// that goes without waiting, and what is queued meanwhile; wakes the socket's task
+    /// for the rest. Does nothing while the task holds the write half: it looks at the
+    /// queue before parking it.
     pub fn run(self) {
-        let mut state = self.0.lock();
-        state.scheduled = false;
-        let State {
-            items,
-            writer: Some(writer),
-            ..
-        } = &mut *state
-        else {
-            return;
-        };
-        while let Some(item) = items.front() {
-            if !writer.try_feed(item) {
-                break;
+        let shared = &*self.0;
+        let mut state = shared.lock();
+        let mut writer = match std::mem::replace(
+            &mut state.write_half,
+            WriteHalf::Writing { task_waits: false },
+        ) {
+            WriteHalf::Parked(writer) => writer,
+            other => {
+                state.write_half = other;
+                state.scheduled = false;
+                return;
             }
-            pop(items);
-        }
-        // Flushed even after a refused item: what was fed before it goes out now.
-        let flushed = writer.try_flush();
-        if items.is_empty() && flushed {
+        };
+        loop {
+            // Written outside the lock; what is queued meanwhile lines up behind.
+            let mut batch = std::mem::take(&mut state.items);
+            drop(state);
+            let fed = batch
+                .iter()
+                .take_while(|item| writer.try_feed(item))
+                .count();
+            // Flushed even after a refused item: what was fed before it goes out now.
+            let flushed = writer.try_flush();
+            batch.drain(..fed);
+            state = shared.lock();
+            if state.queue_gone {
+                return;
+            }
+            let refused = !batch.is_empty();
+            if refused {
+                // The refused item and those after it go back in front of what came since.
+                batch.append(&mut state.items);
+                state.items = batch;
+            } else if state.items.is_empty() && batch.capacity() <= KEEP_SLOTS {
+                // Its slots are kept for the next message, as `pop` keeps them.
+                state.items = batch;
+            }
+            let task_waits = matches!(state.write_half, WriteHalf::Writing { task_waits: true });
+            if !refused && flushed && !task_waits && !state.items.is_empty() {
+                continue;
+            }
+            state.write_half = WriteHalf::Parked(writer);
+            state.scheduled = false;
+            if refused || !flushed || task_waits {
+                state.task_needed = true;
+                drop(state);
+                shared.ready.notify_one();
+            }
             return;
         }
-        state.task_needed = true;
-        drop(state);
-        self.0.ready.notify_one();
     }
 }
 
@@ -198,11 +236,28 @@ impl<W> Queue<W> {
         }
     }
 
-    /// Takes the parked write half back (`None` if it was not parked).
-    pub fn unpark(&self) -> Option<W> {
-        let mut state = self.0.lock();
-        state.task_needed = false;
-        state.writer.take()
+    /// Takes the write half back, waiting for a write thread to finish with it (`None`
+    /// if the task has it already).
+    pub async fn take_writer(&self) -> Option<W> {
+        loop {
+            let mut returned = pin!(self.0.ready.notified());
+            // Registered before the look, so a return in between wakes it.
+            returned.as_mut().enable();
+            {
+                let mut state = self.0.lock();
+                match std::mem::replace(&mut state.write_half, WriteHalf::WithTask) {
+                    WriteHalf::Parked(writer) => {
+                        state.task_needed = false;
+                        return Some(writer);
+                    }
+                    WriteHalf::WithTask => return None,
+                    WriteHalf::Writing { .. } => {
+                        state.write_half = WriteHalf::Writing { task_waits: true };
+                    }
+                }
+            }
+            returned.await;
+        }
     }
 
     /// Parks the write half for the write threads, unless items are queued: then it comes
@@ -212,7 +267,7 @@ impl<W> Queue<W> {
         if !state.items.is_empty() || state.queue_gone {
             return Err(writer);
         }
-        state.writer = Some(writer);
+        state.write_half = WriteHalf::Parked(writer);
         Ok(())
     }
 
@@ -235,7 +290,7 @@ impl<W> Drop for Queue<W> {
         let mut state = self.0.lock();
         state.queue_gone = true;
         state.items = VecDeque::new();
-        state.writer = None;
+        state.write_half = WriteHalf::WithTask;
     }
 }
 
@@ -273,6 +328,8 @@ impl<W> CloseSignal<W> {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::FutureExt;
+
     use super::*;
     use crate::testing::FakeWriter;
 
@@ -321,7 +378,7 @@ mod tests {
         sender.try_send(frame("b")).unwrap();
         job.run();
         assert!(!sender.0.lock().task_needed, "the task was not needed");
-        let writer = queue.unpark().unwrap();
+        let writer = queue.take_writer().await.unwrap();
         assert_eq!(writer.written, ["a", "b"]);
     }
 
@@ -336,7 +393,7 @@ mod tests {
         sender.try_send(frame("b")).unwrap();
         job.run();
         assert!(queue.woken().await);
-        let writer = queue.unpark().unwrap();
+        let writer = queue.take_writer().await.unwrap();
         assert_eq!(writer.written, ["a"]);
         assert_eq!(texts(&queue), ["gap", "b"]);
     }
@@ -349,11 +406,59 @@ mod tests {
         queue.park(writer).map_err(|_| "parked").unwrap();
         sender.try_send(frame("a")).unwrap().unwrap().run();
         assert!(queue.woken().await);
-        assert_eq!(queue.unpark().unwrap().written, ["a"]);
+        assert_eq!(queue.take_writer().await.unwrap().written, ["a"]);
         assert!(
             !sender.0.lock().task_needed,
             "taking the writer back clears it"
         );
+    }
+
+    #[tokio::test]
+    async fn the_task_gets_the_writer_back_once_a_write_thread_is_done_with_it() {
+        let (sender, queue, _close) = mailbox(4);
+        let (entered_sender, entered) = std::sync::mpsc::channel();
+        let (release, release_receiver) = std::sync::mpsc::channel();
+        let mut writer = FakeWriter::new();
+        writer.flush_gate = Some((entered_sender, release_receiver));
+        queue.park(writer).map_err(|_| "parked").unwrap();
+        let job = sender.try_send(frame("a")).unwrap().unwrap();
+        let thread = std::thread::spawn(move || job.run());
+        entered.recv().unwrap();
+        // The thread writes outside the lock: queueing does not wait for it.
+        assert!(
+            sender.try_send(frame("b")).unwrap().is_none(),
+            "it is running"
+        );
+        let mut taking = pin!(queue.take_writer());
+        assert!(
+            taking.as_mut().now_or_never().is_none(),
+            "waits for the thread"
+        );
+        release.send(()).unwrap();
+        thread.join().unwrap();
+        let writer = taking.await.unwrap();
+        assert_eq!(writer.written, ["a"]);
+        assert_eq!(texts(&queue), ["b"], "left to the task, which asked first");
+    }
+
+    #[tokio::test]
+    async fn a_write_thread_writes_what_was_queued_while_it_wrote() {
+        let (sender, queue, _close) = mailbox(4);
+        let (entered_sender, entered) = std::sync::mpsc::channel();
+        let (release, release_receiver) = std::sync::mpsc::channel();
+        let mut writer = FakeWriter::new();
+        writer.flush_gate = Some((entered_sender, release_receiver));
+        queue.park(writer).map_err(|_| "parked").unwrap();
+        let job = sender.try_send(frame("a")).unwrap().unwrap();
+        let thread = std::thread::spawn(move || job.run());
+        entered.recv().unwrap();
+        sender.try_send(frame("b")).unwrap();
+        release.send(()).unwrap();
+        entered.recv().unwrap();
+        release.send(()).unwrap();
+        thread.join().unwrap();
+        assert!(!sender.0.lock().task_needed, "the task was not needed");
+        assert_eq!(queue.take_writer().await.unwrap().written, ["a", "b"]);
     }
 
     #[test]

@@ -146,7 +146,11 @@ pub async fn write_loop(
             }
         }
     };
-    let Some(SocketWriter { mut sink, mut sent }) = held.or_else(|| queue.unpark()) else {
+    let writer = match held {
+        Some(writer) => Some(writer),
+        None => queue.take_writer().await,
+    };
+    let Some(SocketWriter { mut sink, mut sent }) = writer else {
         return;
     };
     if let Some(reason) = reason {
@@ -196,7 +200,7 @@ async fn turn(
             }
             _ = ping.tick() => true,
         };
-        *held = queue.unpark();
+        *held = queue.take_writer().await;
         let Some(writer) = held.as_mut() else {
             return Ok(false);
         };

@@ -37,6 +37,8 @@ pub struct FakeWriter {
     pub flushes: bool,
     /// Told this writer's `id` after each flush.
     pub on_flush: Option<(usize, std::sync::mpsc::Sender<usize>)>,
+    /// Flushing says so on the first channel, then waits for the second.
+    pub flush_gate: Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>,
 }
 
 impl FakeWriter {
@@ -46,6 +48,7 @@ impl FakeWriter {
             refuse: None,
             flushes: true,
             on_flush: None,
+            flush_gate: None,
         }
     }
 }
@@ -65,6 +68,10 @@ impl crate::mailbox::DirectWrite for FakeWriter {
     fn try_flush(&mut self) -> bool {
         if let Some((id, flushed)) = &self.on_flush {
             let _ = flushed.send(*id);
+        }
+        if let Some((entered, release)) = &self.flush_gate {
+            let _ = entered.send(());
+            let _ = release.recv();
         }
         self.flushes
     }

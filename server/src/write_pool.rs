@@ -75,8 +75,8 @@ mod tests {
     use super::*;
     use crate::{hub::Outbound, mailbox::mailbox, testing::FakeWriter};
 
-    #[test]
-    fn every_job_runs_once_on_some_write_thread() {
+    #[tokio::test]
+    async fn every_job_runs_once_on_some_write_thread() {
         let pool = WritePool::new(2);
         let (flush_sender, flushes) = mpsc::channel();
         let mailboxes: Vec<_> = (0..5)
@@ -99,7 +99,7 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, [0, 1, 2, 3, 4]);
         for (_, queue, _) in &mailboxes {
-            assert_eq!(queue.unpark().unwrap().written, ["hello"]);
+            assert_eq!(queue.take_writer().await.unwrap().written, ["hello"]);
         }
     }
 }

@@ -296,17 +296,20 @@ async fn resume_while_messages_keep_arriving_has_no_gap_and_no_duplicate() {
     for _ in 0..backlog {
         alice.expect("message").await;
     }
-    // ...and new messages sent while it runs.
+    // ...and new messages sent while it runs. They are sent once the replay has begun:
+    // sent earlier, on another socket, they could be stored before the server reads the
+    // `resume`, and then they are live messages that came first.
     let mut bob = server.socket(&token).await;
     bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 0}]}))
         .await;
+    assert_eq!(bob.expect("message").await["seq"], 1, "the replay began");
     let live = 100_u64;
     for i in 0..live {
         alice
             .send(json!({"action": "sendMessage", "roomId": room, "message": format!("new {i}")}))
             .await;
     }
-    for seq in 1..=backlog + live {
+    for seq in 2..=backlog + live {
         assert_eq!(
             bob.expect("message").await["seq"],
             seq,

@@ -96,8 +96,9 @@ impl CloseReason {
     };
 }
 
-/// A socket's end of its mailbox, and its close signal.
+/// A socket task's end of its mailbox.
 pub type SocketQueue = Queue<SocketWriter>;
+/// Tells a socket's reader and writer that the server wants it closed.
 pub type SocketCloseSignal = CloseSignal<SocketWriter>;
 
 struct Connection {

@@ -182,7 +182,7 @@ impl<W: DirectWrite> WriteJob<W> {
                 .take_while(|item| writer.try_feed(item))
                 .count();
             // Flushed even after a refused item: what was fed before it goes out now.
-            let flushed = writer.try_flush();
+            let flushed = fed == 0 || writer.try_flush();
             batch.drain(..fed);
             state = shared.lock();
             if state.queue_gone {
@@ -413,9 +413,17 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn the_task_gets_the_writer_back_once_a_write_thread_is_done_with_it() {
-        let (sender, queue, _close) = mailbox(4);
+    /// A write thread stopped inside its flush of "a", and the way to let it go on.
+    struct CaughtThread {
+        thread: std::thread::JoinHandle<()>,
+        entered: std::sync::mpsc::Receiver<()>,
+        release: std::sync::mpsc::Sender<()>,
+    }
+
+    fn catch_a_thread_writing_a(
+        sender: &Sender<FakeWriter>,
+        queue: &Queue<FakeWriter>,
+    ) -> CaughtThread {
         let (entered_sender, entered) = std::sync::mpsc::channel();
         let (release, release_receiver) = std::sync::mpsc::channel();
         let mut writer = FakeWriter::new();
@@ -424,6 +432,17 @@ mod tests {
         let job = sender.try_send(frame("a")).unwrap().unwrap();
         let thread = std::thread::spawn(move || job.run());
         entered.recv().unwrap();
+        CaughtThread {
+            thread,
+            entered,
+            release,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_task_gets_the_writer_back_once_a_write_thread_is_done_with_it() {
+        let (sender, queue, _close) = mailbox(4);
+        let caught = catch_a_thread_writing_a(&sender, &queue);
         // The thread writes outside the lock: queueing does not wait for it.
         assert!(
             sender.try_send(frame("b")).unwrap().is_none(),
@@ -434,8 +453,8 @@ mod tests {
             taking.as_mut().now_or_never().is_none(),
             "waits for the thread"
         );
-        release.send(()).unwrap();
-        thread.join().unwrap();
+        caught.release.send(()).unwrap();
+        caught.thread.join().unwrap();
         let writer = taking.await.unwrap();
         assert_eq!(writer.written, ["a"]);
         assert_eq!(texts(&queue), ["b"], "left to the task, which asked first");
@@ -444,19 +463,12 @@ mod tests {
     #[tokio::test]
     async fn a_write_thread_writes_what_was_queued_while_it_wrote() {
         let (sender, queue, _close) = mailbox(4);
-        let (entered_sender, entered) = std::sync::mpsc::channel();
-        let (release, release_receiver) = std::sync::mpsc::channel();
-        let mut writer = FakeWriter::new();
-        writer.flush_gate = Some((entered_sender, release_receiver));
-        queue.park(writer).map_err(|_| "parked").unwrap();
-        let job = sender.try_send(frame("a")).unwrap().unwrap();
-        let thread = std::thread::spawn(move || job.run());
-        entered.recv().unwrap();
+        let caught = catch_a_thread_writing_a(&sender, &queue);
         sender.try_send(frame("b")).unwrap();
-        release.send(()).unwrap();
-        entered.recv().unwrap();
-        release.send(()).unwrap();
-        thread.join().unwrap();
+        caught.release.send(()).unwrap();
+        caught.entered.recv().unwrap();
+        caught.release.send(()).unwrap();
+        caught.thread.join().unwrap();
         assert!(!sender.0.lock().task_needed, "the task was not needed");
         assert_eq!(queue.take_writer().await.unwrap().written, ["a", "b"]);
     }

@@ -189,8 +189,9 @@ async fn turn(
     ping: &mut tokio::time::Interval,
     storage: &dyn Storage,
 ) -> Result<bool, Option<axum::Error>> {
+    let mut pinging = false;
     if held.is_none() {
-        let pinging = tokio::select! {
+        pinging = tokio::select! {
             biased;
             woken = queue.woken() => {
                 if !woken {
@@ -201,20 +202,15 @@ async fn turn(
             _ = ping.tick() => true,
         };
         *held = queue.take_writer().await;
-        let Some(writer) = held.as_mut() else {
-            return Ok(false);
-        };
-        if pinging {
-            writer
-                .sink
-                .feed(Message::Ping(axum::body::Bytes::new()))
-                .await
-                .map_err(Some)?;
-        }
     }
     let Some(SocketWriter { sink, sent }) = held.as_mut() else {
         return Ok(false);
     };
+    if pinging {
+        sink.feed(Message::Ping(axum::body::Bytes::new()))
+            .await
+            .map_err(Some)?;
+    }
     // Boxed (once per wake-up, not per frame): writing may read storage, and that state
     // would otherwise be part of every idle socket's task.
     Box::pin(write_burst(sink, sent, queue, storage)).await?;

@@ -2,25 +2,25 @@
 //! embedded from `server/migrations/postgres` and run at connect (sqlx holds an advisory
 //! lock meanwhile, so nodes starting together migrate once).
 //!
-//! The semantics are the SQLite backend's, statement for statement; what differs is that
-//! other processes write at the same time:
+//! The semantics are the SQLite backend's, and a batch of messages is stored the same way,
+//! worked out in memory (`storage/batch.rs`) and written with a few statements per batch,
+//! whatever its size (arrays and `unnest`). What differs is that other processes write at
+//! the same time:
 //!
-//! - A room's `seq` is taken with `UPDATE rooms SET last_seq = last_seq + 1 ... RETURNING`
-//!   inside the batch's transaction. The row lock it takes is held until commit, so
-//!   writers of one room, on any node, queue behind each other: seqs stay gapless and
-//!   each room's commit order is its seq order.
-//! - A batch locks all its rooms up front, in one order every node uses, so two batches
-//!   naming the same rooms in different orders cannot deadlock on them.
+//! - A batch first locks the rows of all its rooms (`SELECT ... FOR UPDATE`), in one order
+//!   every node uses, and reads their `last_seq`. The locks are held until commit, so
+//!   writers of one room, on any node, queue behind each other: seqs stay gapless, each
+//!   room's commit order is its seq order, and two batches naming the same rooms in
+//!   different orders cannot deadlock on them.
 //! - Two nodes storing the same `(user, clientMsgId)` at once: the unique index makes the
-//!   later insert wait for the earlier transaction; `ON CONFLICT DO NOTHING` then skips it,
-//!   the seq it took is given back (the room's row is still locked by us) and the winner's
-//!   message is returned as the duplicate.
-//! - A deadlock PostgreSQL still detects (two batches inserting the same user's client ids
-//!   in crossed order, in different rooms) rolls the batch back; it is then run again.
+//!   later insert wait for the earlier transaction; `ON CONFLICT DO NOTHING` then skips
+//!   the row, which would leave a hole in the room's seqs, so the batch is rolled back and
+//!   run again, and that run finds the winner's message and returns it as the duplicate.
+//! - A deadlock PostgreSQL still detects rolls the batch back; it is then run again.
 //!
 //! Queries are checked at run time (`sqlx::query`), so building needs no database.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -30,9 +30,10 @@ use knock_protocol::{
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use super::batch::{self, ClientKey};
 use super::rows::{
-    MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow, constraint_error,
-    is_foreign_key_violation, seq_bound, seq_from_db,
+    KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow,
+    constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{
     Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Storage,
@@ -67,131 +68,207 @@ impl PostgresStorage {
         Ok(Self { pool })
     }
 
-    /// One run of [`Storage::insert_messages`], in one transaction.
-    async fn try_insert_messages(&self, batch: &[NewMessage]) -> StorageResult<Vec<Inserted>> {
+    /// One run of [`Storage::insert_messages`], in one transaction of five statements
+    /// whatever the batch's size. `Ok(None)`: another node stored one of the batch's client
+    /// ids after this run looked them up; nothing was stored and the batch must run again.
+    async fn try_insert_messages(
+        &self,
+        batch: &[NewMessage],
+    ) -> StorageResult<Option<Vec<Inserted>>> {
         // Either every message of the batch is stored or none is (an error returns before
-        // commit; dropping `tx` rolls back). Dedup lookups run inside it, so they see
-        // earlier messages of this batch.
+        // commit; dropping `tx` rolls back).
         let mut tx = self.pool.begin().await?;
-        lock_rooms(&mut tx, batch).await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for message in batch {
-            results.push(insert_message(&mut tx, message).await?);
+        let room_seqs = lock_rooms(&mut tx, batch).await?;
+        // A new statement, a new snapshot: every copy committed before it is visible.
+        let earlier = stored_client_keys(&mut tx, &batch::client_keys(batch)).await?;
+        let plan = batch::plan(batch, &earlier);
+        let last_seqs: HashMap<RoomId, u64> = plan
+            .rooms
+            .iter()
+            .filter_map(|(room_id, count)| {
+                let last = room_seqs.get(room_id)?;
+                Some((room_id.clone(), last + count))
+            })
+            .collect();
+        let results = plan.resolve(batch, &last_seqs)?;
+        if last_seqs.is_empty() {
+            // Every message repeats a stored one: nothing to write.
+            tx.commit().await?;
+            return Ok(Some(results));
+        }
+        set_last_seqs(&mut tx, &last_seqs).await?;
+        if insert_new(&mut tx, batch, &results).await? == Inserting::LostRace {
+            return Ok(None);
         }
         tx.commit().await?;
-        Ok(results)
+        Ok(Some(results))
     }
 }
 
-/// Locks the rows of every room the batch names, in room id order, before any message
-/// takes a seq. Each message's `UPDATE` would lock its room anyway, but in batch order:
-/// two nodes storing batches for rooms `[a, b]` and `[b, a]` would deadlock. Unknown rooms
-/// are left for [`insert_message`] to report, as the SQLite backend does.
-async fn lock_rooms(tx: &mut PgConnection, batch: &[NewMessage]) -> StorageResult<()> {
+/// Locks the row of every room the batch names, in room id order (the order every node
+/// uses, so two batches naming the same rooms cannot deadlock on them), and returns each
+/// existing room's `last_seq`. The locks are held until commit: writers of one room, on any
+/// node, queue behind each other, so seqs stay gapless and in commit order. Unknown rooms
+/// are missing from the answer, for [`batch::Plan::resolve`] to report.
+async fn lock_rooms(
+    tx: &mut PgConnection,
+    batch: &[NewMessage],
+) -> StorageResult<HashMap<RoomId, u64>> {
     let rooms: BTreeSet<&str> = batch
         .iter()
         .map(|message| message.room_id.as_str())
         .collect();
-    if rooms.len() < 2 {
-        return Ok(());
-    }
     let rooms: Vec<&str> = rooms.into_iter().collect();
-    // `ORDER BY` sorts before the rows are locked, so the locks are taken in that order.
-    sqlx::query("SELECT room_id FROM rooms WHERE room_id = ANY($1) ORDER BY room_id FOR UPDATE")
-        .bind(rooms)
-        .execute(&mut *tx)
-        .await?;
+    // `ORDER BY` sorts before the rows are locked, so the locks are taken in that order,
+    // and `FOR UPDATE` reads the latest committed `last_seq` once it has the lock.
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT room_id, last_seq FROM rooms WHERE room_id = ANY($1) \
+         ORDER BY room_id FOR UPDATE",
+    )
+    .bind(rooms)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.into_iter()
+        .map(|(room_id, last_seq)| Ok((RoomId(room_id), seq_from_db(last_seq)?)))
+        .collect()
+}
+
+/// The stored messages that carry one of `keys`, in one statement.
+async fn stored_client_keys(
+    tx: &mut PgConnection,
+    keys: &[ClientKey],
+) -> StorageResult<HashMap<ClientKey, ChatMessage>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (users, client_ids): (Vec<&str>, Vec<&str>) = keys
+        .iter()
+        .map(|(user, client_id)| (user.as_str(), client_id.as_str()))
+        .unzip();
+    let rows: Vec<KeyedMessageRow> = sqlx::query_as(
+        "SELECT m.room_id, m.seq, m.message_id, m.user_id, m.body, m.timestamp, \
+                m.client_msg_id \
+         FROM unnest($1::text[], $2::text[]) AS k (user_id, client_msg_id) \
+         JOIN messages AS m \
+           ON m.user_id = k.user_id AND m.client_msg_id = k.client_msg_id",
+    )
+    .bind(users)
+    .bind(client_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.into_iter().map(KeyedMessageRow::into_keyed).collect()
+}
+
+/// Moves each room's `last_seq` to the last seq this batch gives it (under its row lock).
+async fn set_last_seqs(
+    tx: &mut PgConnection,
+    last_seqs: &HashMap<RoomId, u64>,
+) -> StorageResult<()> {
+    let (rooms, seqs): (Vec<&str>, Vec<i64>) = last_seqs
+        .iter()
+        .map(|(room_id, last)| (room_id.as_str(), seq_bound(*last)))
+        .unzip();
+    sqlx::query(
+        "UPDATE rooms SET last_seq = v.last_seq \
+         FROM unnest($1::text[], $2::bigint[]) AS v (room_id, last_seq) \
+         WHERE rooms.room_id = v.room_id",
+    )
+    .bind(rooms)
+    .bind(seqs)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
-/// Stores one message of a batch (one round trip unless it turns out a duplicate).
-async fn insert_message(tx: &mut PgConnection, message: &NewMessage) -> StorageResult<Inserted> {
-    let client_msg_id = message.client_msg_id.as_ref().map(ClientMsgId::as_str);
-    // `earlier`: the user already stored this client id (committed, or earlier in this
-    // batch); then no seq is taken. `next`: the room's next seq, taken under its row lock.
-    // `inserted`: the message, unless another transaction stored the same client id after
-    // this statement's snapshot (the insert waits for it to commit, then does nothing).
-    // Data-modifying CTEs run exactly once, whether or not the final SELECT reads them.
-    let (duplicate, taken_seq, inserted_seq): (bool, Option<i64>, Option<i64>) = sqlx::query_as(
-        "WITH earlier AS ( \
-                 SELECT 1 FROM messages WHERE user_id = $3 AND client_msg_id = $6 \
-             ), next AS ( \
-                 UPDATE rooms SET last_seq = last_seq + 1 \
-                 WHERE room_id = $1 AND NOT EXISTS (SELECT 1 FROM earlier) \
-                 RETURNING last_seq \
-             ), inserted AS ( \
-                 INSERT INTO messages \
-                 (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) \
-                 SELECT $1, last_seq, $2, $3, $4, $5, $6 FROM next \
-                 ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL \
-                 DO NOTHING \
-                 RETURNING seq \
-             ) \
-             SELECT EXISTS (SELECT 1 FROM earlier), \
-                    (SELECT last_seq FROM next), \
-                    (SELECT seq FROM inserted)",
+#[derive(Debug, PartialEq, Eq)]
+enum Inserting {
+    Done,
+    /// A client id was stored by another transaction since it was looked up.
+    LostRace,
+}
+
+/// Inserts the batch's new messages in one statement.
+async fn insert_new(
+    tx: &mut PgConnection,
+    batch: &[NewMessage],
+    results: &[Inserted],
+) -> StorageResult<Inserting> {
+    let mut rows: Vec<(&NewMessage, u64)> = batch
+        .iter()
+        .zip(results)
+        .filter_map(|(message, result)| match result {
+            Inserted::New(stored) => Some((message, stored.seq)),
+            Inserted::Duplicate(_) => None,
+        })
+        .collect();
+    // Client ids in one order on every node: two batches inserting the same user's ids
+    // wait for each other in that order instead of deadlocking.
+    rows.sort_by(|(a, _), (b, _)| {
+        (
+            a.user_id.as_str(),
+            a.client_msg_id.as_ref().map(ClientMsgId::as_str),
+        )
+            .cmp(&(
+                b.user_id.as_str(),
+                b.client_msg_id.as_ref().map(ClientMsgId::as_str),
+            ))
+    });
+    let mut columns = MessageColumns::default();
+    for (message, seq) in &rows {
+        columns.push(message, *seq);
+    }
+    // A copy of a client id that another transaction stored after the lookup (committed
+    // by now: the insert waits for it) is skipped by `DO NOTHING`, which would leave a
+    // hole in the room's seqs: the caller rolls back and runs the batch again, and then
+    // finds that copy.
+    let inserted = sqlx::query(
+        "INSERT INTO messages \
+         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) \
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], \
+                              $5::text[], $6::bigint[], $7::text[]) \
+         ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING",
     )
-    .bind(message.room_id.as_str())
-    .bind(message.message_id.as_str())
-    .bind(message.user_id.as_str())
-    .bind(&message.message)
-    .bind(message.timestamp)
-    .bind(client_msg_id)
-    .fetch_one(&mut *tx)
+    .bind(columns.room_ids)
+    .bind(columns.seqs)
+    .bind(columns.message_ids)
+    .bind(columns.user_ids)
+    .bind(columns.bodies)
+    .bind(columns.timestamps)
+    .bind(columns.client_msg_ids)
+    .execute(&mut *tx)
     .await
     // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
     .map_err(|error| constraint_error(error, "user"))?;
-
-    match (duplicate, taken_seq, inserted_seq) {
-        (true, _, _) => Ok(Inserted::Duplicate(stored_message(tx, message).await?)),
-        (false, None, _) => Err(StorageError::NotFound("room")),
-        (false, Some(_), Some(seq)) => Ok(Inserted::New(ChatMessage {
-            room_id: message.room_id.clone(),
-            user_id: message.user_id.clone(),
-            message: message.message.clone(),
-            timestamp: message.timestamp,
-            seq: seq_from_db(seq)?,
-            message_id: message.message_id.clone(),
-        })),
-        (false, Some(seq), None) => {
-            // Another node stored this client id first. Give the seq back: the room's row
-            // is locked by this transaction since the UPDATE, so nobody took a later one.
-            let given_back = sqlx::query(
-                "UPDATE rooms SET last_seq = last_seq - 1 WHERE room_id = $1 AND last_seq = $2",
-            )
-            .bind(message.room_id.as_str())
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-            if given_back.rows_affected() != 1 {
-                return Err(StorageError::Corrupt(format!(
-                    "room {} moved past seq {seq} under its row lock",
-                    message.room_id
-                )));
-            }
-            // A new statement, a new snapshot: the winner's committed row is visible.
-            Ok(Inserted::Duplicate(stored_message(tx, message).await?))
-        }
-    }
+    Ok(if inserted.rows_affected() == rows.len() as u64 {
+        Inserting::Done
+    } else {
+        Inserting::LostRace
+    })
 }
 
-/// The message stored earlier under `message`'s `(user, clientMsgId)`.
-async fn stored_message(tx: &mut PgConnection, message: &NewMessage) -> StorageResult<ChatMessage> {
-    let row: Option<MessageRow> = sqlx::query_as(
-        "SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
-         WHERE user_id = $1 AND client_msg_id = $2",
-    )
-    .bind(message.user_id.as_str())
-    .bind(message.client_msg_id.as_ref().map(ClientMsgId::as_str))
-    .fetch_optional(&mut *tx)
-    .await?;
-    row.ok_or_else(|| {
-        StorageError::Corrupt(format!(
-            "the message of client id {:?} of {} vanished",
-            message.client_msg_id, message.user_id
-        ))
-    })?
-    .into_message()
+/// New messages as one array per column, for `unnest`.
+#[derive(Default)]
+struct MessageColumns<'a> {
+    room_ids: Vec<&'a str>,
+    seqs: Vec<i64>,
+    message_ids: Vec<&'a str>,
+    user_ids: Vec<&'a str>,
+    bodies: Vec<&'a str>,
+    timestamps: Vec<i64>,
+    client_msg_ids: Vec<Option<&'a str>>,
+}
+
+impl<'a> MessageColumns<'a> {
+    fn push(&mut self, message: &'a NewMessage, seq: u64) {
+        self.room_ids.push(message.room_id.as_str());
+        self.seqs.push(seq_bound(seq));
+        self.message_ids.push(message.message_id.as_str());
+        self.user_ids.push(message.user_id.as_str());
+        self.bodies.push(&message.message);
+        self.timestamps.push(message.timestamp);
+        self.client_msg_ids
+            .push(message.client_msg_id.as_ref().map(ClientMsgId::as_str));
+    }
 }
 
 #[async_trait]
@@ -368,14 +445,24 @@ impl Storage for PostgresStorage {
         let mut attempt = 1;
         loop {
             match self.try_insert_messages(batch).await {
+                Ok(Some(results)) => return Ok(results),
                 // Nothing of the batch was stored: run it again.
+                Ok(None) if attempt < MAX_BATCH_ATTEMPTS => {
+                    tracing::debug!(attempt, "another node stored a client id first; retrying");
+                    attempt += 1;
+                }
+                Ok(None) => {
+                    return Err(StorageError::Corrupt(
+                        "a batch kept losing client ids to other nodes".into(),
+                    ));
+                }
                 Err(StorageError::Database(error))
                     if attempt < MAX_BATCH_ATTEMPTS && is_retryable(&error) =>
                 {
                     tracing::warn!(%error, attempt, "storing messages rolled back; retrying");
                     attempt += 1;
                 }
-                result => return result,
+                Err(error) => return Err(error),
             }
         }
     }

@@ -2,6 +2,13 @@
 //! other node's. Each event is delivered locally at once and published once; other nodes
 //! deliver what they receive to their own sockets and ignore their own events.
 //!
+//! An event is a small JSON header, then, for a frame, a newline and the frame exactly as
+//! the sockets are sent it: the frame is neither escaped into the header nor parsed by the
+//! nodes that receive it. A chat message's header names its room and `seq` but not its
+//! recipients: each node sends it to the local sockets of the room's approved members,
+//! from its own room directory (kept current by the `roomChanged` events, which one node
+//! publishes in the order it stores them).
+//!
 //! Redis pub/sub keeps nothing: an event published while a node is disconnected is lost
 //! to it. Chat messages are not: after every (re)subscription the node asks each local
 //! socket to catch up from storage by `seq` (the same gap filling the socket writer does
@@ -37,10 +44,10 @@ pub struct Fanout {
 #[derive(Clone)]
 struct Bus {
     node: Arc<str>,
-    outgoing: mpsc::Sender<String>,
+    outgoing: mpsc::Sender<Vec<u8>>,
 }
 
-/// What travels between nodes.
+/// The header of what travels between nodes.
 #[derive(Debug, Serialize, Deserialize)]
 struct Event {
     node: String,
@@ -51,15 +58,11 @@ struct Event {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 enum EventKind {
-    /// A frame for every socket of these users.
-    Frame { users: Vec<UserId>, frame: String },
-    /// A stored chat message for these users (the room's approved members).
-    Chat {
-        users: Vec<UserId>,
-        room_id: RoomId,
-        seq: u64,
-        frame: String,
-    },
+    /// The frame that follows, for every socket of these users.
+    Frame { users: Vec<UserId> },
+    /// The frame that follows is this stored chat message, for the room's approved
+    /// members.
+    Chat { room_id: RoomId, seq: u64 },
     /// A session was signed out: close its sockets.
     CloseSession { session: String },
     /// A stored membership change, for every node's room directory.
@@ -107,12 +110,14 @@ impl Fanout {
     /// `message` to every socket of every user in `users`, on every node.
     pub fn to_users(&self, users: &[UserId], message: &ServerMessage) {
         let frame = message.to_json();
+        self.publish(
+            EventKind::Frame {
+                users: users.to_vec(),
+            },
+            Some(&frame),
+        );
         self.hub
-            .send_to_users(users, &Outbound::Frame(frame.clone().into()));
-        self.publish(EventKind::Frame {
-            users: users.to_vec(),
-            frame,
-        });
+            .send_to_users(users, &Outbound::Frame(frame.into()));
     }
 
     pub fn to_user(&self, user: &UserId, message: &ServerMessage) {
@@ -121,53 +126,97 @@ impl Fanout {
 
     /// A stored chat message to its recipients, on every node.
     pub fn chat(&self, users: &[UserId], chat: ChatFrame) {
-        let event = self.bus.as_ref().map(|_| EventKind::Chat {
-            users: users.to_vec(),
-            room_id: chat.room_id.clone(),
-            seq: chat.seq,
-            frame: chat.frame.to_string(),
-        });
-        self.hub
-            .send_to_users(users, &Outbound::Chat(Arc::new(chat)));
-        if let Some(event) = event {
-            self.publish(event);
+        let chat = Arc::new(chat);
+        self.hub.send_to_users(users, &Outbound::Chat(chat.clone()));
+        if self.bus.is_some() {
+            self.publish(
+                EventKind::Chat {
+                    room_id: chat.room_id.clone(),
+                    seq: chat.seq,
+                },
+                Some(chat.frame.as_str()),
+            );
         }
     }
 
     /// Closes the session's sockets on every node.
     pub fn close_session(&self, session: &str, reason: CloseReason) {
         self.hub.close_session(session, reason);
-        self.publish(EventKind::CloseSession {
-            session: session.to_owned(),
-        });
+        self.publish(
+            EventKind::CloseSession {
+                session: session.to_owned(),
+            },
+            None,
+        );
     }
 
     /// Tells the other nodes of a stored membership change.
     pub fn room_changed(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
-        self.publish(EventKind::RoomChanged {
-            room_id: room_id.clone(),
-            user_id: user.clone(),
-            status: membership.status,
-            is_admin: membership.is_admin,
-        });
+        self.publish(
+            EventKind::RoomChanged {
+                room_id: room_id.clone(),
+                user_id: user.clone(),
+                status: membership.status,
+                is_admin: membership.is_admin,
+            },
+            None,
+        );
     }
 
-    fn publish(&self, kind: EventKind) {
+    fn publish(&self, kind: EventKind, frame: Option<&str>) {
         let Some(bus) = &self.bus else {
             return;
         };
-        let event = Event {
-            node: bus.node.to_string(),
-            kind,
-        };
-        let payload = serde_json::to_string(&event).expect("events serialize");
+        let payload = encode_event(
+            &Event {
+                node: bus.node.to_string(),
+                kind,
+            },
+            frame,
+        );
         if bus.outgoing.try_send(payload).is_err() {
             tracing::warn!("publish queue full: an event is dropped (recovered by seq)");
         }
     }
 }
 
-async fn publish_loop(mut redis: redis::aio::ConnectionManager, mut queue: mpsc::Receiver<String>) {
+/// The header, then (when there is one) a newline and the frame as it is. The header's
+/// JSON has no raw newline in it (serde escapes newlines in strings), so the first newline
+/// ends it.
+fn encode_event(event: &Event, frame: Option<&str>) -> Vec<u8> {
+    let mut payload = serde_json::to_vec(event).expect("events serialize");
+    if let Some(frame) = frame {
+        payload.reserve(frame.len() + 1);
+        payload.push(b'\n');
+        payload.extend_from_slice(frame.as_bytes());
+    }
+    payload
+}
+
+/// The header and the frame of a received event.
+fn decode_event(payload: &[u8]) -> Result<(Event, Option<&str>), String> {
+    let (header, frame) = match payload.iter().position(|byte| *byte == b'\n') {
+        Some(newline) => (&payload[..newline], Some(&payload[newline + 1..])),
+        None => (payload, None),
+    };
+    let event: Event = serde_json::from_slice(header).map_err(|error| error.to_string())?;
+    let frame = frame
+        .map(std::str::from_utf8)
+        .transpose()
+        .map_err(|error| format!("frame is not UTF-8: {error}"))?;
+    let needs_frame = matches!(event.kind, EventKind::Frame { .. } | EventKind::Chat { .. });
+    match (needs_frame, frame.is_some()) {
+        (true, false) => return Err("a frame event without its frame".into()),
+        (false, true) => return Err("an event with a frame it does not take".into()),
+        _ => {}
+    }
+    Ok((event, frame))
+}
+
+async fn publish_loop(
+    mut redis: redis::aio::ConnectionManager,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+) {
     while let Some(payload) = queue.recv().await {
         // Retrying in place keeps events in order; while Redis is away the queue grows up
         // to its bound, then new events are dropped (and recovered by seq).
@@ -210,7 +259,7 @@ async fn subscribe_loop(
                 hub.resync_all();
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
-                    deliver(&hub, &directory, &node, message.get_payload_bytes());
+                    deliver(&hub, &directory, &node, message.get_payload_bytes()).await;
                 }
                 tracing::warn!("Redis subscription ended");
             }
@@ -227,9 +276,9 @@ async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::Pub
     Ok(pubsub)
 }
 
-fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8]) {
-    let event: Event = match serde_json::from_slice(payload) {
-        Ok(event) => event,
+async fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8]) {
+    let (event, frame) = match decode_event(payload) {
+        Ok(decoded) => decoded,
         Err(error) => {
             tracing::warn!(%error, "ignoring an unreadable event");
             return;
@@ -238,22 +287,28 @@ fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8]) {
     if event.node == node {
         return;
     }
+    let frame = frame.unwrap_or_default();
     match event.kind {
-        EventKind::Frame { users, frame } => {
+        EventKind::Frame { users } => {
             hub.send_to_users(&users, &Outbound::Frame(frame.into()));
         }
-        EventKind::Chat {
-            users,
-            room_id,
-            seq,
-            frame,
-        } => {
+        EventKind::Chat { room_id, seq } => {
+            let room = match directory.get(&room_id).await {
+                Ok(Some(room)) => room,
+                Ok(None) => return,
+                Err(error) => {
+                    // Not delivered live; local sockets find it by `seq` on their next
+                    // message or resume.
+                    tracing::error!(%error, room = %room_id, "loading recipients failed");
+                    return;
+                }
+            };
             let chat = ChatFrame {
                 room_id,
                 seq,
                 frame: frame.into(),
             };
-            hub.send_to_users(&users, &Outbound::Chat(Arc::new(chat)));
+            hub.send_to_users(&room.approved, &Outbound::Chat(Arc::new(chat)));
         }
         EventKind::CloseSession { session } => {
             hub.close_session(&session, CloseReason::SIGNED_OUT);
@@ -264,5 +319,79 @@ fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8]) {
             status,
             is_admin,
         } => directory.apply(&room_id, &user_id, Membership { status, is_admin }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat_event() -> Event {
+        Event {
+            node: "node-a".into(),
+            kind: EventKind::Chat {
+                room_id: RoomId::new("room-1"),
+                seq: 7,
+            },
+        }
+    }
+
+    #[test]
+    fn a_frame_travels_byte_for_byte_after_the_header() {
+        // Newlines, quotes and backslashes in the frame must not end or break the header.
+        let frame = "{\"action\":\"message\",\"message\":\"two\\nlines \\\"quoted\\\" \\\\ é\"}\n";
+        let payload = encode_event(&chat_event(), Some(frame));
+        assert!(
+            payload.ends_with(frame.as_bytes()),
+            "the frame is not re-encoded"
+        );
+        let (event, decoded) = decode_event(&payload).unwrap();
+        assert_eq!(decoded, Some(frame));
+        assert_eq!(event.node, "node-a");
+        assert!(matches!(
+            event.kind,
+            EventKind::Chat { room_id, seq: 7 } if room_id == RoomId::new("room-1")
+        ));
+    }
+
+    #[test]
+    fn events_without_a_frame_are_the_header_alone() {
+        let event = Event {
+            node: "node-b".into(),
+            kind: EventKind::CloseSession {
+                session: "line\nbreak".into(),
+            },
+        };
+        let payload = encode_event(&event, None);
+        let (event, frame) = decode_event(&payload).unwrap();
+        assert_eq!(frame, None);
+        assert!(
+            matches!(event.kind, EventKind::CloseSession { session } if session == "line\nbreak")
+        );
+    }
+
+    #[test]
+    fn unreadable_events_are_refused_with_a_reason() {
+        let chat_without_frame = encode_event(&chat_event(), None);
+        assert!(
+            decode_event(&chat_without_frame)
+                .unwrap_err()
+                .contains("without its frame")
+        );
+        let mut not_utf8 = encode_event(&chat_event(), Some("x"));
+        *not_utf8.last_mut().unwrap() = 0xff;
+        assert!(decode_event(&not_utf8).unwrap_err().contains("UTF-8"));
+        assert!(decode_event(b"{\"node\":\"a\",\"kind\":\"nonsense\"}").is_err());
+        let close = Event {
+            node: "a".into(),
+            kind: EventKind::CloseSession {
+                session: "s".into(),
+            },
+        };
+        assert!(
+            decode_event(&encode_event(&close, Some("frame")))
+                .unwrap_err()
+                .contains("does not take")
+        );
     }
 }

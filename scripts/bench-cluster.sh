@@ -5,12 +5,13 @@
 # round-robin over the nodes (as a load balancer without stickiness would). Needs the
 # local PostgreSQL (KNOCK_BENCH_POSTGRES, default postgres://root@127.0.0.1:5432) and
 # redis-server; loopback only. Prints the tables; the figures go into docs/benchmarks.md
-# by hand.
+# by hand. KNOCK_SERVER_BIN runs another server binary (an older build, to compare).
 #   scripts/bench-cluster.sh [extra knock-loadgen flags, e.g. --repeats 1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg="${KNOCK_BENCH_POSTGRES:-postgres://root@127.0.0.1:5432}"
 cargo build --release -p knock-server -p knock-loadgen >&2
+server_bin="${KNOCK_SERVER_BIN:-target/release/knock-server}"
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -30,7 +31,7 @@ node() { # node DB [REDIS_URL] -> prints "port pid" (runs in a subshell: the cal
   local port; port=$(free_port)
   local extra=()
   [[ -n "${2:-}" ]] && extra=(--redis-url "$2")
-  RUST_LOG=warn target/release/knock-server --addr "127.0.0.1:$port" --database-url "$pg/$1" \
+  RUST_LOG=warn "$server_bin" --addr "127.0.0.1:$port" --database-url "$pg/$1" \
     "${limits[@]}" "${extra[@]}" 2>>"$work/nodes.log" &
   local pid=$!
   for _ in $(seq 100); do
@@ -48,7 +49,7 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/d
 pids+=("$!")
 sleep 0.5
 
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "server: $server_bin; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 read -r one_port one_pid < <(node knock_bench_one)
 pids+=("$one_pid")
 echo "== one node (PostgreSQL, no Redis): 127.0.0.1:$one_port"

@@ -289,7 +289,7 @@ async fn start_server(
             addr.ip().is_loopback(),
             "only loopback servers are measured"
         );
-        results.server = format!("already running at {addr}");
+        results.server = format!("already running at {addr}, on the database it was started with");
         return Ok(Server::external(addr, args.server_pid));
     }
     if !args.server_bin.exists() {
@@ -481,7 +481,7 @@ fn server_description(bin: &Path) -> String {
         &["-u", "-r", &bin.display().to_string(), "+%H:%M UTC"],
     );
     format!(
-        "`{}` (release build of {built}; the work tree was at commit {}{} when measured), SQLite file in the temp folder, flags `{}` (the \
+        "`{}` (release build of {built}; the work tree was at commit {}{} when measured), SQLite file in the temp folder (WAL, synchronous=FULL), flags `{}` (the \
          abuse limits lifted), everything else default, log level `{}`",
         bin.display(),
         if commit.is_empty() {

@@ -663,7 +663,7 @@ fn throughput_section(scale: &Scale, repeats: &[Vec<RateRun>]) -> String {
         "{} rooms of {} members, every member sending its share of the rate to its own room, \
          {} s per step; a sweep stops at the first rate that is not sustained (every message \
          delivered to all members within 10 s, p99 of deliveries < {} ms). Every message is \
-         stored (SQLite, WAL, synchronous=FULL) before it is delivered. Highest sustained \
+         stored (in the database *Run* names) before it is delivered. Highest sustained \
          rate, median of the sweeps: **{} messages/s**.\n",
         scale.throughput_rooms,
         scale.throughput_members,

@@ -68,7 +68,7 @@ impl PostgresStorage {
         Ok(Self { pool })
     }
 
-    /// One run of [`Storage::insert_messages`], in one transaction of five statements
+    /// One run of [`Storage::insert_messages`], in one transaction of four statements
     /// whatever the batch's size. `Ok(None)`: another node stored one of the batch's client
     /// ids after this run looked them up; nothing was stored and the batch must run again.
     async fn try_insert_messages(

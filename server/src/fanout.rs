@@ -111,7 +111,7 @@ impl Fanout {
     pub fn to_users(&self, users: &[UserId], message: &ServerMessage) {
         let frame = message.to_json();
         self.publish(
-            EventKind::Frame {
+            || EventKind::Frame {
                 users: users.to_vec(),
             },
             Some(&frame),
@@ -128,22 +128,20 @@ impl Fanout {
     pub fn chat(&self, users: &[UserId], chat: ChatFrame) {
         let chat = Arc::new(chat);
         self.hub.send_to_users(users, &Outbound::Chat(chat.clone()));
-        if self.bus.is_some() {
-            self.publish(
-                EventKind::Chat {
-                    room_id: chat.room_id.clone(),
-                    seq: chat.seq,
-                },
-                Some(chat.frame.as_str()),
-            );
-        }
+        self.publish(
+            || EventKind::Chat {
+                room_id: chat.room_id.clone(),
+                seq: chat.seq,
+            },
+            Some(chat.frame.as_str()),
+        );
     }
 
     /// Closes the session's sockets on every node.
     pub fn close_session(&self, session: &str, reason: CloseReason) {
         self.hub.close_session(session, reason);
         self.publish(
-            EventKind::CloseSession {
+            || EventKind::CloseSession {
                 session: session.to_owned(),
             },
             None,
@@ -153,7 +151,7 @@ impl Fanout {
     /// Tells the other nodes of a stored membership change.
     pub fn room_changed(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
         self.publish(
-            EventKind::RoomChanged {
+            || EventKind::RoomChanged {
                 room_id: room_id.clone(),
                 user_id: user.clone(),
                 status: membership.status,
@@ -163,14 +161,15 @@ impl Fanout {
         );
     }
 
-    fn publish(&self, kind: EventKind, frame: Option<&str>) {
+    /// Publishes the event `kind` builds, if there is a bus (single nodes build nothing).
+    fn publish(&self, kind: impl FnOnce() -> EventKind, frame: Option<&str>) {
         let Some(bus) = &self.bus else {
             return;
         };
         let payload = encode_event(
             &Event {
                 node: bus.node.to_string(),
-                kind,
+                kind: kind(),
             },
             frame,
         );

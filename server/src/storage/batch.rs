@@ -78,6 +78,21 @@ pub(super) fn plan(batch: &[NewMessage], earlier: &HashMap<ClientKey, ChatMessag
     Plan { slots, rooms }
 }
 
+/// The batch's messages that `results` says are new, each with its seq: the rows to insert.
+pub(super) fn new_rows<'a>(
+    batch: &'a [NewMessage],
+    results: &[Inserted],
+) -> Vec<(&'a NewMessage, u64)> {
+    batch
+        .iter()
+        .zip(results)
+        .filter_map(|(message, result)| match result {
+            Inserted::New(stored) => Some((message, stored.seq)),
+            Inserted::Duplicate(_) => None,
+        })
+        .collect()
+}
+
 impl Plan {
     /// Every message's outcome, given each room's `last_seq` after this batch's increment
     /// (a room missing from `last_seqs` does not exist).

@@ -91,14 +91,12 @@ impl PostgresStorage {
             })
             .collect();
         let results = plan.resolve(batch, &last_seqs)?;
-        if last_seqs.is_empty() {
-            // Every message repeats a stored one: nothing to write.
-            tx.commit().await?;
-            return Ok(Some(results));
-        }
-        set_last_seqs(&mut tx, &last_seqs).await?;
-        if insert_new(&mut tx, batch, &results).await? == Inserting::LostRace {
-            return Ok(None);
+        // Empty when every message repeats a stored one: nothing to write.
+        if !last_seqs.is_empty() {
+            set_last_seqs(&mut tx, &last_seqs).await?;
+            if insert_new(&mut tx, batch, &results).await? == Inserting::LostRace {
+                return Ok(None);
+            }
         }
         tx.commit().await?;
         Ok(Some(results))
@@ -200,25 +198,14 @@ async fn insert_new(
     batch: &[NewMessage],
     results: &[Inserted],
 ) -> StorageResult<Inserting> {
-    let mut rows: Vec<(&NewMessage, u64)> = batch
-        .iter()
-        .zip(results)
-        .filter_map(|(message, result)| match result {
-            Inserted::New(stored) => Some((message, stored.seq)),
-            Inserted::Duplicate(_) => None,
-        })
-        .collect();
+    let mut rows = batch::new_rows(batch, results);
     // Client ids in one order on every node: two batches inserting the same user's ids
     // wait for each other in that order instead of deadlocking.
-    rows.sort_by(|(a, _), (b, _)| {
+    rows.sort_by_key(|&(message, _)| {
         (
-            a.user_id.as_str(),
-            a.client_msg_id.as_ref().map(ClientMsgId::as_str),
+            message.user_id.as_str(),
+            message.client_msg_id.as_ref().map(ClientMsgId::as_str),
         )
-            .cmp(&(
-                b.user_id.as_str(),
-                b.client_msg_id.as_ref().map(ClientMsgId::as_str),
-            ))
     });
     let mut columns = MessageColumns::default();
     for (message, seq) in &rows {

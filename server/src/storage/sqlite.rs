@@ -260,15 +260,7 @@ impl Storage for SqliteStorage {
         let plan = batch::plan(batch, &earlier);
         let last_seqs = take_seqs(&mut tx, &plan.rooms).await?;
         let results = plan.resolve(batch, &last_seqs)?;
-        let new: Vec<(&NewMessage, u64)> = batch
-            .iter()
-            .zip(&results)
-            .filter_map(|(message, result)| match result {
-                Inserted::New(stored) => Some((message, stored.seq)),
-                Inserted::Duplicate(_) => None,
-            })
-            .collect();
-        for rows in new.chunks(ROWS_PER_STATEMENT) {
+        for rows in batch::new_rows(batch, &results).chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::new(
                 "INSERT INTO messages \
                  (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) ",

@@ -85,6 +85,7 @@ macro_rules! storage_contract {
                 membership_batches_apply_in_order_or_not_at_all,
                 seqs_are_gapless_per_room_across_batches,
                 a_batch_with_an_unknown_room_stores_nothing,
+                a_batch_with_an_unknown_sender_or_a_taken_id_stores_nothing,
                 client_msg_ids_deduplicate_per_user,
                 history_pages_backwards_and_forwards,
                 rooms_of_user_lists_every_status_by_activity,
@@ -733,6 +734,45 @@ mod contract {
         assert_eq!(last_seq(storage, "a").await, 1);
         assert_eq!(seqs(&all_messages(storage, "a").await), vec![1]);
         let retry = new_message("a", "alice", "lost 1", 5, Some("lost-1"));
+        let inserted = storage
+            .insert_messages(std::slice::from_ref(&retry))
+            .await
+            .unwrap();
+        assert_eq!(inserted, vec![Inserted::New(stored(&retry, 2))]);
+    }
+
+    pub async fn a_batch_with_an_unknown_sender_or_a_taken_id_stores_nothing(
+        storage: Arc<dyn Storage>,
+    ) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "a", "alice", 1).await;
+        let kept = new_message("a", "alice", "kept", 1, None);
+        storage
+            .insert_messages(std::slice::from_ref(&kept))
+            .await
+            .unwrap();
+
+        let unknown_sender = vec![
+            new_message("a", "alice", "lost 1", 2, Some("lost-1")),
+            new_message("a", "ghost", "from nobody", 3, None),
+        ];
+        let error = storage.insert_messages(&unknown_sender).await.unwrap_err();
+        assert!(matches!(error, StorageError::NotFound("user")), "{error:?}");
+
+        let mut taken_id = new_message("a", "alice", "same id", 4, None);
+        taken_id.message_id = kept.message_id.clone();
+        let batch = vec![
+            new_message("a", "alice", "lost 1", 5, Some("lost-1")),
+            taken_id,
+        ];
+        let error = storage.insert_messages(&batch).await.unwrap_err();
+        assert!(matches!(error, StorageError::Conflict), "{error:?}");
+
+        // Both batches were rolled back whole: no message, no seq, no client id kept.
+        assert_eq!(last_seq(storage, "a").await, 1);
+        assert_eq!(all_messages(storage, "a").await, vec![stored(&kept, 1)]);
+        let retry = new_message("a", "alice", "lost 1", 6, Some("lost-1"));
         let inserted = storage
             .insert_messages(std::slice::from_ref(&retry))
             .await

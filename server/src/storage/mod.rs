@@ -7,6 +7,7 @@ mod batch;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_writer;
 
 use std::sync::Arc;
 
@@ -31,6 +32,9 @@ pub enum StorageError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite message thread (`sqlite_writer`), which does not go through sqlx.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A stored value that cannot be read back (for example an unknown status).

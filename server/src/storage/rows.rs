@@ -145,3 +145,25 @@ pub(super) fn constraint_error(error: sqlx::Error, parent: &'static str) -> Stor
         _ => StorageError::Database(error),
     }
 }
+
+/// [`is_foreign_key_violation`] for the SQLite write thread's driver.
+pub(super) fn rusqlite_is_foreign_key_violation(error: &rusqlite::Error) -> bool {
+    error
+        .sqlite_error()
+        .is_some_and(|failure| failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+/// [`constraint_error`] for the SQLite write thread's driver.
+pub(super) fn rusqlite_constraint_error(
+    error: rusqlite::Error,
+    parent: &'static str,
+) -> StorageError {
+    use rusqlite::ffi;
+    match error.sqlite_error().map(|failure| failure.extended_code) {
+        Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+            StorageError::Conflict
+        }
+        Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => StorageError::NotFound(parent),
+        _ => StorageError::Sqlite(error),
+    }
+}

@@ -1,27 +1,26 @@
-//! The SQLite backend: one database file (or `sqlite::memory:` for tests), WAL journal,
-//! migrations embedded from `server/migrations/sqlite` and run at connect.
+//! The SQLite backend: one database file, WAL journal, migrations embedded from
+//! `server/migrations/sqlite` and run at connect. Batches of messages and of memberships
+//! are written by a thread with a connection of its own (`sqlite_writer`); everything else
+//! goes through sqlx's pool.
 //!
 //! Queries are checked at run time (`sqlx::query`), so building needs no database.
 
-use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use knock_protocol::{
-    ChatMessage, ClientMsgId, MemberStatus, Participant, RoomId, RoomSummary, UserId,
-};
+use knock_protocol::{ChatMessage, MemberStatus, Participant, RoomId, RoomSummary, UserId};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, SqliteConnection};
+use tempfile::TempDir;
 
-use super::batch::{self, ClientKey};
 use super::rows::{
-    KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow,
-    constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
+    MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow, constraint_error, seq_bound,
 };
+use super::sqlite_writer::WriteThread;
 use super::{
     Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Storage,
     StorageError, StorageResult,
@@ -41,37 +40,48 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    writes: WriteThread,
+    /// The folder of a throwaway database, removed when the last clone is dropped.
+    _scratch: Option<Arc<TempDir>>,
 }
 
 impl SqliteStorage {
-    /// Opens (creating when missing) the database at `url`, such as `sqlite:knock.db` or
-    /// `sqlite::memory:`, and brings its schema up to date.
+    /// Opens (creating when missing) the database at `url`, such as `sqlite:knock.db`, and
+    /// brings its schema up to date. `sqlite::memory:` is a throwaway database: a file in
+    /// a temporary folder, gone when the storage is dropped (the write thread needs a
+    /// second connection to the same database, which SQLite's in-memory databases give
+    /// only through its shared cache and the table locks that come with it).
     pub async fn connect(url: &str) -> StorageResult<Self> {
-        let in_memory = is_in_memory(url);
-        let mut options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT)
-            // A message is acked once its transaction commits, so each commit must reach
-            // the disk: with WAL, `NORMAL` only syncs at checkpoints and a power loss can
-            // drop acked messages; `FULL` syncs the WAL on every commit.
-            .synchronous(SqliteSynchronous::Full);
-        let pool_options = if in_memory {
-            // Every connection to `:memory:` would be its own empty database (sqlx shares
-            // the cache, but the data lives only while a connection is open): keep
-            // exactly one connection, forever.
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
+        let scratch = if is_in_memory(url) {
+            Some(Arc::new(TempDir::with_prefix("knock-sqlite-").map_err(
+                |error| StorageError::Database(sqlx::Error::Io(error)),
+            )?))
         } else {
-            options = options.journal_mode(SqliteJournalMode::Wal);
-            SqlitePoolOptions::new().max_connections(MAX_FILE_CONNECTIONS)
+            None
         };
-        let pool = pool_options.connect_with(options).await?;
+        let options = match &scratch {
+            Some(folder) => SqliteConnectOptions::new().filename(folder.path().join("knock.db")),
+            None => SqliteConnectOptions::from_str(url)?,
+        }
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        // A message is acked once its transaction commits, so each commit must reach the
+        // disk: with WAL, `NORMAL` only syncs at checkpoints and a power loss can drop
+        // acked messages; `FULL` syncs the WAL on every commit.
+        .synchronous(SqliteSynchronous::Full)
+        .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_FILE_CONNECTIONS)
+            .connect_with(options.clone())
+            .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let writes = WriteThread::open(options.get_filename(), BUSY_TIMEOUT).await?;
+        Ok(Self {
+            pool,
+            writes,
+            _scratch: scratch,
+        })
     }
 }
 
@@ -197,41 +207,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        // One transaction (one commit) for the batch; an error returns before the commit
-        // and dropping `tx` rolls back.
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        for change in changes {
-            // `requested_at` is set by the first insert only: the order in which users
-            // first asked to join survives approvals and rejections.
-            let result = sqlx::query(
-                "INSERT INTO memberships \
-                 (room_id, user_id, status, is_admin, requested_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
-                 ON CONFLICT (room_id, user_id) DO UPDATE SET \
-                 status = excluded.status, is_admin = excluded.is_admin, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(change.room_id.as_str())
-            .bind(change.user_id.as_str())
-            .bind(change.membership.status.as_str())
-            .bind(change.membership.is_admin)
-            .bind(change.updated_at)
-            .execute(&mut *tx)
-            .await;
-            match result {
-                Ok(_) => {}
-                Err(error) if is_foreign_key_violation(&error) => {
-                    drop(tx);
-                    return Err(self.missing_parent(&change.room_id).await);
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+        self.writes.set_memberships(changes).await
     }
 
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>> {
@@ -248,44 +224,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn insert_messages(&self, batch: &[NewMessage]) -> StorageResult<Vec<Inserted>> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One transaction for the whole batch: one fsync, and either every message of the
-        // batch is stored or none is (an error returns before commit; dropping `tx` rolls
-        // back). A few statements per batch, not per message: each statement is a round
-        // trip to sqlx's database thread, and the writer waits for every one of them.
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let earlier = stored_client_keys(&mut tx, &batch::client_keys(batch)).await?;
-        let plan = batch::plan(batch, &earlier);
-        let last_seqs = take_seqs(&mut tx, &plan.rooms).await?;
-        let results = plan.resolve(batch, &last_seqs)?;
-        for rows in batch::new_rows(batch, &results).chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO messages \
-                 (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) ",
-            );
-            insert.push_values(rows, |mut row, (message, seq)| {
-                row.push_bind(message.room_id.as_str())
-                    .push_bind(seq_bound(*seq))
-                    .push_bind(message.message_id.as_str())
-                    .push_bind(message.user_id.as_str())
-                    .push_bind(message.message.as_str())
-                    .push_bind(message.timestamp)
-                    .push_bind(message.client_msg_id.as_ref().map(ClientMsgId::as_str));
-            });
-            // Each row count is its own statement text, prepared once and kept in sqlx's
-            // per-connection cache (re-preparing every batch cost a fifth more server
-            // CPU at 1,000 messages/s).
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
-                .map_err(|error| constraint_error(error, "user"))?;
-        }
-        tx.commit().await?;
-        Ok(results)
+        self.writes.insert_messages(batch).await
     }
 
     async fn messages_before(
@@ -344,83 +283,4 @@ impl Storage for SqliteStorage {
         .await?;
         rows.into_iter().map(SummaryRow::into_summary).collect()
     }
-}
-
-impl SqliteStorage {
-    /// After a foreign key refused a membership: which parent is missing, the room (the
-    /// usual case) or the user.
-    async fn missing_parent(&self, room_id: &RoomId) -> StorageError {
-        let room_exists: Result<bool, _> =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rooms WHERE room_id = ?)")
-                .bind(room_id.as_str())
-                .fetch_one(&self.pool)
-                .await;
-        match room_exists {
-            Ok(true) => StorageError::NotFound("user"),
-            Ok(false) => StorageError::NotFound("room"),
-            Err(error) => error.into(),
-        }
-    }
-}
-
-/// Rows (or key pairs, room counts) per statement: far below SQLite's limit of 32,766
-/// bound values.
-const ROWS_PER_STATEMENT: usize = 500;
-
-/// The stored messages that carry one of `keys` (user, clientMsgId).
-async fn stored_client_keys(
-    tx: &mut SqliteConnection,
-    keys: &[ClientKey],
-) -> StorageResult<HashMap<ClientKey, ChatMessage>> {
-    let mut stored = HashMap::new();
-    for keys in keys.chunks(ROWS_PER_STATEMENT) {
-        // A join, not `(user_id, client_msg_id) IN (VALUES ...)`: SQLite scans the whole
-        // table for the latter and searches the unique index for the former.
-        let mut select = QueryBuilder::new(
-            "SELECT m.room_id, m.seq, m.message_id, m.user_id, m.body, m.timestamp, \
-             m.client_msg_id FROM (",
-        );
-        select.push_values(keys, |mut row, (user, client_id)| {
-            row.push_bind(user.as_str()).push_bind(client_id.as_str());
-        });
-        select.push(
-            ") AS k JOIN messages AS m \
-             ON m.user_id = k.column1 AND m.client_msg_id = k.column2",
-        );
-        let rows: Vec<KeyedMessageRow> = select.build_query_as().fetch_all(&mut *tx).await?;
-        for row in rows {
-            let (key, message) = row.into_keyed()?;
-            stored.insert(key, message);
-        }
-    }
-    Ok(stored)
-}
-
-/// Adds each room's count to its `last_seq`; the new `last_seq` of every room that exists.
-async fn take_seqs(
-    tx: &mut SqliteConnection,
-    rooms: &[(RoomId, u64)],
-) -> StorageResult<HashMap<RoomId, u64>> {
-    let mut last_seqs = HashMap::with_capacity(rooms.len());
-    for rooms in rooms.chunks(ROWS_PER_STATEMENT) {
-        let mut update = QueryBuilder::new("UPDATE rooms SET last_seq = last_seq + CASE room_id");
-        for (room_id, count) in rooms {
-            update
-                .push(" WHEN ")
-                .push_bind(room_id.as_str())
-                .push(" THEN ")
-                .push_bind(seq_bound(*count));
-        }
-        update.push(" END WHERE room_id IN (");
-        let mut ids = update.separated(", ");
-        for (room_id, _) in rooms {
-            ids.push_bind(room_id.as_str());
-        }
-        update.push(") RETURNING room_id, last_seq");
-        let rows: Vec<(String, i64)> = update.build_query_as().fetch_all(&mut *tx).await?;
-        for (room_id, last_seq) in rows {
-            last_seqs.insert(RoomId(room_id), seq_from_db(last_seq)?);
-        }
-    }
-    Ok(last_seqs)
 }

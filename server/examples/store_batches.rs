@@ -1,0 +1,105 @@
+//! Times the storage of messages alone, without sockets: `Storage::insert_messages` with
+//! one-message batches (each with a clientMsgId, as the web client sends them), one after
+//! another, in 10 rooms. Prints the latency of a batch (p50, p90, p99) and this process's
+//! CPU per batch (user + system, all threads, sqlx's and SQLite's included).
+//!
+//! `cargo run --release -p knock-server --example store_batches -- [DATABASE_URL] [BATCHES]`
+//!
+//! Without a URL: a fresh SQLite file in a temporary folder; 3,000 batches. A PostgreSQL
+//! URL works too (users and rooms get fresh names). docs/benchmarks.md, sixth round, has
+//! the figures.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use knock_protocol::{ClientMsgId, MessageId, RoomId, UserId};
+use knock_server::storage::{self, NewMessage, NewRoom};
+
+const ROOMS: usize = 10;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let scratch = tempfile::tempdir()?;
+    let url = args
+        .next()
+        .unwrap_or_else(|| format!("sqlite:{}", scratch.path().join("knock.db").display()));
+    let batches: usize = args.next().map_or(Ok(3_000), |n| n.parse())?;
+
+    let storage = storage::open(&url).await?;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let rooms: Vec<(RoomId, UserId)> = (0..ROOMS)
+        .map(|n| {
+            (
+                RoomId(format!("room-{run}-{n}")),
+                UserId(format!("user-{run}-{n}")),
+            )
+        })
+        .collect();
+    for (room_id, admin) in &rooms {
+        storage.create_user(admin, "not a real hash", 0).await?;
+        let room = NewRoom {
+            room_id: room_id.clone(),
+            room_name: "bench".to_owned(),
+            admin: admin.clone(),
+            created_at: 0,
+        };
+        storage.create_room(&room).await?;
+    }
+
+    let mut latencies = Vec::with_capacity(batches);
+    let cpu_before = process_cpu()?;
+    for n in 0..batches {
+        let (room_id, user_id) = &rooms[n % ROOMS];
+        let message = NewMessage {
+            room_id: room_id.clone(),
+            user_id: user_id.clone(),
+            message: format!("message {n}, about as long as the load generator's probes"),
+            timestamp: i64::try_from(n)?,
+            message_id: MessageId(uuid::Uuid::now_v7().to_string()),
+            client_msg_id: Some(ClientMsgId(uuid::Uuid::new_v4().to_string())),
+        };
+        let started = Instant::now();
+        storage
+            .insert_messages(std::slice::from_ref(&message))
+            .await?;
+        latencies.push(started.elapsed());
+    }
+    let cpu = process_cpu()?.saturating_sub(cpu_before);
+
+    anyhow::ensure!(!latencies.is_empty(), "no batches to time");
+    latencies.sort_unstable();
+    // Nearest rank below, in thousandths.
+    let ms =
+        |permille: usize| latencies[(latencies.len() - 1) * permille / 1000].as_secs_f64() * 1e3;
+    println!(
+        "{batches} one-message batches: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms; \
+         process CPU {:.0} µs per batch",
+        ms(500),
+        ms(900),
+        ms(990),
+        cpu.as_micros() / latencies.len() as u128,
+    );
+    Ok(())
+}
+
+/// User + system time of this process so far, from `/proc/self/stat` (clock ticks of
+/// 10 ms: read it around thousands of batches, not one).
+fn process_cpu() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("no command name in /proc/self/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |index: usize| -> anyhow::Result<u64> {
+        Ok(fields
+            .get(index)
+            .context("short /proc/self/stat")?
+            .parse()?)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}

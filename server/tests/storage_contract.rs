@@ -581,12 +581,13 @@ mod contract {
                 .unwrap(),
             None
         );
+        let no_user = storage
+            .set_memberships(&[change(&r, &user("ghost-user"), pending, 90)])
+            .await
+            .unwrap_err();
         assert!(
-            storage
-                .set_memberships(&[change(&r, &user("ghost-user"), pending, 90)])
-                .await
-                .is_err(),
-            "a membership needs an existing user"
+            matches!(no_user, StorageError::NotFound("user")),
+            "a membership needs an existing user: {no_user:?}"
         );
         assert_eq!(
             storage.membership(&r, &user("ghost-user")).await.unwrap(),

@@ -73,6 +73,10 @@ impl SqliteStorage {
         .journal_mode(SqliteJournalMode::Wal);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_FILE_CONNECTIONS)
+            // sqlx pings every connection it hands out, to find one the server dropped:
+            // here a round trip to the connection's own thread before every query, and
+            // there is no server to drop it.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;

@@ -6,7 +6,7 @@
 //! insert and `COMMIT` were six of them per message batch, each waking a thread and being
 //! woken back. Here the writer hands its batch over once and this thread runs every
 //! statement of it directly (docs/benchmarks.md, sixth round, has the figures;
-//! `server/examples/store_batches.rs` measures them).
+//! `server/examples/storage_latency.rs` measures them).
 //!
 //! SQLite lets one connection write at a time whatever the driver: this connection takes
 //! the write lock with `BEGIN IMMEDIATE` and waits for it under the same busy timeout as

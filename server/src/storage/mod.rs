@@ -32,7 +32,7 @@ pub enum StorageError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// From the SQLite message thread (`sqlite_writer`), which does not go through sqlx.
+    /// From the SQLite write thread (`sqlite_writer`), which does not go through sqlx.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("migration error: {0}")]

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use knock_protocol::{ChatMessage, ClientMsgId, MessageId, RoomId, UserId};
+use knock_protocol::{ChatMessage, ClientMsgId, MessageId, RoomId};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
@@ -241,7 +241,7 @@ fn stored_client_keys(
         if let Some((room_id, seq, message_id, body, timestamp)) = row {
             let message = ChatMessage {
                 room_id: RoomId(room_id),
-                user_id: UserId(user_id.as_str().to_owned()),
+                user_id: user_id.clone(),
                 message: body,
                 timestamp,
                 seq: seq_from_db(seq)?,

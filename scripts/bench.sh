@@ -13,5 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "hard open-file limit: $(ulimit -Hn); load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# The load generator starts target/release/knock-server, so build into ./target.
+export CARGO_TARGET_DIR=target
 cargo build --release -p knock-server -p knock-loadgen
-exec cargo run --release -p knock-loadgen -- all "$@"
+# Run the binary just built: `cargo run -p knock-loadgen` alone unifies features
+# differently and would compile the load generator a second time.
+exec target/release/knock-loadgen all "$@"

@@ -1427,3 +1427,56 @@ mod postgres_nodes {
         assert_eq!(seqs(&all_messages(&*node, "r2").await), vec![1, 2]);
     }
 }
+
+/// PostgreSQL only: what a node's connection pool does when the database closes its
+/// connections.
+mod postgres_pool {
+    use super::*;
+
+    /// The database restarted, or someone ran `pg_terminate_backend`, while the node was
+    /// quiet: every pooled connection is dead, and the next requests still succeed on new
+    /// ones (the pool pings a connection idle for `PING_AFTER_IDLE` before using it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_closed_while_idle_are_replaced_unseen() {
+        const AT_ONCE: usize = 4;
+        let fixture = Fixture::postgres().await;
+        let node = fixture.open().await;
+        create_users(&*node, &["alice"]).await;
+        create_room(&*node, "r1", "alice", 1).await;
+        let read_at_once = || {
+            let reads: Vec<_> = (0..AT_ONCE)
+                .map(|_| {
+                    let node = Arc::clone(&node);
+                    tokio::spawn(async move { node.room(&room_id("r1")).await })
+                })
+                .collect();
+            async move {
+                for read in reads {
+                    let room = read.await.expect("task").expect("read the room");
+                    assert_eq!(room.expect("the room exists").room_id, room_id("r1"));
+                }
+            }
+        };
+        // Several connections in the pool.
+        read_at_once().await;
+
+        let mut admin = PgConnection::connect(&fixture.url).await.expect("connect");
+        let terminated: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .expect("terminate the node's connections");
+        assert!(!terminated.is_empty() && terminated.iter().all(|&done| done));
+        tokio::time::sleep(PostgresStorage::PING_AFTER_IDLE + Duration::from_millis(300)).await;
+
+        read_at_once().await;
+        let sent = new_message("r1", "alice", "after the restart", 5, None);
+        let inserted = node
+            .insert_messages(std::slice::from_ref(&sent))
+            .await
+            .expect("store a message");
+        assert_eq!(inserted, vec![Inserted::New(stored(&sent, 1))]);
+    }
+}

@@ -22,11 +22,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use knock_protocol::{
     ChatMessage, ClientMsgId, MemberStatus, Participant, RoomId, RoomSummary, UserId,
 };
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
@@ -56,12 +58,34 @@ pub struct PostgresStorage {
 }
 
 impl PostgresStorage {
+    /// A pooled connection idle for longer than this is pinged before it is used, and
+    /// replaced if the database has closed it meanwhile.
+    ///
+    /// sqlx pings every connection as it goes back to the pool, and by default again as
+    /// it comes out: a round trip before every query or batch (about a seventh of a
+    /// one-message batch's time, docs/benchmarks.md). A connection back in the pool for
+    /// less than this was pinged that recently; the price is that one the database closed
+    /// within that second (a restart, `pg_terminate_backend`) fails its next request
+    /// instead of being replaced unseen. That request fails at its first statement, so
+    /// nothing of it was stored.
+    pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
     /// Connects to the database at `url` (`postgres://` or `postgresql://`), which must
     /// exist, and brings its schema up to date.
     pub async fn connect(url: &str) -> StorageResult<Self> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= Self::PING_AFTER_IDLE {
+                        // An error closes this connection; the pool opens another.
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;

@@ -62,8 +62,8 @@ impl PostgresStorage {
     /// replaced if the database has closed it meanwhile.
     ///
     /// sqlx pings every connection as it goes back to the pool, and by default again as
-    /// it comes out: a round trip before every query or batch (about a seventh of a
-    /// one-message batch's time, docs/benchmarks.md). A connection back in the pool for
+    /// it comes out: a round trip before every query or batch (a quarter of a one-row
+    /// read's time, docs/benchmarks.md, seventh round). A connection back in the pool for
     /// less than this was pinged that recently; the price is that one the database closed
     /// within that second (a restart, `pg_terminate_backend`) fails its next request
     /// instead of being replaced unseen. That request fails at its first statement, so

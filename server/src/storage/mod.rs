@@ -35,6 +35,13 @@ pub enum StorageError {
     /// From the SQLite write thread (`sqlite_writer`), which does not go through sqlx.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The system refused a folder or a thread the storage needs (a throwaway database's
+    /// folder, the SQLite write thread).
+    #[error("storage i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The SQLite write thread has stopped (it can only have panicked).
+    #[error("the SQLite write thread has stopped")]
+    WriteThreadStopped,
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A stored value that cannot be read back (for example an unknown status).

@@ -23,7 +23,7 @@ use super::rows::{
 use super::sqlite_writer::WriteThread;
 use super::{
     Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Storage,
-    StorageError, StorageResult,
+    StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -53,9 +53,7 @@ impl SqliteStorage {
     /// only through its shared cache and the table locks that come with it).
     pub async fn connect(url: &str) -> StorageResult<Self> {
         let scratch = if is_in_memory(url) {
-            Some(Arc::new(TempDir::with_prefix("knock-sqlite-").map_err(
-                |error| StorageError::Database(sqlx::Error::Io(error)),
-            )?))
+            Some(Arc::new(TempDir::with_prefix("knock-sqlite-")?))
         } else {
             None
         };

@@ -63,8 +63,7 @@ impl WriteThread {
                 Err(error) => {
                     let _ = opened.send(Err(error));
                 }
-            })
-            .map_err(|error| StorageError::Database(sqlx::Error::Io(error)))?;
+            })?;
         ready.await.map_err(|_| stopped())??;
         Ok(Self { jobs })
     }
@@ -98,7 +97,7 @@ impl WriteThread {
 /// The thread is gone (it can only have panicked): every later batch fails the same way.
 fn stopped() -> StorageError {
     tracing::error!("the SQLite write thread has stopped");
-    StorageError::Database(sqlx::Error::WorkerCrashed)
+    StorageError::WriteThreadStopped
 }
 
 fn open_connection(path: &Path, busy_timeout: Duration) -> StorageResult<Connection> {

@@ -29,7 +29,8 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
-    /// Folder of the built web client (`cargo leptos build` writes `target/site`).
+    /// Folder of the built web client (`cargo leptos build` writes `target/site`;
+    /// `scripts/prepare-site.mjs` adds content-hashed names, index.html and .br/.gz copies).
     #[arg(long, env = "KNOCK_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
@@ -42,11 +43,11 @@ pub struct Config {
     pub ping_interval_secs: u64,
 
     /// Chat messages one user may send per second, on average.
-    #[arg(long, env = "KNOCK_MESSAGE_RATE", default_value_t = 5.0)]
+    #[arg(long, env = "KNOCK_MESSAGE_RATE", default_value_t = knock_protocol::limits::MESSAGE_RATE_PER_SEC)]
     pub message_rate: f64,
 
     /// Chat messages one user may send at once before the rate applies.
-    #[arg(long, env = "KNOCK_MESSAGE_BURST", default_value_t = 20.0)]
+    #[arg(long, env = "KNOCK_MESSAGE_BURST", default_value_t = knock_protocol::limits::MESSAGE_BURST)]
     pub message_burst: f64,
 
     /// Frames of any kind one socket may send per second (twice as many at once); a

@@ -3,9 +3,9 @@
 
 use axum::{
     Json, Router,
-    body::Bytes,
+    body::{Body, Bytes},
     extract::{ConnectInfo, Request, State},
-    handler::HandlerWithoutStateExt,
+    handler::Handler,
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
@@ -14,13 +14,24 @@ use axum::{
 use knock_protocol::{AuthResponse, Credentials};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
-    services::ServeDir,
+    services::{ServeDir, ServeFile},
     set_header::SetResponseHeaderLayer,
 };
 
-/// The page that boots the web client, built into the binary so that it always matches
-/// it: served at `/` and for every client-side route (`/room/…`, `/join/…`).
+/// The page that boots the web client with its unhashed file names, built into the
+/// binary: served at `/` and for every client-side route (`/room/…`, `/join/…`) when the
+/// site root has no index.html of its own, as under `cargo leptos watch`. A prepared
+/// release (`scripts/prepare-site.mjs`) has one that names the content-hashed files.
 const PAGE_SHELL: &str = include_str!("../../frontend/index.html");
+
+/// Files named after their content (`/pkg/knock.<16 hex digits>.wasm`) never change.
+const CACHE_IMMUTABLE: HeaderValue =
+    HeaderValue::from_static("public, max-age=31536000, immutable");
+/// The page shell, config.json and the client's unhashed files: revalidated on every
+/// load (a cheap 304 when unchanged), so a new release or server address shows at once.
+const CACHE_REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+/// Other assets (favicon.svg, robots.txt): a day, so a page load fetches them once.
+const CACHE_ASSET: HeaderValue = HeaderValue::from_static("public, max-age=86400");
 
 use crate::{AppState, error::ServiceError, ws};
 
@@ -45,10 +56,16 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .layer(cors);
 
-    // The client's files (pkg/, config.json, …); any other path gets the page shell.
+    // The client's files (pkg/, config.json, …), as .br or .gz when the build step wrote
+    // one and the browser accepts it; any other path gets the page shell.
     let files = ServeDir::new(&state.config.site_root)
         .append_index_html_on_directories(false)
-        .fallback(page_shell.into_service());
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(page_shell.with_state(state.clone()));
+    let files = Router::new()
+        .fallback_service(files)
+        .layer(middleware::from_fn(cache_headers));
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -91,11 +108,83 @@ fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool
     matches!((own_host, origin_host), (Some(own), Some(host)) if own.eq_ignore_ascii_case(host))
 }
 
-async fn page_shell() -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
-        Html(PAGE_SHELL),
-    )
+/// The page shell: the site root's index.html (precompressed like the other files) when
+/// there is one, else the one built in. A missing file under `/pkg/` is a 404, not the
+/// page, so that a browser asking for a script or the wasm never gets HTML.
+async fn page_shell(State(state): State<AppState>, request: Request) -> Response {
+    if request.uri().path().starts_with("/pkg/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut index = ServeFile::new(state.config.site_root.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let mut response = match index.try_call(request).await {
+        Ok(response) if response.status() != StatusCode::NOT_FOUND => response.map(Body::new),
+        _ => Html(PAGE_SHELL).into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, CACHE_REVALIDATE);
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
+}
+
+/// Cache headers for the client's files, by path (see [`cache_control`]); the page shell
+/// sets its own. `Vary: Accept-Encoding` because one URL has several encodings.
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let policy = cache_control(request.uri().path());
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let headers = response.headers_mut();
+    if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        headers.entry(header::CACHE_CONTROL).or_insert(policy);
+        headers
+            .entry(header::VARY)
+            .or_insert(HeaderValue::from_static("accept-encoding"));
+    }
+    response
+}
+
+/// How long browsers and CDNs may keep the file at `path`: a year for content-hashed
+/// files under `/pkg/`, revalidation for pages, JSON and unhashed client files, a day
+/// for other assets.
+fn cache_control(path: &str) -> HeaderValue {
+    if let Some(name) = path.strip_prefix("/pkg/") {
+        return if content_hashed(name) {
+            CACHE_IMMUTABLE
+        } else {
+            CACHE_REVALIDATE
+        };
+    }
+    let extension = std::path::Path::new(path)
+        .extension()
+        .and_then(|extension| extension.to_str());
+    match extension {
+        Some(extension)
+            if !extension.eq_ignore_ascii_case("html")
+                && !extension.eq_ignore_ascii_case("json") =>
+        {
+            CACHE_ASSET
+        }
+        _ => CACHE_REVALIDATE,
+    }
+}
+
+/// `<stem>.<16 hex digits>.<ext>[.br|.gz]`, the names `scripts/prepare-site.mjs` gives.
+fn content_hashed(name: &str) -> bool {
+    let name = name
+        .strip_suffix(".br")
+        .or_else(|| name.strip_suffix(".gz"))
+        .unwrap_or(name);
+    let mut parts = name.rsplit('.');
+    let (Some(_ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !stem.is_empty()
+        && !stem.contains('/')
+        && hash.len() == 16
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The client's address: the peer's, or, behind `trusted_proxies` proxies, the entry of
@@ -173,6 +262,30 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_str(value).unwrap());
         headers
+    }
+
+    #[test]
+    fn cache_policy_by_path() {
+        let immutable = "public, max-age=31536000, immutable";
+        for (path, expected) in [
+            ("/pkg/knock.0123456789abcdef.wasm", immutable),
+            ("/pkg/knock.0123456789abcdef.js", immutable),
+            ("/pkg/knock.0123456789abcdef.css.br", immutable),
+            ("/pkg/knock.wasm", "no-cache"),
+            ("/pkg/knock.0123456789ABCDEF.wasm", "no-cache"),
+            ("/pkg/knock.0123456789abcde.wasm", "no-cache"),
+            ("/pkg/0123456789abcdef.wasm", "no-cache"),
+            ("/pkg/sub/knock.0123456789abcdef.js", "no-cache"),
+            ("/", "no-cache"),
+            ("/index.html", "no-cache"),
+            ("/config.json", "no-cache"),
+            ("/room/6f1c1a8e", "no-cache"),
+            ("/favicon.svg", "public, max-age=86400"),
+            ("/robots.txt", "public, max-age=86400"),
+            ("/knock.0123456789abcdef.js", "public, max-age=86400"),
+        ] {
+            assert_eq!(cache_control(path), expected, "{path}");
+        }
     }
 
     #[test]

@@ -10,13 +10,17 @@
 #                  edit config.json later to point the same files at another server
 #   --no-build     reuse target/site from an earlier `cargo leptos build --release`
 #
-# The folder holds index.html, config.json, favicon.svg, robots.txt and pkg/ (knock.js,
-# knock.wasm, knock.css). The host must answer unknown paths with index.html (client
-# routes such as /room/<id>), and the server must list the site's origin in
-# --allowed-origins. docs/deploy-s3.md has the S3 and CloudFront settings.
+# The folder holds index.html, config.json, favicon.svg, robots.txt and pkg/ with the
+# client's files under content-hashed names (knock.<hash>.js, .wasm, .css), and beside
+# every compressible file its precompressed .br and .gz copies (scripts/prepare-site.mjs).
+# Serve pkg/* with `Cache-Control: public, max-age=31536000, immutable`, index.html and
+# config.json with `no-cache`, and FILE.br as FILE with `Content-Encoding: br` to browsers
+# that accept it. The host must answer unknown paths with index.html (client routes such
+# as /room/<id>), and the server must list the site's origin in --allowed-origins.
+# docs/deploy-s3.md has the S3 and CloudFront settings and upload commands.
 #
-# It also installs the page shell frontend/index.html into target/site (cargo-leptos
-# reserves public/index.html), so that the one-box server serves the same page.
+# It prepares target/site itself the same way, so that the one-box server serves the
+# same page and files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) build=false ;;
     --server-url) server_url="${2:?--server-url needs a URL}"; shift ;;
     --server-url=*) server_url="${1#*=}" ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "export-static: unknown option $1" >&2; exit 2 ;;
     *) out="$1" ;;
   esac
@@ -45,13 +49,13 @@ if $build; then
 fi
 
 site=target/site
-install -m 644 frontend/index.html "$site/index.html"
 for f in pkg/knock.js pkg/knock.wasm pkg/knock.css config.json; do
   if [[ ! -f "$site/$f" ]]; then
     echo "export-static: $site/$f is missing; run without --no-build" >&2
     exit 1
   fi
 done
+node scripts/prepare-site.mjs "$site"
 
 case "$out" in
   ""|"/"|".") echo "export-static: refusing to write to '$out'" >&2; exit 2 ;;
@@ -59,7 +63,9 @@ esac
 rm -rf "$out"
 mkdir -p "$out"
 cp -R "$site/." "$out/"
-rm -f "$out"/pkg/*.d.ts
+# Only the hashed names are referenced (by index.html); the unhashed ones are for
+# `cargo leptos watch`.
+rm -f "$out"/pkg/*.d.ts "$out"/pkg/knock.js "$out"/pkg/knock.wasm "$out"/pkg/knock.css
 printf '{"serverUrl": "%s"}\n' "$server_url" > "$out/config.json"
 
 echo "export-static: wrote $out (serverUrl: \"${server_url}\")" >&2

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs Knock at http://127.0.0.1:3000 (data in ./knock.db), installing what
-# is missing first. Flags after the script name go to `cargo leptos serve`.
+# is missing first: the release build, the delivery step (content-hashed file names,
+# index.html, precompressed .br/.gz copies: scripts/prepare-site.mjs), then the server.
+# Flags after the script name go to knock-server (`--help` lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup.sh)"
-exec cargo leptos serve --release "$@"
+cargo leptos build --release
+node scripts/prepare-site.mjs
+exec target/release/knock-server "$@"

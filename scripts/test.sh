@@ -28,6 +28,9 @@ CARGO_TARGET_DIR="$debug_target" cargo test --workspace --locked
 
 step "cargo leptos build --release: server binary and WebAssembly client"
 cargo leptos build --release
+# Content-hashed names, index.html and the precompressed copies (export-static.sh, which
+# the end-to-end fixtures run, does it again; it is quick when nothing changed).
+node scripts/prepare-site.mjs
 
 step "Playwright end-to-end tests in Chromium (one-box and static export)"
 (cd end2end && npx playwright test)

@@ -42,6 +42,9 @@ pub enum ErrorCode {
     UsernameTaken,
     /// Login: unknown username or wrong password.
     InvalidCredentials,
+    /// Login: too many failures for this username or from this address; the password
+    /// is not checked until `retryAfterSecs` have passed.
+    LoginLocked,
     /// The request came from a browser Origin that is not allowed.
     ForbiddenOrigin,
     /// No such HTTP route.
@@ -70,13 +73,14 @@ impl ErrorCode {
             Self::InvalidPassword => "invalid_password",
             Self::UsernameTaken => "username_taken",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::LoginLocked => "login_locked",
             Self::ForbiddenOrigin => "forbidden_origin",
             Self::NotFound => "not_found",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         Self::Unauthenticated,
         Self::BadRequest,
         Self::UnknownAction,
@@ -95,6 +99,7 @@ impl ErrorCode {
         Self::InvalidPassword,
         Self::UsernameTaken,
         Self::InvalidCredentials,
+        Self::LoginLocked,
         Self::ForbiddenOrigin,
         Self::NotFound,
     ];

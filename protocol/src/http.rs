@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorCode, UserId};
+use crate::{ErrorCode, RoomId, UserId};
 
 /// Body of `POST /api/register` and `POST /api/login`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,16 +17,30 @@ pub struct AuthResponse {
     pub token: String,
 }
 
-/// Failure body of every HTTP route: `{"error":{"code","message"}}`.
+/// Body of `GET /api/rooms/{roomId}`: what an invite link's page shows before knocking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomPreview {
+    pub room_id: RoomId,
+    pub room_name: String,
+    /// The room's admins, longest-standing first.
+    pub admins: Vec<UserId>,
+}
+
+/// Failure body of every HTTP route: `{"error":{"code","message"}}`, with
+/// `retryAfterSecs` when waiting helps (also sent as the `Retry-After` header).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub error: ApiErrorBody,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ApiErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -35,6 +49,7 @@ impl ApiError {
             error: ApiErrorBody {
                 code,
                 message: message.into(),
+                retry_after_secs: None,
             },
         }
     }

@@ -13,7 +13,7 @@ mod server;
 
 pub use client::{ClientMessage, DecodeError, JoinRoom, ResumeRoom, decode_client};
 pub use error::ErrorCode;
-pub use http::{ApiError, ApiErrorBody, AuthResponse, Credentials};
+pub use http::{ApiError, ApiErrorBody, AuthResponse, Credentials, RoomPreview};
 pub use ids::{ClientMsgId, MessageId, RoomId, UserId};
 pub use server::{ChatMessage, MemberStatus, Participant, RoomSummary, ServerMessage};
 

@@ -17,6 +17,12 @@ pub const DEFAULT_HISTORY_PAGE: u32 = 50;
 /// Longest `clientMsgId`, in bytes.
 pub const MAX_CLIENT_MSG_ID_BYTES: usize = 64;
 
+/// Chat messages one user may send per second on average, by default (a server may be
+/// configured otherwise; clients pace themselves to this and recover from refusals).
+pub const MESSAGE_RATE_PER_SEC: f64 = 5.0;
+/// Chat messages one user may send at once before the rate applies, by default.
+pub const MESSAGE_BURST: f64 = 20.0;
+
 /// Whether `name` is an acceptable username (already lower-cased).
 pub fn is_valid_username(name: &str) -> bool {
     USERNAME_CHARS.contains(&name.chars().count())

@@ -34,6 +34,12 @@ pub enum ServiceError {
     NotFound,
     #[error("too many requests; slow down")]
     RateLimited,
+    /// Failed sign-ins for the username (`account`) or from the client's address.
+    #[error("{}", locked_text(*.account, *.retry_after_secs))]
+    LoginLocked {
+        account: bool,
+        retry_after_secs: u64,
+    },
     #[error("too many open sockets for this user; close another tab first")]
     TooManySockets,
     /// Logged where it happens; the client only learns that something failed.
@@ -67,6 +73,7 @@ impl ServiceError {
             Self::ForbiddenOrigin => ErrorCode::ForbiddenOrigin,
             Self::NotFound => ErrorCode::NotFound,
             Self::RateLimited => ErrorCode::RateLimited,
+            Self::LoginLocked { .. } => ErrorCode::LoginLocked,
             Self::TooManySockets => ErrorCode::TooManySockets,
             Self::Storage(_) | Self::Internal(_) => ErrorCode::Internal,
         }
@@ -88,6 +95,18 @@ impl ServiceError {
     }
 }
 
+/// "… Try again in 15 minutes." for a login lock, in whole minutes (rounded up).
+fn locked_text(account: bool, retry_after_secs: u64) -> String {
+    let minutes = retry_after_secs.div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    let what = if account {
+        "Too many wrong passwords: this account is locked for now."
+    } else {
+        "Too many failed sign-ins from your address: signing in is locked for now."
+    };
+    format!("{what} Try again in {minutes} {unit}.")
+}
+
 pub fn http_status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
@@ -98,7 +117,9 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound | ErrorCode::RoomNotFound | ErrorCode::RequestNotFound => {
             StatusCode::NOT_FOUND
         }
-        ErrorCode::RateLimited | ErrorCode::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited | ErrorCode::TooManySockets | ErrorCode::LoginLocked => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::BadRequest
         | ErrorCode::UnknownAction
@@ -115,11 +136,24 @@ impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         self.log_if_internal("HTTP request");
         let code = self.code();
-        (
-            http_status(code),
-            Json(ApiError::new(code, self.client_message())),
-        )
-            .into_response()
+        let mut body = ApiError::new(code, self.client_message());
+        if let Self::LoginLocked {
+            retry_after_secs, ..
+        } = self
+        {
+            body.error.retry_after_secs = Some(retry_after_secs);
+            (
+                http_status(code),
+                [(
+                    axum::http::header::RETRY_AFTER,
+                    retry_after_secs.to_string(),
+                )],
+                Json(body),
+            )
+                .into_response()
+        } else {
+            (http_status(code), Json(body)).into_response()
+        }
     }
 }
 

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/register", post(register))
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
+        .route("/api/rooms/{room_id}", get(room_preview))
         .route("/api/{*rest}", any(|| async { ServiceError::NotFound }))
         .route("/ws", get(ws::upgrade))
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
@@ -237,6 +238,17 @@ async fn login(
     let credentials = credentials(&body)?;
     let address = client_address(peer.ip(), &headers, state.config.trusted_proxies);
     Ok(Json(state.service.login(credentials, address).await?))
+}
+
+async fn room_preview(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(room_id): axum::extract::Path<String>,
+) -> Result<Json<knock_protocol::RoomPreview>, ServiceError> {
+    let address = client_address(peer.ip(), &headers, state.config.trusted_proxies);
+    let room_id = knock_protocol::RoomId::new(room_id);
+    Ok(Json(state.service.room_preview(&room_id, address).await?))
 }
 
 async fn logout(

@@ -9,7 +9,7 @@ use std::{
 
 use knock_protocol::{
     AuthResponse, ClientMessage, ClientMsgId, Credentials, JoinRoom, MemberStatus, MessageId,
-    ResumeRoom, RoomId, ServerMessage, UserId, limits,
+    ResumeRoom, RoomId, RoomPreview, ServerMessage, UserId, limits,
 };
 
 use crate::{
@@ -27,11 +27,20 @@ use crate::{
 /// Failed logins are counted in windows of this length.
 const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1_000;
 
+/// Room previews (an invite link's page) per client address: plenty for people
+/// following links, too few to scan for room ids (which are random UUIDs anyway).
+const PREVIEW_RATE: Rate = Rate {
+    per_second: 1.0,
+    burst: 20.0,
+};
+
 /// The abuse limits the service enforces (see `throttle.rs`).
 pub struct Limits {
     messages: KeyedLimiter<UserId>,
     logins_by_user: FailureLimiter<UserId>,
     logins_by_address: FailureLimiter<IpAddr>,
+    /// Unknown addresses (behind a proxy that did not say) share one allowance.
+    previews: KeyedLimiter<Option<IpAddr>>,
 }
 
 impl Limits {
@@ -43,6 +52,7 @@ impl Limits {
                 login_failures.saturating_mul(10),
                 LOGIN_WINDOW_MS,
             ),
+            previews: KeyedLimiter::new(PREVIEW_RATE),
         }
     }
 }
@@ -128,14 +138,17 @@ impl Service {
         // A malformed username cannot exist; it is still answered like a wrong password.
         let user_id = domain::username(&credentials.username).ok();
         let now = now_ms();
-        let user_allowed = user_id
+        let account_lock = user_id
             .as_ref()
-            .is_none_or(|user| self.limits.logins_by_user.allowed(user, now));
-        let address_allowed =
-            address.is_none_or(|address| self.limits.logins_by_address.allowed(&address, now));
-        if !user_allowed || !address_allowed {
+            .and_then(|user| self.limits.logins_by_user.locked_for_ms(user, now));
+        let address_lock =
+            address.and_then(|address| self.limits.logins_by_address.locked_for_ms(&address, now));
+        if let Some(left_ms) = account_lock.or(address_lock) {
             tracing::warn!(user = ?user_id, ?address, "login throttled");
-            return Err(ServiceError::RateLimited);
+            return Err(ServiceError::LoginLocked {
+                account: account_lock.is_some(),
+                retry_after_secs: u64::try_from(left_ms).unwrap_or(0).div_ceil(1_000),
+            });
         }
         let stored = match &user_id {
             Some(user_id) => self.storage.credential(user_id).await?,
@@ -158,6 +171,36 @@ impl Service {
             self.limits.logins_by_address.record_failure(&address, now);
         }
         Err(ServiceError::InvalidCredentials)
+    }
+
+    /// What an invite link's page shows before knocking: the room's name and who runs
+    /// it, and nothing else (no members, no messages). Anyone with the id may ask.
+    pub async fn room_preview(
+        &self,
+        room_id: &RoomId,
+        address: Option<IpAddr>,
+    ) -> Result<RoomPreview, ServiceError> {
+        if !self.limits.previews.try_take(&address, now_ms()) {
+            return Err(ServiceError::RateLimited);
+        }
+        let room = self
+            .storage
+            .room(room_id)
+            .await?
+            .ok_or(ServiceError::RoomNotFound)?;
+        let admins = self
+            .storage
+            .members(room_id)
+            .await?
+            .into_iter()
+            .filter(|m| m.is_admin && m.status == MemberStatus::Approved)
+            .map(|m| m.user_id)
+            .collect();
+        Ok(RoomPreview {
+            room_id: room.room_id,
+            room_name: room.room_name,
+            admins,
+        })
     }
 
     async fn start_session(&self, user_id: UserId) -> Result<AuthResponse, ServiceError> {

@@ -97,11 +97,15 @@ impl<K: Eq + Hash + Clone> FailureLimiter<K> {
 
     /// Whether another attempt is allowed now.
     pub fn allowed(&self, key: &K, now_ms: i64) -> bool {
+        self.locked_for_ms(key, now_ms).is_none()
+    }
+
+    /// How long attempts stay refused, when they are refused now.
+    pub fn locked_for_ms(&self, key: &K, now_ms: i64) -> Option<i64> {
         let counts = self.lock();
-        match counts.get(key) {
-            Some(&(started, count)) => now_ms - started >= self.window_ms || count < self.max,
-            None => true,
-        }
+        let &(started, count) = counts.get(key)?;
+        let left = started + self.window_ms - now_ms;
+        (left > 0 && count >= self.max).then_some(left)
     }
 
     pub fn record_failure(&self, key: &K, now_ms: i64) {

@@ -77,10 +77,22 @@ async fn repeated_failed_logins_lock_the_username_for_a_while() {
         assert_eq!(login("alice", "wrong guess").await.unwrap().status(), 401);
     }
     // Now even the right password is refused for the rest of the window...
+    // The answer says the account is locked and for how long (the 15-minute window).
     let locked = login("alice", "correct horse battery").await.unwrap();
     assert_eq!(locked.status(), 429);
+    let retry_after: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((14 * 60..=15 * 60).contains(&retry_after), "{retry_after}");
     let body: serde_json::Value = locked.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(body["error"]["code"], "login_locked");
+    assert_eq!(body["error"]["retryAfterSecs"], retry_after);
+    assert_eq!(
+        body["error"]["message"],
+        "Too many wrong passwords: this account is locked for now. Try again in 15 minutes."
+    );
     // ...while other users sign in as usual.
     assert_eq!(
         login("bob", "correct horse battery")

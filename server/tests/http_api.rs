@@ -223,3 +223,58 @@ async fn client_routes_get_the_page_shell_and_files_are_served() {
     assert_eq!(config.status(), StatusCode::OK);
     assert_eq!(config.text().await.unwrap(), r#"{"serverUrl": ""}"#);
 }
+
+async fn get(server: &TestServer, path: &str) -> (StatusCode, Value) {
+    let response = reqwest::get(server.url(path)).await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_room_preview_shows_its_name_and_admins_and_nothing_else() {
+    let server = TestServer::start().await;
+    let mut ada = server.user("ada").await;
+    let mut bob = server.user("bob").await;
+    let room_id = common::room_with_member(&mut ada, &mut bob).await;
+    ada.send(json!({"action": "sendMessage", "roomId": room_id, "message": "secret plans"}))
+        .await;
+    ada.expect("message").await;
+
+    // No session needed: the page of an invite link shows it before signing in.
+    let (status, body) = get(&server, &format!("/api/rooms/{room_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"roomId": room_id, "roomName": "General Chat", "admins": ["ada"]}),
+        "no members, no messages"
+    );
+
+    let (status, body) = get(&server, "/api/rooms/00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "room_not_found");
+    let (status, body) = get(&server, "/api/rooms/not-a-room").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "room_not_found");
+}
+
+#[tokio::test]
+async fn room_previews_are_rate_limited_per_address() {
+    let server = TestServer::start().await;
+    let mut refused = 0;
+    for _ in 0..40 {
+        let response = reqwest::get(server.url("/api/rooms/00000000-0000-4000-8000-000000000000"))
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let body: Value = response.json().await.unwrap();
+            assert_error(&body, "rate_limited");
+            refused += 1;
+        } else {
+            assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        }
+    }
+    assert!(
+        refused >= 15,
+        "a scan of ids is slowed down: {refused} refused"
+    );
+}

@@ -1,6 +1,6 @@
 //! Times the storage alone, without sockets, one call after another:
 //! - `Storage::insert_messages` with one-message batches (each with a clientMsgId, as the
-//!   web client sends them) in 10 rooms: what the message writer waits for;
+//!   web client sends them) in 10 rooms: what the message batcher waits for;
 //! - `Storage::membership`, a one-row read: what a socket's `authenticate`, `joinRoom` or
 //!   a directory miss waits for.
 //!

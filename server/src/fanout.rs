@@ -11,9 +11,9 @@
 //!
 //! Redis pub/sub keeps nothing: an event published while a node is disconnected is lost
 //! to it. Chat messages are not: after every (re)subscription the node asks each local
-//! socket to catch up from storage by `seq` (the same gap filling the socket writer does
-//! for any jump in `seq`), so nothing is lost and, since sockets skip `seq`s they were
-//! already sent, nothing is doubled.
+//! socket to catch up from storage by `seq` (the same gap filling a socket's write task
+//! does for any jump in `seq`), so nothing is lost and, since sockets skip `seq`s they
+//! were already sent, nothing is doubled.
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     directory::RoomDirectory,
-    hub::{ChatFrame, CloseReason, Hub, Outbound},
+    gateway::{ChatFrame, CloseReason, Hub, Outbound},
     storage::Membership,
 };
 

@@ -33,7 +33,7 @@ const CACHE_REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 /// Other assets (favicon.svg, robots.txt): a day, so a page load fetches them once.
 const CACHE_ASSET: HeaderValue = HeaderValue::from_static("public, max-age=86400");
 
-use crate::{AppState, error::ServiceError, ws};
+use crate::{AppState, error::ServiceError, gateway};
 
 pub fn router(state: AppState) -> Router {
     let allowed: Vec<HeaderValue> = state
@@ -53,7 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/logout", post(logout))
         .route("/api/rooms/{room_id}", get(room_preview))
         .route("/api/{*rest}", any(|| async { ServiceError::NotFound }))
-        .route("/ws", get(ws::upgrade))
+        .route("/ws", get(gateway::upgrade))
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .layer(cors);
 

@@ -1,33 +1,29 @@
 //! Knock's server as a library: `main.rs` parses flags and calls [`run`]; tests can too.
 
 pub mod auth;
+pub mod batcher;
 pub mod config;
 pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod fanout;
+pub mod gateway;
 pub mod http;
-pub mod hub;
-pub mod mailbox;
 pub mod service;
-pub mod socket_writer;
 pub mod storage;
 #[cfg(test)]
 mod testing;
 pub mod throttle;
-pub mod write_pool;
-pub mod writer;
-pub mod ws;
 
 use axum::serve::ListenerExt;
 use std::{future::Future, sync::Arc};
 
+use batcher::{MembershipBatcher, MessageBatcher};
 pub use config::Config;
 use directory::RoomDirectory;
 use fanout::Fanout;
-use hub::{CloseReason, Hub};
+use gateway::{CloseReason, Hub};
 use service::{Limits, Service};
-use writer::{MembershipWriter, MessageWriter};
 
 /// What every handler can reach; built once in [`run`].
 #[derive(Clone)]
@@ -65,13 +61,13 @@ pub async fn run(
         Some(url) => Fanout::with_redis(hub.clone(), directory.clone(), url).await?,
         None => Fanout::local(hub.clone()),
     };
-    let (writer, writer_task) =
-        MessageWriter::spawn(storage.clone(), directory.clone(), fanout.clone());
-    let (memberships, memberships_task) = MembershipWriter::spawn(storage.clone());
+    let (messages, messages_task) =
+        MessageBatcher::spawn(storage.clone(), directory.clone(), fanout.clone());
+    let (memberships, memberships_task) = MembershipBatcher::spawn(storage.clone());
     let limits = Limits::new(config.message_rate(), config.login_failures);
     let state = AppState {
         allowed_origins: config.normalized_origins().into(),
-        service: Service::new(storage, directory, fanout, writer, memberships, limits),
+        service: Service::new(storage, directory, fanout, messages, memberships, limits),
         config: Arc::new(config),
     };
     let addr = state.config.addr;
@@ -103,9 +99,9 @@ pub async fn run(
     })
     .await
     .map_err(StartError::Serve)?;
-    // Every handler (and with it every writer handle) is gone: the writers drain their
+    // Every handler (and with it every batcher handle) is gone: the batchers drain their
     // queues.
-    let _ = writer_task.await;
+    let _ = messages_task.await;
     let _ = memberships_task.await;
     tracing::info!("stopped");
     Ok(())

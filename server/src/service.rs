@@ -14,14 +14,14 @@ use knock_protocol::{
 
 use crate::{
     auth,
+    batcher::{MembershipBatcher, MessageBatcher},
     directory::{RoomDirectory, RoomEntry},
     domain::{self, Decision, JoinOutcome},
     error::ServiceError,
     fanout::Fanout,
-    hub::{ConnId, Hub, Outbound},
+    gateway::{ConnId, Hub, Outbound},
     storage::{Inserted, Membership, MembershipChange, NewMessage, NewRoom, Storage},
     throttle::{FailureLimiter, KeyedLimiter, Rate},
-    writer::{MembershipWriter, MessageWriter},
 };
 
 /// Failed logins are counted in windows of this length.
@@ -71,8 +71,8 @@ pub struct Service {
     storage: Arc<dyn Storage>,
     directory: Arc<RoomDirectory>,
     fanout: Fanout,
-    writer: MessageWriter,
-    memberships: MembershipWriter,
+    messages: MessageBatcher,
+    memberships: MembershipBatcher,
     limits: Arc<Limits>,
 }
 
@@ -90,15 +90,15 @@ impl Service {
         storage: Arc<dyn Storage>,
         directory: Arc<RoomDirectory>,
         fanout: Fanout,
-        writer: MessageWriter,
-        memberships: MembershipWriter,
+        messages: MessageBatcher,
+        memberships: MembershipBatcher,
         limits: Limits,
     ) -> Self {
         Self {
             storage,
             directory,
             fanout,
-            writer,
+            messages,
             memberships,
             limits: Arc::new(limits),
         }
@@ -220,7 +220,7 @@ impl Service {
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         self.fanout
-            .close_session(&hash, crate::hub::CloseReason::SIGNED_OUT);
+            .close_session(&hash, crate::gateway::CloseReason::SIGNED_OUT);
         tracing::info!(%user, "signed out");
         Ok(())
     }
@@ -455,7 +455,7 @@ impl Service {
             return Err(ServiceError::RateLimited);
         }
         let inserted = self
-            .writer
+            .messages
             .store(NewMessage {
                 room_id,
                 user_id: session.user_id.clone(),

@@ -18,13 +18,13 @@ use knock_protocol::{
     ResumeRoom, RoomId, ServerMessage, UserId,
 };
 use knock_server::{
+    batcher::{MembershipBatcher, MessageBatcher},
     directory::RoomDirectory,
     fanout::Fanout,
-    hub::{Hub, Outbound, SocketQueue as Queue},
+    gateway::{Hub, Outbound, SocketQueue as Queue},
     service::{Limits, Service, SocketSession},
     storage,
     throttle::Rate,
-    writer::{MembershipWriter, MessageWriter},
 };
 use proptest::{prelude::*, sample::Index, test_runner::TestCaseError};
 
@@ -56,9 +56,17 @@ async fn new_service() -> Service {
         .expect("in-memory storage");
     let fanout = Fanout::local(Arc::new(Hub::new()));
     let directory = Arc::new(RoomDirectory::new(storage.clone()));
-    let (writer, _task) = MessageWriter::spawn(storage.clone(), directory.clone(), fanout.clone());
-    let (memberships, _task) = MembershipWriter::spawn(storage.clone());
-    Service::new(storage, directory, fanout, writer, memberships, no_limits())
+    let (messages, _task) =
+        MessageBatcher::spawn(storage.clone(), directory.clone(), fanout.clone());
+    let (memberships, _task) = MembershipBatcher::spawn(storage.clone());
+    Service::new(
+        storage,
+        directory,
+        fanout,
+        messages,
+        memberships,
+        no_limits(),
+    )
 }
 
 async fn add_user(service: &Service, name: &str) -> UserId {
@@ -653,8 +661,8 @@ async fn perform(world: &mut World, index: usize, step: &Step) -> Observed {
     let mut notes = vec![Vec::new(); sockets];
     let mut chats = vec![Vec::new(); sockets];
     let mut answers = Vec::new();
-    // The hub queues are filled before `handle` returns (the writer fans a message out
-    // before it acknowledges it), so a non-blocking drain sees everything.
+    // The hub queues are filled before `handle` returns (the message batcher fans a message
+    // out before it acknowledges it), so a non-blocking drain sees everything.
     for socket in 0..sockets {
         for item in drain(&mut world.queues[socket]) {
             match item {

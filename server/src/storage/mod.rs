@@ -7,7 +7,7 @@ mod batch;
 mod postgres;
 mod rows;
 mod sqlite;
-mod sqlite_writer;
+mod sqlite_write_thread;
 
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ pub enum StorageError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// From the SQLite write thread (`sqlite_writer`), which does not go through sqlx.
+    /// From the SQLite write thread (`sqlite_write_thread`), which does not use sqlx.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The system refused a folder or a thread the storage needs (a throwaway database's

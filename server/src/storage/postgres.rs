@@ -44,7 +44,7 @@ use super::{
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections per node: the message writer holds one at a time, the rest serve reads.
+/// Connections per node: the message batcher holds one at a time, the rest serve reads.
 const MAX_CONNECTIONS: u32 = 10;
 /// Runs of one batch that PostgreSQL aborted as a deadlock or serialization failure.
 const MAX_BATCH_ATTEMPTS: u32 = 5;

@@ -1,7 +1,7 @@
 //! The SQLite backend: one database file, WAL journal, migrations embedded from
 //! `server/migrations/sqlite` and run at connect. Batches of messages and of memberships
-//! are written by a thread with a connection of its own (`sqlite_writer`); everything else
-//! goes through sqlx's pool.
+//! are written by a thread with a connection of its own (`sqlite_write_thread`);
+//! everything else goes through sqlx's pool.
 //!
 //! Queries are checked at run time (`sqlx::query`), so building needs no database.
 
@@ -20,7 +20,7 @@ use tempfile::TempDir;
 use super::rows::{
     MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow, constraint_error, seq_bound,
 };
-use super::sqlite_writer::WriteThread;
+use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
     Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Storage,
     StorageResult,
@@ -40,7 +40,7 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     pool: SqlitePool,
-    writes: WriteThread,
+    writes: SqliteWriteThread,
     /// The folder of a throwaway database, removed when the last clone is dropped.
     _scratch: Option<Arc<TempDir>>,
 }
@@ -78,7 +78,7 @@ impl SqliteStorage {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
-        let writes = WriteThread::open(options.get_filename(), BUSY_TIMEOUT).await?;
+        let writes = SqliteWriteThread::open(options.get_filename(), BUSY_TIMEOUT).await?;
         Ok(Self {
             pool,
             writes,

@@ -3,108 +3,34 @@
 //! Frames are serialized once and shared (`Utf8Bytes` is reference counted), so a message
 //! to a thousand sockets costs a thousand queue pushes, not a thousand encodings. The
 //! hub's write threads then write the queued frames to the sockets (see
-//! [`crate::mailbox`]).
+//! [`super::mailbox`]).
 //! A socket whose queue is full is closed rather than allowed to grow memory or delay
 //! the others; its client resumes from the last `seq` it saw.
 
 use std::{
     collections::HashMap,
     sync::{
-        Arc, RwLock,
+        RwLock,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use axum::extract::ws::Utf8Bytes;
-use knock_protocol::{RoomId, ServerMessage, UserId, close_code};
+use knock_protocol::UserId;
 
-use crate::{
-    mailbox::{self, CloseSignal, Queue, SendError, Sender, WriteJob},
-    socket_writer::SocketWriter,
-    write_pool::WritePool,
+use super::{
+    frames::{CloseReason, ConnId, Outbound},
+    mailbox::{self, SendError, Sender, WriteJob},
+    socket_task::{SocketCloseSignal, SocketQueue, SocketSink},
+    write_threads::SocketWriteThreads,
 };
-
-pub type ConnId = u64;
 
 /// Frames waiting for one socket.
 pub const QUEUE_CAPACITY: usize = 512;
 
-/// A stored chat message, encoded once for all its recipients.
-#[derive(Debug)]
-pub struct ChatFrame {
-    pub room_id: RoomId,
-    pub seq: u64,
-    pub frame: Utf8Bytes,
-}
-
-/// What a socket is sent.
-#[derive(Clone, Debug)]
-pub enum Outbound {
-    /// Send this frame as it is.
-    Frame(Utf8Bytes),
-    /// A chat message: sent unless this socket had it already; a gap before it is filled
-    /// from storage first.
-    Chat(Arc<ChatFrame>),
-    /// Send every stored message of the room after this `seq` (the `resume` action).
-    CatchUp { room_id: RoomId, after_seq: u64 },
-    /// Send what was stored after the last message sent, in every room this socket has
-    /// been sent messages of (after this node may have missed events).
-    Resync,
-}
-
-impl Outbound {
-    pub fn message(message: &ServerMessage) -> Self {
-        Self::Frame(message.to_json().into())
-    }
-}
-
-/// Why the server closes a socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CloseReason {
-    pub code: u16,
-    pub reason: &'static str,
-}
-
-impl CloseReason {
-    pub const SIGNED_OUT: Self = Self {
-        code: close_code::UNAUTHENTICATED,
-        reason: "signed out",
-    };
-    pub const TOO_SLOW: Self = Self {
-        code: close_code::TOO_SLOW,
-        reason: "too slow: outgoing queue full",
-    };
-    pub const RESTARTING: Self = Self {
-        code: close_code::SERVICE_RESTART,
-        reason: "server restarting",
-    };
-    pub const FRAME_TOO_BIG: Self = Self {
-        code: close_code::MESSAGE_TOO_BIG,
-        reason: "frame too big",
-    };
-    pub const SILENT: Self = Self {
-        code: 1001,
-        reason: "no answer to pings",
-    };
-    pub const FLOOD: Self = Self {
-        code: close_code::POLICY,
-        reason: "too many frames",
-    };
-    pub const INVALID_UTF8: Self = Self {
-        code: close_code::INVALID_UTF8,
-        reason: "text frame is not UTF-8",
-    };
-}
-
-/// A socket task's end of its mailbox.
-pub type SocketQueue = Queue<SocketWriter>;
-/// Tells a socket's reader and writer that the server wants it closed.
-pub type SocketCloseSignal = CloseSignal<SocketWriter>;
-
 struct Connection {
     user_id: UserId,
     session: String,
-    mailbox: Sender<SocketWriter>,
+    mailbox: Sender<SocketSink>,
 }
 
 impl Connection {
@@ -134,7 +60,7 @@ struct Index {
 pub struct Hub {
     next_id: AtomicU64,
     index: RwLock<Index>,
-    writers: WritePool<SocketWriter>,
+    write_threads: SocketWriteThreads<SocketSink>,
 }
 
 impl Default for Hub {
@@ -149,7 +75,7 @@ impl Hub {
         Self {
             next_id: AtomicU64::default(),
             index: RwLock::default(),
-            writers: WritePool::for_this_machine(),
+            write_threads: SocketWriteThreads::for_this_machine(),
         }
     }
 
@@ -193,7 +119,7 @@ impl Hub {
                 .get(&id)
                 .is_some_and(|connection| !enqueue(connection, item, &mut jobs))
         };
-        self.writers.submit(jobs);
+        self.write_threads.submit(jobs);
         if too_slow {
             self.drop_slow(&[id]);
         }
@@ -215,7 +141,7 @@ impl Hub {
                 }
             }
         }
-        self.writers.submit(jobs);
+        self.write_threads.submit(jobs);
         if !too_slow.is_empty() {
             self.drop_slow(&too_slow);
         }
@@ -300,11 +226,7 @@ impl Hub {
 /// Queues `item`, adding the job that writes it to `jobs` when one is needed. False when
 /// the socket's queue is full (a closed queue means the socket is already going away,
 /// which is not the sender's problem).
-fn enqueue(
-    connection: &Connection,
-    item: Outbound,
-    jobs: &mut Vec<WriteJob<SocketWriter>>,
-) -> bool {
+fn enqueue(connection: &Connection, item: Outbound, jobs: &mut Vec<WriteJob<SocketSink>>) -> bool {
     match connection.mailbox.try_send(item) {
         Ok(job) => {
             jobs.extend(job);

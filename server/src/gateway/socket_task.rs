@@ -1,5 +1,5 @@
 //! A socket's write half and the task that writes to it when the hub's write threads
-//! cannot (see [`crate::mailbox`]): pings, the close, catch-ups and gaps read from
+//! cannot (see [`super::mailbox`]): pings, the close, catch-ups and gaps read from
 //! storage, and a client too slow to take frames without waiting.
 
 use std::{
@@ -14,11 +14,11 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{Sink, SinkExt, stream::SplitSink};
 use knock_protocol::{RoomId, ServerMessage};
 
-use crate::{
-    hub::{ChatFrame, CloseReason, Outbound, SocketQueue},
-    mailbox::{CloseSignal, DirectWrite},
-    storage::Storage,
+use super::{
+    frames::{ChatFrame, CloseReason, Outbound},
+    mailbox::{CloseSignal, DirectWrite, Queue},
 };
+use crate::storage::Storage;
 
 /// Catch-up reads from storage in pages of this many messages.
 const CATCH_UP_PAGE: u32 = 200;
@@ -27,17 +27,22 @@ const WRITE_BURST: usize = 256;
 /// How long a closing socket gets to take its last frames and the close frame.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// A socket task's end of its mailbox.
+pub type SocketQueue = Queue<SocketSink>;
+/// Tells a socket's read and write tasks that the server wants it closed.
+pub type SocketCloseSignal = CloseSignal<SocketSink>;
+
 /// Per room, the run of `seq`s a socket was sent. Room ids are hashed on every delivery;
 /// foldhash is fast and randomly seeded.
 type SentRuns = HashMap<RoomId, Sent, foldhash::fast::RandomState>;
 
 /// A socket's write half and what it has been sent.
-pub struct SocketWriter {
+pub struct SocketSink {
     sink: SplitSink<WebSocket, Message>,
     sent: SentRuns,
 }
 
-impl SocketWriter {
+impl SocketSink {
     pub fn new(sink: SplitSink<WebSocket, Message>) -> Self {
         Self {
             sink,
@@ -63,7 +68,7 @@ fn plan(sent: &SentRuns, chat: &ChatFrame) -> ChatPlan {
     }
 }
 
-impl DirectWrite for SocketWriter {
+impl DirectWrite for SocketSink {
     fn try_feed(&mut self, item: &Outbound) -> bool {
         let frame = match item {
             Outbound::Frame(frame) => frame,
@@ -114,19 +119,19 @@ struct Sent {
     to: u64,
 }
 
-/// The socket's writer task. Between wake-ups its write half is parked in the mailbox for
+/// The socket's write task. Between wake-ups its write half is parked in the mailbox for
 /// the write threads; it takes it back when they leave it work, to ping, and to close.
-pub async fn write_loop(
-    writer: SocketWriter,
+pub async fn write_task(
+    sink: SocketSink,
     queue: SocketQueue,
-    close: CloseSignal<SocketWriter>,
+    close: SocketCloseSignal,
     storage: Arc<dyn Storage>,
     ping_interval: Duration,
 ) {
     let mut ping =
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     // `Some` while this task holds the write half, `None` while it is parked.
-    let mut held = Some(writer);
+    let mut held = Some(sink);
     let reason = loop {
         // A write to a client that stopped reading can wait forever; a close wins over it.
         let outcome = tokio::select! {
@@ -146,11 +151,11 @@ pub async fn write_loop(
             }
         }
     };
-    let writer = match held {
-        Some(writer) => Some(writer),
-        None => queue.take_writer().await,
+    let half = match held {
+        Some(half) => Some(half),
+        None => queue.take_write_half().await,
     };
-    let Some(SocketWriter { mut sink, mut sent }) = writer else {
+    let Some(SocketSink { mut sink, mut sent }) = half else {
         return;
     };
     if let Some(reason) = reason {
@@ -180,11 +185,11 @@ pub async fn write_loop(
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
 }
 
-/// One turn of the writer task: while the write half is parked, waits for work the write
+/// One turn of the write task: while the write half is parked, waits for work the write
 /// threads left or for the next ping; then writes up to a burst of what is queued and
 /// parks the write half again, unless more is queued. False once the reader finished.
 async fn turn(
-    held: &mut Option<SocketWriter>,
+    held: &mut Option<SocketSink>,
     queue: &SocketQueue,
     ping: &mut tokio::time::Interval,
     storage: &dyn Storage,
@@ -201,9 +206,9 @@ async fn turn(
             }
             _ = ping.tick() => true,
         };
-        *held = queue.take_writer().await;
+        *held = queue.take_write_half().await;
     }
-    let Some(SocketWriter { sink, sent }) = held.as_mut() else {
+    let Some(SocketSink { sink, sent }) = held.as_mut() else {
         return Ok(false);
     };
     if pinging {
@@ -214,10 +219,10 @@ async fn turn(
     // Boxed (once per wake-up, not per frame): writing may read storage, and that state
     // would otherwise be part of every idle socket's task.
     Box::pin(write_burst(sink, sent, queue, storage)).await?;
-    if let Some(writer) = held.take()
-        && let Err(writer) = queue.park(writer)
+    if let Some(half) = held.take()
+        && let Err(half) = queue.park(half)
     {
-        *held = Some(writer);
+        *held = Some(half);
     }
     Ok(true)
 }

@@ -7,7 +7,7 @@
 //! is given back when a large burst has drained.
 //!
 //! While the socket's task has nothing to wait for, its write half is *parked* here, and
-//! the hub's write threads ([`crate::write_pool`]) write queued items straight to the
+//! the hub's write threads ([`super::write_threads`]) write queued items straight to the
 //! socket without waking the task: a message to 1,000 idle sockets costs 1,000 `write`s
 //! spread over the cores, not 1,000 task wake-ups as well. What cannot be written without
 //! waiting (a full socket buffer, a gap to fill from storage, a catch-up) is left to the
@@ -23,7 +23,7 @@ use std::{
 
 use tokio::sync::Notify;
 
-use crate::hub::{CloseReason, Outbound};
+use super::frames::{CloseReason, Outbound};
 
 /// A drained queue keeps at most this many slots; a larger one is freed.
 const KEEP_SLOTS: usize = 32;
@@ -43,7 +43,7 @@ pub trait DirectWrite: Send + 'static {
 pub enum SendError {
     /// The queue holds its capacity already.
     Full,
-    /// The socket's writer is gone.
+    /// The socket's write task is gone.
     Closed,
 }
 
@@ -119,7 +119,7 @@ pub struct Sender<W>(Arc<Shared<W>>);
 
 impl<W> Sender<W> {
     /// Queues `item`. Returns the job that writes it when this mailbox has none on its way
-    /// to a write thread yet: the caller must hand it to one ([`crate::write_pool`]).
+    /// to a write thread yet: the caller must hand it to one ([`super::write_threads`]).
     pub fn try_send(&self, item: Outbound) -> Result<Option<WriteJob<W>>, SendError> {
         let mut state = self.0.lock();
         if state.queue_gone {
@@ -162,11 +162,11 @@ impl<W: DirectWrite> WriteJob<W> {
     pub fn run(self) {
         let shared = &*self.0;
         let mut state = shared.lock();
-        let mut writer = match std::mem::replace(
+        let mut half = match std::mem::replace(
             &mut state.write_half,
             WriteHalf::Writing { task_waits: false },
         ) {
-            WriteHalf::Parked(writer) => writer,
+            WriteHalf::Parked(half) => half,
             other => {
                 state.write_half = other;
                 state.scheduled = false;
@@ -177,12 +177,9 @@ impl<W: DirectWrite> WriteJob<W> {
             // Written outside the lock; what is queued meanwhile lines up behind.
             let mut batch = std::mem::take(&mut state.items);
             drop(state);
-            let fed = batch
-                .iter()
-                .take_while(|item| writer.try_feed(item))
-                .count();
+            let fed = batch.iter().take_while(|item| half.try_feed(item)).count();
             // Flushed even after a refused item: what was fed before it goes out now.
-            let flushed = fed == 0 || writer.try_flush();
+            let flushed = fed == 0 || half.try_flush();
             batch.drain(..fed);
             state = shared.lock();
             if state.queue_gone {
@@ -201,7 +198,7 @@ impl<W: DirectWrite> WriteJob<W> {
             if !refused && flushed && !task_waits && !state.items.is_empty() {
                 continue;
             }
-            state.write_half = WriteHalf::Parked(writer);
+            state.write_half = WriteHalf::Parked(half);
             state.scheduled = false;
             if refused || !flushed || task_waits {
                 state.task_needed = true;
@@ -238,7 +235,7 @@ impl<W> Queue<W> {
 
     /// Takes the write half back, waiting for a write thread to finish with it (`None`
     /// if the task has it already).
-    pub async fn take_writer(&self) -> Option<W> {
+    pub async fn take_write_half(&self) -> Option<W> {
         loop {
             let mut returned = pin!(self.0.ready.notified());
             // Registered before the look, so a return in between wakes it.
@@ -246,9 +243,9 @@ impl<W> Queue<W> {
             {
                 let mut state = self.0.lock();
                 match std::mem::replace(&mut state.write_half, WriteHalf::WithTask) {
-                    WriteHalf::Parked(writer) => {
+                    WriteHalf::Parked(half) => {
                         state.task_needed = false;
-                        return Some(writer);
+                        return Some(half);
                     }
                     WriteHalf::WithTask => return None,
                     WriteHalf::Writing { .. } => {
@@ -262,12 +259,12 @@ impl<W> Queue<W> {
 
     /// Parks the write half for the write threads, unless items are queued: then it comes
     /// back, for the task to write them first.
-    pub fn park(&self, writer: W) -> Result<(), W> {
+    pub fn park(&self, half: W) -> Result<(), W> {
         let mut state = self.0.lock();
         if !state.items.is_empty() || state.queue_gone {
-            return Err(writer);
+            return Err(half);
         }
-        state.write_half = WriteHalf::Parked(writer);
+        state.write_half = WriteHalf::Parked(half);
         Ok(())
     }
 
@@ -294,7 +291,7 @@ impl<W> Drop for Queue<W> {
     }
 }
 
-/// Watches for the close (for the socket's reader and writer).
+/// Watches for the close (for the socket's read and write tasks).
 pub struct CloseSignal<W>(Arc<Shared<W>>);
 
 impl<W> Clone for CloseSignal<W> {
@@ -331,13 +328,13 @@ mod tests {
     use futures_util::FutureExt;
 
     use super::*;
-    use crate::testing::FakeWriter;
+    use crate::gateway::fake_sink::FakeSink;
 
     fn frame(text: &str) -> Outbound {
         Outbound::Frame(text.to_owned().into())
     }
 
-    fn texts(queue: &Queue<FakeWriter>) -> Vec<String> {
+    fn texts(queue: &Queue<FakeSink>) -> Vec<String> {
         std::iter::from_fn(|| queue.try_recv())
             .map(|item| match item {
                 Outbound::Frame(frame) => frame.to_string(),
@@ -348,7 +345,7 @@ mod tests {
 
     #[tokio::test]
     async fn items_come_out_in_order_then_the_end_once_the_sender_goes() {
-        let (sender, queue, _close) = mailbox::<FakeWriter>(4);
+        let (sender, queue, _close) = mailbox::<FakeSink>(4);
         sender.try_send(frame("a")).unwrap();
         sender.try_send(frame("b")).unwrap();
         drop(sender);
@@ -359,7 +356,7 @@ mod tests {
 
     #[test]
     fn one_write_job_at_a_time_per_mailbox() {
-        let (sender, _queue, _close) = mailbox::<FakeWriter>(4);
+        let (sender, _queue, _close) = mailbox::<FakeSink>(4);
         let job = sender.try_send(frame("a")).unwrap();
         assert!(job.is_some());
         assert!(
@@ -371,45 +368,45 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_parked_writer_is_written_to_in_order_without_the_task() {
+    async fn a_parked_write_half_is_written_to_in_order_without_the_task() {
         let (sender, queue, _close) = mailbox(4);
-        queue.park(FakeWriter::new()).map_err(|_| "parked").unwrap();
+        queue.park(FakeSink::new()).map_err(|_| "parked").unwrap();
         let job = sender.try_send(frame("a")).unwrap().unwrap();
         sender.try_send(frame("b")).unwrap();
         job.run();
         assert!(!sender.0.lock().task_needed, "the task was not needed");
-        let writer = queue.take_writer().await.unwrap();
-        assert_eq!(writer.written, ["a", "b"]);
+        let half = queue.take_write_half().await.unwrap();
+        assert_eq!(half.written, ["a", "b"]);
     }
 
     #[tokio::test]
-    async fn what_the_writer_refuses_is_left_to_the_task_with_what_follows() {
+    async fn what_the_write_half_refuses_is_left_to_the_task_with_what_follows() {
         let (sender, queue, _close) = mailbox(4);
-        let mut writer = FakeWriter::new();
-        writer.refuse = Some("gap");
-        queue.park(writer).map_err(|_| "parked").unwrap();
+        let mut half = FakeSink::new();
+        half.refuse = Some("gap");
+        queue.park(half).map_err(|_| "parked").unwrap();
         let job = sender.try_send(frame("a")).unwrap().unwrap();
         sender.try_send(frame("gap")).unwrap();
         sender.try_send(frame("b")).unwrap();
         job.run();
         assert!(queue.woken().await);
-        let writer = queue.take_writer().await.unwrap();
-        assert_eq!(writer.written, ["a"]);
+        let half = queue.take_write_half().await.unwrap();
+        assert_eq!(half.written, ["a"]);
         assert_eq!(texts(&queue), ["gap", "b"]);
     }
 
     #[tokio::test]
     async fn an_unfinished_flush_wakes_the_task() {
         let (sender, queue, _close) = mailbox(4);
-        let mut writer = FakeWriter::new();
-        writer.flushes = false;
-        queue.park(writer).map_err(|_| "parked").unwrap();
+        let mut half = FakeSink::new();
+        half.flushes = false;
+        queue.park(half).map_err(|_| "parked").unwrap();
         sender.try_send(frame("a")).unwrap().unwrap().run();
         assert!(queue.woken().await);
-        assert_eq!(queue.take_writer().await.unwrap().written, ["a"]);
+        assert_eq!(queue.take_write_half().await.unwrap().written, ["a"]);
         assert!(
             !sender.0.lock().task_needed,
-            "taking the writer back clears it"
+            "taking the write half back clears it"
         );
     }
 
@@ -421,14 +418,14 @@ mod tests {
     }
 
     fn catch_a_thread_writing_a(
-        sender: &Sender<FakeWriter>,
-        queue: &Queue<FakeWriter>,
+        sender: &Sender<FakeSink>,
+        queue: &Queue<FakeSink>,
     ) -> CaughtThread {
         let (entered_sender, entered) = std::sync::mpsc::channel();
         let (release, release_receiver) = std::sync::mpsc::channel();
-        let mut writer = FakeWriter::new();
-        writer.flush_gate = Some((entered_sender, release_receiver));
-        queue.park(writer).map_err(|_| "parked").unwrap();
+        let mut half = FakeSink::new();
+        half.flush_gate = Some((entered_sender, release_receiver));
+        queue.park(half).map_err(|_| "parked").unwrap();
         let job = sender.try_send(frame("a")).unwrap().unwrap();
         let thread = std::thread::spawn(move || job.run());
         entered.recv().unwrap();
@@ -440,7 +437,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_task_gets_the_writer_back_once_a_write_thread_is_done_with_it() {
+    async fn the_task_gets_the_write_half_back_once_a_write_thread_is_done_with_it() {
         let (sender, queue, _close) = mailbox(4);
         let caught = catch_a_thread_writing_a(&sender, &queue);
         // The thread writes outside the lock: queueing does not wait for it.
@@ -448,15 +445,15 @@ mod tests {
             sender.try_send(frame("b")).unwrap().is_none(),
             "it is running"
         );
-        let mut taking = pin!(queue.take_writer());
+        let mut taking = pin!(queue.take_write_half());
         assert!(
             taking.as_mut().now_or_never().is_none(),
             "waits for the thread"
         );
         caught.release.send(()).unwrap();
         caught.thread.join().unwrap();
-        let writer = taking.await.unwrap();
-        assert_eq!(writer.written, ["a"]);
+        let half = taking.await.unwrap();
+        assert_eq!(half.written, ["a"]);
         assert_eq!(texts(&queue), ["b"], "left to the task, which asked first");
     }
 
@@ -470,22 +467,22 @@ mod tests {
         caught.release.send(()).unwrap();
         caught.thread.join().unwrap();
         assert!(!sender.0.lock().task_needed, "the task was not needed");
-        assert_eq!(queue.take_writer().await.unwrap().written, ["a", "b"]);
+        assert_eq!(queue.take_write_half().await.unwrap().written, ["a", "b"]);
     }
 
     #[test]
-    fn while_the_task_holds_the_writer_items_wait_for_it() {
+    fn while_the_task_holds_the_write_half_items_wait_for_it() {
         let (sender, queue, _close) = mailbox(4);
         sender.try_send(frame("a")).unwrap().unwrap().run();
-        let writer = FakeWriter::new();
-        let writer = queue.park(writer).expect_err("refused: an item is queued");
+        let half = FakeSink::new();
+        let half = queue.park(half).expect_err("refused: an item is queued");
         assert_eq!(texts(&queue), ["a"]);
-        assert!(queue.park(writer).is_ok());
+        assert!(queue.park(half).is_ok());
     }
 
     #[test]
     fn full_and_closed() {
-        let (sender, queue, _close) = mailbox::<FakeWriter>(2);
+        let (sender, queue, _close) = mailbox::<FakeSink>(2);
         sender.try_send(frame("a")).unwrap();
         sender.try_send(frame("b")).unwrap();
         assert!(matches!(sender.try_send(frame("c")), Err(SendError::Full)));
@@ -498,7 +495,7 @@ mod tests {
 
     #[test]
     fn a_drained_burst_gives_its_memory_back() {
-        let (sender, queue, _close) = mailbox::<FakeWriter>(512);
+        let (sender, queue, _close) = mailbox::<FakeSink>(512);
         for i in 0..100 {
             sender.try_send(frame(&i.to_string())).unwrap();
         }
@@ -508,7 +505,7 @@ mod tests {
 
     #[tokio::test]
     async fn close_wakes_every_watcher() {
-        let (sender, _queue, close) = mailbox::<FakeWriter>(4);
+        let (sender, _queue, close) = mailbox::<FakeSink>(4);
         let watchers: Vec<_> = (0..2)
             .map(|_| {
                 let close = close.clone();
@@ -529,7 +526,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_sender_counts_as_a_close_without_reason() {
-        let (sender, _queue, close) = mailbox::<FakeWriter>(4);
+        let (sender, _queue, close) = mailbox::<FakeSink>(4);
         drop(sender);
         close.changed().await;
         assert_eq!(close.reason(), None);

@@ -11,21 +11,21 @@ use std::sync::{
     mpsc,
 };
 
-use crate::mailbox::{DirectWrite, WriteJob};
+use super::mailbox::{DirectWrite, WriteJob};
 
-pub struct WritePool<W> {
+pub struct SocketWriteThreads<W> {
     threads: Vec<mpsc::Sender<Vec<WriteJob<W>>>>,
     /// Where the next submission starts, so that single jobs take turns.
     next: AtomicUsize,
 }
 
-impl<W: DirectWrite> WritePool<W> {
+impl<W: DirectWrite> SocketWriteThreads<W> {
     /// One write thread per core this process may use.
     pub fn for_this_machine() -> Self {
         Self::new(std::thread::available_parallelism().map_or(1, usize::from))
     }
 
-    /// `threads` write threads (at least one). They end when the pool is dropped.
+    /// `threads` write threads (at least one). They end when these are dropped.
     ///
     /// # Panics
     /// When the OS refuses to start a thread (as at start-up, with nothing to fall back on).
@@ -73,18 +73,19 @@ mod tests {
     use std::{sync::mpsc, time::Duration};
 
     use super::*;
-    use crate::{hub::Outbound, mailbox::mailbox, testing::FakeWriter};
+    use crate::gateway::fake_sink::FakeSink;
+    use crate::gateway::{frames::Outbound, mailbox::mailbox};
 
     #[tokio::test]
     async fn every_job_runs_once_on_some_write_thread() {
-        let pool = WritePool::new(2);
+        let threads = SocketWriteThreads::new(2);
         let (flush_sender, flushes) = mpsc::channel();
         let mailboxes: Vec<_> = (0..5)
             .map(|id| {
                 let (sender, queue, close) = mailbox(4);
-                let mut writer = FakeWriter::new();
-                writer.on_flush = Some((id, flush_sender.clone()));
-                queue.park(writer).map_err(|_| "parked").unwrap();
+                let mut half = FakeSink::new();
+                half.on_flush = Some((id, flush_sender.clone()));
+                queue.park(half).map_err(|_| "parked").unwrap();
                 (sender, queue, close)
             })
             .collect();
@@ -92,14 +93,14 @@ mod tests {
             .iter()
             .filter_map(|(sender, ..)| sender.try_send(Outbound::Frame("hello".into())).unwrap())
             .collect();
-        pool.submit(jobs);
+        threads.submit(jobs);
         let mut seen: Vec<usize> = (0..5)
             .map(|_| flushes.recv_timeout(Duration::from_secs(30)).unwrap())
             .collect();
         seen.sort_unstable();
         assert_eq!(seen, [0, 1, 2, 3, 4]);
         for (_, queue, _) in &mailboxes {
-            assert_eq!(queue.take_writer().await.unwrap().written, ["hello"]);
+            assert_eq!(queue.take_write_half().await.unwrap().written, ["hello"]);
         }
     }
 }

@@ -1,9 +1,9 @@
-//! The writers of the hot paths: one task per kind of write stores, in one transaction,
+//! The batchers of the hot paths: one task per kind of write stores, in one transaction,
 //! everything that queued up while its previous batch was being written. Under load that
 //! turns a commit (an fsync) per action into one per batch, and with SQLite it also keeps
 //! writers from queueing on the database's write lock (where they sleep and retry).
 //!
-//! The message writer also fans each stored message out in `seq` order: being the only
+//! The message batcher also fans each stored message out in `seq` order: being the only
 //! writer of messages keeps every room's delivery order equal to its storage order.
 
 use std::{collections::HashMap, sync::Arc};
@@ -15,13 +15,13 @@ use crate::{
     directory::{RoomDirectory, RoomEntry},
     error::ServiceError,
     fanout::Fanout,
-    hub::ChatFrame,
+    gateway::ChatFrame,
     storage::{Inserted, MembershipChange, NewMessage, Storage, StorageError},
 };
 
 /// Most messages stored in one transaction.
 const MAX_BATCH: usize = 512;
-/// Messages waiting for the writer before senders wait too.
+/// Messages waiting for the batcher before senders wait too.
 const QUEUE: usize = 4_096;
 
 struct Job {
@@ -30,13 +30,13 @@ struct Job {
 }
 
 #[derive(Clone)]
-pub struct MessageWriter {
+pub struct MessageBatcher {
     jobs: mpsc::Sender<Job>,
 }
 
-impl MessageWriter {
-    /// Starts the writer task. It ends once every `MessageWriter` clone is dropped and the
-    /// queued messages are stored.
+impl MessageBatcher {
+    /// Starts the batcher's task. It ends once every `MessageBatcher` clone is dropped and
+    /// the queued messages are stored.
     pub fn spawn(
         storage: Arc<dyn Storage>,
         directory: Arc<RoomDirectory>,
@@ -54,10 +54,10 @@ impl MessageWriter {
         self.jobs
             .send(Job { message, done })
             .await
-            .map_err(|_| ServiceError::Internal("message writer stopped".into()))?;
+            .map_err(|_| ServiceError::Internal("message batcher stopped".into()))?;
         result
             .await
-            .map_err(|_| ServiceError::Internal("message writer dropped a message".into()))?
+            .map_err(|_| ServiceError::Internal("message batcher dropped a message".into()))?
     }
 }
 
@@ -86,7 +86,7 @@ async fn run(
             }
         }
     }
-    tracing::debug!("message writer finished");
+    tracing::debug!("message batcher finished");
 }
 
 /// Delivers the batch's new messages, in order, to the approved members of their rooms.
@@ -129,13 +129,13 @@ struct MembershipJob {
 
 /// Stores join requests and decisions in batches.
 #[derive(Clone)]
-pub struct MembershipWriter {
+pub struct MembershipBatcher {
     jobs: mpsc::Sender<MembershipJob>,
 }
 
-impl MembershipWriter {
-    /// Starts the writer task. It ends once every clone is dropped and the queued changes
-    /// are stored.
+impl MembershipBatcher {
+    /// Starts the batcher's task. It ends once every clone is dropped and the queued
+    /// changes are stored.
     pub fn spawn(storage: Arc<dyn Storage>) -> (Self, tokio::task::JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let task = tokio::spawn(run_memberships(queue, storage));
@@ -148,10 +148,10 @@ impl MembershipWriter {
         self.jobs
             .send(MembershipJob { change, done })
             .await
-            .map_err(|_| ServiceError::Internal("membership writer stopped".into()))?;
+            .map_err(|_| ServiceError::Internal("membership batcher stopped".into()))?;
         result
             .await
-            .map_err(|_| ServiceError::Internal("membership writer dropped a change".into()))?
+            .map_err(|_| ServiceError::Internal("membership batcher dropped a change".into()))?
             .map_err(ServiceError::from)
     }
 }
@@ -183,7 +183,7 @@ async fn run_memberships(mut queue: mpsc::Receiver<MembershipJob>, storage: Arc<
             }
         }
     }
-    tracing::debug!("membership writer finished");
+    tracing::debug!("membership batcher finished");
 }
 
 #[cfg(test)]
@@ -205,16 +205,16 @@ mod tests {
         }
     }
 
-    // One thread: both changes are queued before the writer runs, so they share a batch.
+    // One thread: both changes are queued before the batcher runs, so they share a batch.
     #[tokio::test(flavor = "current_thread")]
     async fn a_bad_change_does_not_fail_the_rest_of_its_batch() {
         let (storage, _room) = alices_room().await;
-        let (writer, _task) = MembershipWriter::spawn(storage.clone());
+        let (batcher, _task) = MembershipBatcher::spawn(storage.clone());
 
         let both = async {
             tokio::join!(
-                writer.store(pending("r", "bob")),
-                writer.store(pending("ghost", "bob")),
+                batcher.store(pending("r", "bob")),
+                batcher.store(pending("ghost", "bob")),
             )
         };
         let (good, bad) = tokio::time::timeout(std::time::Duration::from_secs(10), both)

@@ -1,6 +1,6 @@
-//! The WebSocket gateway: authenticate, then read frames and hand them to the service;
-//! what goes back is written by the hub's write threads or the socket's writer task
-//! ([`crate::socket_writer`]).
+//! The `/ws` route: authenticate, then read frames and hand them to the service; what
+//! goes back is written by the hub's write threads or the socket's write task
+//! ([`super::socket_task`]).
 
 use axum::{
     extract::{
@@ -18,12 +18,15 @@ use knock_protocol::{
 };
 use tracing::Instrument;
 
+use super::{
+    frames::{CloseReason, Outbound},
+    hub::Registration,
+    socket_task::{CLOSE_GRACE, SocketCloseSignal, SocketSink, write_task},
+};
 use crate::{
     AppState,
     error::ServiceError,
-    hub::{CloseReason, Outbound, Registration, SocketCloseSignal},
     service::{SocketSession, now_ms},
-    socket_writer::{CLOSE_GRACE, SocketWriter, write_loop},
     throttle::TokenBucket,
 };
 
@@ -78,9 +81,9 @@ async fn serve_split(
     };
     let Registration { id, queue, close } = registration;
     let hub = state.service.hub();
-    let writer = tokio::spawn(
-        write_loop(
-            SocketWriter::new(sink),
+    let writing = tokio::spawn(
+        write_task(
+            SocketSink::new(sink),
             queue,
             close.clone(),
             state.service.storage().clone(),
@@ -96,7 +99,7 @@ async fn serve_split(
     };
     read_loop(&mut stream, &mut session, &state, close).await;
     hub.unregister(id);
-    let _ = writer.await;
+    let _ = writing.await;
     // Closing a TCP socket with unread input makes the kernel reset the connection, and
     // the client would lose the close frame (and what came before it): read, and drop,
     // until the client answers the close or the grace period ends.
@@ -238,7 +241,7 @@ async fn read_loop(
     close: SocketCloseSignal,
 ) {
     let hub = state.service.hub();
-    // The writer pings every interval; a healthy client's pongs arrive well before this.
+    // The write task pings every interval; a healthy client's pongs arrive well before this.
     let silence_limit = state.config.ping_interval() * 3;
     let frame_rate = state.config.frame_rate();
     let mut frame_budget = TokenBucket::full(frame_rate, now_ms());

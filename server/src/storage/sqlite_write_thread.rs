@@ -4,7 +4,7 @@
 //! Through sqlx every statement is a round trip to sqlx's connection thread: taking a
 //! pooled connection (sqlx pings it first), `BEGIN`, the client id lookup, the seqs, the
 //! insert and `COMMIT` were six of them per message batch, each waking a thread and being
-//! woken back. Here the writer hands its batch over once and this thread runs every
+//! woken back. Here each batcher hands its batch over once and this thread runs every
 //! statement of it directly (docs/benchmarks.md, sixth round, has the figures;
 //! `server/examples/storage_latency.rs` measures them).
 //!
@@ -42,11 +42,11 @@ enum Job {
 
 /// The handle to the thread; cloning it shares the thread, which ends with the last clone.
 #[derive(Clone, Debug)]
-pub(super) struct WriteThread {
+pub(super) struct SqliteWriteThread {
     jobs: mpsc::Sender<Job>,
 }
 
-impl WriteThread {
+impl SqliteWriteThread {
     /// Opens a second connection to the database file at `path` (its schema already up to
     /// date) on a new thread.
     pub(super) async fn open(path: &Path, busy_timeout: Duration) -> StorageResult<Self> {

@@ -1,0 +1,117 @@
+//! Messages: send, read history, resume after a gap.
+
+use knock_protocol::{ClientMsgId, MessageId, ResumeRoom, RoomId, ServerMessage, limits};
+
+use super::{Service, SocketSession, now_ms};
+use crate::{
+    domain,
+    error::ServiceError,
+    gateway::Outbound,
+    storage::{Inserted, NewMessage},
+};
+
+impl Service {
+    pub(super) async fn send_message(
+        &self,
+        session: &mut SocketSession,
+        room_id: Option<RoomId>,
+        text: String,
+        client_msg_id: Option<ClientMsgId>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let room_id = Self::room_or_current(session, room_id)?;
+        domain::message_text(&text)?;
+        if client_msg_id.as_ref().is_some_and(|id| {
+            id.as_str().is_empty()
+                || id.as_str().len() > limits::MAX_CLIENT_MSG_ID_BYTES
+                || id.as_str().contains('\0')
+        }) {
+            return Err(ServiceError::BadRequest(format!(
+                "clientMsgId needs 1 to {} bytes and no NUL character",
+                limits::MAX_CLIENT_MSG_ID_BYTES
+            )));
+        }
+        self.require_approved(&room_id, &session.user_id).await?;
+        if !self.limits.messages.try_take(&session.user_id, now_ms()) {
+            return Err(ServiceError::RateLimited);
+        }
+        let inserted = self
+            .messages
+            .store(NewMessage {
+                room_id,
+                user_id: session.user_id.clone(),
+                message: text,
+                timestamp: now_ms(),
+                // Time-ordered (v7): each new id lands at the end of the unique index
+                // instead of on a random page of it, one page fewer written per message.
+                message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
+                client_msg_id: client_msg_id.clone(),
+            })
+            .await?;
+        let stored = match &inserted {
+            Inserted::New(stored) => stored,
+            Inserted::Duplicate(stored) => {
+                tracing::debug!(seq = stored.seq, "retry of a stored message");
+                stored
+            }
+        };
+        Ok(client_msg_id
+            .map(|client_msg_id| {
+                Outbound::message(&ServerMessage::MessageAck {
+                    client_msg_id,
+                    room_id: stored.room_id.clone(),
+                    seq: stored.seq,
+                    message_id: stored.message_id.clone(),
+                    timestamp: stored.timestamp,
+                })
+            })
+            .into_iter()
+            .collect())
+    }
+
+    pub(super) async fn history(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+        before_seq: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        session.current_room = Some(room_id.clone());
+        self.require_approved(&room_id, &session.user_id).await?;
+        let limit = limit
+            .unwrap_or(limits::DEFAULT_HISTORY_PAGE)
+            .clamp(1, limits::MAX_HISTORY_PAGE);
+        // One more than asked tells whether an older page exists.
+        let mut messages = self
+            .storage
+            .messages_before(&room_id, before_seq, limit + 1)
+            .await?;
+        let has_more = messages.len() > limit as usize;
+        if has_more {
+            messages.remove(0);
+        }
+        Ok(vec![Outbound::message(&ServerMessage::History {
+            room_id,
+            messages,
+            has_more,
+        })])
+    }
+
+    pub(super) async fn resume(
+        &self,
+        session: &SocketSession,
+        rooms: Vec<ResumeRoom>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        // Every room is checked before anything is replayed, so a refusal replays nothing.
+        for room in &rooms {
+            self.require_approved(&room.room_id, &session.user_id)
+                .await?;
+        }
+        Ok(rooms
+            .into_iter()
+            .map(|room| Outbound::CatchUp {
+                room_id: room.room_id,
+                after_seq: room.after_seq,
+            })
+            .collect())
+    }
+}

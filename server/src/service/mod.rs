@@ -1,0 +1,227 @@
+//! One function per action: check the rules, change storage, tell the people concerned.
+//! Handlers in `gateway/ws.rs` and `http.rs` only decode, call and encode.
+//!
+//! One file per family of actions, each adding its functions to [`Service`]:
+//! `accounts.rs` (register, login, logout, authenticate), `rooms.rs` (create a room,
+//! preview one, list one's rooms), `membership.rs` (knock, approve, reject, members) and
+//! `messages.rs` (send, history, resume). This file holds the service itself, the
+//! dispatcher [`Service::handle`] and the checks the families share.
+
+mod accounts;
+mod membership;
+mod messages;
+mod rooms;
+
+use std::{
+    net::IpAddr,
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use knock_protocol::{ClientMessage, JoinRoom, RoomId, ServerMessage, UserId};
+
+use crate::{
+    batcher::{MembershipBatcher, MessageBatcher},
+    directory::{RoomDirectory, RoomEntry},
+    domain::{self, Decision},
+    error::ServiceError,
+    fanout::Fanout,
+    gateway::{ConnId, Hub, Outbound},
+    storage::Storage,
+    throttle::{FailureLimiter, KeyedLimiter, Rate},
+};
+
+/// Failed logins are counted in windows of this length.
+const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1_000;
+
+/// Room previews (an invite link's page) per client address: plenty for people
+/// following links, too few to scan for room ids (which are random UUIDs anyway).
+const PREVIEW_RATE: Rate = Rate {
+    per_second: 1.0,
+    burst: 20.0,
+};
+
+/// The abuse limits the service enforces (see `throttle.rs`).
+pub struct Limits {
+    messages: KeyedLimiter<UserId>,
+    logins_by_user: FailureLimiter<UserId>,
+    logins_by_address: FailureLimiter<IpAddr>,
+    /// Unknown addresses (behind a proxy that did not say) share one allowance.
+    previews: KeyedLimiter<Option<IpAddr>>,
+}
+
+impl Limits {
+    pub fn new(message_rate: Rate, login_failures: u32) -> Self {
+        Self {
+            messages: KeyedLimiter::new(message_rate),
+            logins_by_user: FailureLimiter::new(login_failures, LOGIN_WINDOW_MS),
+            logins_by_address: FailureLimiter::new(
+                login_failures.saturating_mul(10),
+                LOGIN_WINDOW_MS,
+            ),
+            previews: KeyedLimiter::new(PREVIEW_RATE),
+        }
+    }
+}
+
+/// An authenticated socket, as the service sees it.
+#[derive(Debug)]
+pub struct SocketSession {
+    pub conn_id: ConnId,
+    pub user_id: UserId,
+    /// The room this socket last created, asked to join or named.
+    pub current_room: Option<RoomId>,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    storage: Arc<dyn Storage>,
+    directory: Arc<RoomDirectory>,
+    fanout: Fanout,
+    messages: MessageBatcher,
+    memberships: MembershipBatcher,
+    limits: Arc<Limits>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+impl Service {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        directory: Arc<RoomDirectory>,
+        fanout: Fanout,
+        messages: MessageBatcher,
+        memberships: MembershipBatcher,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            storage,
+            directory,
+            fanout,
+            messages,
+            memberships,
+            limits: Arc::new(limits),
+        }
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        self.fanout.hub()
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    // ---- socket actions -------------------------------------------------------------
+
+    /// Carries out one action; what comes back goes to the acting socket only.
+    pub async fn handle(
+        &self,
+        session: &mut SocketSession,
+        message: ClientMessage,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        match message {
+            ClientMessage::Authenticate { .. } => Err(ServiceError::BadRequest(
+                "this socket is already authenticated".into(),
+            )),
+            ClientMessage::CreateRoom { room_name } => self.create_room(session, &room_name).await,
+            ClientMessage::JoinRoom(JoinRoom::Request { room_id }) => {
+                self.request_join(session, room_id).await
+            }
+            ClientMessage::JoinRoom(JoinRoom::Approve {
+                room_id,
+                target_user_id,
+            }) => {
+                self.decide(session, room_id, &target_user_id, Decision::Approve)
+                    .await
+            }
+            ClientMessage::JoinRoom(JoinRoom::Reject {
+                room_id,
+                target_user_id,
+            }) => {
+                self.decide(session, room_id, &target_user_id, Decision::Reject)
+                    .await
+            }
+            ClientMessage::SendMessage {
+                message,
+                room_id,
+                client_msg_id,
+            } => {
+                self.send_message(session, room_id, message, client_msg_id)
+                    .await
+            }
+            ClientMessage::GetMembers { room_id } => self.members(session, room_id).await,
+            ClientMessage::GetHistory {
+                room_id,
+                before_seq,
+                limit,
+            } => self.history(session, room_id, before_seq, limit).await,
+            ClientMessage::Resume { rooms } => self.resume(session, rooms).await,
+            ClientMessage::MyRooms => self.my_rooms(session).await,
+            ClientMessage::Ping => Ok(vec![Outbound::message(&ServerMessage::Pong)]),
+        }
+    }
+
+    // ---- helpers --------------------------------------------------------------------
+
+    fn room_or_current(
+        session: &mut SocketSession,
+        room_id: Option<RoomId>,
+    ) -> Result<RoomId, ServiceError> {
+        match room_id {
+            Some(room_id) => {
+                session.current_room = Some(room_id.clone());
+                Ok(room_id)
+            }
+            None => session.current_room.clone().ok_or(ServiceError::NoRoom),
+        }
+    }
+
+    async fn existing_room(&self, room_id: &RoomId) -> Result<Arc<RoomEntry>, ServiceError> {
+        // Ids Knock never made cannot name a room; no need to ask storage.
+        if uuid::Uuid::parse_str(room_id.as_str()).is_err() {
+            return Err(ServiceError::RoomNotFound);
+        }
+        self.directory
+            .get(room_id)
+            .await?
+            .ok_or(ServiceError::RoomNotFound)
+    }
+
+    /// The hot path's check (every message, history page, member list, resume): answered
+    /// from the directory.
+    async fn require_approved(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> Result<Arc<RoomEntry>, ServiceError> {
+        let room = self.existing_room(room_id).await?;
+        if domain::require_approved(room.membership(user_id)).is_ok() {
+            return Ok(room);
+        }
+        // The directory may lag behind an approval made on another node: ask storage
+        // for this one membership before refusing.
+        let stored = self.storage.membership(room_id, user_id).await?;
+        domain::require_approved(stored)?;
+        if let Some(membership) = stored {
+            self.directory.apply(room_id, user_id, membership);
+        }
+        Ok(room)
+    }
+}
+
+/// Runs CPU-heavy work (password hashing) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("blocking task: {e}")))
+}

@@ -1,9 +1,15 @@
-//! The rules of Knock: who may do what in which membership state. Plain functions over
-//! plain data; no I/O, no clock, no randomness.
+//! The rules of Knock: who may do what in which membership state, and what a valid name,
+//! message or client id is. Plain functions over plain data; no I/O, no clock, no
+//! randomness, and nothing from storage (storage stores a [`Membership`] as defined here).
 
-use knock_protocol::{MemberStatus, UserId, limits};
+use knock_protocol::{ClientMsgId, MemberStatus, UserId, limits};
 
-use crate::storage::Membership;
+/// A user's standing in one room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub status: MemberStatus,
+    pub is_admin: bool,
+}
 
 /// A refusal by the rules. Mapped to protocol codes in `error.rs`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +30,11 @@ pub enum RuleError {
     #[error("a message may have at most {max} characters", max = limits::MAX_MESSAGE_CHARS)]
     MessageTooLong,
     #[error(
+        "clientMsgId needs 1 to {max} bytes and no NUL character",
+        max = limits::MAX_CLIENT_MSG_ID_BYTES
+    )]
+    InvalidClientMsgId,
+    #[error(
         "a username needs {min} to {max} characters of a-z, 0-9, '_', '.' and '-'",
         min = limits::USERNAME_CHARS.start(),
         max = limits::USERNAME_CHARS.end()
@@ -40,15 +51,18 @@ pub enum RuleError {
 /// What a `joinRoom request` does, given the requester's current membership.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinOutcome {
-    /// The user becomes pending and the admins are told.
-    Ask,
+    /// The user's membership becomes this (pending) and the admins are told.
+    Ask(Membership),
     /// Nothing changes; the user is told their current status again.
     Unchanged(MemberStatus),
 }
 
 pub fn join_request(current: Option<Membership>) -> JoinOutcome {
     match current.map(|m| m.status) {
-        None | Some(MemberStatus::Rejected) => JoinOutcome::Ask,
+        None | Some(MemberStatus::Rejected) => JoinOutcome::Ask(Membership {
+            status: MemberStatus::Pending,
+            is_admin: false,
+        }),
         Some(status @ (MemberStatus::Pending | MemberStatus::Approved)) => {
             JoinOutcome::Unchanged(status)
         }
@@ -92,25 +106,41 @@ pub fn decide(
     }))
 }
 
-/// Sending, reading history and listing members need an approved membership.
-pub fn require_approved(membership: Option<Membership>) -> Result<(), RuleError> {
-    match membership {
+/// Whether a user with this membership (`None`: never asked) may receive the room now:
+/// its messages and member changes, its history, its member list, a resume of it, its
+/// `lastSeq`. Approved members only. Every place that sends or reads a room for a user
+/// asks this rule, through the node's `access::RoomAccess`; a status that takes access
+/// back is a change to this function.
+pub fn may_receive(membership: Option<Membership>) -> bool {
+    matches!(
+        membership,
         Some(Membership {
             status: MemberStatus::Approved,
             ..
-        }) => Ok(()),
-        _ => Err(RuleError::NotMember),
+        })
+    )
+}
+
+/// Sending, reading history and listing members need what receiving the room needs.
+pub fn require_approved(membership: Option<Membership>) -> Result<(), RuleError> {
+    if may_receive(membership) {
+        Ok(())
+    } else {
+        Err(RuleError::NotMember)
     }
 }
 
-/// Approving and rejecting need an approved admin.
+/// Whether this membership runs the room: an admin who may still receive it.
+pub fn is_acting_admin(membership: Membership) -> bool {
+    membership.is_admin && may_receive(Some(membership))
+}
+
+/// Approving and rejecting need an acting admin.
 pub fn require_admin(membership: Option<Membership>) -> Result<(), RuleError> {
-    match membership {
-        Some(Membership {
-            status: MemberStatus::Approved,
-            is_admin: true,
-        }) => Ok(()),
-        _ => Err(RuleError::NotAdmin),
+    if membership.is_some_and(is_acting_admin) {
+        Ok(())
+    } else {
+        Err(RuleError::NotAdmin)
     }
 }
 
@@ -140,6 +170,29 @@ pub fn message_text(text: &str) -> Result<(), RuleError> {
         return Err(RuleError::MessageTooLong);
     }
     Ok(())
+}
+
+/// A `clientMsgId` names one message of its sender for good: 1 to 64 bytes, no NUL.
+pub fn client_msg_id(id: &ClientMsgId) -> Result<(), RuleError> {
+    let id = id.as_str();
+    if id.is_empty() || id.len() > limits::MAX_CLIENT_MSG_ID_BYTES || id.contains('\0') {
+        return Err(RuleError::InvalidClientMsgId);
+    }
+    Ok(())
+}
+
+/// Whether a member list (`getMembers`) shows a user with this status: approved and
+/// pending users are listed, rejected ones are not.
+pub fn listed_in_members(status: MemberStatus) -> bool {
+    status != MemberStatus::Rejected
+}
+
+/// How many messages a history page holds: the requested number within 1 to the most
+/// allowed, the default page when none is asked for.
+pub fn history_page(limit: Option<u32>) -> u32 {
+    limit
+        .unwrap_or(limits::DEFAULT_HISTORY_PAGE)
+        .clamp(1, limits::MAX_HISTORY_PAGE)
 }
 
 /// The user id for a typed username: lower-cased, so names are unique regardless of case.
@@ -187,8 +240,8 @@ mod tests {
 
     #[test]
     fn outsiders_and_rejected_users_may_ask_again() {
-        assert_eq!(join_request(None), JoinOutcome::Ask);
-        assert_eq!(join_request(Some(REJECTED)), JoinOutcome::Ask);
+        assert_eq!(join_request(None), JoinOutcome::Ask(PENDING));
+        assert_eq!(join_request(Some(REJECTED)), JoinOutcome::Ask(PENDING));
     }
 
     #[test]
@@ -306,6 +359,38 @@ mod tests {
             message_text(&"a".repeat(4_001)),
             Err(RuleError::MessageTooLong)
         );
+    }
+
+    #[test]
+    fn client_msg_ids() {
+        assert_eq!(client_msg_id(&ClientMsgId::new("a")), Ok(()));
+        assert_eq!(
+            client_msg_id(&ClientMsgId::new(
+                "x".repeat(limits::MAX_CLIENT_MSG_ID_BYTES)
+            )),
+            Ok(())
+        );
+        for refused in [
+            String::new(),
+            "x".repeat(limits::MAX_CLIENT_MSG_ID_BYTES + 1),
+            "a\0b".to_owned(),
+        ] {
+            assert_eq!(
+                client_msg_id(&ClientMsgId::new(refused)),
+                Err(RuleError::InvalidClientMsgId)
+            );
+        }
+    }
+
+    #[test]
+    fn member_lists_and_history_pages() {
+        assert!(listed_in_members(MemberStatus::Approved));
+        assert!(listed_in_members(MemberStatus::Pending));
+        assert!(!listed_in_members(MemberStatus::Rejected));
+        assert_eq!(history_page(None), limits::DEFAULT_HISTORY_PAGE);
+        assert_eq!(history_page(Some(0)), 1);
+        assert_eq!(history_page(Some(7)), 7);
+        assert_eq!(history_page(Some(u32::MAX)), limits::MAX_HISTORY_PAGE);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Membership: knocking, an admin's decision, who is in a room, and telling the people
 //! concerned of each change.
 
-use knock_protocol::{MemberStatus, RoomId, ServerMessage, UserId};
+use knock_protocol::{RoomId, ServerMessage, UserId};
 
 use super::{Service, SocketSession, now_ms};
 use crate::{
@@ -27,11 +27,7 @@ impl Service {
                     status,
                 })])
             }
-            JoinOutcome::Ask => {
-                let pending = Membership {
-                    status: MemberStatus::Pending,
-                    is_admin: false,
-                };
+            JoinOutcome::Ask(pending) => {
                 self.store_membership(&room_id, &session.user_id, pending)
                     .await?;
                 tracing::info!(room = %room_id, "join requested");
@@ -48,7 +44,7 @@ impl Service {
                     &session.user_id,
                     &ServerMessage::JoinResponse {
                         room_id: room_id.clone(),
-                        status: MemberStatus::Pending,
+                        status: pending.status,
                     },
                 );
                 self.announce_change(&room_id, &session.user_id, pending)
@@ -146,7 +142,7 @@ impl Service {
             .members(&room_id)
             .await?
             .into_iter()
-            .filter(|participant| participant.status != MemberStatus::Rejected)
+            .filter(|participant| domain::listed_in_members(participant.status))
             .collect();
         Ok(vec![Outbound::message(&ServerMessage::RoomMembers {
             room_id,

@@ -1,6 +1,6 @@
 //! Messages: send, read history, resume after a gap.
 
-use knock_protocol::{ClientMsgId, MessageId, ResumeRoom, RoomId, ServerMessage, limits};
+use knock_protocol::{ClientMsgId, MessageId, ResumeRoom, RoomId, ServerMessage};
 
 use super::{Service, SocketSession, now_ms};
 use crate::{
@@ -20,15 +20,8 @@ impl Service {
     ) -> Result<Vec<Outbound>, ServiceError> {
         let room_id = Self::room_or_current(session, room_id)?;
         domain::message_text(&text)?;
-        if client_msg_id.as_ref().is_some_and(|id| {
-            id.as_str().is_empty()
-                || id.as_str().len() > limits::MAX_CLIENT_MSG_ID_BYTES
-                || id.as_str().contains('\0')
-        }) {
-            return Err(ServiceError::BadRequest(format!(
-                "clientMsgId needs 1 to {} bytes and no NUL character",
-                limits::MAX_CLIENT_MSG_ID_BYTES
-            )));
+        if let Some(id) = &client_msg_id {
+            domain::client_msg_id(id)?;
         }
         self.require_approved(&room_id, &session.user_id).await?;
         if !self.limits.messages.try_take(&session.user_id, now_ms()) {
@@ -77,9 +70,7 @@ impl Service {
     ) -> Result<Vec<Outbound>, ServiceError> {
         session.current_room = Some(room_id.clone());
         self.require_approved(&room_id, &session.user_id).await?;
-        let limit = limit
-            .unwrap_or(limits::DEFAULT_HISTORY_PAGE)
-            .clamp(1, limits::MAX_HISTORY_PAGE);
+        let limit = domain::history_page(limit);
         // One more than asked tells whether an older page exists.
         let mut messages = self
             .storage

@@ -2,10 +2,15 @@
 
 use std::net::IpAddr;
 
-use knock_protocol::{MemberStatus, RoomId, RoomPreview, ServerMessage};
+use knock_protocol::{RoomId, RoomPreview, ServerMessage};
 
 use super::{Service, SocketSession, now_ms};
-use crate::{domain, error::ServiceError, gateway::Outbound, storage::NewRoom};
+use crate::{
+    domain::{self, Membership},
+    error::ServiceError,
+    gateway::Outbound,
+    storage::NewRoom,
+};
 
 impl Service {
     pub(super) async fn create_room(
@@ -51,7 +56,12 @@ impl Service {
             .members(room_id)
             .await?
             .into_iter()
-            .filter(|m| m.is_admin && m.status == MemberStatus::Approved)
+            .filter(|m| {
+                domain::is_acting_admin(Membership {
+                    status: m.status,
+                    is_admin: m.is_admin,
+                })
+            })
             .map(|m| m.user_id)
             .collect();
         Ok(RoomPreview {
@@ -67,7 +77,11 @@ impl Service {
     ) -> Result<Vec<Outbound>, ServiceError> {
         let mut rooms = self.storage.rooms_of_user(&session.user_id).await?;
         for room in &mut rooms {
-            if room.status != MemberStatus::Approved {
+            let membership = Membership {
+                status: room.status,
+                is_admin: room.is_admin,
+            };
+            if !domain::may_receive(Some(membership)) {
                 room.last_seq = 0;
             }
         }

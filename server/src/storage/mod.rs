@@ -13,9 +13,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ClientMsgId, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, ClientMsgId, MessageId, Participant, RoomId, RoomSummary, UserId,
 };
 
+/// Defined with the rules, which must not depend on storage; stored here as it is.
+pub use crate::domain::Membership;
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
@@ -72,13 +74,6 @@ pub struct Room {
     pub room_name: String,
     /// The newest message's `seq`; 0 before the first message.
     pub last_seq: u64,
-}
-
-/// A user's standing in one room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Membership {
-    pub status: MemberStatus,
-    pub is_admin: bool,
 }
 
 /// One membership to insert or update.

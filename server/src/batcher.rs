@@ -12,7 +12,8 @@ use knock_protocol::{RoomId, ServerMessage};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    directory::{RoomDirectory, RoomEntry},
+    access::RoomAccess,
+    directory::RoomEntry,
     error::ServiceError,
     fanout::Fanout,
     gateway::ChatFrame,
@@ -39,16 +40,16 @@ impl MessageBatcher {
     /// the queued messages are stored.
     pub fn spawn(
         storage: Arc<dyn Storage>,
-        directory: Arc<RoomDirectory>,
+        access: RoomAccess,
         fanout: Fanout,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(queue, storage, directory, fanout));
+        let task = tokio::spawn(run(queue, storage, access, fanout));
         (Self { jobs }, task)
     }
 
-    /// Stores the message and delivers it to the room's approved members; returns once it
-    /// is durably stored (and already queued for every recipient).
+    /// Stores the message and delivers it to those who may receive the room; returns once
+    /// it is durably stored (and already queued for every recipient).
     pub async fn store(&self, message: NewMessage) -> Result<Inserted, ServiceError> {
         let (done, result) = oneshot::channel();
         self.jobs
@@ -64,7 +65,7 @@ impl MessageBatcher {
 async fn run(
     mut queue: mpsc::Receiver<Job>,
     storage: Arc<dyn Storage>,
-    directory: Arc<RoomDirectory>,
+    access: RoomAccess,
     fanout: Fanout,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -73,7 +74,7 @@ async fn run(
             batch.drain(..).map(|job| (job.message, job.done)).unzip();
         match storage.insert_messages(&messages).await {
             Ok(results) => {
-                fan_out(&results, &directory, &fanout).await;
+                fan_out(&results, &access, &fanout).await;
                 for (done, result) in dones.into_iter().zip(results) {
                     let _ = done.send(Ok(result));
                 }
@@ -89,22 +90,19 @@ async fn run(
     tracing::debug!("message batcher finished");
 }
 
-/// Delivers the batch's new messages, in order, to the approved members of their rooms.
-async fn fan_out(results: &[Inserted], directory: &RoomDirectory, fanout: &Fanout) {
+/// Delivers the batch's new messages, in order, to those who may receive their rooms.
+async fn fan_out(results: &[Inserted], access: &RoomAccess, fanout: &Fanout) {
     let mut rooms: HashMap<&RoomId, Option<Arc<RoomEntry>>> = HashMap::new();
     for result in results {
         let Inserted::New(message) = result else {
             continue;
         };
         if !rooms.contains_key(&message.room_id) {
-            let room = directory
-                .get(&message.room_id)
-                .await
-                .unwrap_or_else(|error| {
-                    // Stored but not delivered live: clients find it by `seq` on resume.
-                    tracing::error!(%error, room = %message.room_id, "loading recipients failed");
-                    None
-                });
+            let room = access.room(&message.room_id).await.unwrap_or_else(|error| {
+                // Stored but not delivered live: clients find it by `seq` on resume.
+                tracing::error!(%error, room = %message.room_id, "loading recipients failed");
+                None
+            });
             rooms.insert(&message.room_id, room);
         }
         let Some(room) = &rooms[&message.room_id] else {
@@ -115,7 +113,7 @@ async fn fan_out(results: &[Inserted], directory: &RoomDirectory, fanout: &Fanou
             seq: message.seq,
             frame: ServerMessage::Message(message.clone()).to_json().into(),
         };
-        fanout.chat(&room.approved, frame);
+        fanout.chat(room.receivers(), frame);
     }
 }
 

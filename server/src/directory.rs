@@ -4,11 +4,10 @@
 //!
 //! Entries are loaded on first use, updated in place with every membership change this
 //! node stores or another node announces (through Redis), dropped after a Redis outage,
-//! and read again after [`MAX_AGE`] in any case. Staleness never grants access: v1 has
-//! no way to take an approval back (no kick, no leave), and admins never change; a
-//! refusal is checked against the stored membership before it is answered, so a lagging
-//! entry does not delay an approval either. A kick would have to reach every node's
-//! directory before it is answered.
+//! and read again after [`MAX_AGE`] in any case. An entry keeps the users who may receive
+//! the room by the rule ([`domain::may_receive`]); whether a user may receive a room now
+//! is answered by [`crate::access::RoomAccess`], which owns this directory, says what
+//! its staleness allows, and is the only way in.
 
 use std::{
     collections::HashMap,
@@ -19,74 +18,87 @@ use std::{
     time::{Duration, Instant},
 };
 
-use knock_protocol::{MemberStatus, Participant, RoomId, UserId};
+use knock_protocol::{Participant, RoomId, UserId};
 
-use crate::storage::{Membership, Storage, StorageError};
+use crate::{
+    domain::{self, Membership},
+    storage::{Storage, StorageError},
+};
 
 /// An entry older than this is read again (a safety net for a missed invalidation).
 const MAX_AGE: Duration = Duration::from_secs(30);
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// One room's name and approved members, as of `loaded`. Pending and rejected users are
-/// not kept: nothing on the hot path asks about them.
+/// One room's name and the users who may receive it ([`domain::may_receive`]), as of
+/// `loaded`. Nobody else is kept (pending and rejected users): nothing on the hot path
+/// asks about them.
 #[derive(Clone, Debug)]
 pub struct RoomEntry {
     pub room_id: RoomId,
     pub room_name: String,
-    /// Approved members and whether each is an admin.
-    approved_admin: FastMap<UserId, bool>,
-    /// The approved members: the recipients of every message.
-    pub approved: Vec<UserId>,
+    /// The users who may receive the room, with their memberships.
+    members: FastMap<UserId, Membership>,
+    /// The same users: the recipients of every message and member change.
+    receivers: Vec<UserId>,
     loaded: Instant,
 }
 
 impl RoomEntry {
     fn new(room_id: RoomId, room_name: String, members: Vec<Participant>) -> Self {
-        let approved_admin: FastMap<UserId, bool> = members
+        let members: FastMap<UserId, Membership> = members
             .into_iter()
-            .filter(|m| m.status == MemberStatus::Approved)
-            .map(|m| (m.user_id, m.is_admin))
+            .map(|m| {
+                let membership = Membership {
+                    status: m.status,
+                    is_admin: m.is_admin,
+                };
+                (m.user_id, membership)
+            })
+            .filter(|(_, membership)| domain::may_receive(Some(*membership)))
             .collect();
         Self {
             room_id,
             room_name,
-            approved: approved_admin.keys().cloned().collect(),
-            approved_admin,
+            receivers: members.keys().cloned().collect(),
+            members,
             loaded: Instant::now(),
         }
     }
 
-    /// The user's membership if approved; `None` for everyone else.
+    /// The user's membership if they may receive the room; `None` for everyone else.
     pub fn membership(&self, user: &UserId) -> Option<Membership> {
-        self.approved_admin.get(user).map(|&is_admin| Membership {
-            status: MemberStatus::Approved,
-            is_admin,
-        })
+        self.members.get(user).copied()
     }
 
-    /// The room's admins (always approved members).
+    /// The users who may receive the room.
+    pub fn receivers(&self) -> &[UserId] {
+        &self.receivers
+    }
+
+    /// The room's acting admins ([`domain::is_acting_admin`]).
     pub fn admins(&self) -> impl Iterator<Item = &UserId> {
-        self.approved_admin
+        self.members
             .iter()
-            .filter_map(|(user, &is_admin)| is_admin.then_some(user))
+            .filter_map(|(user, &membership)| domain::is_acting_admin(membership).then_some(user))
     }
 
     /// This entry with one membership changed, or `None` when nothing it keeps changes
     /// (a request, a rejection).
     fn with_change(&self, user: &UserId, membership: Membership) -> Option<Self> {
-        let approved = membership.status == MemberStatus::Approved;
-        if approved == self.approved_admin.contains_key(user) {
+        let receives = domain::may_receive(Some(membership));
+        let kept = self.members.get(user);
+        if (receives && kept == Some(&membership)) || (!receives && kept.is_none()) {
             return None;
         }
         let mut next = self.clone();
-        if approved {
-            next.approved_admin
-                .insert(user.clone(), membership.is_admin);
-            next.approved.push(user.clone());
+        if receives {
+            if next.members.insert(user.clone(), membership).is_none() {
+                next.receivers.push(user.clone());
+            }
         } else {
-            next.approved_admin.remove(user);
-            next.approved.retain(|member| member != user);
+            next.members.remove(user);
+            next.receivers.retain(|member| member != user);
         }
         Some(next)
     }
@@ -184,6 +196,8 @@ impl RoomDirectory {
 
 #[cfg(test)]
 mod tests {
+    use knock_protocol::MemberStatus;
+
     use super::*;
     use crate::testing::alices_room;
 
@@ -193,7 +207,7 @@ mod tests {
         let directory = RoomDirectory::new(storage);
         let entry = directory.get(&room_id).await.unwrap().unwrap();
         assert_eq!(entry.room_name, "Room");
-        assert_eq!(entry.approved, vec![UserId::new("alice")]);
+        assert_eq!(entry.receivers(), [UserId::new("alice")]);
         assert!(entry.membership(&UserId::new("alice")).unwrap().is_admin);
         assert_eq!(entry.membership(&UserId::new("bob")), None);
         assert!(directory.get(&RoomId::new("nope")).await.unwrap().is_none());
@@ -228,7 +242,7 @@ mod tests {
         directory.apply(&room_id, &bob, approved);
         let entry = directory.get(&room_id).await.unwrap().unwrap();
         assert_eq!(entry.membership(&bob), Some(approved));
-        assert_eq!(entry.approved.len(), 2);
+        assert_eq!(entry.receivers().len(), 2);
         // ...until the directory is cleared and reads storage again.
         directory.clear();
         let reloaded = directory.get(&room_id).await.unwrap().unwrap();

@@ -5,9 +5,9 @@
 //! An event is a small JSON header, then, for a frame, a newline and the frame exactly as
 //! the sockets are sent it: the frame is neither escaped into the header nor parsed by the
 //! nodes that receive it. A chat message's header names its room and `seq` but not its
-//! recipients: each node sends it to the local sockets of the room's approved members,
-//! from its own room directory (kept current by the `roomChanged` events, which one node
-//! publishes in the order it stores them).
+//! recipients: each node sends it to the local sockets of those who may receive the room,
+//! as its own room access knows them (kept current by the `roomChanged` events, which one
+//! node publishes in the order it stores them).
 //!
 //! Redis pub/sub keeps nothing: an event published while a node is disconnected is lost
 //! to it. Chat messages are not: after every (re)subscription the node asks each local
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::{
-    directory::RoomDirectory,
+    access::RoomAccess,
     gateway::{ChatFrame, CloseReason, Hub, Outbound},
     storage::Membership,
 };
@@ -60,12 +60,12 @@ struct Event {
 enum EventKind {
     /// The frame that follows, for every socket of these users.
     Frame { users: Vec<UserId> },
-    /// The frame that follows is this stored chat message, for the room's approved
+    /// The frame that follows is this stored chat message, for those who may receive the
     /// members.
     Chat { room_id: RoomId, seq: u64 },
     /// A session was signed out: close its sockets.
     CloseSession { session: String },
-    /// A stored membership change, for every node's room directory.
+    /// A stored membership change, for every node's room access.
     RoomChanged {
         room_id: RoomId,
         user_id: UserId,
@@ -87,7 +87,7 @@ impl Fanout {
     /// Fan-out through Redis too; fails if Redis cannot be reached at start.
     pub async fn with_redis(
         hub: Arc<Hub>,
-        directory: Arc<RoomDirectory>,
+        access: RoomAccess,
         url: &str,
     ) -> Result<Self, BusError> {
         let client = redis::Client::open(url)?;
@@ -95,7 +95,7 @@ impl Fanout {
         let node: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let (outgoing, queue) = mpsc::channel(PUBLISH_QUEUE);
         tokio::spawn(publish_loop(publisher, queue));
-        tokio::spawn(subscribe_loop(client, node.clone(), hub.clone(), directory));
+        tokio::spawn(subscribe_loop(client, node.clone(), hub.clone(), access));
         tracing::info!(%node, "fan-out through Redis");
         Ok(Self {
             hub,
@@ -241,12 +241,7 @@ async fn publish_loop(
     }
 }
 
-async fn subscribe_loop(
-    client: redis::Client,
-    node: Arc<str>,
-    hub: Arc<Hub>,
-    directory: Arc<RoomDirectory>,
-) {
+async fn subscribe_loop(client: redis::Client, node: Arc<str>, hub: Arc<Hub>, access: RoomAccess) {
     let mut pause = Duration::from_millis(200);
     loop {
         match subscribe(&client).await {
@@ -254,11 +249,11 @@ async fn subscribe_loop(
                 pause = Duration::from_millis(200);
                 tracing::info!("subscribed to Redis; catching local sockets up from storage");
                 // Whatever was published while this node was not listening is in storage.
-                directory.clear();
+                access.forget_all();
                 hub.resync_all();
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
-                    deliver(&hub, &directory, &node, message.get_payload_bytes()).await;
+                    deliver(&hub, &access, &node, message.get_payload_bytes()).await;
                 }
                 tracing::warn!("Redis subscription ended");
             }
@@ -275,7 +270,7 @@ async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::Pub
     Ok(pubsub)
 }
 
-async fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8]) {
+async fn deliver(hub: &Hub, access: &RoomAccess, node: &str, payload: &[u8]) {
     let (event, frame) = match decode_event(payload) {
         Ok(decoded) => decoded,
         Err(error) => {
@@ -292,7 +287,7 @@ async fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8
             hub.send_to_users(&users, &Outbound::Frame(frame.into()));
         }
         EventKind::Chat { room_id, seq } => {
-            let room = match directory.get(&room_id).await {
+            let room = match access.room(&room_id).await {
                 Ok(Some(room)) => room,
                 Ok(None) => return,
                 Err(error) => {
@@ -307,7 +302,7 @@ async fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8
                 seq,
                 frame: frame.into(),
             };
-            hub.send_to_users(&room.approved, &Outbound::Chat(Arc::new(chat)));
+            hub.send_to_users(room.receivers(), &Outbound::Chat(Arc::new(chat)));
         }
         EventKind::CloseSession { session } => {
             hub.close_session(&session, CloseReason::SIGNED_OUT);
@@ -317,7 +312,7 @@ async fn deliver(hub: &Hub, directory: &RoomDirectory, node: &str, payload: &[u8
             user_id,
             status,
             is_admin,
-        } => directory.apply(&room_id, &user_id, Membership { status, is_admin }),
+        } => access.apply(&room_id, &user_id, Membership { status, is_admin }),
     }
 }
 

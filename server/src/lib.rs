@@ -1,5 +1,6 @@
 //! Knock's server as a library: `main.rs` parses flags and calls [`run`]; tests can too.
 
+pub mod access;
 pub mod auth;
 pub mod batcher;
 pub mod config;
@@ -18,9 +19,9 @@ pub mod throttle;
 use axum::serve::ListenerExt;
 use std::{future::Future, sync::Arc};
 
+use access::RoomAccess;
 use batcher::{MembershipBatcher, MessageBatcher};
 pub use config::Config;
-use directory::RoomDirectory;
 use fanout::Fanout;
 use gateway::{CloseReason, Hub};
 use service::{Limits, Service};
@@ -56,18 +57,18 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let storage = storage::open(&config.database_url).await?;
     let hub = Arc::new(Hub::new());
-    let directory = Arc::new(RoomDirectory::new(storage.clone()));
+    let access = RoomAccess::new(storage.clone());
     let fanout = match &config.redis_url {
-        Some(url) => Fanout::with_redis(hub.clone(), directory.clone(), url).await?,
+        Some(url) => Fanout::with_redis(hub.clone(), access.clone(), url).await?,
         None => Fanout::local(hub.clone()),
     };
     let (messages, messages_task) =
-        MessageBatcher::spawn(storage.clone(), directory.clone(), fanout.clone());
+        MessageBatcher::spawn(storage.clone(), access.clone(), fanout.clone());
     let (memberships, memberships_task) = MembershipBatcher::spawn(storage.clone());
     let limits = Limits::new(config.message_rate(), config.login_failures);
     let state = AppState {
         allowed_origins: config.normalized_origins().into(),
-        service: Service::new(storage, directory, fanout, messages, memberships, limits),
+        service: Service::new(storage, access, fanout, messages, memberships, limits),
         config: Arc::new(config),
     };
     let addr = state.config.addr;

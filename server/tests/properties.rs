@@ -18,8 +18,8 @@ use knock_protocol::{
     ResumeRoom, RoomId, ServerMessage, UserId,
 };
 use knock_server::{
+    access::RoomAccess,
     batcher::{MembershipBatcher, MessageBatcher},
-    directory::RoomDirectory,
     fanout::Fanout,
     gateway::{Hub, Outbound, SocketQueue as Queue},
     service::{Limits, Service, SocketSession},
@@ -55,18 +55,10 @@ async fn new_service() -> Service {
         .await
         .expect("in-memory storage");
     let fanout = Fanout::local(Arc::new(Hub::new()));
-    let directory = Arc::new(RoomDirectory::new(storage.clone()));
-    let (messages, _task) =
-        MessageBatcher::spawn(storage.clone(), directory.clone(), fanout.clone());
+    let access = RoomAccess::new(storage.clone());
+    let (messages, _task) = MessageBatcher::spawn(storage.clone(), access.clone(), fanout.clone());
     let (memberships, _task) = MembershipBatcher::spawn(storage.clone());
-    Service::new(
-        storage,
-        directory,
-        fanout,
-        messages,
-        memberships,
-        no_limits(),
-    )
+    Service::new(storage, access, fanout, messages, memberships, no_limits())
 }
 
 async fn add_user(service: &Service, name: &str) -> UserId {

@@ -25,10 +25,12 @@ pub enum Outbound {
     /// A chat message: sent unless this socket had it already; a gap before it is filled
     /// from storage first.
     Chat(Arc<ChatFrame>),
-    /// Send every stored message of the room after this `seq` (the `resume` action).
+    /// Send every stored message of the room after this `seq` (the `resume` action), if
+    /// the socket's user may receive the room then (`access::RoomAccess`).
     CatchUp { room_id: RoomId, after_seq: u64 },
     /// Send what was stored after the last message sent, in every room this socket has
-    /// been sent messages of (after this node may have missed events).
+    /// been sent messages of and its user may still receive, asked per room of
+    /// `access::RoomAccess` (after this node may have missed events).
     Resync,
 }
 

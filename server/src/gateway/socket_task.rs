@@ -5,20 +5,19 @@
 use std::{
     collections::HashMap,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll, Waker},
     time::Duration,
 };
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{Sink, SinkExt, stream::SplitSink};
-use knock_protocol::{RoomId, ServerMessage};
+use knock_protocol::{RoomId, ServerMessage, UserId};
 
 use super::{
     frames::{ChatFrame, CloseReason, Outbound},
     mailbox::{CloseSignal, DirectWrite, Queue},
 };
-use crate::storage::Storage;
+use crate::{access::RoomAccess, storage::Storage};
 
 /// Catch-up reads from storage in pages of this many messages.
 const CATCH_UP_PAGE: u32 = 200;
@@ -119,13 +118,41 @@ struct Sent {
     to: u64,
 }
 
+/// What a socket's catch-ups read with: the room access, asked for this socket's user
+/// before a room's stored messages are read, and the storage behind it.
+pub struct Replay {
+    access: RoomAccess,
+    user_id: UserId,
+}
+
+impl Replay {
+    pub fn new(access: RoomAccess, user_id: UserId) -> Self {
+        Self { access, user_id }
+    }
+
+    /// Whether the user may receive the room now ([`RoomAccess::may_receive`]).
+    async fn may_receive(&self, room_id: &RoomId) -> Result<bool, Option<axum::Error>> {
+        self.access
+            .may_receive(room_id, &self.user_id)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, room = %room_id, "access check failed");
+                None
+            })
+    }
+
+    fn storage(&self) -> &dyn Storage {
+        self.access.storage().as_ref()
+    }
+}
+
 /// The socket's write task. Between wake-ups its write half is parked in the mailbox for
 /// the write threads; it takes it back when they leave it work, to ping, and to close.
 pub async fn write_task(
     sink: SocketSink,
     queue: SocketQueue,
     close: SocketCloseSignal,
-    storage: Arc<dyn Storage>,
+    replay: Replay,
     ping_interval: Duration,
 ) {
     let mut ping =
@@ -137,7 +164,7 @@ pub async fn write_task(
         let outcome = tokio::select! {
             biased;
             () = close.changed() => break close.reason(),
-            outcome = turn(&mut held, &queue, &mut ping, storage.as_ref()) => outcome,
+            outcome = turn(&mut held, &queue, &mut ping, &replay) => outcome,
         };
         match outcome {
             Ok(true) => {}
@@ -165,10 +192,7 @@ pub async fn write_task(
             // except for a client too slow to take them.
             if reason != CloseReason::TOO_SLOW {
                 while let Some(item) = queue.try_recv() {
-                    if write(&mut sink, &mut sent, item, storage.as_ref())
-                        .await
-                        .is_err()
-                    {
+                    if write(&mut sink, &mut sent, item, &replay).await.is_err() {
                         return;
                     }
                 }
@@ -192,7 +216,7 @@ async fn turn(
     held: &mut Option<SocketSink>,
     queue: &SocketQueue,
     ping: &mut tokio::time::Interval,
-    storage: &dyn Storage,
+    replay: &Replay,
 ) -> Result<bool, Option<axum::Error>> {
     let mut pinging = false;
     if held.is_none() {
@@ -218,7 +242,7 @@ async fn turn(
     }
     // Boxed (once per wake-up, not per frame): writing may read storage, and that state
     // would otherwise be part of every idle socket's task.
-    Box::pin(write_burst(sink, sent, queue, storage)).await?;
+    Box::pin(write_burst(sink, sent, queue, replay)).await?;
     if let Some(half) = held.take()
         && let Err(half) = queue.park(half)
     {
@@ -233,11 +257,11 @@ async fn write_burst(
     sink: &mut SplitSink<WebSocket, Message>,
     sent: &mut SentRuns,
     queue: &SocketQueue,
-    storage: &dyn Storage,
+    replay: &Replay,
 ) -> WriteResult {
     for _ in 0..WRITE_BURST {
         let Some(item) = queue.try_recv() else { break };
-        write(sink, sent, item, storage).await?;
+        write(sink, sent, item, replay).await?;
     }
     sink.flush().await.map_err(Some)
 }
@@ -246,21 +270,23 @@ async fn write(
     sink: &mut SplitSink<WebSocket, Message>,
     sent: &mut SentRuns,
     item: Outbound,
-    storage: &dyn Storage,
+    replay: &Replay,
 ) -> WriteResult {
     match item {
         Outbound::Frame(frame) => sink.feed(Message::Text(frame)).await.map_err(Some),
-        Outbound::Chat(chat) => deliver(sink, sent, &chat, storage).await,
+        Outbound::Chat(chat) => deliver(sink, sent, &chat, replay).await,
         Outbound::CatchUp { room_id, after_seq } => {
-            catch_up(sink, sent, room_id, after_seq, storage).await
+            catch_up(sink, sent, room_id, after_seq, replay).await
         }
         Outbound::Resync => {
+            // Every room this socket was sent; `catch_up` asks, room by room, whether the
+            // user may still receive it.
             let rooms: Vec<(RoomId, u64)> = sent
                 .iter()
                 .map(|(room, run)| (room.clone(), run.to))
                 .collect();
             for (room_id, last) in rooms {
-                catch_up(sink, sent, room_id, last, storage).await?;
+                catch_up(sink, sent, room_id, last, replay).await?;
             }
             Ok(())
         }
@@ -269,17 +295,19 @@ async fn write(
 
 type WriteResult = Result<(), Option<axum::Error>>;
 
-/// Sends a live chat message unless this socket has it, filling any gap before it.
+/// Sends a live chat message unless this socket has it, filling any gap before it. The
+/// message was addressed to those who may receive its room when it was fanned out, and
+/// the gap is of the same room: neither is asked about again.
 async fn deliver(
     sink: &mut SplitSink<WebSocket, Message>,
     sent: &mut SentRuns,
     chat: &ChatFrame,
-    storage: &dyn Storage,
+    replay: &Replay,
 ) -> WriteResult {
     match plan(sent, chat) {
         ChatPlan::Skip => return Ok(()),
         ChatPlan::FillGapFrom(after) => {
-            send_stored(sink, sent, &chat.room_id, after, chat.seq - 1, storage).await?;
+            send_stored(sink, sent, &chat.room_id, after, chat.seq - 1, replay).await?;
         }
         ChatPlan::Send => {}
     }
@@ -290,14 +318,18 @@ async fn deliver(
     Ok(())
 }
 
-/// `resume`: every stored message after `after_seq` that this socket was not sent yet.
+/// `resume`: every stored message after `after_seq` that this socket was not sent yet,
+/// if the user may receive the room now (asked first, as a resync asks for each room).
 async fn catch_up(
     sink: &mut SplitSink<WebSocket, Message>,
     sent: &mut SentRuns,
     room_id: RoomId,
     after_seq: u64,
-    storage: &dyn Storage,
+    replay: &Replay,
 ) -> WriteResult {
+    if !replay.may_receive(&room_id).await? {
+        return Ok(());
+    }
     // The client has everything up to `after_seq`; live messages this socket was already
     // sent are not sent twice.
     let already = sent.insert(
@@ -309,7 +341,8 @@ async fn catch_up(
     );
     let mut cursor = after_seq;
     loop {
-        let page = storage
+        let page = replay
+            .storage()
             .messages_after(&room_id, cursor, CATCH_UP_PAGE)
             .await
             .map_err(|error| {
@@ -343,14 +376,15 @@ async fn send_stored(
     room_id: &RoomId,
     after: u64,
     up_to: u64,
-    storage: &dyn Storage,
+    replay: &Replay,
 ) -> WriteResult {
     let mut cursor = after;
     while cursor < up_to {
         let want = u32::try_from(up_to - cursor)
             .unwrap_or(CATCH_UP_PAGE)
             .min(CATCH_UP_PAGE);
-        let page = storage
+        let page = replay
+            .storage()
             .messages_after(room_id, cursor, want)
             .await
             .map_err(|error| {

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use super::{
     frames::{CloseReason, Outbound},
     hub::Registration,
-    socket_task::{CLOSE_GRACE, SocketCloseSignal, SocketSink, write_task},
+    socket_task::{CLOSE_GRACE, Replay, SocketCloseSignal, SocketSink, write_task},
 };
 use crate::{
     AppState,
@@ -86,7 +86,7 @@ async fn serve_split(
             SocketSink::new(sink),
             queue,
             close.clone(),
-            state.service.storage().clone(),
+            Replay::new(state.service.access().clone(), user_id.clone()),
             state.config.ping_interval(),
         )
         .in_current_span(),

@@ -18,7 +18,7 @@ impl Service {
         room_id: RoomId,
     ) -> Result<Vec<Outbound>, ServiceError> {
         session.current_room = Some(room_id.clone());
-        let room = self.existing_room(&room_id).await?;
+        let room = self.access.existing_room(&room_id).await?;
         let current = self.storage.membership(&room_id, &session.user_id).await?;
         match domain::join_request(current) {
             JoinOutcome::Unchanged(status) => {
@@ -31,7 +31,8 @@ impl Service {
                 self.store_membership(&room_id, &session.user_id, pending)
                     .await?;
                 tracing::info!(room = %room_id, "join requested");
-                // Admins never change, so the directory's list is the stored one.
+                // The acting admins as this node's access knows them: kept current by every
+                // stored change, here and (through `roomChanged`) on other nodes.
                 let admins: Vec<UserId> = room.admins().cloned().collect();
                 self.fanout.to_users(
                     &admins,
@@ -62,7 +63,7 @@ impl Service {
         decision: Decision,
     ) -> Result<Vec<Outbound>, ServiceError> {
         let room_id = Self::room_or_current(session, room_id)?;
-        self.existing_room(&room_id).await?;
+        self.access.existing_room(&room_id).await?;
         let actor = self.storage.membership(&room_id, &session.user_id).await?;
         let target = domain::username(target.as_str()).unwrap_or_else(|_| target.clone());
         let current = self.storage.membership(&room_id, &target).await?;
@@ -83,9 +84,10 @@ impl Service {
         Ok(Vec::new())
     }
 
-    /// Membership decisions read storage, not the directory (they must see the latest
+    /// Membership decisions read storage, not the room access (they must see the latest
     /// state); the change is stored (batched with others queued at the same time) and
-    /// then applied to the directory of every node.
+    /// then applied to the room access of this node, before the action is answered, and
+    /// of every other node.
     pub(super) async fn store_membership(
         &self,
         room_id: &RoomId,
@@ -100,13 +102,13 @@ impl Service {
                 updated_at: now_ms(),
             })
             .await?;
-        self.directory.apply(room_id, user, membership);
+        self.access.apply(room_id, user, membership);
         self.fanout.room_changed(room_id, user, membership);
         Ok(())
     }
 
-    /// `memberChanged` to every approved member of the room (as the directory, which has
-    /// just applied the change, knows them) and to the user concerned.
+    /// `memberChanged` to everyone who may receive the room (as this node's access, which
+    /// has just applied the change, knows them) and to the user concerned.
     pub(super) async fn announce_change(
         &self,
         room_id: &RoomId,
@@ -119,12 +121,10 @@ impl Service {
             status: membership.status,
             is_admin: membership.is_admin,
         };
-        let room = self.directory.get(room_id).await?;
-        let approved = room
-            .as_ref()
-            .map_or(&[][..], |room| room.approved.as_slice());
-        self.fanout.to_users(approved, &change);
-        if !approved.contains(user_id) {
+        let room = self.access.room(room_id).await?;
+        let receivers = room.as_ref().map_or(&[][..], |room| room.receivers());
+        self.fanout.to_users(receivers, &change);
+        if !receivers.contains(user_id) {
             self.fanout.to_user(user_id, &change);
         }
         Ok(())
@@ -136,7 +136,7 @@ impl Service {
         room_id: Option<RoomId>,
     ) -> Result<Vec<Outbound>, ServiceError> {
         let room_id = Self::room_or_current(session, room_id)?;
-        let room = self.require_approved(&room_id, &session.user_id).await?;
+        let room = self.access.require(&room_id, &session.user_id).await?;
         let participants = self
             .storage
             .members(&room_id)

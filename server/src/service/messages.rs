@@ -23,7 +23,7 @@ impl Service {
         if let Some(id) = &client_msg_id {
             domain::client_msg_id(id)?;
         }
-        self.require_approved(&room_id, &session.user_id).await?;
+        self.access.require(&room_id, &session.user_id).await?;
         if !self.limits.messages.try_take(&session.user_id, now_ms()) {
             return Err(ServiceError::RateLimited);
         }
@@ -69,7 +69,7 @@ impl Service {
         limit: Option<u32>,
     ) -> Result<Vec<Outbound>, ServiceError> {
         session.current_room = Some(room_id.clone());
-        self.require_approved(&room_id, &session.user_id).await?;
+        self.access.require(&room_id, &session.user_id).await?;
         let limit = domain::history_page(limit);
         // One more than asked tells whether an older page exists.
         let mut messages = self
@@ -94,8 +94,7 @@ impl Service {
     ) -> Result<Vec<Outbound>, ServiceError> {
         // Every room is checked before anything is replayed, so a refusal replays nothing.
         for room in &rooms {
-            self.require_approved(&room.room_id, &session.user_id)
-                .await?;
+            self.access.require(&room.room_id, &session.user_id).await?;
         }
         Ok(rooms
             .into_iter()

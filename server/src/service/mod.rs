@@ -21,9 +21,9 @@ use std::{
 use knock_protocol::{ClientMessage, JoinRoom, RoomId, ServerMessage, UserId};
 
 use crate::{
+    access::RoomAccess,
     batcher::{MembershipBatcher, MessageBatcher},
-    directory::{RoomDirectory, RoomEntry},
-    domain::{self, Decision},
+    domain::Decision,
     error::ServiceError,
     fanout::Fanout,
     gateway::{ConnId, Hub, Outbound},
@@ -76,7 +76,7 @@ pub struct SocketSession {
 #[derive(Clone)]
 pub struct Service {
     storage: Arc<dyn Storage>,
-    directory: Arc<RoomDirectory>,
+    access: RoomAccess,
     fanout: Fanout,
     messages: MessageBatcher,
     memberships: MembershipBatcher,
@@ -95,7 +95,7 @@ pub fn now_ms() -> i64 {
 impl Service {
     pub fn new(
         storage: Arc<dyn Storage>,
-        directory: Arc<RoomDirectory>,
+        access: RoomAccess,
         fanout: Fanout,
         messages: MessageBatcher,
         memberships: MembershipBatcher,
@@ -103,7 +103,7 @@ impl Service {
     ) -> Self {
         Self {
             storage,
-            directory,
+            access,
             fanout,
             messages,
             memberships,
@@ -113,6 +113,11 @@ impl Service {
 
     pub fn hub(&self) -> &Arc<Hub> {
         self.fanout.hub()
+    }
+
+    /// Who may receive which room, on this node.
+    pub fn access(&self) -> &RoomAccess {
+        &self.access
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {
@@ -182,38 +187,6 @@ impl Service {
             }
             None => session.current_room.clone().ok_or(ServiceError::NoRoom),
         }
-    }
-
-    async fn existing_room(&self, room_id: &RoomId) -> Result<Arc<RoomEntry>, ServiceError> {
-        // Ids Knock never made cannot name a room; no need to ask storage.
-        if uuid::Uuid::parse_str(room_id.as_str()).is_err() {
-            return Err(ServiceError::RoomNotFound);
-        }
-        self.directory
-            .get(room_id)
-            .await?
-            .ok_or(ServiceError::RoomNotFound)
-    }
-
-    /// The hot path's check (every message, history page, member list, resume): answered
-    /// from the directory.
-    async fn require_approved(
-        &self,
-        room_id: &RoomId,
-        user_id: &UserId,
-    ) -> Result<Arc<RoomEntry>, ServiceError> {
-        let room = self.existing_room(room_id).await?;
-        if domain::require_approved(room.membership(user_id)).is_ok() {
-            return Ok(room);
-        }
-        // The directory may lag behind an approval made on another node: ask storage
-        // for this one membership before refusing.
-        let stored = self.storage.membership(room_id, user_id).await?;
-        domain::require_approved(stored)?;
-        if let Some(membership) = stored {
-            self.directory.apply(room_id, user_id, membership);
-        }
-        Ok(room)
     }
 }
 

@@ -50,7 +50,7 @@ impl MessageBatcher {
 
     /// Stores the message and delivers it to those who may receive the room; returns once
     /// it is durably stored (and already queued for every recipient).
-    pub async fn store(&self, message: NewMessage) -> Result<Inserted, ServiceError> {
+    pub(crate) async fn store(&self, message: NewMessage) -> Result<Inserted, ServiceError> {
         let (done, result) = oneshot::channel();
         self.jobs
             .send(Job { message, done })
@@ -141,7 +141,7 @@ impl MembershipBatcher {
     }
 
     /// Returns once the change is durably stored.
-    pub async fn store(&self, change: MembershipChange) -> Result<(), ServiceError> {
+    pub(crate) async fn store(&self, change: MembershipChange) -> Result<(), ServiceError> {
         let (done, result) = oneshot::channel();
         self.jobs
             .send(MembershipJob { change, done })

@@ -13,82 +13,82 @@ use clap::Parser;
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "KNOCK_ADDR", default_value = "127.0.0.1:3000")]
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 
     /// Where Knock keeps its data: `sqlite:PATH` (the file is created on first start).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite:knock.db")]
-    pub database_url: String,
+    pub(crate) database_url: String,
 
     /// Browser origins besides the server's own that may call the API and open sockets,
     /// comma separated (for example the S3 site: `https://chat.example.com`).
     #[arg(long, env = "KNOCK_ALLOWED_ORIGINS", value_delimiter = ',')]
-    pub allowed_origins: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
 
     /// Redis for fan-out between several Knock nodes (`redis://127.0.0.1:6379`); without
     /// it, fan-out stays within this process.
     #[arg(long, env = "REDIS_URL")]
-    pub redis_url: Option<String>,
+    pub(crate) redis_url: Option<String>,
 
     /// Folder of the built web client (`cargo leptos build` writes `target/site`;
     /// `scripts/prepare-site.mjs` adds content-hashed names, index.html and .br/.gz copies).
     #[arg(long, env = "KNOCK_SITE_ROOT", default_value = "target/site")]
-    pub site_root: PathBuf,
+    pub(crate) site_root: PathBuf,
 
     /// Seconds a new socket has to authenticate before it is closed.
     #[arg(long, env = "KNOCK_AUTH_TIMEOUT_SECS", default_value_t = 10)]
-    pub auth_timeout_secs: u64,
+    pub(crate) auth_timeout_secs: u64,
 
     /// Seconds between the server's pings; a socket silent for three intervals is closed.
     #[arg(long, env = "KNOCK_PING_INTERVAL_SECS", default_value_t = 30)]
-    pub ping_interval_secs: u64,
+    pub(crate) ping_interval_secs: u64,
 
     /// Chat messages one user may send per second, on average.
     #[arg(long, env = "KNOCK_MESSAGE_RATE", default_value_t = knock_protocol::limits::MESSAGE_RATE_PER_SEC)]
-    pub message_rate: f64,
+    pub(crate) message_rate: f64,
 
     /// Chat messages one user may send at once before the rate applies.
     #[arg(long, env = "KNOCK_MESSAGE_BURST", default_value_t = knock_protocol::limits::MESSAGE_BURST)]
-    pub message_burst: f64,
+    pub(crate) message_burst: f64,
 
     /// Frames of any kind one socket may send per second (twice as many at once); a
     /// socket that keeps flooding past it is closed with 1008.
     #[arg(long, env = "KNOCK_FRAME_RATE", default_value_t = 50.0)]
-    pub frame_rate: f64,
+    pub(crate) frame_rate: f64,
 
     /// Open sockets one user may hold at once.
     #[arg(long, env = "KNOCK_MAX_SOCKETS_PER_USER", default_value_t = 20)]
-    pub max_sockets_per_user: usize,
+    pub(crate) max_sockets_per_user: usize,
 
     /// How many proxies (load balancers) in front of the server append to
     /// `X-Forwarded-For`: the client's address for login throttling is then that many
     /// entries from the right. 0 (the default) uses the connection's peer address; behind
     /// a load balancer that would be the balancer's, shared by every user.
     #[arg(long, env = "KNOCK_TRUSTED_PROXIES", default_value_t = 0)]
-    pub trusted_proxies: usize,
+    pub(crate) trusted_proxies: usize,
 
     /// Failed logins for one username in 15 minutes before its logins are refused for the
     /// rest of the window; one address may fail ten times as often.
     #[arg(long, env = "KNOCK_LOGIN_FAILURES", default_value_t = 5)]
-    pub login_failures: u32,
+    pub(crate) login_failures: u32,
 }
 
 impl Config {
-    pub fn auth_timeout(&self) -> Duration {
+    pub(crate) fn auth_timeout(&self) -> Duration {
         Duration::from_secs(self.auth_timeout_secs)
     }
 
-    pub fn ping_interval(&self) -> Duration {
+    pub(crate) fn ping_interval(&self) -> Duration {
         Duration::from_secs(self.ping_interval_secs.max(1))
     }
 
-    pub fn message_rate(&self) -> crate::throttle::Rate {
+    pub(crate) fn message_rate(&self) -> crate::throttle::Rate {
         crate::throttle::Rate {
             per_second: self.message_rate.max(0.0),
             burst: self.message_burst.max(1.0),
         }
     }
 
-    pub fn frame_rate(&self) -> crate::throttle::Rate {
+    pub(crate) fn frame_rate(&self) -> crate::throttle::Rate {
         let per_second = self.frame_rate.max(1.0);
         crate::throttle::Rate {
             per_second,
@@ -97,7 +97,7 @@ impl Config {
     }
 
     /// Allowed origins without trailing slashes, empty entries dropped.
-    pub fn normalized_origins(&self) -> Vec<String> {
+    pub(crate) fn normalized_origins(&self) -> Vec<String> {
         self.allowed_origins
             .iter()
             .map(|origin| origin.trim().trim_end_matches('/').to_owned())

@@ -34,9 +34,9 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// `loaded`. Nobody else is kept (pending and rejected users): nothing on the hot path
 /// asks about them.
 #[derive(Clone, Debug)]
-pub struct RoomEntry {
-    pub room_id: RoomId,
-    pub room_name: String,
+pub(crate) struct RoomEntry {
+    pub(crate) room_id: RoomId,
+    pub(crate) room_name: String,
     /// The users who may receive the room, with their memberships.
     members: FastMap<UserId, Membership>,
     /// The same users: the recipients of every message and member change.
@@ -67,17 +67,17 @@ impl RoomEntry {
     }
 
     /// The user's membership if they may receive the room; `None` for everyone else.
-    pub fn membership(&self, user: &UserId) -> Option<Membership> {
+    pub(crate) fn membership(&self, user: &UserId) -> Option<Membership> {
         self.members.get(user).copied()
     }
 
     /// The users who may receive the room.
-    pub fn receivers(&self) -> &[UserId] {
+    pub(crate) fn receivers(&self) -> &[UserId] {
         &self.receivers
     }
 
     /// The room's acting admins ([`domain::is_acting_admin`]).
-    pub fn admins(&self) -> impl Iterator<Item = &UserId> {
+    pub(crate) fn admins(&self) -> impl Iterator<Item = &UserId> {
         self.members
             .iter()
             .filter_map(|(user, &membership)| domain::is_acting_admin(membership).then_some(user))
@@ -121,7 +121,7 @@ impl Rooms {
     }
 }
 
-pub struct RoomDirectory {
+pub(crate) struct RoomDirectory {
     storage: Arc<dyn Storage>,
     /// Bumped by [`RoomDirectory::clear`]: loads begun before it are not kept either.
     epoch: AtomicU64,
@@ -129,7 +129,7 @@ pub struct RoomDirectory {
 }
 
 impl RoomDirectory {
-    pub fn new(storage: Arc<dyn Storage>) -> Self {
+    pub(crate) fn new(storage: Arc<dyn Storage>) -> Self {
         Self {
             storage,
             epoch: AtomicU64::new(0),
@@ -138,7 +138,10 @@ impl RoomDirectory {
     }
 
     /// The room, or `None` when it does not exist.
-    pub async fn get(&self, room_id: &RoomId) -> Result<Option<Arc<RoomEntry>>, StorageError> {
+    pub(crate) async fn get(
+        &self,
+        room_id: &RoomId,
+    ) -> Result<Option<Arc<RoomEntry>>, StorageError> {
         let generation = {
             let rooms = self.read();
             if let Some(entry) = rooms.entries.get(room_id)
@@ -162,7 +165,7 @@ impl RoomDirectory {
     }
 
     /// Records a membership change that is already stored (here or on another node).
-    pub fn apply(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
+    pub(crate) fn apply(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
         let mut rooms = self.write();
         rooms.bump(room_id);
         let next = rooms
@@ -175,7 +178,7 @@ impl RoomDirectory {
     }
 
     /// Forgets every room (after this node may have missed changes).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         let mut rooms = self.write();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         rooms.entries.clear();

@@ -80,7 +80,7 @@ impl ServiceError {
     }
 
     /// The text a client may see: the error's own for refusals, a fixed one for failures.
-    pub fn client_message(&self) -> String {
+    pub(crate) fn client_message(&self) -> String {
         match self.code() {
             ErrorCode::Internal => "something went wrong on the server; try again".to_owned(),
             _ => self.to_string(),
@@ -88,7 +88,7 @@ impl ServiceError {
     }
 
     /// Logs failures that are the server's fault; refusals are the client's business.
-    pub fn log_if_internal(&self, context: &str) {
+    pub(crate) fn log_if_internal(&self, context: &str) {
         if self.code() == ErrorCode::Internal {
             tracing::error!(error = %self, "{context} failed");
         }
@@ -107,7 +107,7 @@ fn locked_text(account: bool, retry_after_secs: u64) -> String {
     format!("{what} Try again in {minutes} {unit}.")
 }
 
-pub fn http_status(code: ErrorCode) -> StatusCode {
+pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
         ErrorCode::UsernameTaken => StatusCode::CONFLICT,

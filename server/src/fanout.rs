@@ -85,7 +85,7 @@ impl Fanout {
     }
 
     /// Fan-out through Redis too; fails if Redis cannot be reached at start.
-    pub async fn with_redis(
+    pub(crate) async fn with_redis(
         hub: Arc<Hub>,
         access: RoomAccess,
         url: &str,
@@ -103,12 +103,12 @@ impl Fanout {
         })
     }
 
-    pub fn hub(&self) -> &Arc<Hub> {
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }
 
     /// `message` to every socket of every user in `users`, on every node.
-    pub fn to_users(&self, users: &[UserId], message: &ServerMessage) {
+    pub(crate) fn to_users(&self, users: &[UserId], message: &ServerMessage) {
         let frame = message.to_json();
         self.publish(
             || EventKind::Frame {
@@ -120,12 +120,12 @@ impl Fanout {
             .send_to_users(users, &Outbound::Frame(frame.into()));
     }
 
-    pub fn to_user(&self, user: &UserId, message: &ServerMessage) {
+    pub(crate) fn to_user(&self, user: &UserId, message: &ServerMessage) {
         self.to_users(std::slice::from_ref(user), message);
     }
 
     /// A stored chat message to its recipients, on every node.
-    pub fn chat(&self, users: &[UserId], chat: ChatFrame) {
+    pub(crate) fn chat(&self, users: &[UserId], chat: ChatFrame) {
         let chat = Arc::new(chat);
         self.hub.send_to_users(users, &Outbound::Chat(chat.clone()));
         self.publish(
@@ -138,7 +138,7 @@ impl Fanout {
     }
 
     /// Closes the session's sockets on every node.
-    pub fn close_session(&self, session: &str, reason: CloseReason) {
+    pub(crate) fn close_session(&self, session: &str, reason: CloseReason) {
         self.hub.close_session(session, reason);
         self.publish(
             || EventKind::CloseSession {
@@ -149,7 +149,7 @@ impl Fanout {
     }
 
     /// Tells the other nodes of a stored membership change.
-    pub fn room_changed(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
+    pub(crate) fn room_changed(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
         self.publish(
             || EventKind::RoomChanged {
                 room_id: room_id.clone(),

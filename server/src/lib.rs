@@ -1,15 +1,15 @@
 //! Knock's server as a library: `main.rs` parses flags and calls [`run`]; tests can too.
 
 pub mod access;
-pub mod auth;
+pub(crate) mod auth;
 pub mod batcher;
 pub mod config;
-pub mod directory;
+pub(crate) mod directory;
 pub mod domain;
 pub mod error;
 pub mod fanout;
 pub mod gateway;
-pub mod http;
+pub(crate) mod http;
 pub mod service;
 pub mod storage;
 #[cfg(test)]
@@ -28,10 +28,10 @@ use service::{Limits, Service};
 
 /// What every handler can reach; built once in [`run`].
 #[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub service: Service,
-    pub allowed_origins: Arc<[String]>,
+pub(crate) struct AppState {
+    pub(crate) config: Arc<Config>,
+    pub(crate) service: Service,
+    pub(crate) allowed_origins: Arc<[String]>,
 }
 
 #[derive(Debug, thiserror::Error)]

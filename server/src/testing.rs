@@ -7,7 +7,7 @@ use knock_protocol::{RoomId, UserId};
 use crate::storage::{NewRoom, Storage, open};
 
 /// In-memory storage with alice (admin) in room "r", and bob, who is not in it.
-pub async fn alices_room() -> (Arc<dyn Storage>, RoomId) {
+pub(crate) async fn alices_room() -> (Arc<dyn Storage>, RoomId) {
     let storage = open("sqlite::memory:").await.unwrap();
     for user in ["alice", "bob"] {
         storage

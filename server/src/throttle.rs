@@ -5,7 +5,7 @@ use std::{collections::HashMap, hash::Hash, sync::Mutex};
 
 /// A token bucket: refills `rate` tokens a second up to `burst`; each action takes one.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     tokens: f64,
     updated_ms: i64,
 }
@@ -18,7 +18,7 @@ pub struct Rate {
 }
 
 impl TokenBucket {
-    pub fn full(rate: Rate, now_ms: i64) -> Self {
+    pub(crate) fn full(rate: Rate, now_ms: i64) -> Self {
         Self {
             tokens: rate.burst,
             updated_ms: now_ms,
@@ -26,7 +26,7 @@ impl TokenBucket {
     }
 
     /// Takes a token if there is one.
-    pub fn try_take(&mut self, rate: Rate, now_ms: i64) -> bool {
+    pub(crate) fn try_take(&mut self, rate: Rate, now_ms: i64) -> bool {
         #[allow(clippy::cast_precision_loss)] // Milliseconds elapsed fit f64 exactly.
         let elapsed_s = (now_ms - self.updated_ms).max(0) as f64 / 1_000.0;
         self.tokens = (self.tokens + elapsed_s * rate.per_second).min(rate.burst);
@@ -48,20 +48,20 @@ impl TokenBucket {
 }
 
 /// One token bucket per key (per user), forgotten once full again.
-pub struct KeyedLimiter<K> {
+pub(crate) struct KeyedLimiter<K> {
     rate: Rate,
     buckets: Mutex<HashMap<K, TokenBucket>>,
 }
 
 impl<K: Eq + Hash + Clone> KeyedLimiter<K> {
-    pub fn new(rate: Rate) -> Self {
+    pub(crate) fn new(rate: Rate) -> Self {
         Self {
             rate,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn try_take(&self, key: &K, now_ms: i64) -> bool {
+    pub(crate) fn try_take(&self, key: &K, now_ms: i64) -> bool {
         let mut buckets = self
             .buckets
             .lock()
@@ -80,14 +80,14 @@ impl<K: Eq + Hash + Clone> KeyedLimiter<K> {
 
 /// Counts failures per key in fixed windows; a key with `max` failures in the current
 /// window is refused until the window ends.
-pub struct FailureLimiter<K> {
+pub(crate) struct FailureLimiter<K> {
     max: u32,
     window_ms: i64,
     counts: Mutex<HashMap<K, (i64, u32)>>,
 }
 
 impl<K: Eq + Hash + Clone> FailureLimiter<K> {
-    pub fn new(max: u32, window_ms: i64) -> Self {
+    pub(crate) fn new(max: u32, window_ms: i64) -> Self {
         Self {
             max,
             window_ms,
@@ -96,19 +96,20 @@ impl<K: Eq + Hash + Clone> FailureLimiter<K> {
     }
 
     /// Whether another attempt is allowed now.
-    pub fn allowed(&self, key: &K, now_ms: i64) -> bool {
+    #[cfg(test)]
+    fn allowed(&self, key: &K, now_ms: i64) -> bool {
         self.locked_for_ms(key, now_ms).is_none()
     }
 
     /// How long attempts stay refused, when they are refused now.
-    pub fn locked_for_ms(&self, key: &K, now_ms: i64) -> Option<i64> {
+    pub(crate) fn locked_for_ms(&self, key: &K, now_ms: i64) -> Option<i64> {
         let counts = self.lock();
         let &(started, count) = counts.get(key)?;
         let left = started + self.window_ms - now_ms;
         (left > 0 && count >= self.max).then_some(left)
     }
 
-    pub fn record_failure(&self, key: &K, now_ms: i64) {
+    pub(crate) fn record_failure(&self, key: &K, now_ms: i64) {
         let mut counts = self.lock();
         if counts.len() > 100_000 {
             let window = self.window_ms;
@@ -121,7 +122,7 @@ impl<K: Eq + Hash + Clone> FailureLimiter<K> {
         entry.1 += 1;
     }
 
-    pub fn clear(&self, key: &K) {
+    pub(crate) fn clear(&self, key: &K) {
         self.lock().remove(key);
     }
 

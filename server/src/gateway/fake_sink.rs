@@ -1,20 +1,20 @@
 //! A fake write half for the mailbox and write-thread tests.
 
 /// A write half for mailbox and write-thread tests: records the frames it takes.
-pub struct FakeSink {
-    pub written: Vec<String>,
+pub(crate) struct FakeSink {
+    pub(crate) written: Vec<String>,
     /// Frames containing this are left to the socket's task.
-    pub refuse: Option<&'static str>,
+    pub(crate) refuse: Option<&'static str>,
     /// Whether flushing completes without waiting.
-    pub flushes: bool,
+    pub(crate) flushes: bool,
     /// Told this write half's `id` after each flush.
-    pub on_flush: Option<(usize, std::sync::mpsc::Sender<usize>)>,
+    pub(crate) on_flush: Option<(usize, std::sync::mpsc::Sender<usize>)>,
     /// Flushing says so on the first channel, then waits for the second.
-    pub flush_gate: Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>,
+    pub(crate) flush_gate: Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>,
 }
 
 impl FakeSink {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             written: Vec::new(),
             refuse: None,

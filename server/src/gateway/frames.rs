@@ -35,44 +35,44 @@ pub enum Outbound {
 }
 
 impl Outbound {
-    pub fn message(message: &ServerMessage) -> Self {
+    pub(crate) fn message(message: &ServerMessage) -> Self {
         Self::Frame(message.to_json().into())
     }
 }
 
 /// Why the server closes a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CloseReason {
-    pub code: u16,
-    pub reason: &'static str,
+pub(crate) struct CloseReason {
+    pub(crate) code: u16,
+    pub(crate) reason: &'static str,
 }
 
 impl CloseReason {
-    pub const SIGNED_OUT: Self = Self {
+    pub(crate) const SIGNED_OUT: Self = Self {
         code: close_code::UNAUTHENTICATED,
         reason: "signed out",
     };
-    pub const TOO_SLOW: Self = Self {
+    pub(crate) const TOO_SLOW: Self = Self {
         code: close_code::TOO_SLOW,
         reason: "too slow: outgoing queue full",
     };
-    pub const RESTARTING: Self = Self {
+    pub(crate) const RESTARTING: Self = Self {
         code: close_code::SERVICE_RESTART,
         reason: "server restarting",
     };
-    pub const FRAME_TOO_BIG: Self = Self {
+    pub(crate) const FRAME_TOO_BIG: Self = Self {
         code: close_code::MESSAGE_TOO_BIG,
         reason: "frame too big",
     };
-    pub const SILENT: Self = Self {
+    pub(crate) const SILENT: Self = Self {
         code: 1001,
         reason: "no answer to pings",
     };
-    pub const FLOOD: Self = Self {
+    pub(crate) const FLOOD: Self = Self {
         code: close_code::POLICY,
         reason: "too many frames",
     };
-    pub const INVALID_UTF8: Self = Self {
+    pub(crate) const INVALID_UTF8: Self = Self {
         code: close_code::INVALID_UTF8,
         reason: "text frame is not UTF-8",
     };

@@ -25,7 +25,7 @@ use super::{
 };
 
 /// Frames waiting for one socket.
-pub const QUEUE_CAPACITY: usize = 512;
+pub(crate) const QUEUE_CAPACITY: usize = 512;
 
 struct Connection {
     user_id: UserId,
@@ -44,7 +44,7 @@ pub struct Registration {
     pub id: ConnId,
     pub queue: SocketQueue,
     /// Fires when the server wants the socket closed (or dropped it from the hub).
-    pub close: SocketCloseSignal,
+    pub(crate) close: SocketCloseSignal,
 }
 
 /// Every recipient of every message is looked up here; foldhash is fast and randomly
@@ -97,7 +97,7 @@ impl Hub {
         Registration { id, queue, close }
     }
 
-    pub fn unregister(&self, id: ConnId) {
+    pub(crate) fn unregister(&self, id: ConnId) {
         let mut index = self.write();
         if let Some(connection) = index.connections.remove(&id)
             && let Some(ids) = index.by_user.get_mut(&connection.user_id)
@@ -110,7 +110,7 @@ impl Hub {
     }
 
     /// Queues `item` for one socket.
-    pub fn send(&self, id: ConnId, item: Outbound) {
+    pub(crate) fn send(&self, id: ConnId, item: Outbound) {
         let mut jobs = Vec::new();
         let too_slow = {
             let index = self.read();
@@ -126,7 +126,11 @@ impl Hub {
     }
 
     /// Queues `item` for every open socket of every user in `users`.
-    pub fn send_to_users<'a>(&self, users: impl IntoIterator<Item = &'a UserId>, item: &Outbound) {
+    pub(crate) fn send_to_users<'a>(
+        &self,
+        users: impl IntoIterator<Item = &'a UserId>,
+        item: &Outbound,
+    ) {
         let mut too_slow = Vec::new();
         let mut jobs = Vec::new();
         {
@@ -147,12 +151,8 @@ impl Hub {
         }
     }
 
-    pub fn send_to_user(&self, user: &UserId, item: &Outbound) {
-        self.send_to_users(std::iter::once(user), item);
-    }
-
     /// Closes every socket opened with this session (after logout).
-    pub fn close_session(&self, session: &str, reason: CloseReason) {
+    pub(crate) fn close_session(&self, session: &str, reason: CloseReason) {
         let index = self.read();
         for connection in index.connections.values() {
             if connection.session == session {
@@ -161,14 +161,14 @@ impl Hub {
         }
     }
 
-    pub fn close(&self, id: ConnId, reason: CloseReason) {
+    pub(crate) fn close(&self, id: ConnId, reason: CloseReason) {
         if let Some(connection) = self.read().connections.get(&id) {
             connection.close(reason);
         }
     }
 
     /// Asks every socket to catch up from storage.
-    pub fn resync_all(&self) {
+    pub(crate) fn resync_all(&self) {
         let ids: Vec<ConnId> = self.read().connections.keys().copied().collect();
         for id in ids {
             self.send(id, Outbound::Resync);
@@ -176,18 +176,19 @@ impl Hub {
     }
 
     /// Closes every socket (shutdown).
-    pub fn close_all(&self, reason: CloseReason) {
+    pub(crate) fn close_all(&self, reason: CloseReason) {
         for connection in self.read().connections.values() {
             connection.close(reason);
         }
     }
 
     /// How many sockets `user` has open.
-    pub fn sockets_of(&self, user: &UserId) -> usize {
+    pub(crate) fn sockets_of(&self, user: &UserId) -> usize {
         self.read().by_user.get(user).map_or(0, Vec::len)
     }
 
-    pub fn connection_count(&self) -> usize {
+    #[cfg(test)]
+    fn connection_count(&self) -> usize {
         self.read().connections.len()
     }
 
@@ -259,7 +260,7 @@ mod tests {
         let tab1 = hub.register(&alice, "s1");
         let tab2 = hub.register(&alice, "s2");
         let bob = hub.register(&UserId::new("bob"), "s3");
-        hub.send_to_user(&alice, &frame("hi"));
+        hub.send_to_users([&alice], &frame("hi"));
         assert_eq!(text_of(tab1.queue.try_recv().unwrap()), "hi");
         assert_eq!(text_of(tab2.queue.try_recv().unwrap()), "hi");
         assert!(bob.queue.try_recv().is_none());
@@ -298,7 +299,7 @@ mod tests {
         let alice = UserId::new("alice");
         let gone = hub.register(&alice, "s");
         hub.unregister(gone.id);
-        hub.send_to_user(&alice, &frame("late"));
+        hub.send_to_users([&alice], &frame("late"));
         assert!(gone.queue.try_recv().is_none());
         assert!(!gone.queue.woken().await, "queue closed with the socket");
         assert_eq!(hub.connection_count(), 0);

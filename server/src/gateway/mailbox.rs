@@ -29,7 +29,7 @@ use super::frames::{CloseReason, Outbound};
 const KEEP_SLOTS: usize = 32;
 
 /// A socket's write half, as the write threads use it while it is parked.
-pub trait DirectWrite: Send + 'static {
+pub(crate) trait DirectWrite: Send + 'static {
     /// Takes `item` into the outgoing buffer (or drops it as already sent) if that needs
     /// no waiting and no storage; false leaves it, untouched, to the socket's task.
     fn try_feed(&mut self, item: &Outbound) -> bool;
@@ -40,7 +40,7 @@ pub trait DirectWrite: Send + 'static {
 
 /// Why an item was not queued.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// The queue holds its capacity already.
     Full,
     /// The socket's write task is gone.
@@ -91,7 +91,7 @@ impl<W> Shared<W> {
 }
 
 /// Makes a mailbox for at most `capacity` queued items.
-pub fn mailbox<W>(capacity: usize) -> (Sender<W>, Queue<W>, CloseSignal<W>) {
+pub(crate) fn mailbox<W>(capacity: usize) -> (Sender<W>, Queue<W>, CloseSignal<W>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
@@ -115,12 +115,12 @@ pub fn mailbox<W>(capacity: usize) -> (Sender<W>, Queue<W>, CloseSignal<W>) {
 
 /// The hub's end: queues items and asks for the close. Dropping it ends the queue (after
 /// what is in it) and signals the close.
-pub struct Sender<W>(Arc<Shared<W>>);
+pub(crate) struct Sender<W>(Arc<Shared<W>>);
 
 impl<W> Sender<W> {
     /// Queues `item`. Returns the job that writes it when this mailbox has none on its way
     /// to a write thread yet: the caller must hand it to one ([`super::write_threads`]).
-    pub fn try_send(&self, item: Outbound) -> Result<Option<WriteJob<W>>, SendError> {
+    pub(crate) fn try_send(&self, item: Outbound) -> Result<Option<WriteJob<W>>, SendError> {
         let mut state = self.0.lock();
         if state.queue_gone {
             return Err(SendError::Closed);
@@ -137,7 +137,7 @@ impl<W> Sender<W> {
     }
 
     /// Asks the socket to close with `reason` (a later reason replaces an earlier one).
-    pub fn close(&self, reason: CloseReason) {
+    pub(crate) fn close(&self, reason: CloseReason) {
         self.0.lock().close = Some(reason);
         self.0.closing.notify_waiters();
     }
@@ -152,14 +152,14 @@ impl<W> Drop for Sender<W> {
 }
 
 /// Writes what a mailbox has queued: run on a write thread.
-pub struct WriteJob<W>(Arc<Shared<W>>);
+pub(crate) struct WriteJob<W>(Arc<Shared<W>>);
 
 impl<W: DirectWrite> WriteJob<W> {
     /// Writes the queued items straight to the parked write half, in order, as far as
     /// that goes without waiting, and what is queued meanwhile; wakes the socket's task
     /// for the rest. Does nothing while the task holds the write half: it looks at the
     /// queue before parking it.
-    pub fn run(self) {
+    pub(crate) fn run(self) {
         let shared = &*self.0;
         let mut state = shared.lock();
         let mut half = match std::mem::replace(
@@ -216,7 +216,7 @@ pub struct Queue<W>(Arc<Shared<W>>);
 impl<W> Queue<W> {
     /// Returns once the write threads left work to the task; false once the sender is
     /// gone and nothing is left to write. May return true with nothing to do.
-    pub async fn woken(&self) -> bool {
+    pub(crate) async fn woken(&self) -> bool {
         loop {
             // `notify_one` leaves a permit when nobody waits, so work left between the
             // look and the wait is not missed.
@@ -235,7 +235,7 @@ impl<W> Queue<W> {
 
     /// Takes the write half back, waiting for a write thread to finish with it (`None`
     /// if the task has it already).
-    pub async fn take_write_half(&self) -> Option<W> {
+    pub(crate) async fn take_write_half(&self) -> Option<W> {
         loop {
             let mut returned = pin!(self.0.ready.notified());
             // Registered before the look, so a return in between wakes it.
@@ -259,7 +259,7 @@ impl<W> Queue<W> {
 
     /// Parks the write half for the write threads, unless items are queued: then it comes
     /// back, for the task to write them first.
-    pub fn park(&self, half: W) -> Result<(), W> {
+    pub(crate) fn park(&self, half: W) -> Result<(), W> {
         let mut state = self.0.lock();
         if !state.items.is_empty() || state.queue_gone {
             return Err(half);
@@ -292,7 +292,7 @@ impl<W> Drop for Queue<W> {
 }
 
 /// Watches for the close (for the socket's read and write tasks).
-pub struct CloseSignal<W>(Arc<Shared<W>>);
+pub(crate) struct CloseSignal<W>(Arc<Shared<W>>);
 
 impl<W> Clone for CloseSignal<W> {
     fn clone(&self) -> Self {
@@ -302,7 +302,7 @@ impl<W> Clone for CloseSignal<W> {
 
 impl<W> CloseSignal<W> {
     /// Returns once the close is asked or the hub let go of the socket.
-    pub async fn changed(&self) {
+    pub(crate) async fn changed(&self) {
         loop {
             let mut notified = pin!(self.0.closing.notified());
             // Registered before the look, so a close signalled in between wakes it.
@@ -318,7 +318,7 @@ impl<W> CloseSignal<W> {
     }
 
     /// The reason the close was asked for, if it was.
-    pub fn reason(&self) -> Option<CloseReason> {
+    pub(crate) fn reason(&self) -> Option<CloseReason> {
         self.0.lock().close
     }
 }

@@ -24,7 +24,8 @@ mod socket_task;
 mod write_threads;
 mod ws;
 
-pub use frames::{ChatFrame, CloseReason, ConnId, Outbound};
-pub use hub::{Hub, QUEUE_CAPACITY, Registration};
-pub use socket_task::{SocketCloseSignal, SocketQueue};
-pub use ws::upgrade;
+pub(crate) use frames::CloseReason;
+pub use frames::{ChatFrame, ConnId, Outbound};
+pub use hub::{Hub, Registration};
+pub use socket_task::SocketQueue;
+pub(crate) use ws::upgrade;

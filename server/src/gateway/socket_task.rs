@@ -29,7 +29,7 @@ pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// A socket task's end of its mailbox.
 pub type SocketQueue = Queue<SocketSink>;
 /// Tells a socket's read and write tasks that the server wants it closed.
-pub type SocketCloseSignal = CloseSignal<SocketSink>;
+pub(crate) type SocketCloseSignal = CloseSignal<SocketSink>;
 
 /// Per room, the run of `seq`s a socket was sent. Room ids are hashed on every delivery;
 /// foldhash is fast and randomly seeded.
@@ -42,7 +42,7 @@ pub struct SocketSink {
 }
 
 impl SocketSink {
-    pub fn new(sink: SplitSink<WebSocket, Message>) -> Self {
+    pub(crate) fn new(sink: SplitSink<WebSocket, Message>) -> Self {
         Self {
             sink,
             sent: SentRuns::default(),
@@ -120,13 +120,13 @@ struct Sent {
 
 /// What a socket's catch-ups read with: the room access, asked for this socket's user
 /// before a room's stored messages are read, and the storage behind it.
-pub struct Replay {
+pub(crate) struct Replay {
     access: RoomAccess,
     user_id: UserId,
 }
 
 impl Replay {
-    pub fn new(access: RoomAccess, user_id: UserId) -> Self {
+    pub(crate) fn new(access: RoomAccess, user_id: UserId) -> Self {
         Self { access, user_id }
     }
 
@@ -148,7 +148,7 @@ impl Replay {
 
 /// The socket's write task. Between wake-ups its write half is parked in the mailbox for
 /// the write threads; it takes it back when they leave it work, to ping, and to close.
-pub async fn write_task(
+pub(crate) async fn write_task(
     sink: SocketSink,
     queue: SocketQueue,
     close: SocketCloseSignal,

@@ -13,7 +13,7 @@ use std::sync::{
 
 use super::mailbox::{DirectWrite, WriteJob};
 
-pub struct SocketWriteThreads<W> {
+pub(crate) struct SocketWriteThreads<W> {
     threads: Vec<mpsc::Sender<Vec<WriteJob<W>>>>,
     /// Where the next submission starts, so that single jobs take turns.
     next: AtomicUsize,
@@ -21,7 +21,7 @@ pub struct SocketWriteThreads<W> {
 
 impl<W: DirectWrite> SocketWriteThreads<W> {
     /// One write thread per core this process may use.
-    pub fn for_this_machine() -> Self {
+    pub(crate) fn for_this_machine() -> Self {
         Self::new(std::thread::available_parallelism().map_or(1, usize::from))
     }
 
@@ -29,7 +29,7 @@ impl<W: DirectWrite> SocketWriteThreads<W> {
     ///
     /// # Panics
     /// When the OS refuses to start a thread (as at start-up, with nothing to fall back on).
-    pub fn new(threads: usize) -> Self {
+    pub(crate) fn new(threads: usize) -> Self {
         let threads = (0..threads.max(1))
             .map(|index| {
                 let (jobs, queue) = mpsc::channel::<Vec<WriteJob<W>>>();
@@ -51,7 +51,7 @@ impl<W: DirectWrite> SocketWriteThreads<W> {
     }
 
     /// Runs `jobs`, split evenly over the write threads.
-    pub fn submit(&self, mut jobs: Vec<WriteJob<W>>) {
+    pub(crate) fn submit(&self, mut jobs: Vec<WriteJob<W>>) {
         let threads = self.threads.len();
         let share = jobs.len().div_ceil(threads);
         let mut turn = self.next.fetch_add(1, Ordering::Relaxed);

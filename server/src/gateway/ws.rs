@@ -39,7 +39,7 @@ const FLOOD_STRIKES: u32 = 200;
 /// frame makes the buffer grow to its length and is read in 512-byte steps.
 const READ_BUFFER_BYTES: usize = 512;
 
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub(crate) async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(limits::MAX_FRAME_BYTES)
         .max_frame_size(limits::MAX_FRAME_BYTES)
         // tungstenite allocates its read buffer up front and zeroes its free part before

@@ -9,7 +9,10 @@ use super::{Service, blocking, now_ms};
 use crate::{auth, domain, error::ServiceError};
 
 impl Service {
-    pub async fn register(&self, credentials: Credentials) -> Result<AuthResponse, ServiceError> {
+    pub(crate) async fn register(
+        &self,
+        credentials: Credentials,
+    ) -> Result<AuthResponse, ServiceError> {
         let user_id = domain::username(&credentials.username)?;
         domain::password(&credentials.password)?;
         let hash = blocking(move || auth::hash_password(&credentials.password))
@@ -25,7 +28,7 @@ impl Service {
 
     /// Signs in; after too many failures for the username or from the address, further
     /// attempts are refused for the rest of the window without checking the password.
-    pub async fn login(
+    pub(crate) async fn login(
         &self,
         credentials: Credentials,
         address: Option<IpAddr>,
@@ -80,7 +83,7 @@ impl Service {
     }
 
     /// Revokes the token and closes every socket opened with it.
-    pub async fn logout(&self, token: &str) -> Result<(), ServiceError> {
+    pub(crate) async fn logout(&self, token: &str) -> Result<(), ServiceError> {
         let hash = auth::token_hash(token);
         let user = self
             .storage
@@ -94,7 +97,7 @@ impl Service {
     }
 
     /// The user a token belongs to, with the hash its sockets are filed under.
-    pub async fn authenticate(&self, token: &str) -> Result<(UserId, String), ServiceError> {
+    pub(crate) async fn authenticate(&self, token: &str) -> Result<(UserId, String), ServiceError> {
         let hash = auth::token_hash(token);
         let user = self
             .storage

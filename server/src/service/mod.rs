@@ -84,7 +84,7 @@ pub struct Service {
 }
 
 /// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
@@ -116,7 +116,7 @@ impl Service {
     }
 
     /// Who may receive which room, on this node.
-    pub fn access(&self) -> &RoomAccess {
+    pub(crate) fn access(&self) -> &RoomAccess {
         &self.access
     }
 

@@ -38,7 +38,7 @@ impl Service {
 
     /// What an invite link's page shows before knocking: the room's name and who runs
     /// it, and nothing else (no members, no messages). Anyone with the id may ask.
-    pub async fn room_preview(
+    pub(crate) async fn room_preview(
         &self,
         room_id: &RoomId,
         address: Option<IpAddr>,

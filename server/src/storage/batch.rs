@@ -24,7 +24,7 @@ enum Slot {
 pub(super) struct Plan {
     slots: Vec<Slot>,
     /// Each room with new messages, and how many it gets.
-    pub rooms: Vec<(RoomId, u64)>,
+    pub(super) rooms: Vec<(RoomId, u64)>,
 }
 
 /// The distinct client keys of the batch, to look up among stored messages.

@@ -19,7 +19,7 @@ use knock_protocol::{
 /// Defined with the rules, which must not depend on storage; stored here as it is.
 pub use crate::domain::Membership;
 pub use postgres::PostgresStorage;
-pub use sqlite::SqliteStorage;
+pub(crate) use sqlite::SqliteStorage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -38,7 +38,7 @@ const MAX_FILE_CONNECTIONS: u32 = 8;
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 #[derive(Clone, Debug)]
-pub struct SqliteStorage {
+pub(crate) struct SqliteStorage {
     pool: SqlitePool,
     writes: SqliteWriteThread,
     /// The folder of a throwaway database, removed when the last clone is dropped.
@@ -51,7 +51,7 @@ impl SqliteStorage {
     /// a temporary folder, gone when the storage is dropped (the write thread needs a
     /// second connection to the same database, which SQLite's in-memory databases give
     /// only through its shared cache and the table locks that come with it).
-    pub async fn connect(url: &str) -> StorageResult<Self> {
+    pub(crate) async fn connect(url: &str) -> StorageResult<Self> {
         let scratch = if is_in_memory(url) {
             Some(Arc::new(TempDir::with_prefix("knock-sqlite-")?))
         } else {

@@ -92,7 +92,7 @@ impl Server {
         self.spawn().await
     }
 
-    /// SIGTERM (the server closes sockets with 1012 and drains its writer), then SIGKILL
+    /// SIGTERM (the server closes sockets with 1012 and drains its batchers), then SIGKILL
     /// after five seconds.
     pub async fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {

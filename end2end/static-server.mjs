@@ -1,6 +1,17 @@
-// A plain static file server, as S3 or any CDN would be: files from one folder,
-// index.html for unknown paths (client-side routes), the right Content-Type for
-// .wasm. Nothing Knock-specific. Usage: node static-server.mjs DIR [PORT] [HOST]
+// A plain static file server, as S3 behind CloudFront is in docs/deploy-s3.md: files
+// from one folder, index.html for unknown paths (client-side routes), the right
+// Content-Type for .wasm, and what that page documents for delivery:
+//   - FILE.br (or FILE.gz) instead of FILE, with `Content-Encoding: br` (gzip) and FILE's
+//     Content-Type, when the browser accepts it and the export has that copy (the
+//     CloudFront Function's rewrite for /pkg/*, CloudFront's own compression for
+//     index.html);
+//   - `Cache-Control: public, max-age=31536000, immutable` for the content-hashed files
+//     under /pkg/, `no-cache` for .html and .json (index.html, config.json), a day for
+//     the rest (favicon.svg, robots.txt);
+//   - an ETag (the body's MD5, as S3's for a single-part upload), and 304 Not Modified
+//     when If-None-Match names it.
+// Usage: node static-server.mjs DIR [PORT] [HOST]
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -36,6 +47,29 @@ async function fileFor(root, urlPath) {
   return null;
 }
 
+// knock.<16 hex digits>.js, as scripts/prepare-site.mjs names them.
+const HASHED = /^\/pkg\/[^/]+\.[0-9a-f]{16}\.[a-z0-9]+$/;
+
+function cacheControl(urlPath, ext) {
+  if (HASHED.test(urlPath)) return 'public, max-age=31536000, immutable';
+  if (ext === '.html' || ext === '.json' || urlPath.startsWith('/pkg/')) return 'no-cache';
+  return 'public, max-age=86400';
+}
+
+/** The precompressed copy to send instead of `path`, if the browser takes it and it exists. */
+async function encoded(path, acceptEncoding = '') {
+  const accepted = acceptEncoding.split(',').map((part) => part.split(';')[0].trim().toLowerCase());
+  for (const [encoding, suffix] of [['br', '.br'], ['gzip', '.gz']]) {
+    if (!accepted.includes(encoding)) continue;
+    try {
+      if ((await stat(path + suffix)).isFile()) return { encoding, file: path + suffix };
+    } catch {
+      // No such copy: try the next.
+    }
+  }
+  return { encoding: null, file: path };
+}
+
 /** Starts the server; resolves to the Node http.Server once it listens. */
 export function startStaticServer(dir, port = 0, host = '127.0.0.1') {
   const root = resolve(dir);
@@ -50,11 +84,25 @@ export function startStaticServer(dir, port = 0, host = '127.0.0.1') {
     const fallback = path === null;
     if (fallback) path = join(root, 'index.html');
     try {
-      const body = await readFile(path);
+      const { encoding, file } = await encoded(path, req.headers['accept-encoding']);
+      const body = await readFile(file);
       const ext = extname(path);
+      const urlPath = fallback ? '/index.html' : new URL(req.url ?? '/', 'http://x').pathname;
+      const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+      const headers = {
+        'Cache-Control': cacheControl(urlPath, ext),
+        ETag: etag,
+        Vary: 'Accept-Encoding',
+        ...(encoding ? { 'Content-Encoding': encoding } : {}),
+      };
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, headers).end();
+        return;
+      }
       res.writeHead(200, {
         'Content-Type': TYPES[ext] ?? 'application/octet-stream',
-        'Cache-Control': ext === '.html' || ext === '.json' ? 'no-cache' : 'public, max-age=3600',
+        'Content-Length': body.length,
+        ...headers,
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch {

@@ -70,5 +70,5 @@ printf '{"serverUrl": "%s"}\n' "$server_url" > "$out/config.json"
 
 echo "export-static: wrote $out (serverUrl: \"${server_url}\")" >&2
 (cd "$out" && find . -type f | sort | while read -r f; do
-  printf '  %-22s %8d bytes\n' "${f#./}" "$(stat -c %s "$f")"
+  printf '  %-38s %8d bytes\n' "${f#./}" "$(stat -c %s "$f")"
 done) >&2

@@ -151,6 +151,11 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
 
 impl Connection {
     /// Applies a user intent to the state and runs what it asks for.
+    ///
+    /// It writes `chat`, which wakes everything that reads it: never call it from an
+    /// effect that reads `chat`, or the effect wakes itself up again after every run and
+    /// the tab spins at full CPU (how invite links to one's own room froze the page).
+    /// React to state with a `Memo` and act on what the memo says, or act on events.
     pub fn act(self, intent: impl FnOnce(&mut ChatState) -> Vec<Command>) {
         let commands = self.chat.0.try_update(intent).unwrap_or_default();
         self.run(commands);

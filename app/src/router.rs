@@ -91,6 +91,19 @@ impl Nav {
         self.path.set(path.to_owned());
     }
 
+    /// Goes to `path` in place of the current history entry: for a page that only
+    /// forwards (an invite link to a room the user is already in), so that Back leads
+    /// to where the user came from instead of bouncing forward again.
+    pub fn replace(self, path: &str) {
+        if self.path.with_untracked(|p| p == path) {
+            return;
+        }
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(path));
+        }
+        self.path.set(path.to_owned());
+    }
+
     pub fn route(self) -> Route {
         self.path.with(|p| Route::parse(p))
     }

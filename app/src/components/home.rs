@@ -1,10 +1,11 @@
 //! The start page when signed in: create a room, or ask to join one by its id. An invite
 //! link (`/join/:room_id`) opens the same page with the id filled in.
 
-use knock_protocol::{RoomId, limits};
+use knock_protocol::{MemberStatus, RoomId, limits};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
+use crate::router::Nav;
 use crate::state::{Slot, room_path};
 
 #[component]
@@ -26,17 +27,25 @@ pub fn HomePage() -> impl IntoView {
 #[component]
 pub fn JoinPage(room_id: RoomId) -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let connection = expect_context::<Connection>();
-    // Already in that room: go straight there.
+    let nav = expect_context::<Nav>();
     let initial = room_id.to_string();
-    let id = room_id;
+    let target = room_path(&room_id);
+    // A member, or someone already waiting: the room's page says where they stand. The
+    // memo changes once, and going there writes only the path, never `chat` (see
+    // `Connection::act` on effects).
+    let has_standing = Memo::new(move |_| {
+        chat.0.with(|s| {
+            s.room(&room_id).is_some_and(|r| {
+                matches!(
+                    r.status,
+                    Some(MemberStatus::Approved | MemberStatus::Pending)
+                )
+            })
+        })
+    });
     Effect::new(move |_| {
-        let approved = chat.0.with(|s| {
-            s.room(&id)
-                .is_some_and(crate::state::RoomState::is_approved)
-        });
-        if approved {
-            connection.act(|_| vec![crate::state::Command::Navigate(room_path(&id))]);
+        if has_standing.get() {
+            nav.replace(&target);
         }
     });
     view! {

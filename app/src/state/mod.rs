@@ -9,6 +9,7 @@ pub mod backoff;
 mod errors;
 pub mod heartbeat;
 pub mod members;
+pub mod notices;
 pub mod outbox;
 pub mod timeline;
 

@@ -1,4 +1,5 @@
-//! For the room's admin: the requests waiting for an answer, with Approve and Reject.
+//! For the room's admin: the requests waiting for an answer, with Approve and Reject
+//! (each described by the person's name, `aria-describedby`).
 
 use knock_protocol::{RoomId, UserId};
 use leptos::prelude::*;
@@ -56,14 +57,17 @@ fn RequestRow(room_id: RoomId, user: UserId) -> impl IntoView {
     let connection = expect_context::<Connection>();
     let (approve_room, approve_user) = (room_id.clone(), user.clone());
     let (reject_room, reject_user) = (room_id, user.clone());
+    // The buttons keep their short names; the person's name is their description.
+    let name_id = format!("request-{user}");
     view! {
         <li class="request">
             <span class="avatar" aria-hidden="true">{initial(&user)}</span>
-            <span class="member-name">{user.to_string()}</span>
+            <span class="member-name" id=name_id.clone()>{user.to_string()}</span>
             <span class="request-actions">
                 <button
                     type="button"
                     class="btn btn-small btn-primary"
+                    aria-describedby=name_id.clone()
                     on:click=move |_| connection.act(|s| s.decide(&approve_room, &approve_user, true))
                 >
                     "Approve"
@@ -71,6 +75,7 @@ fn RequestRow(room_id: RoomId, user: UserId) -> impl IntoView {
                 <button
                     type="button"
                     class="btn btn-small btn-danger"
+                    aria-describedby=name_id
                     on:click=move |_| connection.act(|s| s.decide(&reject_room, &reject_user, false))
                 >
                     "Reject"

@@ -5,6 +5,8 @@
 use knock_protocol::{ChatMessage, ClientMsgId, MessageId, RoomId, UserId};
 use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 
 use crate::browser;
 use crate::client::{Chat, Connection, Session};
@@ -68,6 +70,7 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
     let scroll_to_bottom = move || scroll_to_end(list_ref, at_bottom, unseen);
 
     follow_new_messages(rows, outgoing, list_ref, at_bottom, unseen, seen);
+    keep_bottom_on_resize(list_ref, at_bottom);
 
     let load_id = room_id.clone();
     let on_scroll = move |_| {
@@ -88,7 +91,14 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
     let me_name = me.map(|u| u.to_string()).unwrap_or_default();
     view! {
         <div class="messages-wrap">
-            <div class="messages-scroll" node_ref=list_ref on:scroll=on_scroll tabindex="0" aria-label="Messages">
+            <div
+                class="messages-scroll"
+                node_ref=list_ref
+                on:scroll=on_scroll
+                tabindex="0"
+                role="region"
+                aria-label="Messages"
+            >
                 <HistoryEdge room_id=id.clone() empty=Signal::derive(move || {
                     rows.with(Vec::is_empty) && outgoing.with(Vec::is_empty)
                 }) />
@@ -127,6 +137,35 @@ fn scroll_to_end(
     }
     at_bottom.set_value(true);
     unseen.set(false);
+}
+
+/// The list changed size (a panel above it grew, the window or the keyboard changed):
+/// a reader at the newest message stays there.
+fn keep_bottom_on_resize(list_ref: NodeRef<html::Div>, at_bottom: StoredValue<bool>) {
+    type Observer = (web_sys::ResizeObserver, Closure<dyn FnMut()>);
+    let observer = StoredValue::new_local(None::<Observer>);
+    Effect::new(move |_| {
+        let Some(el) = list_ref.get() else {
+            return;
+        };
+        let target = el.clone();
+        let on_resize = Closure::<dyn FnMut()>::new(move || {
+            if at_bottom.try_get_value().unwrap_or(false) {
+                target.set_scroll_top(target.scroll_height());
+            }
+        });
+        if let Ok(o) = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
+            o.observe(&el);
+            observer.set_value(Some((o, on_resize)));
+        }
+    });
+    on_cleanup(move || {
+        observer.update_value(|o| {
+            if let Some((o, _)) = o.take() {
+                o.disconnect();
+            }
+        });
+    });
 }
 
 /// After each change: keep the reading position when older messages arrive on top,
@@ -255,11 +294,11 @@ fn MessageRow(row: Row) -> impl IntoView {
     } = row;
     let time = browser::local_time(message.timestamp);
     let (full, iso) = browser::local_date_time(message.timestamp);
+    // A list item of its own (an `<ol>` holds only items): the day's name, read in turn.
     let separator = starts_day.then(|| {
         let label = browser::day_label(message.timestamp);
-        let aria = label.clone();
         view! {
-            <li class="day-sep" role="separator" aria-label=aria>
+            <li class="day-sep">
                 <span>{label}</span>
             </li>
         }

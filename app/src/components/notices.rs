@@ -1,74 +1,176 @@
 //! Live notifications: join requests for the rooms the user administers (with Approve
 //! and Reject, wherever the user is), and the answers to the user's own requests.
+//!
+//! Join requests never stack: one request is one notice ("bob asks to join Book club");
+//! two or more are one banner ("3 people ask to join") that opens the list, newest
+//! first, with "Dismiss all". Each Approve and Reject keeps its short name and is
+//! described by the sentence that names the person (`aria-describedby`).
 
-use knock_protocol::RoomId;
+use knock_protocol::{RoomId, UserId};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
 use crate::router::Link;
-use crate::state::{Notice, NoticeEntry, room_path};
+use crate::state::notices::people_ask_to_join;
+use crate::state::{ChatState, Notice, NoticeEntry, room_path};
 
 #[component]
 pub fn Notices() -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let entries = Memo::new(move |_| chat.0.with(|s| s.notices.clone()));
+    let requests = Memo::new(move |_| {
+        chat.0.with(|s| {
+            s.join_request_notices()
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    let others = Memo::new(move |_| {
+        chat.0
+            .with(|s| s.other_notices().into_iter().cloned().collect::<Vec<_>>())
+    });
     view! {
         <section class="notices" aria-label="Notifications" aria-live="polite">
-            <For each=move || entries.get() key=|entry| entry.id let:entry>
+            <RequestsBanner requests />
+            <For each=move || others.get() key=|entry| entry.id let:entry>
                 <NoticeView entry />
             </For>
         </section>
     }
 }
 
+/// All live join requests in one place: the notice itself for one, else the banner.
+#[component]
+fn RequestsBanner(requests: Memo<Vec<NoticeEntry>>) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let open = RwSignal::new(false);
+    let count = Memo::new(move |_| requests.with(Vec::len));
+    let single = Memo::new(move |_| requests.with(|r| (r.len() == 1).then(|| r[0].clone())));
+    Effect::new(move |_| {
+        if count.get() < 2 {
+            open.set(false);
+        }
+    });
+    let dismiss_all = move |_| {
+        chat.0.update(ChatState::dismiss_join_requests);
+    };
+    view! {
+        {move || single.get().map(|entry| view! { <NoticeView entry /> })}
+        <Show when=move || { count.get() >= 2 }>
+            <div class="notice notice-requests">
+                <button
+                    type="button"
+                    class="notice-summary"
+                    aria-expanded=move || open.get().to_string()
+                    aria-controls="notice-request-list"
+                    on:click=move |_| open.update(|o| *o = !*o)
+                >
+                    {move || people_ask_to_join(count.get())}
+                    <span class="chevron" aria-hidden="true"></span>
+                </button>
+                <button type="button" class="btn btn-small btn-quiet" on:click=dismiss_all>
+                    "Dismiss all"
+                </button>
+                // Not announced: it opens on the user's own click.
+                <ul
+                    id="notice-request-list"
+                    class="notice-list"
+                    aria-label="Join requests, newest first"
+                    aria-live="off"
+                    hidden=move || !open.get()
+                >
+                    <For each=move || requests.get() key=|entry| entry.id let:entry>
+                        {match entry.notice {
+                            Notice::JoinRequest { room_id, user_id } => {
+                                view! { <RequestItem id=entry.id room_id user_id /> }.into_any()
+                            }
+                            _ => ().into_any(),
+                        }}
+                    </For>
+                </ul>
+            </div>
+        </Show>
+    }
+}
+
+/// One request in the opened banner.
+#[component]
+fn RequestItem(id: u64, room_id: RoomId, user_id: UserId) -> impl IntoView {
+    let text_id = format!("notice-{id}-text");
+    let name = room_name(&room_id);
+    view! {
+        <li class="notice-item">
+            <p class="notice-text" id=text_id.clone()>
+                <strong>{user_id.to_string()}</strong>
+                " asks to join "
+                <Link href=room_path(&room_id)>{name}</Link>
+            </p>
+            <DecideButtons room_id user_id described_by=text_id />
+        </li>
+    }
+}
+
+/// Approve and Reject, named as such and described by `described_by` (whom they answer).
+#[component]
+pub fn DecideButtons(room_id: RoomId, user_id: UserId, described_by: String) -> impl IntoView {
+    let connection = expect_context::<Connection>();
+    let (approve_room, approve_user) = (room_id.clone(), user_id.clone());
+    let (reject_room, reject_user) = (room_id, user_id);
+    // Decided: the request goes, and the focus with it; the next thing to do is write
+    // (or, with no room open, the page).
+    on_cleanup(|| request_animation_frame(crate::browser::focus_next_step));
+    view! {
+        <span class="notice-actions">
+            <button
+                type="button"
+                class="btn btn-small btn-primary"
+                aria-describedby=described_by.clone()
+                on:click=move |_| connection.act(|s| s.decide(&approve_room, &approve_user, true))
+            >
+                "Approve"
+            </button>
+            <button
+                type="button"
+                class="btn btn-small btn-danger"
+                aria-describedby=described_by
+                on:click=move |_| connection.act(|s| s.decide(&reject_room, &reject_user, false))
+            >
+                "Reject"
+            </button>
+        </span>
+    }
+}
+
+/// The room's name as the client knows it, kept current.
+fn room_name(room_id: &RoomId) -> impl Fn() -> String + Send + Sync + 'static {
+    let chat = expect_context::<Chat>();
+    let room_id = room_id.clone();
+    move || {
+        chat.0.with(|s| {
+            s.room(&room_id).map_or_else(
+                || room_id.to_string(),
+                crate::state::RoomState::display_name,
+            )
+        })
+    }
+}
+
 #[component]
 fn NoticeView(entry: NoticeEntry) -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let connection = expect_context::<Connection>();
     let id = entry.id;
-    let room_name = |room_id: &RoomId| {
-        let room_id = room_id.clone();
-        move || {
-            chat.0.with(|s| {
-                s.room(&room_id).map_or_else(
-                    || room_id.to_string(),
-                    crate::state::RoomState::display_name,
-                )
-            })
-        }
-    };
     let dismiss = move |_| chat.0.update(|s| s.dismiss(id));
     let body = match entry.notice {
         Notice::JoinRequest { room_id, user_id } => {
+            let text_id = format!("notice-{id}-text");
             let name = room_name(&room_id);
-            let (approve_room, approve_user) = (room_id.clone(), user_id.clone());
-            let (reject_room, reject_user) = (room_id.clone(), user_id.clone());
             view! {
-                <p class="notice-text">
+                <p class="notice-text" id=text_id.clone()>
                     <strong>{user_id.to_string()}</strong>
                     " asks to join "
                     <Link href=room_path(&room_id)>{name}</Link>
                 </p>
-                <div class="notice-actions">
-                    <button
-                        type="button"
-                        class="btn btn-small btn-primary"
-                        on:click=move |_| {
-                            connection.act(|s| s.decide(&approve_room, &approve_user, true));
-                        }
-                    >
-                        "Approve"
-                    </button>
-                    <button
-                        type="button"
-                        class="btn btn-small btn-danger"
-                        on:click=move |_| {
-                            connection.act(|s| s.decide(&reject_room, &reject_user, false));
-                        }
-                    >
-                        "Reject"
-                    </button>
-                </div>
+                <DecideButtons room_id user_id described_by=text_id />
             }
             .into_any()
         }
@@ -83,10 +185,8 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
         }
         Notice::Rejected { room_id } => {
             let name = room_name(&room_id);
-            view! {
-                <p class="notice-text">"Your request to join " {name} " was rejected."</p>
-            }
-            .into_any()
+            view! { <p class="notice-text">"Your request to join " {name} " was rejected."</p> }
+                .into_any()
         }
     };
     view! {

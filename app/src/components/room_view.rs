@@ -142,7 +142,7 @@ fn Conversation(room_id: RoomId) -> impl IntoView {
                 <MessageList room_id=room_id.clone() />
                 <Composer room_id=room_id.clone() />
             </section>
-            <aside class="room-side">
+            <aside class="room-side" aria-label="Requests and members">
                 <JoinRequests room_id=room_id.clone() />
                 <MemberList room_id=room_id open=wide />
             </aside>

@@ -75,7 +75,7 @@ fn SignedIn() -> impl IntoView {
             </header>
             <Notices />
             <div class="layout">
-                <aside class="sidebar">
+                <aside class="sidebar" aria-label="Room list">
                     <RoomList />
                 </aside>
                 <main class="content" id="main" tabindex="-1">

@@ -1,4 +1,5 @@
 import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -111,8 +112,45 @@ export const PASSWORD = 'correct horse battery';
 /** Uncaught errors in any page of any user (a Rust panic shows up here). */
 const pageErrors: string[] = [];
 
+/** Every user's browser context still open in this test, for the accessibility check. */
+const openContexts = new Set<BrowserContext>();
+
+/**
+ * Runs axe (https://github.com/dequelabs/axe-core) on the page as it is and fails on any
+ * serious or critical violation, naming the rule, the elements and the state.
+ */
+export async function expectAccessible(page: Page, state = '') {
+  // Final styles, not a frame of a slide-in (the stylesheet honours reduced motion).
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  // Legacy mode runs in the page itself; the default opens a blank page in the context.
+  const results = await new AxeBuilder({ page }).setLegacyMode().analyze();
+  const found = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes
+      .map((n) => `    ${n.target.join(' ')}: ${n.failureSummary?.replace(/\s+/g, ' ')}`)
+      .join('\n')}`);
+  expect(found, `accessibility of ${page.url()} ${state}`).toEqual([]);
+}
+
+/**
+ * {@link expectAccessible} in the light and the dark scheme, then the same 360 px wide
+ * (a phone) when the page is wider. It changes the page's size and scheme: for the end
+ * of a test, or where the test sets them again.
+ */
+export async function expectAccessibleEverywhere(page: Page, state = '') {
+  const viewport = page.viewportSize();
+  const sizes = viewport && viewport.width > 360 ? [viewport, { width: 360, height: 740 }] : [viewport];
+  for (const size of sizes) {
+    if (size) await page.setViewportSize(size);
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      await expectAccessible(page, `${state} (${colorScheme}, ${size?.width ?? '?'} px wide)`.trim());
+    }
+  }
+}
+
 export const test = base.extend<
-  { newUser: (prefix: string) => Promise<User>; noPageErrors: void },
+  { newUser: (prefix: string) => Promise<User>; noPageErrors: void; accessible: void },
   KnockOptions & { knock: Knock }
 >({
   noPageErrors: [
@@ -122,6 +160,24 @@ export const test = base.extend<
       expect(pageErrors, 'uncaught errors in the app').toEqual([]);
     },
     { auto: true },
+  ],
+  // After every test that passed: axe on every page of every user still open, as the
+  // test left it, in light and dark and 360 px wide. It depends on newUser so that it
+  // runs before newUser closes the contexts.
+  accessible: [
+    async ({ newUser }, use, testInfo) => {
+      void newUser;
+      openContexts.clear();
+      await use();
+      if (testInfo.status !== testInfo.expectedStatus) return;
+      for (const context of [...openContexts]) {
+        for (const page of context.pages()) {
+          if (page.isClosed() || !page.url().startsWith('http')) continue;
+          await expectAccessibleEverywhere(page, 'at the end of the test');
+        }
+      }
+    },
+    { auto: true, timeout: 60_000 },
   ],
   deployment: ['same-origin', { option: true, scope: 'worker' }],
   knock: [
@@ -186,6 +242,8 @@ export class User {
   static async open(browser: Browser, appUrl: string, name: string, path = '/') {
     const context = await browser.newContext({ baseURL: appUrl });
     context.on('weberror', (e) => pageErrors.push(`${name}: ${e.error().message}`));
+    openContexts.add(context);
+    context.on('close', () => openContexts.delete(context));
     const page = await context.newPage();
     await page.goto(path);
     return new User(name, context, page);
@@ -223,6 +281,8 @@ export class User {
   async askToJoin(roomId: string) {
     const { page } = this;
     await page.goto('/');
+    // After the reload the socket opens again; a knock sent before that is refused.
+    await expect(this.status()).toHaveText('Connected');
     await page.getByLabel('Room ID').fill(roomId);
     await page.getByRole('button', { name: 'Join', exact: true }).click();
     await expect(page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible();

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use knock_protocol::{ApiError, AuthResponse, Credentials, ErrorCode};
+use knock_protocol::{ApiError, AuthResponse, Credentials, ErrorCode, RoomId, RoomPreview};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -91,22 +91,59 @@ async fn fetch(
     Ok((response.status(), text))
 }
 
-/// `POST /api/register` or `/api/login`; the error is a sentence for the form.
-pub async fn authenticate(route: &str, credentials: &Credentials) -> Result<AuthResponse, String> {
+/// `POST /api/register` or `/api/login`; the error is its code (when the server gave
+/// one, so the form can show it at the right field) and a sentence.
+pub async fn authenticate(
+    route: &str,
+    credentials: &Credentials,
+) -> Result<AuthResponse, (Option<ErrorCode>, String)> {
     let endpoints = endpoints().await;
     let body = serde_json::to_string(credentials).expect("credentials serialize");
     let (status, text) = fetch(&endpoints.api(route), "POST", Some(&body), None)
         .await
-        .map_err(|_| "Cannot reach the server. Check your connection and try again.".to_owned())?;
+        .map_err(|_| {
+            (
+                None,
+                "Cannot reach the server. Check your connection and try again.".to_owned(),
+            )
+        })?;
     if (200..300).contains(&status) {
-        return serde_json::from_str(&text)
-            .map_err(|_| "The server sent an answer this app does not understand.".to_owned());
+        return serde_json::from_str(&text).map_err(|_| {
+            (
+                None,
+                "The server sent an answer this app does not understand.".to_owned(),
+            )
+        });
     }
     Err(match serde_json::from_str::<ApiError>(&text) {
-        Ok(e) => describe_error(e.error.code, &e.error.message),
-        Err(_) if status == 403 => describe_error(ErrorCode::ForbiddenOrigin, ""),
-        Err(_) => format!("The server answered {status}. Try again."),
+        Ok(e) => (
+            Some(e.error.code),
+            describe_error(e.error.code, &e.error.message),
+        ),
+        Err(_) if status == 403 => (
+            Some(ErrorCode::ForbiddenOrigin),
+            describe_error(ErrorCode::ForbiddenOrigin, ""),
+        ),
+        Err(_) => (None, format!("The server answered {status}. Try again.")),
     })
+}
+
+/// What an invite link's page may show: `GET /api/rooms/{id}`. `Err(true)` when there
+/// is no such room, `Err(false)` when the answer did not come (network, rate limit).
+pub async fn room_preview(room_id: &RoomId) -> Result<RoomPreview, bool> {
+    let endpoints = endpoints().await;
+    let path = format!(
+        "rooms/{}",
+        String::from(js_sys::encode_uri_component(room_id.as_str()))
+    );
+    let (status, text) = fetch(&endpoints.api(&path), "GET", None, None)
+        .await
+        .map_err(|_| false)?;
+    match status {
+        200 => serde_json::from_str(&text).map_err(|_| false),
+        404 => Err(true),
+        _ => Err(false),
+    }
 }
 
 /// `POST /api/logout`, best effort: signing out locally happens anyway.
@@ -223,4 +260,41 @@ pub fn random() -> f64 {
 
 pub fn now_ms() -> f64 {
     js_sys::Date::now()
+}
+
+/// Focuses `el` when nothing has the focus (the control the user was on has gone, as
+/// a form does when it has done its job), never taking it from where the user is.
+pub fn focus_if_lost(el: &web_sys::HtmlElement) {
+    let document = window().document();
+    let lost = document
+        .as_ref()
+        .and_then(web_sys::Document::active_element)
+        .is_none_or(|active| {
+            document
+                .and_then(|d| d.body())
+                .is_some_and(|b| *b == active)
+        });
+    if lost {
+        let _ = el.focus();
+    }
+}
+
+/// After the focused control went away: the message box when a room is open, else the
+/// page's main content.
+pub fn focus_next_step() {
+    let Some(document) = window().document() else {
+        return;
+    };
+    let target = document
+        .get_element_by_id("message")
+        .or_else(|| document.get_element_by_id("main"))
+        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(target) = target {
+        focus_if_lost(&target);
+    }
+}
+
+/// Whether the browser believes it has a network (`navigator.onLine`).
+pub fn network_up() -> bool {
+    window().navigator().on_line()
 }

@@ -68,15 +68,19 @@ struct Driver {
     generation: u64,
     backoff: Backoff,
     timer: Option<leptos::leptos_dom::helpers::TimeoutHandle>,
+    /// Wakes the outbox when a message waits for the rate.
+    outbox_timer: Option<leptos::leptos_dom::helpers::TimeoutHandle>,
     authenticated: bool,
-    /// When the current socket last delivered a frame (ms since 1970).
-    last_frame_ms: f64,
+    /// What the current socket last did, for [`heartbeat::check`] (ms since 1970).
+    times: heartbeat::Times,
 }
 
 /// The WebSocket connection and the actions that go through it.
 #[derive(Clone, Copy)]
 pub struct Connection {
     pub status: RwSignal<ConnStatus>,
+    /// The browser says it has a network (`navigator.onLine`, `online`/`offline`).
+    pub network: RwSignal<bool>,
     session: Session,
     chat: Chat,
     driver: StoredValue<Driver, LocalStorage>,
@@ -94,6 +98,7 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
     let chat = Chat(RwSignal::new(ChatState::default()));
     let connection = Connection {
         status: RwSignal::new(ConnStatus::Idle),
+        network: RwSignal::new(browser::network_up()),
         session,
         chat,
         driver: StoredValue::new_local(Driver {
@@ -103,8 +108,9 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
             generation: 0,
             backoff: Backoff::default(),
             timer: None,
+            outbox_timer: None,
             authenticated: false,
-            last_frame_ms: 0.0,
+            times: heartbeat::Times::default(),
         }),
         navigate: StoredValue::new_local(Box::new(navigate)),
     };
@@ -124,7 +130,7 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
         }
     });
     // Back online, or back to the tab: do not wait for the backoff timer.
-    let retry_soon = move |_| {
+    let retry_soon = move || {
         if matches!(
             connection.status.get_untracked(),
             ConnStatus::Reconnecting { .. }
@@ -132,8 +138,19 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
             connection.retry_now();
         }
     };
-    let _ = window_event_listener_untyped("online", retry_soon);
-    let _ = window_event_listener_untyped("focus", retry_soon);
+    let _ = window_event_listener_untyped("online", move |_| {
+        connection.network.set(true);
+        retry_soon();
+    });
+    let _ = window_event_listener_untyped("focus", move |_| retry_soon());
+    // The network is gone: a socket can look open for a minute after that, so give it
+    // up now; messages wait in the outbox and the header says "Offline".
+    let _ = window_event_listener_untyped("offline", move |_| {
+        connection.network.set(false);
+        if connection.driver.with_value(|d| d.socket.is_some()) {
+            connection.closed(1006);
+        }
+    });
     // Signed out in another tab: follow.
     let _ = window_event_listener_untyped("storage", move |ev| {
         let Some(ev) = ev.dyn_ref::<web_sys::StorageEvent>() else {
@@ -157,7 +174,16 @@ impl Connection {
     /// the tab spins at full CPU (how invite links to one's own room froze the page).
     /// React to state with a `Memo` and act on what the memo says, or act on events.
     pub fn act(self, intent: impl FnOnce(&mut ChatState) -> Vec<Command>) {
-        let commands = self.chat.0.try_update(intent).unwrap_or_default();
+        let now = browser::now_ms();
+        let commands = self
+            .chat
+            .0
+            .try_update(|state| {
+                let mut commands = intent(state);
+                commands.extend(state.pump_outbox(now));
+                commands
+            })
+            .unwrap_or_default();
         self.run(commands);
     }
 
@@ -169,18 +195,33 @@ impl Connection {
                 Command::SessionExpired => {
                     self.end_session(Some("Your session has ended. Sign in again.".into()));
                 }
+                Command::WakeAfter(delay) => {
+                    let timer =
+                        set_timeout_with_handle(move || self.act(|_| Vec::new()), delay).ok();
+                    self.driver.update_value(|d| {
+                        if let Some(old) = std::mem::replace(&mut d.outbox_timer, timer) {
+                            old.clear();
+                        }
+                    });
+                }
             }
         }
     }
 
     fn send(self, frame: &ClientMessage) {
         let is_auth = matches!(frame, ClientMessage::Authenticate { .. });
-        self.driver.with_value(|d| {
+        let is_ping = matches!(frame, ClientMessage::Ping);
+        self.driver.update_value(|d| {
             if let Some(socket) = &d.socket
                 && (d.authenticated || is_auth)
                 && socket.ready_state() == web_sys::WebSocket::OPEN
+                && socket.send_with_str(&frame.to_json()).is_ok()
             {
-                let _ = socket.send_with_str(&frame.to_json());
+                let now = browser::now_ms();
+                d.times.last_sent = now;
+                if is_ping {
+                    d.times.ping_sent = Some(now);
+                }
             }
         });
     }
@@ -210,6 +251,7 @@ impl Connection {
     fn end_session(self, flash: Option<String>) {
         self.stop();
         browser::storage_remove(SESSION_KEY);
+        browser::storage_remove(crate::components::composer::DRAFTS_KEY);
         self.chat.0.set(ChatState::default());
         self.session.flash.set(flash);
         self.session.user.set(None);
@@ -288,7 +330,7 @@ impl Connection {
                 return;
             };
             self.driver
-                .update_value(|d| d.last_frame_ms = browser::now_ms());
+                .update_value(|d| d.times.last_frame = browser::now_ms());
             if let Ok(frame) = serde_json::from_str::<ServerMessage>(&text) {
                 self.receive(frame);
             }
@@ -309,22 +351,26 @@ impl Connection {
             d.socket = Some(socket);
             d.handlers = vec![on_open, on_message, on_close];
             d.authenticated = false;
-            d.last_frame_ms = browser::now_ms();
+            let now = browser::now_ms();
+            d.times = heartbeat::Times {
+                last_frame: now,
+                last_sent: now,
+                ping_sent: None,
+            };
         });
     }
 
     /// Pings a quiet socket; gives up one that stays silent (see `state::heartbeat`).
     fn heartbeat(self) {
-        let Some((authenticated, last_frame_ms)) = self
-            .driver
-            .try_with_value(|d| (d.authenticated, d.last_frame_ms))
+        let Some((authenticated, times)) =
+            self.driver.try_with_value(|d| (d.authenticated, d.times))
         else {
             return;
         };
         if !authenticated {
             return;
         }
-        match heartbeat::check(browser::now_ms(), last_frame_ms) {
+        match heartbeat::check(browser::now_ms(), times) {
             heartbeat::Beat::Healthy => {}
             heartbeat::Beat::Ping => self.send(&ClientMessage::Ping),
             heartbeat::Beat::Dead => self.closed(1006),

@@ -28,6 +28,8 @@ test('create an account, stay signed in across reloads, sign out, sign in again'
   await page.getByLabel('Password').fill('wrong password!');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
+  // The focus goes back to the password, ready to type it again.
+  await expect(page.getByLabel('Password')).toBeFocused();
 
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -46,17 +48,56 @@ test('registration problems are explained on the form', async ({ browser, knock 
   await page.getByLabel('Username').fill(taken);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('alert')).toHaveText('That username is taken. Try another one.');
+  // Each problem shows next to its field, which is marked invalid, described by it and
+  // focused.
+  const user = page.getByLabel('Username');
+  const password = page.getByLabel('Password');
+  await expect(user).toHaveAccessibleDescription('That username is taken. Try another one.');
+  await expect(user).toHaveAttribute('aria-invalid', 'true');
+  await expect(user).toBeFocused();
+  await expect(password).toHaveAttribute('aria-invalid', 'false');
 
-  await page.getByLabel('Username').fill('x');
+  // Both fields wrong: both say so at once; the first takes the focus.
+  await user.fill('x');
+  await password.fill('short');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('alert')).toContainText('Usernames have 3 to 32 characters');
+  await expect(user).toHaveAccessibleDescription(/Usernames have 3 to 32 characters/);
+  await expect(password).toHaveAccessibleDescription(/Passwords have at least 8 characters/);
+  await expect(user).toHaveAttribute('aria-invalid', 'true');
+  await expect(password).toHaveAttribute('aria-invalid', 'true');
+  await expect(user).toBeFocused();
 
-  await page.getByLabel('Username').fill(username('cal'));
-  await page.getByLabel('Password').fill('short');
+  // Fixing a field clears its error, not the other's.
+  await user.fill(username('cal'));
+  await expect(user).toHaveAttribute('aria-invalid', 'false');
+  await expect(password).toHaveAttribute('aria-invalid', 'true');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('alert')).toContainText('at least 8 characters');
+  await expect(password).toBeFocused();
+  await expect(password).toHaveAccessibleDescription(/at least 8 characters/);
   await other.context.close();
+});
+
+test('after five wrong passwords the form says the account is locked, and for how long', async ({ browser, knock }) => {
+  const name = username('lok');
+  const owner = await User.signUp(browser, knock.appUrl, name);
+  await owner.context.close();
+
+  const user = await User.open(browser, knock.appUrl, name);
+  const { page } = user;
+  await page.getByLabel('Username').fill(name);
+  for (let i = 0; i < 5; i++) {
+    await page.getByLabel('Password').fill(`wrong guess ${i}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
+    await expect(page.getByRole('button', { name: 'Sign in' })).toBeEnabled();
+  }
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText(
+    'Too many wrong passwords: this account is locked for now. Try again in 15 minutes.',
+  );
+  await expect(page.getByText('You are going too fast')).toHaveCount(0);
+  await user.context.close();
 });
 
 test('the keyboard alone signs in and chats', async ({ browser, knock }) => {

@@ -55,6 +55,18 @@ export class KnockServer {
     throw new Error(`knock-server did not answer /healthz:\n${this.log}`);
   }
 
+  /**
+   * Freezes the server (SIGSTOP): its sockets stay open but nothing answers, as with a
+   * hung host or a network path that silently drops packets. `thaw` resumes it.
+   */
+  freeze() {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw() {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Kills the server abruptly, as a crash or a redeploy would. */
   async stop() {
     const child = this.child;

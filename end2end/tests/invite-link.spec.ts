@@ -91,6 +91,8 @@ test('someone who is not in the room stays on the invite page and can knock', as
   const roomId = await admin.createRoom('Open door');
   await guest.page.goto(`/join/${roomId}`);
   await expect(guest.page.getByText('You were invited to a room')).toBeVisible();
+  // The page names the room and who runs it, and nothing more.
+  await expect(guest.page.locator('.invite-room')).toHaveText(`Open door is run by ${admin.name}.`);
   await expectResponsive(guest.page);
   await expect(guest.page.getByLabel('Room ID')).toHaveValue(roomId);
   await guest.page.getByRole('button', { name: 'Join', exact: true }).click();
@@ -98,3 +100,16 @@ test('someone who is not in the room stays on the invite page and can knock', as
   await expect(guest.page).toHaveURL(new RegExp(`/room/${roomId}$`));
 });
 
+test('an invite link names its room before signing in, and says when there is no such room', async ({ newUser, browser, knock }) => {
+  const admin = await newUser('inv3a');
+  const roomId = await admin.createRoom('Reading circle');
+  const visitor = await browser.newContext({ baseURL: knock.appUrl });
+  const page = await visitor.newPage();
+  await page.goto(`/join/${roomId}`);
+  await expect(page.getByRole('status').filter({ hasText: 'You were invited' })).toContainText(
+    `Reading circle is run by ${admin.name}.`,
+  );
+  await page.goto('/join/00000000-0000-4000-8000-000000000000');
+  await expect(page.getByRole('alert')).toHaveText('There is no room at this link. Ask whoever sent it for a new one.');
+  await visitor.close();
+});

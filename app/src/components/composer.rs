@@ -1,19 +1,47 @@
 //! Writing a message: Enter sends, Shift+Enter adds a line, a counter near the limit.
-//! The draft survives disconnects and room switches; messages typed while offline wait
-//! in the outbox.
+//! The draft survives disconnects, room switches and reloads; messages typed while
+//! offline wait in the outbox.
 
 use std::collections::HashMap;
 
 use knock_protocol::{RoomId, limits};
 use leptos::prelude::*;
 
+use crate::browser;
 use crate::client::{Chat, ConnStatus, Connection};
 use crate::ids::new_client_msg_id;
 use crate::state::{Slot, format_thousands};
 
-/// Drafts by room, kept while the app runs.
+/// Where drafts are kept; `Connection` forgets them at sign-out (a shared computer
+/// must not show the next person what was typed).
+pub const DRAFTS_KEY: &str = "knock.drafts";
+
+/// Text typed but not sent, by room, in `localStorage`.
 #[derive(Clone, Copy)]
-pub struct Drafts(pub RwSignal<HashMap<RoomId, String>>);
+struct Drafts(RwSignal<HashMap<RoomId, String>>);
+
+impl Drafts {
+    fn load() -> Self {
+        let stored = browser::storage_get(DRAFTS_KEY)
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        Self(RwSignal::new(stored))
+    }
+
+    fn keep(self, room_id: &RoomId, text: &str) {
+        self.0.update(|drafts| {
+            if text.is_empty() {
+                drafts.remove(room_id);
+            } else {
+                drafts.insert(room_id.clone(), text.to_owned());
+            }
+            match serde_json::to_string(drafts) {
+                Ok(json) if !drafts.is_empty() => browser::storage_set(DRAFTS_KEY, &json),
+                _ => browser::storage_remove(DRAFTS_KEY),
+            }
+        });
+    }
+}
 
 /// The counter shows from this many characters on.
 const COUNTER_FROM: usize = limits::MAX_MESSAGE_CHARS - 500;
@@ -33,11 +61,8 @@ pub fn counter_text(chars: usize) -> Option<String> {
 pub fn Composer(room_id: RoomId) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
-    let drafts = use_context::<Drafts>().unwrap_or_else(|| {
-        let drafts = Drafts(RwSignal::new(HashMap::new()));
-        provide_context(drafts);
-        drafts
-    });
+    // Read at each mount: one composer is on screen at a time, and storage is the truth.
+    let drafts = Drafts::load();
     let text = RwSignal::new(
         drafts
             .0
@@ -48,16 +73,21 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
     let over = move || chars.get() > limits::MAX_MESSAGE_CHARS;
     let slot = Slot::Composer(room_id.clone());
     let server_error = move || chat.0.with(|s| s.error(&slot));
-    let offline = move || connection.status.get() != ConnStatus::Online;
 
     let draft_room = room_id.clone();
     let set_text = move |value: String| {
         local_error.set(None);
-        drafts.0.update(|d| {
-            d.insert(draft_room.clone(), value.clone());
-        });
+        drafts.keep(&draft_room, &value);
         text.set(value);
     };
+    // Opening a room whose page took the focus with it (the form that created it, a
+    // pop-up that let the user in): the next thing to do is write.
+    let box_ref = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(el) = box_ref.get() {
+            browser::focus_if_lost(&el);
+        }
+    });
     let set_text_for_send = set_text.clone();
     let send = move || {
         let value = text.get_untracked();
@@ -96,6 +126,7 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
             <div class="composer-row">
                 <textarea
                     id="message"
+                    node_ref=box_ref
                     rows="1"
                     placeholder="Write a message…"
                     aria-describedby="composer-help"
@@ -108,20 +139,7 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
                     "Send"
                 </button>
             </div>
-            <div class="composer-foot">
-                <span id="composer-help" class="hint">
-                    {move || {
-                        if offline() {
-                            "Offline: messages you send now go out when the connection is back."
-                        } else {
-                            "Enter to send, Shift+Enter for a new line"
-                        }
-                    }}
-                </span>
-                <span class="counter" class:over=over aria-live="polite">
-                    {move || counter_text(chars.get())}
-                </span>
-            </div>
+            <ComposerFoot chars over />
             {move || {
                 local_error
                     .get()
@@ -129,6 +147,32 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
                     .map(|text| view! { <p class="error" role="alert">{text}</p> })
             }}
         </form>
+    }
+}
+
+/// The hint under the box and the counter near the limit.
+#[component]
+fn ComposerFoot(
+    chars: Memo<usize>,
+    over: impl Fn() -> bool + Send + Sync + Copy + 'static,
+) -> impl IntoView {
+    let connection = expect_context::<Connection>();
+    let offline = move || connection.status.get() != ConnStatus::Online;
+    view! {
+    <div class="composer-foot">
+        <span id="composer-help" class="hint">
+            {move || {
+                if offline() {
+                    "Offline: messages you send now go out when the connection is back."
+                } else {
+                    "Enter to send, Shift+Enter for a new line"
+                }
+            }}
+        </span>
+        <span class="counter" class:over=over aria-live="polite">
+            {move || counter_text(chars.get())}
+        </span>
+    </div>
     }
 }
 

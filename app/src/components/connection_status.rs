@@ -22,9 +22,10 @@ fn seconds_until(retry_at: f64, now: f64) -> u64 {
 }
 
 /// The words announced for a status (screen readers hear each change once).
-fn label(status: ConnStatus) -> &'static str {
+fn label(status: ConnStatus, network_up: bool) -> &'static str {
     match status {
         ConnStatus::Idle => "Offline",
+        _ if !network_up => "Offline",
         ConnStatus::Connecting => "Connecting…",
         ConnStatus::Online => "Connected",
         ConnStatus::Reconnecting { .. } => "Reconnecting…",
@@ -46,6 +47,7 @@ fn countdown(status: ConnStatus, now: f64) -> Option<String> {
 pub fn ConnectionStatus() -> impl IntoView {
     let connection = expect_context::<Connection>();
     let status = connection.status;
+    let network = connection.network;
     // A clock for the countdown, ticking only while reconnecting.
     let now = RwSignal::new(0.0_f64);
     let ticker = StoredValue::new_local(None::<IntervalHandle>);
@@ -73,6 +75,7 @@ pub fn ConnectionStatus() -> impl IntoView {
     });
 
     let state = move || match status.get() {
+        _ if !network.get() => "offline",
         ConnStatus::Online => "online",
         ConnStatus::Connecting => "connecting",
         ConnStatus::Reconnecting { .. } => "reconnecting",
@@ -81,7 +84,7 @@ pub fn ConnectionStatus() -> impl IntoView {
     view! {
         <div class="conn" data-state=state>
             <span class="conn-dot" aria-hidden="true"></span>
-            <span class="conn-label" role="status">{move || label(status.get())}</span>
+            <span class="conn-label" role="status">{move || label(status.get(), network.get())}</span>
             <span class="conn-countdown" aria-hidden="true">{move || countdown(status.get(), now.get())}</span>
             <Show when=move || matches!(status.get(), ConnStatus::Reconnecting { .. })>
                 <button type="button" class="btn btn-link" on:click=move |_| connection.retry_now()>
@@ -98,12 +101,14 @@ mod tests {
 
     #[test]
     fn labels() {
-        assert_eq!(label(ConnStatus::Online), "Connected");
+        assert_eq!(label(ConnStatus::Online, true), "Connected");
+        assert_eq!(label(ConnStatus::Online, false), "Offline");
         let waiting = ConnStatus::Reconnecting {
             attempt: 2,
             retry_at: 3_200.0,
         };
-        assert_eq!(label(waiting), "Reconnecting…");
+        assert_eq!(label(waiting, true), "Reconnecting…");
+        assert_eq!(label(waiting, false), "Offline");
         assert_eq!(countdown(waiting, 1_000.0).as_deref(), Some("in 3 s"));
         assert_eq!(countdown(waiting, 5_000.0), None);
         assert_eq!(countdown(ConnStatus::Online, 0.0), None);

@@ -1,7 +1,7 @@
 //! The start page when signed in: create a room, or ask to join one by its id. An invite
 //! link (`/join/:room_id`) opens the same page with the id filled in.
 
-use knock_protocol::{MemberStatus, RoomId, limits};
+use knock_protocol::{MemberStatus, RoomId, RoomPreview, limits};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
@@ -51,6 +51,7 @@ pub fn JoinPage(room_id: RoomId) -> impl IntoView {
     view! {
         <section class="home">
             <h1 class="page-title">"You were invited to a room"</h1>
+            <InviteSummary room_id=RoomId::new(initial.clone()) />
             <p class="lede">
                 "Ask to join: the room's admin will see your request and let you in."
             </p>
@@ -61,12 +62,55 @@ pub fn JoinPage(room_id: RoomId) -> impl IntoView {
     }
 }
 
+/// The room an invite link leads to, by name and by who runs it (the server tells
+/// nothing more before the knock).
+#[component]
+pub fn InviteSummary(room_id: RoomId) -> impl IntoView {
+    let preview = RwSignal::new(None::<Result<RoomPreview, bool>>);
+    leptos::task::spawn_local(async move {
+        let answer = crate::browser::room_preview(&room_id).await;
+        // The page may be gone by now.
+        let _ = preview.try_set(Some(answer));
+    });
+    move || match preview.get() {
+        Some(Ok(room)) => {
+            let admins = room
+                .admins
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            view! {
+                <p class="invite-room">
+                    <strong class="invite-room-name">{room.room_name}</strong>
+                    <span class="muted">{format!(" is run by {admins}.")}</span>
+                </p>
+            }
+            .into_any()
+        }
+        Some(Err(true)) => view! {
+            <p class="error" role="alert">
+                "There is no room at this link. Ask whoever sent it for a new one."
+            </p>
+        }
+        .into_any(),
+        _ => ().into_any(),
+    }
+}
+
 #[component]
 fn CreateRoomForm() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
     let name = RwSignal::new(String::new());
     let error = move || chat.0.with(|s| s.error(&Slot::CreateRoom));
+    // Just signed in (the sign-in form and its focus are gone): start here.
+    let field = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(el) = field.get() {
+            crate::browser::focus_if_lost(&el);
+        }
+    });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = name.get_untracked();
@@ -85,6 +129,7 @@ fn CreateRoomForm() -> impl IntoView {
                 <label for="room-name">"Room name"</label>
                 <input
                     id="room-name"
+                    node_ref=field
                     type="text"
                     autocomplete="off"
                     maxlength=limits::MAX_ROOM_NAME_CHARS

@@ -347,9 +347,10 @@ fn OutgoingRow(item: Outgoing, me: String) -> impl IntoView {
         OutgoingState::Failed(reason) => Some(reason.clone()),
         _ => None,
     };
-    let status = match state {
-        OutgoingState::Queued => "Waiting for connection…",
-        OutgoingState::InFlight => "Sending…",
+    // A queued message waits for its turn (seconds at most) or for the connection.
+    let status = move || match state {
+        OutgoingState::Queued if !connection.is_online() => "Waiting for connection…",
+        OutgoingState::Queued | OutgoingState::InFlight => "Sending…",
         OutgoingState::Failed(_) => "Not sent",
     };
     let actions = failed.map(|reason| {
@@ -369,10 +370,7 @@ fn OutgoingRow(item: Outgoing, me: String) -> impl IntoView {
                     type="button"
                     class="btn btn-small btn-quiet"
                     on:click=move |_| {
-                        connection.act(|s| {
-                            s.outbox.discard(&discard_id);
-                            Vec::new()
-                        });
+                        connection.act(|s| s.discard_message(&discard_id));
                     }
                 >
                     "Discard"

@@ -116,6 +116,9 @@ pub fn DecideButtons(room_id: RoomId, user_id: UserId, described_by: String) -> 
     let connection = expect_context::<Connection>();
     let (approve_room, approve_user) = (room_id.clone(), user_id.clone());
     let (reject_room, reject_user) = (room_id, user_id);
+    // Decided: the request goes, and the focus with it; the next thing to do is write
+    // (or, with no room open, the page).
+    on_cleanup(|| request_animation_frame(crate::browser::focus_next_step));
     view! {
         <span class="notice-actions">
             <button

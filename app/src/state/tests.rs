@@ -1,6 +1,9 @@
 //! Whole flows through the reducer: what the client sends and shows for each frame.
 
-use knock_protocol::{MessageId, Participant};
+use knock_protocol::{
+    ChatMessage, ClientMsgId, ErrorCode, JoinRoom, MessageId, Participant, RoomSummary,
+    ServerMessage,
+};
 
 use super::*;
 
@@ -42,6 +45,7 @@ fn actions(commands: &[Command]) -> Vec<&'static str> {
             Command::Send(m) => m.action(),
             Command::Navigate(_) => "navigate",
             Command::SessionExpired => "sessionExpired",
+            Command::WakeAfter(_) => "wake",
         })
         .collect()
 }
@@ -387,28 +391,55 @@ fn a_gap_in_live_messages_is_filled_from_history() {
     );
 }
 
+/// What the driver does after every change: the intent, then the outbox's turn.
+fn act(
+    s: &mut ChatState,
+    now: f64,
+    intent: impl FnOnce(&mut ChatState) -> Vec<Command>,
+) -> Vec<Command> {
+    let mut commands = intent(s);
+    commands.extend(s.pump_outbox(now));
+    commands
+}
+
+fn send(s: &mut ChatState, now: f64, text: &str, id: &str) -> Vec<Command> {
+    act(s, now, |s| {
+        s.send_message(&room(), text, ClientMsgId::from(id))
+            .unwrap()
+    })
+}
+
+fn ack(seq: u64, id: &str) -> ServerMessage {
+    ServerMessage::MessageAck {
+        client_msg_id: ClientMsgId::from(id),
+        room_id: room(),
+        seq,
+        message_id: MessageId::new(format!("m{seq}")),
+        timestamp: 1,
+    }
+}
+
 #[test]
 fn messages_typed_offline_wait_and_go_out_after_reconnect_then_resume() {
     let mut s = alice_in_her_room();
     s.apply(chat(1, "bob", "hi"));
-    let first = s
-        .send_message(&room(), "sent online", ClientMsgId::from("c1"))
-        .unwrap();
+    let first = send(&mut s, 0.0, "sent online", "c1");
     assert_eq!(actions(&first), ["sendMessage"]);
 
     s.on_disconnected();
     assert!(!s.online);
-    let queued = s
-        .send_message(&room(), "typed offline", ClientMsgId::from("c2"))
-        .unwrap();
+    let queued = send(&mut s, 1.0, "typed offline", "c2");
     assert!(queued.is_empty(), "nothing to write while offline");
     assert_eq!(s.outbox.len(), 2);
 
-    // Reconnected: rooms, resume after the newest known seq, then the outbox in order.
-    let commands = s.apply(ServerMessage::Authenticated {
-        user_id: user("alice"),
+    // Reconnected: rooms, resume after the newest known seq, then the outbox, one
+    // message at a time in the order typed.
+    let commands = act(&mut s, 2.0, |s| {
+        s.apply(ServerMessage::Authenticated {
+            user_id: user("alice"),
+        })
     });
-    let frames = sent(&commands);
+    let mut frames = sent(&commands);
     assert_eq!(frames[0], ClientMessage::MyRooms);
     assert_eq!(
         frames[1],
@@ -437,29 +468,19 @@ fn messages_typed_offline_wait_and_go_out_after_reconnect_then_resume() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(
-        texts,
-        [("sent online", "c1".into()), ("typed offline", "c2".into())]
-    );
+    assert_eq!(texts, [("sent online", "c1".into())]);
 
     // The replay and the acks, in any order, give each message once.
     s.apply(chat(2, "bob", "said while you were away"));
-    s.apply(ServerMessage::MessageAck {
-        client_msg_id: ClientMsgId::from("c1"),
-        room_id: room(),
-        seq: 3,
-        message_id: MessageId::from("m3"),
-        timestamp: 1,
-    });
+    frames = sent(&act(&mut s, 3.0, |s| s.apply(ack(3, "c1"))));
+    assert!(matches!(
+        &frames[..],
+        [ClientMessage::SendMessage { message, client_msg_id: Some(id), .. }]
+            if message == "typed offline" && id.0 == "c2"
+    ));
     s.apply(chat(3, "alice", "sent online"));
     s.apply(chat(4, "alice", "typed offline"));
-    s.apply(ServerMessage::MessageAck {
-        client_msg_id: ClientMsgId::from("c2"),
-        room_id: room(),
-        seq: 4,
-        message_id: MessageId::from("m4"),
-        timestamp: 2,
-    });
+    s.apply(ack(4, "c2"));
     assert_eq!(seqs(&s), [1, 2, 3, 4]);
     assert!(s.outbox.is_empty());
 }
@@ -490,22 +511,67 @@ fn member_lists_are_fetched_again_after_a_reconnect() {
 }
 
 #[test]
-fn send_errors_mark_the_message_and_show_at_the_composer() {
+fn send_errors_mark_the_message_and_show_at_the_composer_until_it_is_dealt_with() {
     let mut s = alice_in_her_room();
-    s.send_message(&room(), "spam", ClientMsgId::from("c1"))
-        .unwrap();
+    send(&mut s, 0.0, "lost", "c1");
     s.apply(ServerMessage::error(
-        ErrorCode::RateLimited,
-        "slow down",
+        ErrorCode::NotMember,
+        "",
         Some("sendMessage"),
     ));
     let r = room();
     let failed = s.outbox.for_room(&r).next().unwrap();
     assert!(matches!(failed.state, outbox::OutgoingState::Failed(_)));
     assert!(s.error(&Slot::Composer(room())).is_some());
-    assert_eq!(
-        actions(&s.retry_message(&ClientMsgId::from("c1"))),
-        ["sendMessage"]
+    let retried = act(&mut s, 1.0, |s| s.retry_message(&ClientMsgId::from("c1")));
+    assert_eq!(actions(&retried), ["sendMessage"]);
+    assert!(
+        s.error(&Slot::Composer(room())).is_none(),
+        "nothing failed now"
+    );
+    s.apply(ServerMessage::error(
+        ErrorCode::NotMember,
+        "",
+        Some("sendMessage"),
+    ));
+    assert!(s.error(&Slot::Composer(room())).is_some());
+    s.discard_message(&ClientMsgId::from("c1"));
+    assert!(
+        s.error(&Slot::Composer(room())).is_none(),
+        "gone with the message"
+    );
+    assert!(s.outbox.is_empty());
+}
+
+#[test]
+fn a_rate_refusal_is_retried_by_itself_in_order_without_an_error() {
+    let mut s = alice_in_her_room();
+    assert_eq!(actions(&send(&mut s, 0.0, "one", "c1")), ["sendMessage"]);
+    assert!(
+        send(&mut s, 1.0, "two", "c2").is_empty(),
+        "waits for one's answer"
+    );
+    let commands = act(&mut s, 2.0, |s| {
+        s.apply(ServerMessage::error(
+            ErrorCode::RateLimited,
+            "slow down",
+            Some("sendMessage"),
+        ))
+    });
+    assert_eq!(actions(&commands), ["wake"]);
+    assert!(s.error(&Slot::Composer(room())).is_none());
+    assert!(s.error(&Slot::General).is_none());
+    let Command::WakeAfter(delay) = commands[0] else {
+        unreachable!()
+    };
+    let later = 2.0 + delay.as_secs_f64() * 1_000.0;
+    let mut frames = sent(&act(&mut s, later, |_| Vec::new()));
+    assert!(
+        matches!(&frames[..], [ClientMessage::SendMessage { message, .. }] if message == "one")
+    );
+    frames = sent(&act(&mut s, later + 1.0, |s| s.apply(ack(1, "c1"))));
+    assert!(
+        matches!(&frames[..], [ClientMessage::SendMessage { message, .. }] if message == "two")
     );
 }
 
@@ -515,6 +581,10 @@ fn too_long_or_blank_messages_are_kept_in_the_composer() {
     assert!(
         s.send_message(&room(), &"x".repeat(4_001), ClientMsgId::from("c"))
             .is_err()
+    );
+    assert!(
+        s.error(&Slot::Composer(room())).is_none(),
+        "the composer says it next to the text, until the text changes"
     );
     assert!(
         s.send_message(&room(), " \n ", ClientMsgId::from("c"))

@@ -1,0 +1,58 @@
+//! The words the user reads about errors and numbers, in one place.
+
+use knock_protocol::{ErrorCode, limits};
+
+/// A readable sentence for an error code, in the words of the place it is shown.
+pub fn describe_error(code: ErrorCode, server_text: &str) -> String {
+    match code {
+        ErrorCode::NotMember => "You are not a member of this room.".into(),
+        ErrorCode::RoomNotFound => "There is no room with that ID.".into(),
+        ErrorCode::NotAdmin => "Only the room's admin can do that.".into(),
+        ErrorCode::RateLimited => "You are going too fast. Wait a moment and try again.".into(),
+        ErrorCode::MessageTooLong => format!(
+            "That message is too long (at most {} characters).",
+            format_thousands(limits::MAX_MESSAGE_CHARS)
+        ),
+        ErrorCode::EmptyMessage => "Type a message first.".into(),
+        ErrorCode::InvalidRoomName => format!(
+            "A room name has 1 to {} characters.",
+            limits::MAX_ROOM_NAME_CHARS
+        ),
+        ErrorCode::RequestNotFound => "That request is no longer pending.".into(),
+        ErrorCode::InvalidUsername => format!(
+            "Usernames have {} to {} characters: a-z, 0-9, _ . -",
+            limits::USERNAME_CHARS.start(),
+            limits::USERNAME_CHARS.end()
+        ),
+        ErrorCode::InvalidPassword => format!(
+            "Passwords have {} to {} characters.",
+            limits::PASSWORD_CHARS.start(),
+            limits::PASSWORD_CHARS.end()
+        ),
+        ErrorCode::UsernameTaken => "That username is taken. Try another one.".into(),
+        ErrorCode::InvalidCredentials => "Wrong username or password.".into(),
+        ErrorCode::ForbiddenOrigin => "This server does not accept requests from this site.".into(),
+        ErrorCode::Internal => "Something went wrong on the server. Try again.".into(),
+        ErrorCode::Unauthenticated => "Your session has ended. Sign in again.".into(),
+        _ if !server_text.is_empty() => server_text.to_owned(),
+        other => format!("The server refused that ({other})."),
+    }
+}
+
+/// `4000` → `4,000`.
+pub fn format_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Why an action that needs the server was not tried.
+pub(super) fn offline_text() -> String {
+    "Not connected right now. Try again once the connection is back.".into()
+}

@@ -82,24 +82,26 @@ pub fn provide_nav() -> Nav {
 impl Nav {
     /// Goes to `path`, adding a history entry (nothing when already there).
     pub fn go(self, path: &str) {
-        if self.path.with_untracked(|p| p == path) {
-            return;
-        }
-        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-            let _ = history.push_state_with_url(&JsValue::NULL, "", Some(path));
-        }
-        self.path.set(path.to_owned());
+        self.visit(path, false);
     }
 
     /// Goes to `path` in place of the current history entry: for a page that only
     /// forwards (an invite link to a room the user is already in), so that Back leads
     /// to where the user came from instead of bouncing forward again.
     pub fn replace(self, path: &str) {
+        self.visit(path, true);
+    }
+
+    fn visit(self, path: &str, in_place: bool) {
         if self.path.with_untracked(|p| p == path) {
             return;
         }
         if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(path));
+            let _ = if in_place {
+                history.replace_state_with_url(&JsValue::NULL, "", Some(path))
+            } else {
+                history.push_state_with_url(&JsValue::NULL, "", Some(path))
+            };
         }
         self.path.set(path.to_owned());
     }

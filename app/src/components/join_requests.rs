@@ -4,8 +4,9 @@
 use knock_protocol::{RoomId, UserId};
 use leptos::prelude::*;
 
-use crate::client::{Chat, Connection};
+use crate::client::Chat;
 use crate::components::member_list::initial;
+use crate::components::notices::DecideButtons;
 use crate::state::Slot;
 
 #[component]
@@ -54,33 +55,13 @@ pub fn JoinRequests(room_id: RoomId) -> impl IntoView {
 
 #[component]
 fn RequestRow(room_id: RoomId, user: UserId) -> impl IntoView {
-    let connection = expect_context::<Connection>();
-    let (approve_room, approve_user) = (room_id.clone(), user.clone());
-    let (reject_room, reject_user) = (room_id, user.clone());
     // The buttons keep their short names; the person's name is their description.
     let name_id = format!("request-{user}");
     view! {
         <li class="request">
             <span class="avatar" aria-hidden="true">{initial(&user)}</span>
             <span class="member-name" id=name_id.clone()>{user.to_string()}</span>
-            <span class="request-actions">
-                <button
-                    type="button"
-                    class="btn btn-small btn-primary"
-                    aria-describedby=name_id.clone()
-                    on:click=move |_| connection.act(|s| s.decide(&approve_room, &approve_user, true))
-                >
-                    "Approve"
-                </button>
-                <button
-                    type="button"
-                    class="btn btn-small btn-danger"
-                    aria-describedby=name_id
-                    on:click=move |_| connection.act(|s| s.decide(&reject_room, &reject_user, false))
-                >
-                    "Reject"
-                </button>
-            </span>
+            <DecideButtons room_id user class="request-actions" described_by=name_id />
         </li>
     }
 }

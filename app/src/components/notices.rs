@@ -105,22 +105,29 @@ fn RequestItem(id: u64, room_id: RoomId, user_id: UserId) -> impl IntoView {
                 " asks to join "
                 <Link href=room_path(&room_id)>{name}</Link>
             </p>
-            <DecideButtons room_id user_id described_by=text_id />
+            <DecideButtons room_id user=user_id described_by=text_id />
         </li>
     }
 }
 
 /// Approve and Reject, named as such and described by `described_by` (whom they answer).
 #[component]
-pub fn DecideButtons(room_id: RoomId, user_id: UserId, described_by: String) -> impl IntoView {
+pub fn DecideButtons(
+    room_id: RoomId,
+    user: UserId,
+    /// The wrapper's class: where the buttons sit.
+    #[prop(default = "notice-actions")]
+    class: &'static str,
+    described_by: String,
+) -> impl IntoView {
     let connection = expect_context::<Connection>();
-    let (approve_room, approve_user) = (room_id.clone(), user_id.clone());
-    let (reject_room, reject_user) = (room_id, user_id);
+    let (approve_room, approve_user) = (room_id.clone(), user.clone());
+    let (reject_room, reject_user) = (room_id, user);
     // Decided: the request goes, and the focus with it; the next thing to do is write
     // (or, with no room open, the page).
     on_cleanup(|| request_animation_frame(crate::browser::focus_next_step));
     view! {
-        <span class="notice-actions">
+        <span class=class>
             <button
                 type="button"
                 class="btn btn-small btn-primary"
@@ -170,7 +177,7 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
                     " asks to join "
                     <Link href=room_path(&room_id)>{name}</Link>
                 </p>
-                <DecideButtons room_id user_id described_by=text_id />
+                <DecideButtons room_id user=user_id described_by=text_id />
             }
             .into_any()
         }

@@ -16,7 +16,13 @@ pub struct Config {
     pub(crate) addr: SocketAddr,
 
     /// Where Knock keeps its data: `sqlite:PATH` (the file is created on first start).
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:knock.db")]
+    // URLs carry passwords: `--help` must not print what the environment holds.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:knock.db",
+        hide_env_values = true
+    )]
     pub(crate) database_url: String,
 
     /// Browser origins besides the server's own that may call the API and open sockets,
@@ -26,7 +32,7 @@ pub struct Config {
 
     /// Redis for fan-out between several Knock nodes (`redis://127.0.0.1:6379`); without
     /// it, fan-out stays within this process.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub(crate) redis_url: Option<String>,
 
     /// Folder of the built web client (`cargo leptos build` writes `target/site`;
@@ -96,12 +102,56 @@ impl Config {
         }
     }
 
-    /// Allowed origins without trailing slashes, empty entries dropped.
-    pub(crate) fn normalized_origins(&self) -> Vec<String> {
-        self.allowed_origins
-            .iter()
-            .map(|origin| origin.trim().trim_end_matches('/').to_owned())
-            .filter(|origin| !origin.is_empty())
-            .collect()
+    /// Allowed origins in lower case without trailing slashes, empty entries dropped.
+    /// Each must be `scheme://host[:port]`: a wildcard would let any site act for a
+    /// signed-in user, so `*` is refused with a sentence saying what to write instead.
+    pub(crate) fn normalized_origins(&self) -> Result<Vec<String>, String> {
+        let mut origins = Vec::new();
+        for origin in &self.allowed_origins {
+            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+            if origin.is_empty() {
+                continue;
+            }
+            let well_formed = origin.split_once("://").is_some_and(|(scheme, host)| {
+                matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains(['/', '*'])
+            });
+            if !well_formed {
+                return Err(format!(
+                    "--allowed-origins: {origin:?} is not an origin; list each site that may \
+                     use this server as scheme://host[:port], e.g. https://chat.example.com \
+                     (a wildcard is refused: any site could then act for signed-in users)"
+                ));
+            }
+            origins.push(origin);
+        }
+        Ok(origins)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    fn origins(list: &str) -> Result<Vec<String>, String> {
+        Config::parse_from(["knock-server", "--allowed-origins", list]).normalized_origins()
+    }
+
+    #[test]
+    fn origins_are_compared_in_lower_case_and_wildcards_refused() {
+        assert_eq!(
+            origins("Https://Chat.Example.com/, http://127.0.0.1:8080,").unwrap(),
+            ["https://chat.example.com", "http://127.0.0.1:8080"]
+        );
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "chat.example.com",
+            "ftp://x",
+            "https://a/b",
+        ] {
+            assert!(origins(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -98,7 +98,11 @@ async fn check_origin(State(state): State<AppState>, request: Request, next: Nex
 
 fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
     let origin = origin.trim_end_matches('/');
-    if allowed.iter().any(|allowed| allowed == origin) {
+    // The allow-list is lower case (`Config::normalized_origins`).
+    if allowed
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    {
         return true;
     }
     // The server's own origin: scheme://host[:port] where host[:port] is the Host header.
@@ -360,6 +364,12 @@ mod tests {
         ));
         assert!(!origin_allowed(
             "http://chat.example.com",
+            &host("api:3000"),
+            &allowed
+        ));
+        // Host names are case-insensitive; browsers send them lower case, people may not.
+        assert!(origin_allowed(
+            "https://Chat.Example.com",
             &host("api:3000"),
             &allowed
         ));

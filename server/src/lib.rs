@@ -47,6 +47,8 @@ pub enum StartError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Serves until `shutdown` completes, then closes every socket with 1012 (so clients
@@ -55,6 +57,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    let allowed_origins = config.normalized_origins().map_err(StartError::Config)?;
     let storage = storage::open(&config.database_url).await?;
     let hub = Arc::new(Hub::new());
     let access = RoomAccess::new(storage.clone());
@@ -67,7 +70,7 @@ pub async fn run(
     let (memberships, memberships_task) = MembershipBatcher::spawn(storage.clone());
     let limits = Limits::new(config.message_rate(), config.login_failures);
     let state = AppState {
-        allowed_origins: config.normalized_origins().into(),
+        allowed_origins: allowed_origins.into(),
         service: Service::new(storage, access, fanout, messages, memberships, limits),
         config: Arc::new(config),
     };

@@ -10,36 +10,29 @@ use leptos::prelude::*;
 use crate::browser;
 use crate::client::{Chat, ConnStatus, Connection};
 use crate::ids::new_client_msg_id;
-use crate::state::{Slot, format_thousands};
+use crate::state::format_thousands;
 
 /// Where drafts are kept; `Connection` forgets them at sign-out (a shared computer
 /// must not show the next person what was typed).
 pub const DRAFTS_KEY: &str = "knock.drafts";
 
-/// Text typed but not sent, by room, in `localStorage`.
-#[derive(Clone, Copy)]
-struct Drafts(RwSignal<HashMap<RoomId, String>>);
+/// Text typed but not sent, by room (read once when a room's composer opens).
+fn drafts() -> HashMap<RoomId, String> {
+    browser::storage_get(DRAFTS_KEY)
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
 
-impl Drafts {
-    fn load() -> Self {
-        let stored = browser::storage_get(DRAFTS_KEY)
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
-        Self(RwSignal::new(stored))
+fn keep_draft(room_id: &RoomId, text: &str) {
+    let mut all = drafts();
+    if text.is_empty() {
+        all.remove(room_id);
+    } else {
+        all.insert(room_id.clone(), text.to_owned());
     }
-
-    fn keep(self, room_id: &RoomId, text: &str) {
-        self.0.update(|drafts| {
-            if text.is_empty() {
-                drafts.remove(room_id);
-            } else {
-                drafts.insert(room_id.clone(), text.to_owned());
-            }
-            match serde_json::to_string(drafts) {
-                Ok(json) if !drafts.is_empty() => browser::storage_set(DRAFTS_KEY, &json),
-                _ => browser::storage_remove(DRAFTS_KEY),
-            }
-        });
+    match serde_json::to_string(&all) {
+        Ok(json) if !all.is_empty() => browser::storage_set(DRAFTS_KEY, &json),
+        _ => browser::storage_remove(DRAFTS_KEY),
     }
 }
 
@@ -61,23 +54,17 @@ pub fn counter_text(chars: usize) -> Option<String> {
 pub fn Composer(room_id: RoomId) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
-    // Read at each mount: one composer is on screen at a time, and storage is the truth.
-    let drafts = Drafts::load();
-    let text = RwSignal::new(
-        drafts
-            .0
-            .with_untracked(|d| d.get(&room_id).cloned().unwrap_or_default()),
-    );
+    let text = RwSignal::new(drafts().remove(&room_id).unwrap_or_default());
     let local_error = RwSignal::new(None::<String>);
     let chars = Memo::new(move |_| text.with(|t| t.chars().count()));
     let over = move || chars.get() > limits::MAX_MESSAGE_CHARS;
-    let slot = Slot::Composer(room_id.clone());
-    let server_error = move || chat.0.with(|s| s.error(&slot));
+    let failed_room = room_id.clone();
+    let server_error = move || chat.0.with(|s| s.composer_error(&failed_room));
 
     let draft_room = room_id.clone();
     let set_text = move |value: String| {
         local_error.set(None);
-        drafts.keep(&draft_room, &value);
+        keep_draft(&draft_room, &value);
         text.set(value);
     };
     // Opening a room whose page took the focus with it (the form that created it, a

@@ -96,17 +96,26 @@ fn RequestsBanner(requests: Memo<Vec<NoticeEntry>>) -> impl IntoView {
 /// One request in the opened banner.
 #[component]
 fn RequestItem(id: u64, room_id: RoomId, user_id: UserId) -> impl IntoView {
+    view! {
+        <li class="notice-item">
+            <JoinRequestText id room_id user_id />
+        </li>
+    }
+}
+
+/// "bob asks to join Book club", with Approve and Reject described by that sentence: a
+/// single notice and a row of the opened banner alike.
+#[component]
+fn JoinRequestText(id: u64, room_id: RoomId, user_id: UserId) -> impl IntoView {
     let text_id = format!("notice-{id}-text");
     let name = room_name(&room_id);
     view! {
-        <li class="notice-item">
-            <p class="notice-text" id=text_id.clone()>
-                <strong>{user_id.to_string()}</strong>
-                " asks to join "
-                <Link href=room_path(&room_id)>{name}</Link>
-            </p>
-            <DecideButtons room_id user=user_id described_by=text_id />
-        </li>
+        <p class="notice-text" id=text_id.clone()>
+            <strong>{user_id.to_string()}</strong>
+            " asks to join "
+            <Link href=room_path(&room_id)>{name}</Link>
+        </p>
+        <DecideButtons room_id user=user_id described_by=text_id />
     }
 }
 
@@ -169,17 +178,7 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
     let dismiss = move |_| chat.0.update(|s| s.dismiss(id));
     let body = match entry.notice {
         Notice::JoinRequest { room_id, user_id } => {
-            let text_id = format!("notice-{id}-text");
-            let name = room_name(&room_id);
-            view! {
-                <p class="notice-text" id=text_id.clone()>
-                    <strong>{user_id.to_string()}</strong>
-                    " asks to join "
-                    <Link href=room_path(&room_id)>{name}</Link>
-                </p>
-                <DecideButtons room_id user=user_id described_by=text_id />
-            }
-            .into_any()
+            view! { <JoinRequestText id room_id user_id /> }.into_any()
         }
         Notice::Approved { room_id } => {
             let name = room_name(&room_id);

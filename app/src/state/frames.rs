@@ -333,13 +333,10 @@ impl ChatState {
             Some("sendMessage") => {
                 // Too fast: the outbox sends it again by itself, in order; nothing to say.
                 let rate_limited = code == ErrorCode::RateLimited;
-                match self.outbox.refused(&readable, rate_limited) {
-                    Some(_) if rate_limited => {}
-                    Some(m) => {
-                        let slot = Slot::Composer(m.room_id.clone());
-                        self.errors.insert(slot, readable);
-                    }
-                    None => self.errors.insert(Slot::General, readable),
+                // Anything else marks the message failed, which the composer shows
+                // (`ChatState::composer_error`) until it is retried or discarded.
+                if self.outbox.refused(&readable, rate_limited).is_none() {
+                    self.errors.insert(Slot::General, readable);
                 }
             }
             Some("getHistory") => {

@@ -160,7 +160,6 @@ impl ChatState {
         text: &str,
         client_msg_id: ClientMsgId,
     ) -> Result<Vec<Command>, String> {
-        let slot = Slot::Composer(room_id.clone());
         if text.trim().is_empty() {
             return Err(describe_error(ErrorCode::EmptyMessage, ""));
         }
@@ -168,9 +167,6 @@ impl ChatState {
         // the text changes), not in the room's error slot.
         if text.chars().count() > limits::MAX_MESSAGE_CHARS {
             return Err(describe_error(ErrorCode::MessageTooLong, ""));
-        }
-        if !self.outbox.has_failed(room_id) {
-            self.errors.remove(&slot);
         }
         self.outbox
             .push(client_msg_id, room_id.clone(), text.to_owned());
@@ -193,26 +189,11 @@ impl ChatState {
 
     pub fn retry_message(&mut self, client_msg_id: &ClientMsgId) -> Vec<Command> {
         self.outbox.retry(client_msg_id);
-        self.clear_settled_composer_errors();
         Vec::new()
     }
 
     pub fn discard_message(&mut self, client_msg_id: &ClientMsgId) -> Vec<Command> {
         self.outbox.discard(client_msg_id);
-        self.clear_settled_composer_errors();
         Vec::new()
-    }
-
-    /// A composer's error is about a failed message: it goes with the last of them.
-    fn clear_settled_composer_errors(&mut self) {
-        let settled: Vec<Slot> = self
-            .rooms
-            .keys()
-            .filter(|r| !self.outbox.has_failed(r))
-            .map(|r| Slot::Composer(r.clone()))
-            .collect();
-        for slot in settled {
-            self.errors.remove(&slot);
-        }
     }
 }

@@ -51,8 +51,6 @@ pub enum Slot {
     JoinRoom,
     /// Approve or reject in this room.
     Admin(RoomId),
-    /// The composer of this room.
-    Composer(RoomId),
     /// Opening this room (history, members).
     Room(RoomId),
     /// Anything else.
@@ -136,7 +134,7 @@ impl RoomState {
 }
 
 /// The whole client state of a signed-in user.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChatState {
     pub me: Option<UserId>,
     pub rooms: BTreeMap<RoomId, RoomState>,
@@ -194,6 +192,12 @@ impl ChatState {
 
     pub fn error(&self, slot: &Slot) -> Option<String> {
         self.errors.get(slot).cloned()
+    }
+
+    /// What the composer of a room says: why a message of it was refused, as long as one
+    /// waits for Retry or Discard.
+    pub fn composer_error(&self, room_id: &RoomId) -> Option<String> {
+        self.outbox.failure(room_id).map(str::to_owned)
     }
 
     pub fn clear_error(&mut self, slot: &Slot) {

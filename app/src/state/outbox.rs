@@ -106,9 +106,6 @@ pub struct Outbox {
     hold_until: f64,
 }
 
-// Times are finite numbers of milliseconds; the state as a whole is compared in tests.
-impl Eq for Outbox {}
-
 impl Outbox {
     /// Adds a message at the end of the queue; [`Self::pump`] sends it in its turn.
     pub fn push(&mut self, client_msg_id: ClientMsgId, room_id: RoomId, text: String) {
@@ -212,10 +209,14 @@ impl Outbox {
         self.items.retain(|m| &m.client_msg_id != client_msg_id);
     }
 
-    /// Whether a message of this room failed and waits for the user.
-    pub fn has_failed(&self, room_id: &RoomId) -> bool {
-        self.for_room(room_id)
-            .any(|m| matches!(m.state, OutgoingState::Failed(_)))
+    /// Why the oldest failed message of this room was refused, while one waits for the
+    /// user (retry or discard).
+    pub fn failure(&self, room_id: &RoomId) -> Option<&str> {
+        self.items.iter().find_map(|m| match &m.state {
+            _ if &m.room_id != room_id => None,
+            OutgoingState::Failed(reason) => Some(reason.as_str()),
+            _ => None,
+        })
     }
 
     /// Unconfirmed messages of one room, in the order typed.
@@ -366,7 +367,7 @@ mod tests {
         o.pump(0.0, true);
         let failed = o.refused("not a member", false).unwrap();
         assert_eq!(failed.client_msg_id, id(1));
-        assert!(o.has_failed(&RoomId::from("r")));
+        assert_eq!(o.failure(&RoomId::from("r")), Some("not a member"));
         assert_eq!(text(&o.pump(1.0, true)), "b");
         o.ack(&id(2));
         assert_eq!(
@@ -379,7 +380,7 @@ mod tests {
         o.refused("again", false);
         o.discard(&id(1));
         assert!(o.is_empty());
-        assert!(!o.has_failed(&RoomId::from("r")));
+        assert_eq!(o.failure(&RoomId::from("r")), None);
         assert!(o.refused("nothing", false).is_none());
     }
 

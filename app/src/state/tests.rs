@@ -522,24 +522,18 @@ fn send_errors_mark_the_message_and_show_at_the_composer_until_it_is_dealt_with(
     let r = room();
     let failed = s.outbox.for_room(&r).next().unwrap();
     assert!(matches!(failed.state, outbox::OutgoingState::Failed(_)));
-    assert!(s.error(&Slot::Composer(room())).is_some());
+    assert!(s.composer_error(&room()).is_some());
     let retried = act(&mut s, 1.0, |s| s.retry_message(&ClientMsgId::from("c1")));
     assert_eq!(actions(&retried), ["sendMessage"]);
-    assert!(
-        s.error(&Slot::Composer(room())).is_none(),
-        "nothing failed now"
-    );
+    assert!(s.composer_error(&room()).is_none(), "nothing failed now");
     s.apply(ServerMessage::error(
         ErrorCode::NotMember,
         "",
         Some("sendMessage"),
     ));
-    assert!(s.error(&Slot::Composer(room())).is_some());
+    assert!(s.composer_error(&room()).is_some());
     s.discard_message(&ClientMsgId::from("c1"));
-    assert!(
-        s.error(&Slot::Composer(room())).is_none(),
-        "gone with the message"
-    );
+    assert!(s.composer_error(&room()).is_none(), "gone with the message");
     assert!(s.outbox.is_empty());
 }
 
@@ -559,7 +553,7 @@ fn a_rate_refusal_is_retried_by_itself_in_order_without_an_error() {
         ))
     });
     assert_eq!(actions(&commands), ["wake"]);
-    assert!(s.error(&Slot::Composer(room())).is_none());
+    assert!(s.composer_error(&room()).is_none());
     assert!(s.error(&Slot::General).is_none());
     let Command::WakeAfter(delay) = commands[0] else {
         unreachable!()
@@ -583,7 +577,7 @@ fn too_long_or_blank_messages_are_kept_in_the_composer() {
             .is_err()
     );
     assert!(
-        s.error(&Slot::Composer(room())).is_none(),
+        s.composer_error(&room()).is_none(),
         "the composer says it next to the text, until the text changes"
     );
     assert!(

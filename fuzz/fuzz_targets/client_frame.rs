@@ -8,7 +8,7 @@
 #![no_main]
 
 use knock_protocol::{
-    ClientMessage, DecodeError, ErrorCode, JoinRoom, ServerMessage, decode_client, limits,
+    ClientMessage, DecodeError, ErrorCode, JoinRoom, ServerMessage, Targets, decode_client, limits,
 };
 use knock_server::domain::{self, RuleError};
 use libfuzzer_sys::fuzz_target;
@@ -64,26 +64,71 @@ fuzz_target!(|data: &[u8]| {
     // The rules also see arbitrary strings directly, not only those inside valid frames.
     check_room_name(text);
     check_message_text(text);
+    check_reason(Some(text));
 });
+
+/// The service normalizes each target like a typed username.
+fn check_targets(targets: &Targets) {
+    let named = targets
+        .target_user_id
+        .iter()
+        .chain(targets.target_user_ids.iter().flatten());
+    for target in named {
+        if let Ok(id) = domain::username(target.as_str()) {
+            assert!(limits::is_valid_username(id.as_str()), "{id:?}");
+            assert_eq!(
+                domain::username(id.as_str()),
+                Ok(id.clone()),
+                "not idempotent"
+            );
+        }
+    }
+}
+
+/// Reasons are kept trimmed, `None` when blank, at most 500 characters, without NUL, and
+/// keeping one again changes nothing.
+fn check_reason(raw: Option<&str>) {
+    let Some(raw) = raw else { return };
+    let trimmed = raw.trim();
+    match domain::reason(Some(raw.to_owned())) {
+        Ok(None) => assert!(trimmed.is_empty(), "{raw:?} dropped"),
+        Ok(Some(kept)) => {
+            assert_eq!(kept, trimmed);
+            assert!(kept.chars().count() <= limits::MAX_REASON_CHARS);
+            assert!(!kept.contains('\0'), "NUL accepted");
+            assert_eq!(
+                domain::reason(Some(kept.clone())),
+                Ok(Some(kept.clone())),
+                "not idempotent"
+            );
+        }
+        Err(RuleError::ReasonTooLong) => {
+            assert!(
+                trimmed.chars().count() > limits::MAX_REASON_CHARS,
+                "{raw:?} refused as long"
+            );
+        }
+        Err(RuleError::NulCharacter) => assert!(trimmed.contains('\0'), "{raw:?} has no NUL"),
+        Err(other) => panic!("reason({raw:?}) gave {other:?}: unknown to this target"),
+    }
+}
 
 /// What the server checks on the fields of a decoded frame (server/src/service.rs).
 fn check_rules(message: &ClientMessage) {
     match message {
         ClientMessage::CreateRoom { room_name } => check_room_name(room_name),
         ClientMessage::SendMessage { message, .. } => check_message_text(message),
-        ClientMessage::JoinRoom(
-            JoinRoom::Approve { target_user_id, .. } | JoinRoom::Reject { target_user_id, .. },
-        ) => {
-            // The service normalizes the target like a typed username.
-            if let Ok(id) = domain::username(target_user_id.as_str()) {
-                assert!(limits::is_valid_username(id.as_str()), "{id:?}");
-                assert_eq!(
-                    domain::username(id.as_str()),
-                    Ok(id.clone()),
-                    "not idempotent"
-                );
-            }
+        ClientMessage::JoinRoom(JoinRoom::Approve { targets, .. }) => check_targets(targets),
+        ClientMessage::JoinRoom(JoinRoom::Reject {
+            targets, reason, ..
+        }) => {
+            check_targets(targets);
+            check_reason(reason.as_deref());
         }
+        ClientMessage::JoinRoom(JoinRoom::Request { reason, .. })
+        | ClientMessage::RemoveMember { reason, .. }
+        | ClientMessage::BanMember { reason, .. }
+        | ClientMessage::UnbanMember { reason, .. } => check_reason(reason.as_deref()),
         ClientMessage::GetHistory { limit, .. } => {
             let page = limit
                 .unwrap_or(limits::DEFAULT_HISTORY_PAGE)
@@ -91,7 +136,10 @@ fn check_rules(message: &ClientMessage) {
             assert!((1..=limits::MAX_HISTORY_PAGE).contains(&page));
         }
         ClientMessage::Authenticate { .. }
-        | ClientMessage::JoinRoom(JoinRoom::Request { .. })
+        | ClientMessage::JoinRoom(JoinRoom::Cancel { .. })
+        | ClientMessage::LeaveRoom { .. }
+        | ClientMessage::SetRole { .. }
+        | ClientMessage::DeleteRoom { .. }
         | ClientMessage::GetMembers { .. }
         | ClientMessage::Resume { .. }
         | ClientMessage::MyRooms

@@ -394,7 +394,9 @@ fn handle_frame(idx: usize, text: &str, shared: &Shared) {
     }
     let event = match serde_json::from_str::<ServerMessage>(text) {
         Ok(ServerMessage::RoomCreated { room_id, .. }) => Event::RoomCreated(room_id),
-        Ok(ServerMessage::JoinResponse { room_id, status }) => Event::Join(room_id, status),
+        Ok(ServerMessage::JoinResponse {
+            room_id, status, ..
+        }) => Event::Join(room_id, status),
         Ok(ServerMessage::Error { code, message, .. }) => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
             Event::Error(code, message)

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, anyhow, bail};
 use futures_util::{StreamExt, stream};
-use knock_protocol::{ClientMessage, ClientMsgId, JoinRoom, MemberStatus, RoomId};
+use knock_protocol::{ClientMessage, ClientMsgId, JoinRoom, MemberStatus, RoomId, Targets};
 use tokio::{sync::mpsc, time::Instant};
 
 use crate::{
@@ -66,6 +66,7 @@ pub async fn setup_room(net: &Net, accounts: &[Account], name: &str) -> anyhow::
             &mut member.sink,
             &ClientMessage::JoinRoom(JoinRoom::Request {
                 room_id: room_id.clone(),
+                reason: None,
             }),
         )
         .await?;
@@ -83,7 +84,7 @@ pub async fn setup_room(net: &Net, accounts: &[Account], name: &str) -> anyhow::
             &mut members[0].sink,
             &ClientMessage::JoinRoom(JoinRoom::Approve {
                 room_id: Some(room_id.clone()),
-                target_user_id: target,
+                targets: Targets::one(target),
             }),
         )
         .await?;

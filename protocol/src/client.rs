@@ -44,12 +44,55 @@ pub enum ClientMessage {
         rooms: Vec<ResumeRoom>,
     },
     MyRooms,
+    /// The user leaves a room they are in, or withdraws their request to join it.
+    LeaveRoom {
+        room_id: RoomId,
+    },
+    /// An admin takes a member out of the room; they may knock again.
+    RemoveMember {
+        room_id: RoomId,
+        target_user_id: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// An admin removes a user (if in the room) and refuses their knocks until unbanned.
+    BanMember {
+        room_id: RoomId,
+        target_user_id: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// An admin lifts a ban: the user may knock again.
+    UnbanMember {
+        room_id: RoomId,
+        target_user_id: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// An admin makes an approved member an admin, or an admin a plain member.
+    SetRole {
+        room_id: RoomId,
+        target_user_id: UserId,
+        role: Role,
+    },
+    /// An admin deletes the room with its messages, for everyone.
+    DeleteRoom {
+        room_id: RoomId,
+    },
     /// Answered with `pong`: browsers cannot see WebSocket pings, so a client checks with
     /// this that its socket still carries frames.
     Ping,
 }
 
-/// `joinRoom`'s three sub-actions.
+/// A member's role in `setRole`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+/// `joinRoom`'s sub-actions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "subAction",
@@ -59,18 +102,55 @@ pub enum ClientMessage {
 pub enum JoinRoom {
     Request {
         room_id: RoomId,
+        /// A message to the admins (at most `limits::MAX_REASON_CHARS`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
+    /// The pending user withdraws their request.
+    Cancel { room_id: RoomId },
     Approve {
         /// The socket's current room when absent (the seed's approval flow omits it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room_id: Option<RoomId>,
-        target_user_id: UserId,
+        #[serde(flatten)]
+        targets: Targets,
     },
     Reject {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room_id: Option<RoomId>,
-        target_user_id: UserId,
+        #[serde(flatten)]
+        targets: Targets,
+        /// Told to the rejected users.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
+}
+
+/// Whom an approval or rejection answers: one user (`targetUserId`, as in the seed) or
+/// up to `limits::MAX_DECISION_TARGETS` (`targetUserIds`), exactly one of the two.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Targets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_user_id: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_user_ids: Option<Vec<UserId>>,
+}
+
+impl Targets {
+    pub fn one(user: UserId) -> Self {
+        Self {
+            target_user_id: Some(user),
+            target_user_ids: None,
+        }
+    }
+
+    pub fn many(users: Vec<UserId>) -> Self {
+        Self {
+            target_user_id: None,
+            target_user_ids: Some(users),
+        }
+    }
 }
 
 /// One room of a `resume`: send what was stored after `after_seq`.
@@ -83,7 +163,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 9] = [
+    pub const ACTIONS: [&'static str; 15] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -92,6 +172,12 @@ impl ClientMessage {
         "getHistory",
         "resume",
         "myRooms",
+        "leaveRoom",
+        "removeMember",
+        "banMember",
+        "unbanMember",
+        "setRole",
+        "deleteRoom",
         "ping",
     ];
 
@@ -106,6 +192,12 @@ impl ClientMessage {
             Self::GetHistory { .. } => "getHistory",
             Self::Resume { .. } => "resume",
             Self::MyRooms => "myRooms",
+            Self::LeaveRoom { .. } => "leaveRoom",
+            Self::RemoveMember { .. } => "removeMember",
+            Self::BanMember { .. } => "banMember",
+            Self::UnbanMember { .. } => "unbanMember",
+            Self::SetRole { .. } => "setRole",
+            Self::DeleteRoom { .. } => "deleteRoom",
             Self::Ping => "ping",
         }
     }

@@ -49,6 +49,22 @@ pub enum ErrorCode {
     ForbiddenOrigin,
     /// No such HTTP route.
     NotFound,
+    /// The room would be left without an admin while others are in it: make someone
+    /// else admin first.
+    LastAdmin,
+    /// The user is banned from the room: their knocks are refused.
+    Banned,
+    /// A rejected user asked again before the cooldown passed (`retryAfterSecs`).
+    KnockCooldown,
+    /// An admin cannot remove or ban another admin.
+    TargetIsAdmin,
+    /// The target is not in the room in the way the action needs (an approved member for
+    /// `removeMember` and `setRole`, banned for `unbanMember`).
+    TargetNotMember,
+    /// No user with that id.
+    UserNotFound,
+    /// A reason over the character limit.
+    ReasonTooLong,
 }
 
 impl ErrorCode {
@@ -76,11 +92,18 @@ impl ErrorCode {
             Self::LoginLocked => "login_locked",
             Self::ForbiddenOrigin => "forbidden_origin",
             Self::NotFound => "not_found",
+            Self::LastAdmin => "last_admin",
+            Self::Banned => "banned",
+            Self::KnockCooldown => "knock_cooldown",
+            Self::TargetIsAdmin => "target_is_admin",
+            Self::TargetNotMember => "target_not_member",
+            Self::UserNotFound => "user_not_found",
+            Self::ReasonTooLong => "reason_too_long",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 28] = [
         Self::Unauthenticated,
         Self::BadRequest,
         Self::UnknownAction,
@@ -102,6 +125,13 @@ impl ErrorCode {
         Self::LoginLocked,
         Self::ForbiddenOrigin,
         Self::NotFound,
+        Self::LastAdmin,
+        Self::Banned,
+        Self::KnockCooldown,
+        Self::TargetIsAdmin,
+        Self::TargetNotMember,
+        Self::UserNotFound,
+        Self::ReasonTooLong,
     ];
 }
 

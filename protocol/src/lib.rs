@@ -11,7 +11,7 @@ mod ids;
 pub mod limits;
 mod server;
 
-pub use client::{ClientMessage, DecodeError, JoinRoom, ResumeRoom, decode_client};
+pub use client::{ClientMessage, DecodeError, JoinRoom, ResumeRoom, Role, Targets, decode_client};
 pub use error::ErrorCode;
 pub use http::{ApiError, ApiErrorBody, AuthResponse, Credentials, RoomPreview};
 pub use ids::{ClientMsgId, MessageId, RoomId, UserId};

@@ -17,6 +17,14 @@ pub const DEFAULT_HISTORY_PAGE: u32 = 50;
 /// Longest `clientMsgId`, in bytes.
 pub const MAX_CLIENT_MSG_ID_BYTES: usize = 64;
 
+/// Longest reason (a request's message to the admins, a rejection's, removal's or ban's
+/// explanation), in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+/// Most users one `approve` or `reject` may name in `targetUserIds`.
+pub const MAX_DECISION_TARGETS: usize = 100;
+/// Seconds a rejected user waits before knocking again, by default.
+pub const KNOCK_COOLDOWN_SECS: u64 = 600;
+
 /// Chat messages one user may send per second on average, by default (a server may be
 /// configured otherwise; clients pace themselves to this and recover from refusals).
 pub const MESSAGE_RATE_PER_SEC: f64 = 5.0;

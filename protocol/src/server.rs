@@ -9,6 +9,12 @@ pub enum MemberStatus {
     Pending,
     Approved,
     Rejected,
+    /// Left the room, or withdrew their request (or had a ban lifted).
+    Left,
+    /// Taken out of the room by an admin; may knock again.
+    Removed,
+    /// Taken out by an admin, and their knocks are refused until unbanned.
+    Banned,
 }
 
 impl MemberStatus {
@@ -17,6 +23,9 @@ impl MemberStatus {
             Self::Pending => "pending",
             Self::Approved => "approved",
             Self::Rejected => "rejected",
+            Self::Left => "left",
+            Self::Removed => "removed",
+            Self::Banned => "banned",
         }
     }
 
@@ -25,6 +34,9 @@ impl MemberStatus {
             "pending" => Some(Self::Pending),
             "approved" => Some(Self::Approved),
             "rejected" => Some(Self::Rejected),
+            "left" => Some(Self::Left),
+            "removed" => Some(Self::Removed),
+            "banned" => Some(Self::Banned),
             _ => None,
         }
     }
@@ -55,6 +67,10 @@ pub struct Participant {
     pub user_id: UserId,
     pub status: MemberStatus,
     pub is_admin: bool,
+    /// The message of a pending request, or why a user was rejected, removed or banned:
+    /// sent to the room's admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One row of `rooms`: a room the user belongs to or asked to join.
@@ -88,11 +104,16 @@ pub enum ServerMessage {
     JoinRequest {
         user_id: UserId,
         room_id: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// To the user concerned: the state of their request.
     JoinResponse {
         room_id: RoomId,
         status: MemberStatus,
+        /// Why a request was rejected, when the admin said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     Message(ChatMessage),
     RoomMembers {
@@ -106,6 +127,13 @@ pub enum ServerMessage {
         user_id: UserId,
         status: MemberStatus,
         is_admin: bool,
+        /// Why, when an admin said (a rejection, a removal, a ban).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// To every member and pending user of a room that was deleted.
+    RoomDeleted {
+        room_id: RoomId,
     },
     /// To the sender's socket once its message is durably stored.
     MessageAck {
@@ -131,6 +159,12 @@ pub enum ServerMessage {
         /// The `action` of the frame that failed, when it named a known one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_action: Option<String>,
+        /// The user of a decision on several users that this error is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_user_id: Option<UserId>,
+        /// When the action may be tried again (`knock_cooldown`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
     },
 }
 
@@ -144,6 +178,8 @@ impl ServerMessage {
             code,
             message: message.into(),
             request_action: request_action.map(str::to_owned),
+            target_user_id: None,
+            retry_after_secs: None,
         }
     }
 

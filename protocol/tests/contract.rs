@@ -3,7 +3,8 @@
 
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, DecodeError, ErrorCode, JoinRoom, MemberStatus,
-    MessageId, Participant, ResumeRoom, RoomId, RoomSummary, ServerMessage, UserId, decode_client,
+    MessageId, Participant, ResumeRoom, Role, RoomId, RoomSummary, ServerMessage, Targets, UserId,
+    decode_client,
 };
 
 /// The seed's JSON examples, copied verbatim (comments included, as the seed has them).
@@ -92,21 +93,23 @@ fn seed_client_examples_decode() {
     assert_eq!(
         decode_client(SEED_JOIN_REQUEST).unwrap(),
         ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room("uuid-here")
+            room_id: room("uuid-here"),
+            reason: None,
         })
     );
     assert_eq!(
         decode_client(SEED_APPROVE).unwrap(),
         ClientMessage::JoinRoom(JoinRoom::Approve {
             room_id: Some(room("uuid-here")),
-            target_user_id: UserId::new("username"),
+            targets: Targets::one(UserId::new("username")),
         })
     );
     assert_eq!(
         decode_client(SEED_REJECT).unwrap(),
         ClientMessage::JoinRoom(JoinRoom::Reject {
             room_id: Some(room("uuid-here")),
-            target_user_id: UserId::new("username"),
+            targets: Targets::one(UserId::new("username")),
+            reason: None,
         })
     );
     assert_eq!(
@@ -133,7 +136,7 @@ fn seed_approval_flow_without_room_id_decodes() {
         decode_client(frame).unwrap(),
         ClientMessage::JoinRoom(JoinRoom::Approve {
             room_id: None,
-            target_user_id: UserId::new("bob"),
+            targets: Targets::one(UserId::new("bob")),
         })
     );
 }
@@ -154,14 +157,16 @@ fn seed_server_examples_decode() {
         decode(SEED_JOIN_REQUEST_TO_ADMIN),
         ServerMessage::JoinRequest {
             user_id: UserId::new("bob"),
-            room_id: room("uuid-here")
+            room_id: room("uuid-here"),
+            reason: None,
         }
     );
     assert_eq!(
         decode(SEED_JOIN_RESPONSE),
         ServerMessage::JoinResponse {
             room_id: room("uuid-here"),
-            status: MemberStatus::Approved
+            status: MemberStatus::Approved,
+            reason: None,
         }
     );
     let rejected = SEED_JOIN_RESPONSE.replace("\"approved\" // or \"rejected\"", "\"rejected\"");
@@ -169,7 +174,8 @@ fn seed_server_examples_decode() {
         decode(&rejected),
         ServerMessage::JoinResponse {
             room_id: room("uuid-here"),
-            status: MemberStatus::Rejected
+            status: MemberStatus::Rejected,
+            reason: None,
         }
     );
     assert_eq!(
@@ -208,6 +214,7 @@ fn participant(user: &str, status: MemberStatus, is_admin: bool) -> Participant 
         user_id: UserId::new(user),
         status,
         is_admin,
+        reason: None,
     }
 }
 
@@ -244,27 +251,78 @@ fn sample_message() -> ChatMessage {
     }
 }
 
+/// Issue 16's actions, for the round trips.
+fn membership_client_variants() -> Vec<ClientMessage> {
+    vec![
+        ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: room("r"),
+            reason: Some("Alice invited me".into()),
+        }),
+        ClientMessage::JoinRoom(JoinRoom::Cancel { room_id: room("r") }),
+        ClientMessage::JoinRoom(JoinRoom::Approve {
+            room_id: Some(room("r")),
+            targets: Targets::many(vec![UserId::new("bob"), UserId::new("carol")]),
+        }),
+        ClientMessage::JoinRoom(JoinRoom::Reject {
+            room_id: Some(room("r")),
+            targets: Targets::many(vec![UserId::new("bob")]),
+            reason: Some("members only".into()),
+        }),
+        ClientMessage::LeaveRoom { room_id: room("r") },
+        ClientMessage::RemoveMember {
+            room_id: room("r"),
+            target_user_id: UserId::new("bob"),
+            reason: Some("spam".into()),
+        },
+        ClientMessage::BanMember {
+            room_id: room("r"),
+            target_user_id: UserId::new("bob"),
+            reason: None,
+        },
+        ClientMessage::UnbanMember {
+            room_id: room("r"),
+            target_user_id: UserId::new("bob"),
+            reason: None,
+        },
+        ClientMessage::SetRole {
+            room_id: room("r"),
+            target_user_id: UserId::new("bob"),
+            role: Role::Admin,
+        },
+        ClientMessage::SetRole {
+            room_id: room("r"),
+            target_user_id: UserId::new("bob"),
+            role: Role::Member,
+        },
+        ClientMessage::DeleteRoom { room_id: room("r") },
+    ]
+}
+
 #[test]
 fn every_client_variant_round_trips() {
-    let all = vec![
+    let mut all = vec![
         ClientMessage::Authenticate {
             token: "t0k3n".into(),
         },
         ClientMessage::CreateRoom {
             room_name: "General".into(),
         },
-        ClientMessage::JoinRoom(JoinRoom::Request { room_id: room("r") }),
+        ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: room("r"),
+            reason: None,
+        }),
         ClientMessage::JoinRoom(JoinRoom::Approve {
             room_id: Some(room("r")),
-            target_user_id: UserId::new("bob"),
+            targets: Targets::one(UserId::new("bob")),
         }),
         ClientMessage::JoinRoom(JoinRoom::Approve {
             room_id: None,
-            target_user_id: UserId::new("bob"),
+            targets: Targets::one(UserId::new("bob")),
         }),
         ClientMessage::JoinRoom(JoinRoom::Reject {
             room_id: Some(room("r")),
-            target_user_id: UserId::new("bob"),
+            targets: Targets::one(UserId::new("bob")),
+            reason: None,
         }),
         ClientMessage::SendMessage {
             message: "hi".into(),
@@ -298,6 +356,7 @@ fn every_client_variant_round_trips() {
         ClientMessage::MyRooms,
         ClientMessage::Ping,
     ];
+    all.extend(membership_client_variants());
     let mut actions_seen = std::collections::BTreeSet::new();
     for message in all {
         let json = message.to_json();
@@ -313,9 +372,44 @@ fn every_client_variant_round_trips() {
     );
 }
 
+/// Issue 16's frames and fields, for the round trips.
+fn membership_server_variants() -> Vec<ServerMessage> {
+    vec![
+        ServerMessage::MemberChanged {
+            room_id: room("r"),
+            user_id: UserId::new("bob"),
+            status: MemberStatus::Removed,
+            is_admin: false,
+            reason: Some("spam".into()),
+        },
+        ServerMessage::MemberChanged {
+            room_id: room("r"),
+            user_id: UserId::new("carol"),
+            status: MemberStatus::Left,
+            is_admin: false,
+            reason: None,
+        },
+        ServerMessage::RoomDeleted { room_id: room("r") },
+        ServerMessage::Error {
+            code: ErrorCode::KnockCooldown,
+            message: "later".into(),
+            request_action: Some("joinRoom".into()),
+            target_user_id: None,
+            retry_after_secs: Some(540),
+        },
+        ServerMessage::Error {
+            code: ErrorCode::RequestNotFound,
+            message: "no request".into(),
+            request_action: Some("joinRoom".into()),
+            target_user_id: Some(UserId::new("bob")),
+            retry_after_secs: None,
+        },
+    ]
+}
+
 #[test]
 fn every_server_variant_round_trips() {
-    let all = vec![
+    let mut all = vec![
         ServerMessage::Authenticated {
             user_id: UserId::new("alice"),
         },
@@ -326,22 +420,41 @@ fn every_server_variant_round_trips() {
         ServerMessage::JoinRequest {
             user_id: UserId::new("bob"),
             room_id: room("r"),
+            reason: None,
+        },
+        ServerMessage::JoinRequest {
+            user_id: UserId::new("bob"),
+            room_id: room("r"),
+            reason: Some("Alice invited me".into()),
         },
         ServerMessage::JoinResponse {
             room_id: room("r"),
             status: MemberStatus::Pending,
+            reason: None,
+        },
+        ServerMessage::JoinResponse {
+            room_id: room("r"),
+            status: MemberStatus::Rejected,
+            reason: Some("members only".into()),
         },
         ServerMessage::Message(sample_message()),
         ServerMessage::RoomMembers {
             room_id: room("r"),
             room_name: "General".into(),
-            participants: vec![participant("bob", MemberStatus::Rejected, false)],
+            participants: vec![
+                participant("bob", MemberStatus::Rejected, false),
+                Participant {
+                    reason: Some("spam".into()),
+                    ..participant("eve", MemberStatus::Banned, false)
+                },
+            ],
         },
         ServerMessage::MemberChanged {
             room_id: room("r"),
             user_id: UserId::new("bob"),
             status: MemberStatus::Approved,
             is_admin: false,
+            reason: None,
         },
         ServerMessage::MessageAck {
             client_msg_id: ClientMsgId::new("c-1"),
@@ -368,6 +481,7 @@ fn every_server_variant_round_trips() {
         ServerMessage::error(ErrorCode::NotMember, "no", Some("sendMessage")),
         ServerMessage::error(ErrorCode::BadRequest, "not JSON", None),
     ];
+    all.extend(membership_server_variants());
     for message in all {
         let json = message.to_json();
         let back: ServerMessage = serde_json::from_str(&json).unwrap();
@@ -426,4 +540,59 @@ fn decode_tells_unknown_actions_from_bad_fields() {
             ..
         })
     ));
+}
+
+/// The shapes of issue 16, as a client writes them by hand.
+#[test]
+fn membership_actions_decode_from_their_documented_json() {
+    assert_eq!(
+        decode_client(
+            r#"{"action":"joinRoom","subAction":"approve","roomId":"r","targetUserIds":["bob","carol"]}"#
+        )
+        .unwrap(),
+        ClientMessage::JoinRoom(JoinRoom::Approve {
+            room_id: Some(room("r")),
+            targets: Targets::many(vec![UserId::new("bob"), UserId::new("carol")]),
+        })
+    );
+    assert_eq!(
+        decode_client(r#"{"action":"joinRoom","subAction":"cancel","roomId":"r"}"#).unwrap(),
+        ClientMessage::JoinRoom(JoinRoom::Cancel { room_id: room("r") })
+    );
+    assert_eq!(
+        decode_client(r#"{"action":"setRole","roomId":"r","targetUserId":"bob","role":"admin"}"#)
+            .unwrap(),
+        ClientMessage::SetRole {
+            room_id: room("r"),
+            target_user_id: UserId::new("bob"),
+            role: Role::Admin,
+        }
+    );
+    assert!(matches!(
+        decode_client(r#"{"action":"setRole","roomId":"r","targetUserId":"bob","role":"owner"}"#),
+        Err(DecodeError::BadFields {
+            action: "setRole",
+            ..
+        })
+    ));
+    let removed: serde_json::Value = serde_json::from_str(
+        &ServerMessage::MemberChanged {
+            room_id: room("r"),
+            user_id: UserId::new("bob"),
+            status: MemberStatus::Banned,
+            is_admin: false,
+            reason: Some("spam".into()),
+        }
+        .to_json(),
+    )
+    .unwrap();
+    assert_eq!(
+        removed,
+        serde_json::json!({"action":"memberChanged","roomId":"r","userId":"bob",
+            "status":"banned","isAdmin":false,"reason":"spam"})
+    );
+    assert_eq!(
+        ServerMessage::RoomDeleted { room_id: room("r") }.to_json(),
+        r#"{"action":"roomDeleted","roomId":"r"}"#
+    );
 }

@@ -20,12 +20,13 @@
 //! - A live message is addressed to the room's receivers when it is fanned out; a catch-up
 //!   or resync, which reads a room's stored messages later, asks again for that room first.
 //!
-//! Approvals are never taken back today, so this node's answer can only lag behind a
-//! grant, and the storage check above covers that. Taking access back (leaving, removal,
-//! a ban, a deleted room) is a membership change passed to [`RoomAccess::apply`] with a
-//! status for which [`domain::may_receive`] is false; what it would add here is making
-//! the other nodes apply it before it is answered, since they apply it only when its event
-//! arrives.
+//! Taking access back (leaving, removal, a ban, a deleted room) is a membership change
+//! passed to [`RoomAccess::apply`] (or [`RoomAccess::forget_room`]) with a status for which
+//! [`domain::may_receive`] is false. The acting node applies it first, then publishes it
+//! as a barrier and answers only once every node has applied it (`fanout.rs`): this
+//! node's answer may lag behind a grant (the storage check covers that), never behind a
+//! revocation that was answered. History and member lists ask again after reading, and a
+//! catch-up asks before each page, so a read under way when access goes sends nothing more.
 
 use std::sync::Arc;
 
@@ -132,6 +133,12 @@ impl RoomAccess {
         self.directory.apply(room_id, user_id, membership);
     }
 
+    /// Records that the room was deleted: from the moment this returns, nobody receives it
+    /// on this node.
+    pub(crate) fn forget_room(&self, room_id: &RoomId) {
+        self.directory.forget(room_id);
+    }
+
     /// Forgets everything this node knows (after it may have missed changes): answers are
     /// read from storage again.
     pub(crate) fn forget_all(&self) {
@@ -180,6 +187,7 @@ mod tests {
                     status: MemberStatus::Approved,
                     is_admin: false,
                 },
+                reason: None,
                 updated_at: 1,
             }])
             .await

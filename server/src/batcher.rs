@@ -80,14 +80,54 @@ async fn run(
                 }
             }
             Err(error) => {
-                tracing::error!(%error, count = messages.len(), "storing messages failed");
-                for done in dones {
-                    let _ = done.send(Err(ServiceError::Internal("storing failed".into())));
-                }
+                tracing::debug!(%error, count = messages.len(), "message batch failed, storing room by room");
+                store_room_by_room(messages, dones, storage.as_ref(), &access, &fanout).await;
             }
         }
     }
     tracing::debug!("message batcher finished");
+}
+
+/// After a failed batch: one room's messages at a time, so that a room deleted while its
+/// messages waited fails only those (with `room_not_found`).
+async fn store_room_by_room(
+    messages: Vec<NewMessage>,
+    dones: Vec<oneshot::Sender<Result<Inserted, ServiceError>>>,
+    storage: &dyn Storage,
+    access: &RoomAccess,
+    fanout: &Fanout,
+) {
+    let mut rooms: Vec<(RoomId, Vec<(NewMessage, oneshot::Sender<_>)>)> = Vec::new();
+    for (message, done) in messages.into_iter().zip(dones) {
+        match rooms.iter_mut().find(|(room, _)| *room == message.room_id) {
+            Some((_, jobs)) => jobs.push((message, done)),
+            None => rooms.push((message.room_id.clone(), vec![(message, done)])),
+        }
+    }
+    for (room_id, jobs) in rooms {
+        let (messages, dones): (Vec<NewMessage>, Vec<_>) = jobs.into_iter().unzip();
+        match storage.insert_messages(&messages).await {
+            Ok(results) => {
+                fan_out(&results, access, fanout).await;
+                for (done, result) in dones.into_iter().zip(results) {
+                    let _ = done.send(Ok(result));
+                }
+            }
+            Err(error) => {
+                let room_gone = matches!(error, StorageError::NotFound("room"));
+                if !room_gone {
+                    tracing::error!(%error, room = %room_id, count = messages.len(), "storing messages failed");
+                }
+                for done in dones {
+                    let _ = done.send(Err(if room_gone {
+                        ServiceError::RoomNotFound
+                    } else {
+                        ServiceError::Internal("storing failed".into())
+                    }));
+                }
+            }
+        }
+    }
 }
 
 /// Delivers the batch's new messages, in order, to those who may receive their rooms.
@@ -150,7 +190,11 @@ impl MembershipBatcher {
         result
             .await
             .map_err(|_| ServiceError::Internal("membership batcher dropped a change".into()))?
-            .map_err(ServiceError::from)
+            .map_err(|error| match error {
+                // Deleted while the change waited.
+                StorageError::NotFound("room") => ServiceError::RoomNotFound,
+                error => error.into(),
+            })
     }
 }
 
@@ -199,6 +243,7 @@ mod tests {
                 status: MemberStatus::Pending,
                 is_admin: false,
             },
+            reason: None,
             updated_at: 1,
         }
     }
@@ -220,13 +265,7 @@ mod tests {
             .expect("both changes are answered");
 
         good.expect("bob's request is stored");
-        assert!(
-            matches!(
-                bad,
-                Err(ServiceError::Storage(StorageError::NotFound("room")))
-            ),
-            "{bad:?}"
-        );
+        assert!(matches!(bad, Err(ServiceError::RoomNotFound)), "{bad:?}");
         let stored = storage
             .membership(&RoomId::new("r"), &UserId::new("bob"))
             .await

@@ -76,6 +76,11 @@ pub struct Config {
     /// rest of the window; one address may fail ten times as often.
     #[arg(long, env = "KNOCK_LOGIN_FAILURES", default_value_t = 5)]
     pub(crate) login_failures: u32,
+
+    /// Seconds a user whose request was rejected waits before knocking on that room again
+    /// (meanwhile their knocks are refused and no admin is alerted).
+    #[arg(long, env = "KNOCK_KNOCK_COOLDOWN_SECS", default_value_t = knock_protocol::limits::KNOCK_COOLDOWN_SECS)]
+    pub(crate) knock_cooldown_secs: u64,
 }
 
 impl Config {

@@ -177,6 +177,13 @@ impl RoomDirectory {
         }
     }
 
+    /// Forgets one room (it was deleted): the next question about it reads storage.
+    pub(crate) fn forget(&self, room_id: &RoomId) {
+        let mut rooms = self.write();
+        rooms.bump(room_id);
+        rooms.entries.remove(room_id);
+    }
+
     /// Forgets every room (after this node may have missed changes).
     pub(crate) fn clear(&self) {
         let mut rooms = self.write();

@@ -2,7 +2,7 @@
 //! message or client id is. Plain functions over plain data; no I/O, no clock, no
 //! randomness, and nothing from storage (storage stores a [`Membership`] as defined here).
 
-use knock_protocol::{ClientMsgId, MemberStatus, UserId, limits};
+use knock_protocol::{ClientMsgId, MemberStatus, Role, Targets, UserId, limits};
 
 /// A user's standing in one room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,39 @@ pub enum RuleError {
         max = limits::PASSWORD_CHARS.end()
     )]
     InvalidPassword,
+    #[error("you are banned from this room")]
+    Banned,
+    #[error("{}", cooldown_text(*.retry_after_secs))]
+    KnockCooldown { retry_after_secs: u64 },
+    #[error(
+        "the room would have no admin left: make another member admin first, or delete the room"
+    )]
+    LastAdmin,
+    #[error("{0} is an admin: remove their admin role first")]
+    TargetIsAdmin(UserId),
+    #[error("{0} is not in this room in a way that allows that")]
+    TargetNotMember(UserId),
+    #[error("a reason may have at most {max} characters", max = limits::MAX_REASON_CHARS)]
+    ReasonTooLong,
+    #[error(
+        "name the users with targetUserId or targetUserIds (1 to {max}), not both",
+        max = limits::MAX_DECISION_TARGETS
+    )]
+    BadTargets,
+}
+
+/// "You were turned down recently. You may ask again in 9 minutes.", rounded up.
+fn cooldown_text(retry_after_secs: u64) -> String {
+    let minutes = retry_after_secs.div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("your request was turned down recently: you may ask again in {minutes} {unit}")
+}
+
+/// A stored membership and when it last changed (for the re-knock cooldown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Since {
+    pub membership: Membership,
+    pub updated_at_ms: i64,
 }
 
 /// What a `joinRoom request` does, given the requester's current membership.
@@ -57,23 +90,81 @@ pub(crate) enum JoinOutcome {
     Unchanged(MemberStatus),
 }
 
-pub(crate) fn join_request(current: Option<Membership>) -> JoinOutcome {
-    match current.map(|m| m.status) {
-        None | Some(MemberStatus::Rejected) => JoinOutcome::Ask(Membership {
-            status: MemberStatus::Pending,
-            is_admin: false,
-        }),
-        Some(status @ (MemberStatus::Pending | MemberStatus::Approved)) => {
-            JoinOutcome::Unchanged(status)
+const PENDING: Membership = Membership {
+    status: MemberStatus::Pending,
+    is_admin: false,
+};
+
+/// A knock: strangers and those who left or were removed ask at once, a rejected user
+/// once `cooldown_ms` has passed since the rejection, a banned user never (and in neither
+/// refusal is any admin told).
+pub(crate) fn join_request(
+    current: Option<Since>,
+    now_ms: i64,
+    cooldown_ms: i64,
+) -> Result<JoinOutcome, RuleError> {
+    let Some(current) = current else {
+        return Ok(JoinOutcome::Ask(PENDING));
+    };
+    match current.membership.status {
+        MemberStatus::Left | MemberStatus::Removed => Ok(JoinOutcome::Ask(PENDING)),
+        MemberStatus::Rejected => {
+            let waited = now_ms.saturating_sub(current.updated_at_ms);
+            if waited >= cooldown_ms {
+                Ok(JoinOutcome::Ask(PENDING))
+            } else {
+                let left_ms = u64::try_from(cooldown_ms - waited).unwrap_or(0);
+                Err(RuleError::KnockCooldown {
+                    retry_after_secs: left_ms.div_ceil(1_000),
+                })
+            }
+        }
+        MemberStatus::Banned => Err(RuleError::Banned),
+        status @ (MemberStatus::Pending | MemberStatus::Approved) => {
+            Ok(JoinOutcome::Unchanged(status))
         }
     }
 }
+
+/// A pending user withdraws their request: they become `left`, which no admin can approve.
+pub(crate) fn cancel_request(
+    user_id: &UserId,
+    current: Option<Membership>,
+) -> Result<Membership, RuleError> {
+    match current {
+        Some(Membership {
+            status: MemberStatus::Pending,
+            ..
+        }) => Ok(LEFT),
+        _ => Err(RuleError::RequestNotFound(user_id.clone())),
+    }
+}
+
+const LEFT: Membership = Membership {
+    status: MemberStatus::Left,
+    is_admin: false,
+};
 
 /// An admin's answer to a join request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
     Approve,
     Reject,
+}
+
+/// The users an approval or rejection names: exactly one of `targetUserId` and
+/// `targetUserIds` (1 to [`limits::MAX_DECISION_TARGETS`]), each named once, in order.
+pub(crate) fn decision_targets(targets: Targets) -> Result<Vec<UserId>, RuleError> {
+    let users = match (targets.target_user_id, targets.target_user_ids) {
+        (Some(user), None) => vec![user],
+        (None, Some(users)) if (1..=limits::MAX_DECISION_TARGETS).contains(&users.len()) => users,
+        _ => return Err(RuleError::BadTargets),
+    };
+    let mut seen = std::collections::HashSet::new();
+    Ok(users
+        .into_iter()
+        .filter(|user| seen.insert(user.clone()))
+        .collect())
 }
 
 /// The target's new membership after an admin's decision, or `None` when it is already
@@ -95,8 +186,10 @@ pub(crate) fn decide(
             MemberStatus::Approved
         }
         (Decision::Reject, MemberStatus::Pending) => MemberStatus::Rejected,
-        // Rejecting an approved member would be a kick, which is not a join decision.
-        (Decision::Reject, MemberStatus::Approved) => {
+        // Rejecting an approved member would be a removal, which is not a join decision;
+        // a withdrawn request, a removal or a ban leaves no request to decide on.
+        (Decision::Reject, MemberStatus::Approved)
+        | (_, MemberStatus::Left | MemberStatus::Removed | MemberStatus::Banned) => {
             return Err(RuleError::RequestNotFound(target_id.clone()));
         }
     };
@@ -104,6 +197,152 @@ pub(crate) fn decide(
         status: new_status,
         is_admin: target.is_admin,
     }))
+}
+
+/// Who else is in a room, for the rules that must not leave it without an admin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Others {
+    /// Approved members other than the one acting.
+    pub(crate) approved: usize,
+    /// Admins among them.
+    pub(crate) admins: usize,
+}
+
+/// What `leaveRoom` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LeaveOutcome {
+    /// The user's membership becomes this (`left`).
+    Leave(Membership),
+    /// The user was the room's only approved member: the room goes with them.
+    DeleteRoom,
+}
+
+/// Leaving: a pending user withdraws, a member leaves; the last admin may not leave
+/// others without one, and the last member takes the room with them.
+pub(crate) fn leave(
+    current: Option<Membership>,
+    others: Others,
+) -> Result<LeaveOutcome, RuleError> {
+    match current {
+        Some(Membership {
+            status: MemberStatus::Pending,
+            ..
+        }) => Ok(LeaveOutcome::Leave(LEFT)),
+        Some(
+            member @ Membership {
+                status: MemberStatus::Approved,
+                ..
+            },
+        ) => {
+            if others.approved == 0 {
+                Ok(LeaveOutcome::DeleteRoom)
+            } else if member.is_admin && others.admins == 0 {
+                Err(RuleError::LastAdmin)
+            } else {
+                Ok(LeaveOutcome::Leave(LEFT))
+            }
+        }
+        _ => Err(RuleError::NotMember),
+    }
+}
+
+/// An admin takes an approved member (not another admin) out of the room.
+pub(crate) fn remove(
+    actor: Option<Membership>,
+    target_id: &UserId,
+    target: Option<Membership>,
+) -> Result<Membership, RuleError> {
+    require_admin(actor)?;
+    match target {
+        Some(target) if target.is_admin && may_receive(Some(target)) => {
+            Err(RuleError::TargetIsAdmin(target_id.clone()))
+        }
+        Some(target) if may_receive(Some(target)) => Ok(Membership {
+            status: MemberStatus::Removed,
+            is_admin: false,
+        }),
+        _ => Err(RuleError::TargetNotMember(target_id.clone())),
+    }
+}
+
+/// An admin bans a user, whatever their standing (not another admin); `None` when they
+/// are banned already.
+pub(crate) fn ban(
+    actor: Option<Membership>,
+    target_id: &UserId,
+    target: Option<Membership>,
+) -> Result<Option<Membership>, RuleError> {
+    require_admin(actor)?;
+    match target {
+        Some(target) if is_acting_admin(target) => Err(RuleError::TargetIsAdmin(target_id.clone())),
+        Some(Membership {
+            status: MemberStatus::Banned,
+            ..
+        }) => Ok(None),
+        _ => Ok(Some(Membership {
+            status: MemberStatus::Banned,
+            is_admin: false,
+        })),
+    }
+}
+
+/// An admin lifts a ban: the user becomes `left`, free to knock again.
+pub(crate) fn unban(
+    actor: Option<Membership>,
+    target_id: &UserId,
+    target: Option<Membership>,
+) -> Result<Membership, RuleError> {
+    require_admin(actor)?;
+    match target {
+        Some(Membership {
+            status: MemberStatus::Banned,
+            ..
+        }) => Ok(LEFT),
+        _ => Err(RuleError::TargetNotMember(target_id.clone())),
+    }
+}
+
+/// An admin makes an approved member admin or takes the role back (their own included),
+/// never from the last admin; `None` when the role is already that.
+pub(crate) fn set_role(
+    actor: Option<Membership>,
+    target_id: &UserId,
+    target: Option<Membership>,
+    role: Role,
+    admins: usize,
+) -> Result<Option<Membership>, RuleError> {
+    require_admin(actor)?;
+    let Some(target) = target.filter(|target| may_receive(Some(*target))) else {
+        return Err(RuleError::TargetNotMember(target_id.clone()));
+    };
+    let is_admin = role == Role::Admin;
+    if target.is_admin == is_admin {
+        return Ok(None);
+    }
+    if !is_admin && admins <= 1 {
+        return Err(RuleError::LastAdmin);
+    }
+    Ok(Some(Membership {
+        status: target.status,
+        is_admin,
+    }))
+}
+
+/// A reason as kept and sent: trimmed, `None` when empty, at most
+/// [`limits::MAX_REASON_CHARS`] characters.
+pub fn reason(raw: Option<String>) -> Result<Option<String>, RuleError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.contains('\0') {
+        return Err(RuleError::NulCharacter);
+    }
+    if trimmed.chars().count() > limits::MAX_REASON_CHARS {
+        return Err(RuleError::ReasonTooLong);
+    }
+    Ok(Some(trimmed.to_owned()))
 }
 
 /// Whether a user with this membership (`None`: never asked) may receive the room now:
@@ -127,7 +366,7 @@ pub(crate) fn is_acting_admin(membership: Membership) -> bool {
     membership.is_admin && may_receive(Some(membership))
 }
 
-/// Approving and rejecting need an acting admin.
+/// Every admin's action needs an acting admin.
 pub(crate) fn require_admin(membership: Option<Membership>) -> Result<(), RuleError> {
     if membership.is_some_and(is_acting_admin) {
         Ok(())
@@ -174,9 +413,22 @@ pub(crate) fn client_msg_id(id: &ClientMsgId) -> Result<(), RuleError> {
 }
 
 /// Whether a member list (`getMembers`) shows a user with this status: approved and
-/// pending users are listed, rejected ones are not.
-pub(crate) fn listed_in_members(status: MemberStatus) -> bool {
-    status != MemberStatus::Rejected
+/// pending users to everyone, banned ones to admins (their "Banned" list).
+pub(crate) fn listed_in_members(status: MemberStatus, to_admin: bool) -> bool {
+    match status {
+        MemberStatus::Approved | MemberStatus::Pending => true,
+        MemberStatus::Banned => to_admin,
+        MemberStatus::Rejected | MemberStatus::Left | MemberStatus::Removed => false,
+    }
+}
+
+/// Whether `myRooms` lists a room where the user has this status: not once they left,
+/// were removed or banned.
+pub(crate) fn listed_in_my_rooms(status: MemberStatus) -> bool {
+    matches!(
+        status,
+        MemberStatus::Approved | MemberStatus::Pending | MemberStatus::Rejected
+    )
 }
 
 /// How many messages a history page holds: the requested number within 1 to the most
@@ -230,26 +482,250 @@ mod tests {
         UserId::new("bob")
     }
 
+    const COOLDOWN: i64 = 600_000;
+
+    fn since(membership: Membership, updated_at_ms: i64) -> Since {
+        Since {
+            membership,
+            updated_at_ms,
+        }
+    }
+
+    fn with_status(status: MemberStatus) -> Membership {
+        Membership {
+            status,
+            is_admin: false,
+        }
+    }
+
     #[test]
-    fn outsiders_and_rejected_users_may_ask_again() {
-        assert_eq!(join_request(None), JoinOutcome::Ask(PENDING));
-        assert_eq!(join_request(Some(REJECTED)), JoinOutcome::Ask(PENDING));
+    fn strangers_and_those_who_left_or_were_removed_may_ask() {
+        assert_eq!(
+            join_request(None, 0, COOLDOWN),
+            Ok(JoinOutcome::Ask(PENDING))
+        );
+        for status in [MemberStatus::Left, MemberStatus::Removed] {
+            assert_eq!(
+                join_request(Some(since(with_status(status), 1_000)), 1_000, COOLDOWN),
+                Ok(JoinOutcome::Ask(PENDING))
+            );
+        }
+    }
+
+    #[test]
+    fn a_rejected_user_waits_for_the_cooldown() {
+        let rejected = Some(since(REJECTED, 1_000));
+        assert_eq!(
+            join_request(rejected, 1_000, COOLDOWN),
+            Err(RuleError::KnockCooldown {
+                retry_after_secs: 600
+            })
+        );
+        assert_eq!(
+            join_request(rejected, 1_000 + COOLDOWN - 1, COOLDOWN),
+            Err(RuleError::KnockCooldown {
+                retry_after_secs: 1
+            })
+        );
+        assert_eq!(
+            join_request(rejected, 1_000 + COOLDOWN, COOLDOWN),
+            Ok(JoinOutcome::Ask(PENDING))
+        );
+        assert_eq!(
+            join_request(rejected, 1_000, 0),
+            Ok(JoinOutcome::Ask(PENDING))
+        );
+    }
+
+    #[test]
+    fn a_banned_user_may_not_ask() {
+        let banned = Some(since(with_status(MemberStatus::Banned), 0));
+        assert_eq!(
+            join_request(banned, i64::MAX, COOLDOWN),
+            Err(RuleError::Banned)
+        );
     }
 
     #[test]
     fn asking_twice_changes_nothing() {
         assert_eq!(
-            join_request(Some(PENDING)),
-            JoinOutcome::Unchanged(MemberStatus::Pending)
+            join_request(Some(since(PENDING, 0)), 0, COOLDOWN),
+            Ok(JoinOutcome::Unchanged(MemberStatus::Pending))
         );
         assert_eq!(
-            join_request(Some(MEMBER)),
-            JoinOutcome::Unchanged(MemberStatus::Approved)
+            join_request(Some(since(MEMBER, 0)), 0, COOLDOWN),
+            Ok(JoinOutcome::Unchanged(MemberStatus::Approved))
         );
         assert_eq!(
-            join_request(Some(ADMIN)),
-            JoinOutcome::Unchanged(MemberStatus::Approved)
+            join_request(Some(since(ADMIN, 0)), 0, COOLDOWN),
+            Ok(JoinOutcome::Unchanged(MemberStatus::Approved))
         );
+    }
+
+    #[test]
+    fn only_a_pending_user_withdraws_and_a_withdrawn_request_cannot_be_approved() {
+        assert_eq!(
+            cancel_request(&bob(), Some(PENDING)),
+            Ok(with_status(MemberStatus::Left))
+        );
+        for refused in [None, Some(MEMBER), Some(REJECTED)] {
+            assert_eq!(
+                cancel_request(&bob(), refused),
+                Err(RuleError::RequestNotFound(bob()))
+            );
+        }
+        for gone in [
+            MemberStatus::Left,
+            MemberStatus::Removed,
+            MemberStatus::Banned,
+        ] {
+            for decision in [Decision::Approve, Decision::Reject] {
+                assert_eq!(
+                    decide(Some(ADMIN), &bob(), Some(with_status(gone)), decision),
+                    Err(RuleError::RequestNotFound(bob()))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn decision_targets_are_one_or_up_to_a_hundred() {
+        let users = |n: usize| (0..n).map(|i| UserId::new(format!("u{i}"))).collect();
+        assert_eq!(decision_targets(Targets::one(bob())), Ok(vec![bob()]));
+        assert_eq!(
+            decision_targets(Targets::many(users(100))).map(|t| t.len()),
+            Ok(100)
+        );
+        assert_eq!(
+            decision_targets(Targets::many(vec![bob(), bob()])),
+            Ok(vec![bob()]),
+            "each user is answered once"
+        );
+        for refused in [
+            Targets::default(),
+            Targets::many(Vec::new()),
+            Targets::many(users(101)),
+            Targets {
+                target_user_id: Some(bob()),
+                target_user_ids: Some(vec![bob()]),
+            },
+        ] {
+            assert_eq!(decision_targets(refused), Err(RuleError::BadTargets));
+        }
+    }
+
+    #[test]
+    fn leaving() {
+        let others = |approved, admins| Others { approved, admins };
+        assert_eq!(
+            leave(Some(PENDING), others(0, 0)),
+            Ok(LeaveOutcome::Leave(with_status(MemberStatus::Left)))
+        );
+        assert_eq!(
+            leave(Some(MEMBER), others(1, 1)),
+            Ok(LeaveOutcome::Leave(with_status(MemberStatus::Left)))
+        );
+        assert_eq!(
+            leave(Some(ADMIN), others(2, 1)),
+            Ok(LeaveOutcome::Leave(with_status(MemberStatus::Left))),
+            "another admin remains"
+        );
+        assert_eq!(leave(Some(ADMIN), others(2, 0)), Err(RuleError::LastAdmin));
+        assert_eq!(
+            leave(Some(ADMIN), others(0, 0)),
+            Ok(LeaveOutcome::DeleteRoom)
+        );
+        for refused in [
+            None,
+            Some(REJECTED),
+            Some(with_status(MemberStatus::Banned)),
+        ] {
+            assert_eq!(leave(refused, others(3, 1)), Err(RuleError::NotMember));
+        }
+    }
+
+    #[test]
+    fn removing_and_banning() {
+        assert_eq!(
+            remove(Some(ADMIN), &bob(), Some(MEMBER)),
+            Ok(with_status(MemberStatus::Removed))
+        );
+        assert_eq!(
+            remove(Some(ADMIN), &bob(), Some(ADMIN)),
+            Err(RuleError::TargetIsAdmin(bob()))
+        );
+        for not_in in [None, Some(PENDING), Some(REJECTED)] {
+            assert_eq!(
+                remove(Some(ADMIN), &bob(), not_in),
+                Err(RuleError::TargetNotMember(bob()))
+            );
+        }
+        let banned = with_status(MemberStatus::Banned);
+        for anyone in [None, Some(PENDING), Some(MEMBER), Some(REJECTED)] {
+            assert_eq!(ban(Some(ADMIN), &bob(), anyone), Ok(Some(banned)));
+        }
+        assert_eq!(ban(Some(ADMIN), &bob(), Some(banned)), Ok(None));
+        assert_eq!(
+            ban(Some(ADMIN), &bob(), Some(ADMIN)),
+            Err(RuleError::TargetIsAdmin(bob()))
+        );
+        assert_eq!(
+            unban(Some(ADMIN), &bob(), Some(banned)),
+            Ok(with_status(MemberStatus::Left))
+        );
+        assert_eq!(
+            unban(Some(ADMIN), &bob(), Some(MEMBER)),
+            Err(RuleError::TargetNotMember(bob()))
+        );
+        for actor in [None, Some(MEMBER), Some(PENDING)] {
+            assert_eq!(
+                remove(actor, &bob(), Some(MEMBER)),
+                Err(RuleError::NotAdmin)
+            );
+            assert_eq!(ban(actor, &bob(), None), Err(RuleError::NotAdmin));
+            assert_eq!(unban(actor, &bob(), Some(banned)), Err(RuleError::NotAdmin));
+        }
+    }
+
+    #[test]
+    fn roles() {
+        assert_eq!(
+            set_role(Some(ADMIN), &bob(), Some(MEMBER), Role::Admin, 1),
+            Ok(Some(ADMIN))
+        );
+        assert_eq!(
+            set_role(Some(ADMIN), &bob(), Some(ADMIN), Role::Member, 2),
+            Ok(Some(MEMBER))
+        );
+        assert_eq!(
+            set_role(Some(ADMIN), &bob(), Some(ADMIN), Role::Member, 1),
+            Err(RuleError::LastAdmin)
+        );
+        assert_eq!(
+            set_role(Some(ADMIN), &bob(), Some(ADMIN), Role::Admin, 1),
+            Ok(None)
+        );
+        assert_eq!(
+            set_role(Some(ADMIN), &bob(), Some(PENDING), Role::Admin, 1),
+            Err(RuleError::TargetNotMember(bob()))
+        );
+        assert_eq!(
+            set_role(Some(MEMBER), &bob(), Some(MEMBER), Role::Admin, 1),
+            Err(RuleError::NotAdmin)
+        );
+    }
+
+    #[test]
+    fn reasons() {
+        assert_eq!(reason(None), Ok(None));
+        assert_eq!(reason(Some("   ".into())), Ok(None));
+        assert_eq!(reason(Some(" spam ".into())), Ok(Some("spam".into())));
+        assert!(reason(Some("é".repeat(limits::MAX_REASON_CHARS))).is_ok());
+        assert_eq!(
+            reason(Some("é".repeat(limits::MAX_REASON_CHARS + 1))),
+            Err(RuleError::ReasonTooLong)
+        );
+        assert_eq!(reason(Some("a\0b".into())), Err(RuleError::NulCharacter));
     }
 
     #[test]
@@ -328,6 +804,20 @@ mod tests {
         for refused in [None, Some(PENDING), Some(REJECTED)] {
             assert!(!may_receive(refused));
         }
+        for gone in [
+            MemberStatus::Left,
+            MemberStatus::Removed,
+            MemberStatus::Banned,
+        ] {
+            assert!(!may_receive(Some(with_status(gone))));
+            assert!(
+                !may_receive(Some(Membership {
+                    status: gone,
+                    is_admin: true
+                })),
+                "an admin who is gone receives nothing either"
+            );
+        }
     }
 
     #[test]
@@ -376,9 +866,19 @@ mod tests {
 
     #[test]
     fn member_lists_and_history_pages() {
-        assert!(listed_in_members(MemberStatus::Approved));
-        assert!(listed_in_members(MemberStatus::Pending));
-        assert!(!listed_in_members(MemberStatus::Rejected));
+        for to_admin in [false, true] {
+            assert!(listed_in_members(MemberStatus::Approved, to_admin));
+            assert!(listed_in_members(MemberStatus::Pending, to_admin));
+            for gone in [
+                MemberStatus::Rejected,
+                MemberStatus::Left,
+                MemberStatus::Removed,
+            ] {
+                assert!(!listed_in_members(gone, to_admin));
+            }
+        }
+        assert!(listed_in_members(MemberStatus::Banned, true));
+        assert!(!listed_in_members(MemberStatus::Banned, false));
         assert_eq!(history_page(None), limits::DEFAULT_HISTORY_PAGE);
         assert_eq!(history_page(Some(0)), 1);
         assert_eq!(history_page(Some(7)), 7);

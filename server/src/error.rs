@@ -5,7 +5,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use knock_protocol::{ApiError, ErrorCode};
+use knock_protocol::{ApiError, ErrorCode, ServerMessage};
 
 use crate::{domain::RuleError, storage::StorageError};
 
@@ -42,6 +42,8 @@ pub enum ServiceError {
     },
     #[error("too many open sockets for this user; close another tab first")]
     TooManySockets,
+    #[error("no user has that id")]
+    UserNotFound,
     /// Logged where it happens; the client only learns that something failed.
     #[error("storage failed: {0}")]
     Storage(#[from] StorageError),
@@ -59,9 +61,17 @@ impl ServiceError {
                 RuleError::InvalidRoomName => ErrorCode::InvalidRoomName,
                 RuleError::EmptyMessage => ErrorCode::EmptyMessage,
                 RuleError::MessageTooLong => ErrorCode::MessageTooLong,
-                RuleError::NulCharacter | RuleError::InvalidClientMsgId => ErrorCode::BadRequest,
+                RuleError::NulCharacter | RuleError::InvalidClientMsgId | RuleError::BadTargets => {
+                    ErrorCode::BadRequest
+                }
                 RuleError::InvalidUsername => ErrorCode::InvalidUsername,
                 RuleError::InvalidPassword => ErrorCode::InvalidPassword,
+                RuleError::Banned => ErrorCode::Banned,
+                RuleError::KnockCooldown { .. } => ErrorCode::KnockCooldown,
+                RuleError::LastAdmin => ErrorCode::LastAdmin,
+                RuleError::TargetIsAdmin(_) => ErrorCode::TargetIsAdmin,
+                RuleError::TargetNotMember(_) => ErrorCode::TargetNotMember,
+                RuleError::ReasonTooLong => ErrorCode::ReasonTooLong,
             },
             Self::RoomNotFound => ErrorCode::RoomNotFound,
             Self::NoRoom => ErrorCode::NoRoom,
@@ -75,8 +85,27 @@ impl ServiceError {
             Self::RateLimited => ErrorCode::RateLimited,
             Self::LoginLocked { .. } => ErrorCode::LoginLocked,
             Self::TooManySockets => ErrorCode::TooManySockets,
+            Self::UserNotFound => ErrorCode::UserNotFound,
             Self::Storage(_) | Self::Internal(_) => ErrorCode::Internal,
         }
+    }
+
+    /// The `error` frame for a socket: code, text, the refused `action` and, when the
+    /// refusal has one, when to try again.
+    pub(crate) fn to_frame(&self, action: Option<&str>) -> ServerMessage {
+        let mut frame = ServerMessage::error(self.code(), self.client_message(), action);
+        if let (
+            ServerMessage::Error {
+                retry_after_secs, ..
+            },
+            Self::Rule(RuleError::KnockCooldown {
+                retry_after_secs: secs,
+            }),
+        ) = (&mut frame, self)
+        {
+            *retry_after_secs = Some(*secs);
+        }
+        frame
     }
 
     /// The text a client may see: the error's own for refusals, a fixed one for failures.
@@ -110,16 +139,20 @@ fn locked_text(account: bool, retry_after_secs: u64) -> String {
 pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        ErrorCode::UsernameTaken => StatusCode::CONFLICT,
+        ErrorCode::UsernameTaken | ErrorCode::LastAdmin => StatusCode::CONFLICT,
         ErrorCode::ForbiddenOrigin | ErrorCode::NotMember | ErrorCode::NotAdmin => {
             StatusCode::FORBIDDEN
         }
-        ErrorCode::NotFound | ErrorCode::RoomNotFound | ErrorCode::RequestNotFound => {
-            StatusCode::NOT_FOUND
-        }
-        ErrorCode::RateLimited | ErrorCode::TooManySockets | ErrorCode::LoginLocked => {
-            StatusCode::TOO_MANY_REQUESTS
-        }
+        ErrorCode::NotFound
+        | ErrorCode::RoomNotFound
+        | ErrorCode::RequestNotFound
+        | ErrorCode::UserNotFound
+        | ErrorCode::TargetNotMember => StatusCode::NOT_FOUND,
+        ErrorCode::Banned | ErrorCode::TargetIsAdmin => StatusCode::FORBIDDEN,
+        ErrorCode::RateLimited
+        | ErrorCode::TooManySockets
+        | ErrorCode::LoginLocked
+        | ErrorCode::KnockCooldown => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::BadRequest
         | ErrorCode::UnknownAction
@@ -128,7 +161,8 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::EmptyMessage
         | ErrorCode::InvalidRoomName
         | ErrorCode::InvalidUsername
-        | ErrorCode::InvalidPassword => StatusCode::BAD_REQUEST,
+        | ErrorCode::InvalidPassword
+        | ErrorCode::ReasonTooLong => StatusCode::BAD_REQUEST,
     }
 }
 

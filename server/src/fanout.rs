@@ -9,18 +9,33 @@
 //! as its own room access knows them (kept current by the `roomChanged` events, which one
 //! node publishes in the order it stores them).
 //!
+//! Taking access back (a removal, a ban, a deleted room) must hold on every node from the
+//! moment the action is answered. Such a change is published as a *barrier*: every
+//! subscribed node, the publisher's own included, applies it and then publishes an
+//! `applied` event addressed to the publisher, which waits for as many as Redis said
+//! received the change (at most [`BARRIER_TIMEOUT`]). Since each node handles events in
+//! the order Redis delivers them, a node that has confirmed can no longer deliver to the
+//! user anything it hears of later.
+//!
 //! Redis pub/sub keeps nothing: an event published while a node is disconnected is lost
 //! to it. Chat messages are not: after every (re)subscription the node asks each local
 //! socket to catch up from storage by `seq` (the same gap filling a socket's write task
 //! does for any jump in `seq`), so nothing is lost and, since sockets skip `seq`s they
 //! were already sent, nothing is doubled.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use futures_util::StreamExt;
 use knock_protocol::{MemberStatus, RoomId, ServerMessage, UserId};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     access::RoomAccess,
@@ -34,6 +49,9 @@ const CHANNEL: &str = "knock:events";
 const PUBLISH_QUEUE: usize = 65_536;
 /// Tries per event before it is given up (about 30 seconds of Redis being away).
 const PUBLISH_ATTEMPTS: u32 = 20;
+/// Longest wait for the nodes to confirm a barrier. A node that has not confirmed by then
+/// is stalled or cut off from Redis; it forgets every room when it subscribes again.
+const BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Fanout {
@@ -44,7 +62,46 @@ pub struct Fanout {
 #[derive(Clone)]
 struct Bus {
     node: Arc<str>,
-    outgoing: mpsc::Sender<Vec<u8>>,
+    outgoing: mpsc::Sender<Publish>,
+    barriers: Barriers,
+}
+
+/// One event to publish; `receivers` learns how many subscribers Redis delivered it to.
+struct Publish {
+    payload: Vec<u8>,
+    receivers: Option<oneshot::Sender<i64>>,
+}
+
+/// The barriers this node waits on: each gets one `()` per node that confirmed it.
+#[derive(Clone, Default)]
+struct Barriers {
+    next: Arc<AtomicU64>,
+    waiting: Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<()>>>>,
+}
+
+impl Barriers {
+    fn open(&self) -> (u64, mpsc::UnboundedReceiver<()>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (confirm, confirmations) = mpsc::unbounded_channel();
+        self.lock().insert(id, confirm);
+        (id, confirmations)
+    }
+
+    fn confirm(&self, id: u64) {
+        if let Some(waiter) = self.lock().get(&id) {
+            let _ = waiter.send(());
+        }
+    }
+
+    fn close(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::UnboundedSender<()>>> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The header of what travels between nodes.
@@ -65,13 +122,20 @@ enum EventKind {
     Chat { room_id: RoomId, seq: u64 },
     /// A session was signed out: close its sockets.
     CloseSession { session: String },
-    /// A stored membership change, for every node's room access.
+    /// A stored membership change, for every node's room access; with a barrier, each
+    /// node confirms it has applied it.
     RoomChanged {
         room_id: RoomId,
         user_id: UserId,
         status: MemberStatus,
         is_admin: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        barrier: Option<u64>,
     },
+    /// A deleted room, for every node's room access; always a barrier.
+    RoomDeleted { room_id: RoomId, barrier: u64 },
+    /// A node has applied the barrier `barrier` that node `to` published.
+    Applied { to: String, barrier: u64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,11 +159,16 @@ impl Fanout {
         let node: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let (outgoing, queue) = mpsc::channel(PUBLISH_QUEUE);
         tokio::spawn(publish_loop(publisher, queue));
-        tokio::spawn(subscribe_loop(client, node.clone(), hub.clone(), access));
-        tracing::info!(%node, "fan-out through Redis");
+        let bus = Bus {
+            node,
+            outgoing,
+            barriers: Barriers::default(),
+        };
+        tokio::spawn(subscribe_loop(client, bus.clone(), hub.clone(), access));
+        tracing::info!(node = %bus.node, "fan-out through Redis");
         Ok(Self {
             hub,
-            bus: Some(Bus { node, outgoing }),
+            bus: Some(bus),
         })
     }
 
@@ -148,41 +217,109 @@ impl Fanout {
         );
     }
 
-    /// Tells the other nodes of a stored membership change.
-    pub(crate) fn room_changed(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
-        self.publish(
-            || EventKind::RoomChanged {
+    /// Tells the other nodes of a stored membership change. With `barrier`, returns once
+    /// every node has applied it (see the module docs).
+    pub(crate) async fn room_changed(
+        &self,
+        room_id: &RoomId,
+        user: &UserId,
+        membership: Membership,
+        barrier: bool,
+    ) {
+        let Some(bus) = &self.bus else {
+            return;
+        };
+        let kind = |barrier| EventKind::RoomChanged {
+            room_id: room_id.clone(),
+            user_id: user.clone(),
+            status: membership.status,
+            is_admin: membership.is_admin,
+            barrier,
+        };
+        if barrier {
+            bus.barrier(kind).await;
+        } else {
+            bus.publish(&kind(None), None, None);
+        }
+    }
+
+    /// Tells the other nodes that a room was deleted; returns once every node has
+    /// forgotten it.
+    pub(crate) async fn room_deleted(&self, room_id: &RoomId) {
+        if let Some(bus) = &self.bus {
+            bus.barrier(|barrier| EventKind::RoomDeleted {
                 room_id: room_id.clone(),
-                user_id: user.clone(),
-                status: membership.status,
-                is_admin: membership.is_admin,
-            },
-            None,
-        );
+                barrier: barrier.unwrap_or_default(),
+            })
+            .await;
+        }
     }
 
     /// Publishes the event `kind` builds, if there is a bus (single nodes build nothing).
     fn publish(&self, kind: impl FnOnce() -> EventKind, frame: Option<&str>) {
-        let Some(bus) = &self.bus else {
-            return;
-        };
+        if let Some(bus) = &self.bus {
+            bus.publish(&kind(), frame, None);
+        }
+    }
+}
+
+impl Bus {
+    fn publish(
+        &self,
+        kind: &EventKind,
+        frame: Option<&str>,
+        receivers: Option<oneshot::Sender<i64>>,
+    ) {
         let payload = encode_event(
-            &Event {
-                node: bus.node.to_string(),
-                kind: kind(),
+            &EventRef {
+                node: &self.node,
+                kind,
             },
             frame,
         );
-        if bus.outgoing.try_send(payload).is_err() {
+        if self
+            .outgoing
+            .try_send(Publish { payload, receivers })
+            .is_err()
+        {
             tracing::warn!("publish queue full: an event is dropped (recovered by seq)");
         }
     }
+
+    /// Publishes the event `kind` builds with a new barrier id, and waits until as many
+    /// nodes as received it have confirmed it, or [`BARRIER_TIMEOUT`].
+    async fn barrier(&self, kind: impl FnOnce(Option<u64>) -> EventKind) {
+        let (id, mut confirmations) = self.barriers.open();
+        let (receivers, count) = oneshot::channel();
+        self.publish(&kind(Some(id)), None, Some(receivers));
+        let waited = tokio::time::timeout(BARRIER_TIMEOUT, async {
+            let expected = count.await.unwrap_or(0);
+            for _ in 0..expected {
+                if confirmations.recv().await.is_none() {
+                    break;
+                }
+            }
+        })
+        .await;
+        self.barriers.close(id);
+        if waited.is_err() {
+            tracing::warn!(barrier = id, "not every node confirmed a change in time");
+        }
+    }
+}
+
+/// An [`Event`] to encode, borrowing what it names.
+#[derive(Serialize)]
+struct EventRef<'a> {
+    node: &'a str,
+    #[serde(flatten)]
+    kind: &'a EventKind,
 }
 
 /// The header, then (when there is one) a newline and the frame as it is. The header's
 /// JSON has no raw newline in it (serde escapes newlines in strings), so the first newline
 /// ends it.
-fn encode_event(event: &Event, frame: Option<&str>) -> Vec<u8> {
+fn encode_event(event: &impl Serialize, frame: Option<&str>) -> Vec<u8> {
     let mut payload = serde_json::to_vec(event).expect("events serialize");
     if let Some(frame) = frame {
         payload.reserve(frame.len() + 1);
@@ -214,9 +351,9 @@ fn decode_event(payload: &[u8]) -> Result<(Event, Option<&str>), String> {
 
 async fn publish_loop(
     mut redis: redis::aio::ConnectionManager,
-    mut queue: mpsc::Receiver<Vec<u8>>,
+    mut queue: mpsc::Receiver<Publish>,
 ) {
-    while let Some(payload) = queue.recv().await {
+    while let Some(Publish { payload, receivers }) = queue.recv().await {
         // Retrying in place keeps events in order; while Redis is away the queue grows up
         // to its bound, then new events are dropped (and recovered by seq).
         let mut pause = Duration::from_millis(100);
@@ -227,7 +364,12 @@ async fn publish_loop(
                 .query_async(&mut redis)
                 .await;
             match published {
-                Ok(_) => break,
+                Ok(count) => {
+                    if let Some(receivers) = receivers {
+                        let _ = receivers.send(count);
+                    }
+                    break;
+                }
                 Err(error) if attempt == PUBLISH_ATTEMPTS => {
                     tracing::error!(%error, "giving up on an event (recovered by seq)");
                 }
@@ -241,7 +383,7 @@ async fn publish_loop(
     }
 }
 
-async fn subscribe_loop(client: redis::Client, node: Arc<str>, hub: Arc<Hub>, access: RoomAccess) {
+async fn subscribe_loop(client: redis::Client, bus: Bus, hub: Arc<Hub>, access: RoomAccess) {
     let mut pause = Duration::from_millis(200);
     loop {
         match subscribe(&client).await {
@@ -253,7 +395,7 @@ async fn subscribe_loop(client: redis::Client, node: Arc<str>, hub: Arc<Hub>, ac
                 hub.resync_all();
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
-                    deliver(&hub, &access, &node, message.get_payload_bytes()).await;
+                    deliver(&hub, &access, &bus, message.get_payload_bytes()).await;
                 }
                 tracing::warn!("Redis subscription ended");
             }
@@ -270,7 +412,7 @@ async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::Pub
     Ok(pubsub)
 }
 
-async fn deliver(hub: &Hub, access: &RoomAccess, node: &str, payload: &[u8]) {
+async fn deliver(hub: &Hub, access: &RoomAccess, bus: &Bus, payload: &[u8]) {
     let (event, frame) = match decode_event(payload) {
         Ok(decoded) => decoded,
         Err(error) => {
@@ -278,8 +420,38 @@ async fn deliver(hub: &Hub, access: &RoomAccess, node: &str, payload: &[u8]) {
             return;
         }
     };
-    if event.node == node {
-        return;
+    let own = event.node == *bus.node;
+    // A barrier is confirmed by every node, this one included (Redis counted it), once
+    // it has applied it; the publisher applied its own before publishing.
+    let confirm = |barrier| {
+        bus.publish(
+            &EventKind::Applied {
+                to: event.node.clone(),
+                barrier,
+            },
+            None,
+            None,
+        );
+    };
+    match event.kind {
+        EventKind::Applied { ref to, barrier } => {
+            if **to == *bus.node {
+                bus.barriers.confirm(barrier);
+            }
+            return;
+        }
+        EventKind::RoomChanged {
+            barrier: Some(barrier),
+            ..
+        }
+        | EventKind::RoomDeleted { barrier, .. }
+            if own =>
+        {
+            confirm(barrier);
+            return;
+        }
+        _ if own => return,
+        _ => {}
     }
     let frame = frame.unwrap_or_default();
     match event.kind {
@@ -312,7 +484,18 @@ async fn deliver(hub: &Hub, access: &RoomAccess, node: &str, payload: &[u8]) {
             user_id,
             status,
             is_admin,
-        } => access.apply(&room_id, &user_id, Membership { status, is_admin }),
+            barrier,
+        } => {
+            access.apply(&room_id, &user_id, Membership { status, is_admin });
+            if let Some(barrier) = barrier {
+                confirm(barrier);
+            }
+        }
+        EventKind::RoomDeleted { room_id, barrier } => {
+            access.forget_room(&room_id);
+            confirm(barrier);
+        }
+        EventKind::Applied { .. } => {}
     }
 }
 

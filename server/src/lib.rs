@@ -68,7 +68,11 @@ pub async fn run(
     let (messages, messages_task) =
         MessageBatcher::spawn(storage.clone(), access.clone(), fanout.clone());
     let (memberships, memberships_task) = MembershipBatcher::spawn(storage.clone());
-    let limits = Limits::new(config.message_rate(), config.login_failures);
+    let limits = Limits::new(
+        config.message_rate(),
+        config.login_failures,
+        config.knock_cooldown_secs,
+    );
     let state = AppState {
         allowed_origins: allowed_origins.into(),
         service: Service::new(storage, access, fanout, messages, memberships, limits),

@@ -139,14 +139,50 @@ async fn reject_then_ask_again() {
     let members = alice.expect("roomMembers").await;
     assert_eq!(members["participants"].as_array().unwrap().len(), 1);
 
-    // A rejected user may ask again, and the admin hears of it again.
+    // Asking again at once is refused with the time left, and no admin is alerted.
     carol
         .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
+        .await;
+    let refused = carol.expect_error("knock_cooldown", Some("joinRoom")).await;
+    assert_eq!(refused["retryAfterSecs"], 600, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("10 minutes"),
+        "{refused}"
+    );
+    alice.expect_silence().await;
+}
+
+#[tokio::test]
+async fn a_rejected_user_may_ask_again_after_the_cooldown() {
+    let server = TestServer::start_with(&["--knock-cooldown-secs", "1"]).await;
+    let mut alice = server.user("alice").await;
+    let mut carol = server.user("carol").await;
+    let room = alice.create_room("Book club").await;
+    carol
+        .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
+        .await;
+    carol.expect("joinResponse").await;
+    carol.expect("memberChanged").await;
+    alice.expect("joinRequest").await;
+    alice.expect("memberChanged").await;
+    alice
+        .send(json!({"action": "joinRoom", "subAction": "reject", "roomId": room, "targetUserId": "carol", "reason": "  not today  "}))
+        .await;
+    assert_eq!(
+        carol.expect("joinResponse").await,
+        json!({"action": "joinResponse", "roomId": room, "status": "rejected", "reason": "not today"})
+    );
+    carol.expect("memberChanged").await;
+    alice.expect("memberChanged").await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    carol
+        .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room, "reason": "please?"}))
         .await;
     assert_eq!(carol.expect("joinResponse").await["status"], "pending");
     assert_eq!(
         alice.expect("joinRequest").await,
-        json!({"action": "joinRequest", "userId": "carol", "roomId": room})
+        json!({"action": "joinRequest", "userId": "carol", "roomId": room, "reason": "please?"})
     );
 }
 

@@ -15,7 +15,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, ErrorCode, JoinRoom, MemberStatus, MessageId,
-    ResumeRoom, RoomId, ServerMessage, UserId,
+    ResumeRoom, RoomId, ServerMessage, Targets, UserId,
 };
 use knock_server::{
     access::RoomAccess,
@@ -47,6 +47,7 @@ fn no_limits() -> Limits {
             burst: 1e9,
         },
         1000,
+        0,
     )
 }
 
@@ -435,7 +436,12 @@ impl Model {
                     return Err(vec![ErrorCode::NotAdmin]);
                 }
                 let new_status = match (approve, self.status_of(room, *target)) {
-                    (_, None) | (false, Some(MemberStatus::Approved)) => {
+                    (
+                        _,
+                        None
+                        | Some(MemberStatus::Left | MemberStatus::Removed | MemberStatus::Banned),
+                    )
+                    | (false, Some(MemberStatus::Approved)) => {
                         return Err(vec![ErrorCode::RequestNotFound]);
                     }
                     (true, Some(MemberStatus::Approved))
@@ -574,14 +580,16 @@ impl World {
         match act {
             Act::Request(r) => ClientMessage::JoinRoom(JoinRoom::Request {
                 room_id: self.room_id(*r),
+                reason: None,
             }),
             Act::Approve { room: r, target } => ClientMessage::JoinRoom(JoinRoom::Approve {
                 room_id: room(r),
-                target_user_id: self.target(*target),
+                targets: Targets::one(self.target(*target)),
             }),
             Act::Reject { room: r, target } => ClientMessage::JoinRoom(JoinRoom::Reject {
                 room_id: room(r),
-                target_user_id: self.target(*target),
+                targets: Targets::one(self.target(*target)),
+                reason: None,
             }),
             Act::Send { room: r, with_id } => ClientMessage::SendMessage {
                 message: Model::text_of(index),
@@ -610,17 +618,18 @@ impl World {
     /// A notice as the model writes it; anything else is returned as is.
     fn note(&self, message: ServerMessage) -> Result<String, ServerMessage> {
         Ok(match message {
-            ServerMessage::JoinResponse { room_id, status } => {
-                note_join_response(self.label(&room_id), status)
-            }
-            ServerMessage::JoinRequest { user_id, room_id } => {
-                note_join_request(&user_id, self.label(&room_id))
-            }
+            ServerMessage::JoinResponse {
+                room_id, status, ..
+            } => note_join_response(self.label(&room_id), status),
+            ServerMessage::JoinRequest {
+                user_id, room_id, ..
+            } => note_join_request(&user_id, self.label(&room_id)),
             ServerMessage::MemberChanged {
                 room_id,
                 user_id,
                 status,
                 is_admin,
+                ..
             } => note_member_changed(self.label(&room_id), &user_id, status, is_admin),
             ServerMessage::MessageAck {
                 client_msg_id,
@@ -1225,6 +1234,7 @@ async fn setup_rooms(
                     &mut sessions[s],
                     ClientMessage::JoinRoom(JoinRoom::Request {
                         room_id: room_id.clone(),
+                        reason: None,
                     }),
                 )
                 .await
@@ -1235,7 +1245,7 @@ async fn setup_rooms(
                     &mut sessions[0],
                     ClientMessage::JoinRoom(JoinRoom::Approve {
                         room_id: Some(room_id.clone()),
-                        target_user_id,
+                        targets: Targets::one(target_user_id),
                     }),
                 )
                 .await
@@ -1246,6 +1256,7 @@ async fn setup_rooms(
                 outsider,
                 ClientMessage::JoinRoom(JoinRoom::Request {
                     room_id: room_id.clone(),
+                    reason: None,
                 }),
             )
             .await

@@ -21,7 +21,7 @@ use sqlx::{Connection, PgConnection};
 use knock_protocol::{ChatMessage, ClientMsgId, MemberStatus, MessageId, RoomId, UserId};
 use knock_server::storage::{
     self, Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, PostgresStorage,
-    Room, Storage, StorageError,
+    Room, Since, Storage, StorageError,
 };
 
 /// A fresh, empty database that can be opened (and, for durable backends, reopened).
@@ -82,6 +82,8 @@ macro_rules! storage_contract {
                 rooms_are_created_with_their_admin,
                 memberships_move_between_statuses_in_order,
                 memberships_need_an_existing_room_and_user,
+                memberships_keep_every_status_their_reason_and_time,
+                deleting_a_room_deletes_its_memberships_and_messages,
                 membership_batches_apply_in_order_or_not_at_all,
                 seqs_are_gapless_per_room_across_batches,
                 a_batch_with_an_unknown_room_stores_nothing,
@@ -219,6 +221,7 @@ fn change(
         room_id: room.clone(),
         user_id: member.clone(),
         membership,
+        reason: None,
         updated_at,
     }
 }
@@ -556,6 +559,130 @@ mod contract {
             vec![user("alice"), user("dave")]
         );
         assert_eq!(storage.membership(&r, &user("nomad")).await.unwrap(), None);
+    }
+
+    pub async fn memberships_keep_every_status_their_reason_and_time(storage: Arc<dyn Storage>) {
+        use MemberStatus::{Approved, Banned, Left, Pending, Rejected, Removed};
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob", "carol"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let r = room_id("r");
+        assert_eq!(
+            storage.membership_since(&r, &user("bob")).await.unwrap(),
+            None
+        );
+
+        let reasoned = |status, reason: Option<&str>, updated_at| MembershipChange {
+            reason: reason.map(str::to_owned),
+            ..change(&r, &user("bob"), membership(status, false), updated_at)
+        };
+        let reason_of = |members: Vec<knock_protocol::Participant>, name: &str| {
+            members
+                .into_iter()
+                .find(|p| p.user_id == user(name))
+                .map(|p| (p.status, p.reason))
+        };
+        // Every status, each with the reason given (or none), replacing the one before.
+        for (status, reason, at) in [
+            (Pending, Some("I am Alice's colleague"), 10),
+            (Rejected, Some("not this week"), 20),
+            (Pending, None, 30),
+            (Approved, None, 40),
+            (Removed, Some("spam"), 50),
+            (Left, None, 60),
+            (Banned, Some("spam again, with é and \u{1F600}"), 70),
+        ] {
+            storage
+                .set_memberships(&[reasoned(status, reason, at)])
+                .await
+                .unwrap();
+            assert_eq!(
+                storage.membership(&r, &user("bob")).await.unwrap(),
+                Some(membership(status, false))
+            );
+            assert_eq!(
+                storage.membership_since(&r, &user("bob")).await.unwrap(),
+                Some(Since {
+                    membership: membership(status, false),
+                    updated_at_ms: at,
+                }),
+                "the time of the last change ({status:?})"
+            );
+            assert_eq!(
+                reason_of(storage.members(&r).await.unwrap(), "bob"),
+                Some((status, reason.map(str::to_owned)))
+            );
+        }
+        // A user's rooms list every status, for the service to filter.
+        let rooms = storage.rooms_of_user(&user("bob")).await.unwrap();
+        assert_eq!(
+            rooms.iter().map(|room| room.status).collect::<Vec<_>>(),
+            vec![Banned]
+        );
+    }
+
+    pub async fn deleting_a_room_deletes_its_memberships_and_messages(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        create_room(storage, "doomed", "alice", 0).await;
+        create_room(storage, "kept", "alice", 0).await;
+        let (doomed, kept) = (room_id("doomed"), room_id("kept"));
+        for room in [&doomed, &kept] {
+            set(
+                storage,
+                room,
+                &user("bob"),
+                membership(MemberStatus::Approved, false),
+                5,
+            )
+            .await;
+        }
+        let batch = [
+            new_message("doomed", "bob", "one", 1, None),
+            new_message("kept", "bob", "two", 2, None),
+        ];
+        storage.insert_messages(&batch).await.unwrap();
+
+        assert!(storage.delete_room(&doomed).await.unwrap());
+        assert!(!storage.delete_room(&doomed).await.unwrap(), "deleted once");
+        assert_eq!(storage.room(&doomed).await.unwrap(), None);
+        assert_eq!(
+            storage.membership(&doomed, &user("bob")).await.unwrap(),
+            None
+        );
+        assert_empty(&storage.members(&doomed).await.unwrap());
+        assert_empty(&all_messages(storage, "doomed").await);
+        let rooms: Vec<RoomId> = storage
+            .rooms_of_user(&user("bob"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|room| room.room_id)
+            .collect();
+        assert_eq!(rooms, vec![kept.clone()]);
+        // The other room is untouched, and messages for the deleted one are refused.
+        assert_eq!(all_messages(storage, "kept").await.len(), 1);
+        let refused = storage
+            .insert_messages(&[new_message("doomed", "bob", "late", 3, None)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, StorageError::NotFound("room")),
+            "{refused:?}"
+        );
+        let refused = storage
+            .set_memberships(&[change(
+                &doomed,
+                &user("bob"),
+                membership(MemberStatus::Pending, false),
+                9,
+            )])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, StorageError::NotFound("room")),
+            "{refused:?}"
+        );
     }
 
     pub async fn memberships_need_an_existing_room_and_user(storage: Arc<dyn Storage>) {

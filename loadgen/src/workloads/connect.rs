@@ -164,6 +164,7 @@ async fn handshake(
         &mut ws,
         &ClientMessage::JoinRoom(JoinRoom::Request {
             room_id: room_id.clone(),
+            reason: None,
         }),
     )
     .await?;
@@ -171,6 +172,7 @@ async fn handshake(
         ServerMessage::JoinResponse {
             room_id: id,
             status: MemberStatus::Pending,
+            ..
         } if id == room_id => Some(()),
         _ => None,
     })

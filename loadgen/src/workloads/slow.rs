@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use knock_protocol::{ClientMessage, JoinRoom, MemberStatus, ServerMessage};
+use knock_protocol::{ClientMessage, JoinRoom, MemberStatus, ServerMessage, Targets};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{Env, Scale, fanout};
@@ -93,6 +93,7 @@ async fn once(env: &Env, scale: &Scale, room: &mut Room) -> anyhow::Result<SlowR
         &mut slow,
         &ClientMessage::JoinRoom(JoinRoom::Request {
             room_id: room.room_id.clone(),
+            reason: None,
         }),
     )
     .await?;
@@ -106,7 +107,7 @@ async fn once(env: &Env, scale: &Scale, room: &mut Room) -> anyhow::Result<SlowR
             &mut room.members[0].sink,
             &ClientMessage::JoinRoom(JoinRoom::Approve {
                 room_id: Some(room.room_id.clone()),
-                target_user_id: slow_account.user_id.clone(),
+                targets: Targets::one(slow_account.user_id.clone()),
             }),
         )
         .await?;

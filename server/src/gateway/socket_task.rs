@@ -349,6 +349,11 @@ async fn catch_up(
                 tracing::error!(%error, room = %room_id, "catch-up read failed");
                 None
             })?;
+        // Asked again for every page: access taken back while a long catch-up runs stops
+        // it before the next page goes out.
+        if !replay.may_receive(&room_id).await? {
+            break;
+        }
         let full = page.len() == CATCH_UP_PAGE as usize;
         for message in page {
             cursor = message.seq;

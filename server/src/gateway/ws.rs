@@ -231,7 +231,7 @@ async fn refuse(
 }
 
 fn error_frame(error: &ServiceError, action: Option<&str>) -> ServerMessage {
-    ServerMessage::error(error.code(), error.client_message(), action)
+    error.to_frame(action)
 }
 
 async fn read_loop(

@@ -1,35 +1,57 @@
-//! Membership: knocking, an admin's decision, who is in a room, and telling the people
-//! concerned of each change.
+//! Membership: knocking and withdrawing, an admin's decisions, leaving, removal, bans,
+//! roles, deleting a room, who is in a room, and telling the people concerned of each
+//! change.
 
-use knock_protocol::{RoomId, ServerMessage, UserId};
+use knock_protocol::{MemberStatus, Role, RoomId, ServerMessage, Targets, UserId};
 
 use super::{Service, SocketSession, now_ms};
 use crate::{
-    domain::{self, Decision, JoinOutcome},
+    domain::{self, Decision, JoinOutcome, LeaveOutcome, Others, RuleError},
     error::ServiceError,
     gateway::Outbound,
-    storage::{Membership, MembershipChange},
+    storage::{Membership, MembershipChange, StorageError},
 };
+
+/// One membership change as the service makes it: who, what, why, and what it was.
+struct Change<'a> {
+    room_id: &'a RoomId,
+    user_id: &'a UserId,
+    before: Option<Membership>,
+    after: Membership,
+    reason: Option<String>,
+}
 
 impl Service {
     pub(super) async fn request_join(
         &self,
         session: &mut SocketSession,
         room_id: RoomId,
+        reason: Option<String>,
     ) -> Result<Vec<Outbound>, ServiceError> {
         session.current_room = Some(room_id.clone());
+        let reason = domain::reason(reason)?;
         let room = self.access.existing_room(&room_id).await?;
-        let current = self.storage.membership(&room_id, &session.user_id).await?;
-        match domain::join_request(current) {
+        let current = self
+            .storage
+            .membership_since(&room_id, &session.user_id)
+            .await?;
+        match domain::join_request(current, now_ms(), self.limits.knock_cooldown_ms)? {
             JoinOutcome::Unchanged(status) => {
                 Ok(vec![Outbound::message(&ServerMessage::JoinResponse {
                     room_id,
                     status,
+                    reason: None,
                 })])
             }
             JoinOutcome::Ask(pending) => {
-                self.store_membership(&room_id, &session.user_id, pending)
-                    .await?;
+                self.store_membership(Change {
+                    room_id: &room_id,
+                    user_id: &session.user_id,
+                    before: current.map(|since| since.membership),
+                    after: pending,
+                    reason: reason.clone(),
+                })
+                .await?;
                 tracing::info!(room = %room_id, "join requested");
                 // The acting admins as this node's access knows them: kept current by every
                 // stored change, here and (through `roomChanged`) on other nodes.
@@ -39,6 +61,7 @@ impl Service {
                     &ServerMessage::JoinRequest {
                         user_id: session.user_id.clone(),
                         room_id: room_id.clone(),
+                        reason: reason.clone(),
                     },
                 );
                 self.fanout.to_user(
@@ -46,90 +69,422 @@ impl Service {
                     &ServerMessage::JoinResponse {
                         room_id: room_id.clone(),
                         status: pending.status,
+                        reason: None,
                     },
                 );
-                self.announce_change(&room_id, &session.user_id, pending)
+                self.announce_change(&room_id, &session.user_id, pending, reason)
                     .await?;
                 Ok(Vec::new())
             }
         }
     }
 
+    pub(super) async fn cancel_request(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        session.current_room = Some(room_id.clone());
+        self.access.existing_room(&room_id).await?;
+        let current = self.storage.membership(&room_id, &session.user_id).await?;
+        let left = domain::cancel_request(&session.user_id, current)?;
+        self.change_and_announce(Change {
+            room_id: &room_id,
+            user_id: &session.user_id,
+            before: current,
+            after: left,
+            reason: None,
+        })
+        .await?;
+        tracing::info!(room = %room_id, "join request withdrawn");
+        Ok(Vec::new())
+    }
+
+    /// Approve or reject each target. With one target (`targetUserId`), a refusal is the
+    /// action's error, as before bulk decisions; with several, each refusal is an error
+    /// naming its `targetUserId` and the others are decided.
     pub(super) async fn decide(
         &self,
         session: &mut SocketSession,
         room_id: Option<RoomId>,
-        target: &UserId,
+        targets: Targets,
         decision: Decision,
+        reason: Option<String>,
     ) -> Result<Vec<Outbound>, ServiceError> {
         let room_id = Self::room_or_current(session, room_id)?;
+        let bulk = targets.target_user_ids.is_some();
+        let targets = domain::decision_targets(targets)?;
+        let reason = domain::reason(reason)?;
         self.access.existing_room(&room_id).await?;
-        let actor = self.storage.membership(&room_id, &session.user_id).await?;
-        let target = domain::username(target.as_str()).unwrap_or_else(|_| target.clone());
-        let current = self.storage.membership(&room_id, &target).await?;
-        let Some(changed) = domain::decide(actor, &target, current, decision)? else {
+        let mut refusals = Vec::new();
+        for target in targets {
+            // Ids are usernames, which are case-insensitive.
+            let target = domain::username(target.as_str()).unwrap_or(target);
+            match self
+                .decide_one(session, &room_id, &target, decision, reason.clone())
+                .await
+            {
+                Ok(()) => {}
+                // Nobody may decide anything here: say it once, not per user.
+                Err(error @ ServiceError::Rule(RuleError::NotAdmin)) => return Err(error),
+                Err(error) if !bulk => return Err(error),
+                Err(error) => {
+                    error.log_if_internal("a decision");
+                    let mut frame = error.to_frame(Some("joinRoom"));
+                    if let ServerMessage::Error { target_user_id, .. } = &mut frame {
+                        *target_user_id = Some(target);
+                    }
+                    refusals.push(Outbound::message(&frame));
+                }
+            }
+        }
+        Ok(refusals)
+    }
+
+    async fn decide_one(
+        &self,
+        session: &SocketSession,
+        room_id: &RoomId,
+        target: &UserId,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<(), ServiceError> {
+        let actor = self.storage.membership(room_id, &session.user_id).await?;
+        let current = self.storage.membership(room_id, target).await?;
+        let Some(changed) = domain::decide(actor, target, current, decision)? else {
             // Already decided that way: nothing changes, nobody is notified again.
-            return Ok(Vec::new());
+            return Ok(());
         };
-        self.store_membership(&room_id, &target, changed).await?;
+        // Only a rejection carries the admin's reason; an approval clears the request's.
+        let reason = reason.filter(|_| decision == Decision::Reject);
+        self.store_membership(Change {
+            room_id,
+            user_id: target,
+            before: current,
+            after: changed,
+            reason: reason.clone(),
+        })
+        .await?;
         tracing::info!(room = %room_id, %target, status = changed.status.as_str(), "join decided");
         self.fanout.to_user(
-            &target,
+            target,
             &ServerMessage::JoinResponse {
                 room_id: room_id.clone(),
                 status: changed.status,
+                reason: reason.clone(),
             },
         );
-        self.announce_change(&room_id, &target, changed).await?;
+        self.announce_change(room_id, target, changed, reason).await
+    }
+
+    pub(super) async fn leave(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        session.current_room = Some(room_id.clone());
+        self.access.existing_room(&room_id).await?;
+        let members = self.storage.members(&room_id).await?;
+        let current = members
+            .iter()
+            .find(|member| member.user_id == session.user_id)
+            .map(|member| Membership {
+                status: member.status,
+                is_admin: member.is_admin,
+            });
+        let others = members
+            .iter()
+            .filter(|member| member.user_id != session.user_id)
+            .map(|member| Membership {
+                status: member.status,
+                is_admin: member.is_admin,
+            })
+            .filter(|membership| domain::may_receive(Some(*membership)))
+            .fold(Others::default(), |others, membership| Others {
+                approved: others.approved + 1,
+                admins: others.admins + usize::from(membership.is_admin),
+            });
+        match domain::leave(current, others)? {
+            LeaveOutcome::Leave(left) => {
+                self.change_and_announce(Change {
+                    room_id: &room_id,
+                    user_id: &session.user_id,
+                    before: current,
+                    after: left,
+                    reason: None,
+                })
+                .await?;
+                tracing::info!(room = %room_id, "member left");
+            }
+            LeaveOutcome::DeleteRoom => self.delete_room_now(&room_id).await?,
+        }
         Ok(Vec::new())
+    }
+
+    pub(super) async fn remove_member(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+        target: UserId,
+        reason: Option<String>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let reason = domain::reason(reason)?;
+        let (actor, target, current) = self.admin_and_target(session, &room_id, target).await?;
+        let removed = domain::remove(actor, &target, current)?;
+        self.change_and_announce(Change {
+            room_id: &room_id,
+            user_id: &target,
+            before: current,
+            after: removed,
+            reason,
+        })
+        .await?;
+        tracing::info!(room = %room_id, %target, "member removed");
+        Ok(Vec::new())
+    }
+
+    pub(super) async fn ban(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+        target: UserId,
+        reason: Option<String>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let reason = domain::reason(reason)?;
+        let (actor, target, current) = self.admin_and_target(session, &room_id, target).await?;
+        let Some(banned) = domain::ban(actor, &target, current)? else {
+            return Ok(Vec::new());
+        };
+        self.change_and_announce(Change {
+            room_id: &room_id,
+            user_id: &target,
+            before: current,
+            after: banned,
+            reason,
+        })
+        .await
+        .map_err(|error| match error {
+            // Banning ahead of a knock needs the user to exist.
+            ServiceError::Storage(StorageError::NotFound("user")) => ServiceError::UserNotFound,
+            other => other,
+        })?;
+        tracing::info!(room = %room_id, %target, "user banned");
+        Ok(Vec::new())
+    }
+
+    pub(super) async fn unban(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+        target: UserId,
+        reason: Option<String>,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let reason = domain::reason(reason)?;
+        let (actor, target, current) = self.admin_and_target(session, &room_id, target).await?;
+        let left = domain::unban(actor, &target, current)?;
+        let change = Change {
+            room_id: &room_id,
+            user_id: &target,
+            before: current,
+            after: left,
+            reason,
+        };
+        // Only admins see banned users, so only they (and the user) hear of the unban.
+        let frame = ServerMessage::MemberChanged {
+            room_id: room_id.clone(),
+            user_id: target.clone(),
+            status: left.status,
+            is_admin: left.is_admin,
+            reason: change.reason.clone(),
+        };
+        self.store_membership(change).await?;
+        let room = self.access.existing_room(&room_id).await?;
+        let mut told: Vec<UserId> = room.admins().cloned().collect();
+        told.push(target.clone());
+        self.fanout.to_users(&told, &frame);
+        tracing::info!(room = %room_id, %target, "ban lifted");
+        Ok(Vec::new())
+    }
+
+    pub(super) async fn set_role(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+        target: UserId,
+        role: Role,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let (actor, target, current) = self.admin_and_target(session, &room_id, target).await?;
+        let admins = self
+            .storage
+            .members(&room_id)
+            .await?
+            .into_iter()
+            .filter(|member| {
+                domain::is_acting_admin(Membership {
+                    status: member.status,
+                    is_admin: member.is_admin,
+                })
+            })
+            .count();
+        let Some(changed) = domain::set_role(actor, &target, current, role, admins)? else {
+            return Ok(Vec::new());
+        };
+        self.change_and_announce(Change {
+            room_id: &room_id,
+            user_id: &target,
+            before: current,
+            after: changed,
+            reason: None,
+        })
+        .await?;
+        tracing::info!(room = %room_id, %target, admin = changed.is_admin, "role changed");
+        Ok(Vec::new())
+    }
+
+    pub(super) async fn delete_room(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        self.access.existing_room(&room_id).await?;
+        let actor = self.storage.membership(&room_id, &session.user_id).await?;
+        domain::require_admin(actor)?;
+        self.delete_room_now(&room_id).await?;
+        if session.current_room.as_ref() == Some(&room_id) {
+            session.current_room = None;
+        }
+        Ok(Vec::new())
+    }
+
+    /// Deletes the room, makes every node forget it, then tells its members and the users
+    /// who asked to join.
+    async fn delete_room_now(&self, room_id: &RoomId) -> Result<(), ServiceError> {
+        let told: Vec<UserId> = self
+            .storage
+            .members(room_id)
+            .await?
+            .into_iter()
+            .filter(|member| {
+                matches!(
+                    member.status,
+                    MemberStatus::Approved | MemberStatus::Pending
+                )
+            })
+            .map(|member| member.user_id)
+            .collect();
+        if !self.storage.delete_room(room_id).await? {
+            return Err(ServiceError::RoomNotFound);
+        }
+        self.access.forget_room(room_id);
+        self.fanout.room_deleted(room_id).await;
+        tracing::info!(room = %room_id, "room deleted");
+        self.fanout.to_users(
+            &told,
+            &ServerMessage::RoomDeleted {
+                room_id: room_id.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    /// The acting user's and the target's memberships, for an admin's action on a user.
+    async fn admin_and_target(
+        &self,
+        session: &mut SocketSession,
+        room_id: &RoomId,
+        target: UserId,
+    ) -> Result<(Option<Membership>, UserId, Option<Membership>), ServiceError> {
+        session.current_room = Some(room_id.clone());
+        self.access.existing_room(room_id).await?;
+        let actor = self.storage.membership(room_id, &session.user_id).await?;
+        domain::require_admin(actor)?;
+        let target = domain::username(target.as_str()).unwrap_or(target);
+        let current = self.storage.membership(room_id, &target).await?;
+        Ok((actor, target, current))
+    }
+
+    async fn change_and_announce(&self, change: Change<'_>) -> Result<(), ServiceError> {
+        let (room_id, user_id, after, reason) = (
+            change.room_id.clone(),
+            change.user_id.clone(),
+            change.after,
+            change.reason.clone(),
+        );
+        self.store_membership(change).await?;
+        self.announce_change(&room_id, &user_id, after, reason)
+            .await
     }
 
     /// Membership decisions read storage, not the room access (they must see the latest
     /// state); the change is stored (batched with others queued at the same time) and
-    /// then applied to the room access of this node, before the action is answered, and
-    /// of every other node.
-    pub(super) async fn store_membership(
-        &self,
-        room_id: &RoomId,
-        user: &UserId,
-        membership: Membership,
-    ) -> Result<(), ServiceError> {
+    /// then applied to the room access of this node and of every other node. A change to
+    /// a user who could receive the room (leaving, removal, a ban, a role) waits until
+    /// every node has applied it, so that from the moment the action is answered no node
+    /// sends them the room any more (`fanout.rs`, barriers).
+    async fn store_membership(&self, change: Change<'_>) -> Result<(), ServiceError> {
         self.memberships
             .store(MembershipChange {
-                room_id: room_id.clone(),
-                user_id: user.clone(),
-                membership,
+                room_id: change.room_id.clone(),
+                user_id: change.user_id.clone(),
+                membership: change.after,
+                reason: change.reason,
                 updated_at: now_ms(),
             })
             .await?;
-        self.access.apply(room_id, user, membership);
-        self.fanout.room_changed(room_id, user, membership);
+        self.access
+            .apply(change.room_id, change.user_id, change.after);
+        let barrier = domain::may_receive(change.before);
+        self.fanout
+            .room_changed(change.room_id, change.user_id, change.after, barrier)
+            .await;
         Ok(())
     }
 
     /// `memberChanged` to everyone who may receive the room (as this node's access, which
-    /// has just applied the change, knows them) and to the user concerned.
-    pub(super) async fn announce_change(
+    /// has just applied the change, knows them) and to the user concerned. A `reason` is
+    /// for the admins and the user concerned; the other members get the change without it.
+    async fn announce_change(
         &self,
         room_id: &RoomId,
         user_id: &UserId,
         membership: Membership,
+        reason: Option<String>,
     ) -> Result<(), ServiceError> {
-        let change = ServerMessage::MemberChanged {
+        let change = |reason| ServerMessage::MemberChanged {
             room_id: room_id.clone(),
             user_id: user_id.clone(),
             status: membership.status,
             is_admin: membership.is_admin,
+            reason,
         };
         let room = self.access.room(room_id).await?;
         let receivers = room.as_ref().map_or(&[][..], |room| room.receivers());
-        self.fanout.to_users(receivers, &change);
-        if !receivers.contains(user_id) {
-            self.fanout.to_user(user_id, &change);
+        if reason.is_some() {
+            let room = room.as_ref();
+            let mut told: Vec<UserId> = room
+                .map(|room| room.admins().cloned().collect())
+                .unwrap_or_default();
+            if !told.contains(user_id) {
+                told.push(user_id.clone());
+            }
+            let others: Vec<UserId> = receivers
+                .iter()
+                .filter(|user| !told.contains(user))
+                .cloned()
+                .collect();
+            self.fanout.to_users(&told, &change(reason));
+            self.fanout.to_users(&others, &change(None));
+        } else {
+            self.fanout.to_users(receivers, &change(None));
+            if !receivers.contains(user_id) {
+                self.fanout.to_user(user_id, &change(None));
+            }
         }
         Ok(())
     }
 
+    /// `roomMembers`: approved and pending users; to an admin also the banned ones, and
+    /// every row's reason.
     pub(super) async fn members(
         &self,
         session: &mut SocketSession,
@@ -137,13 +492,24 @@ impl Service {
     ) -> Result<Vec<Outbound>, ServiceError> {
         let room_id = Self::room_or_current(session, room_id)?;
         let room = self.access.require(&room_id, &session.user_id).await?;
+        let to_admin = room
+            .membership(&session.user_id)
+            .is_some_and(domain::is_acting_admin);
         let participants = self
             .storage
             .members(&room_id)
             .await?
             .into_iter()
-            .filter(|participant| domain::listed_in_members(participant.status))
+            .filter(|participant| domain::listed_in_members(participant.status, to_admin))
+            .map(|mut participant| {
+                if !to_admin {
+                    participant.reason = None;
+                }
+                participant
+            })
             .collect();
+        // A removal answered while the list was read: nothing of the room goes out.
+        self.access.require(&room_id, &session.user_id).await?;
         Ok(vec![Outbound::message(&ServerMessage::RoomMembers {
             room_id,
             room_name: room.room_name.clone(),

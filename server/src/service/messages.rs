@@ -80,6 +80,8 @@ impl Service {
         if has_more {
             messages.remove(0);
         }
+        // Access taken back while the page was read: nothing of the room goes out.
+        self.access.require(&room_id, &session.user_id).await?;
         Ok(vec![Outbound::message(&ServerMessage::History {
             room_id,
             messages,

@@ -3,7 +3,8 @@
 //!
 //! One file per family of actions, each adding its functions to [`Service`]:
 //! `accounts.rs` (register, login, logout, authenticate), `rooms.rs` (create a room,
-//! preview one, list one's rooms), `membership.rs` (knock, approve, reject, members) and
+//! preview one, list one's rooms), `membership.rs` (knock, withdraw, decide, leave, remove, ban, roles, delete a room,
+//! members) and
 //! `messages.rs` (send, history, resume). This file holds the service itself, the
 //! dispatcher [`Service::handle`] and the checks the families share.
 
@@ -48,11 +49,15 @@ pub struct Limits {
     logins_by_address: FailureLimiter<IpAddr>,
     /// Unknown addresses (behind a proxy that did not say) share one allowance.
     previews: KeyedLimiter<Option<IpAddr>>,
+    /// How long a rejected user waits before knocking again.
+    knock_cooldown_ms: i64,
 }
 
 impl Limits {
-    pub fn new(message_rate: Rate, login_failures: u32) -> Self {
+    pub fn new(message_rate: Rate, login_failures: u32, knock_cooldown_secs: u64) -> Self {
         Self {
+            knock_cooldown_ms: i64::try_from(knock_cooldown_secs.saturating_mul(1_000))
+                .unwrap_or(i64::MAX),
             messages: KeyedLimiter::new(message_rate),
             logins_by_user: FailureLimiter::new(login_failures, LOGIN_WINDOW_MS),
             logins_by_address: FailureLimiter::new(
@@ -137,23 +142,49 @@ impl Service {
                 "this socket is already authenticated".into(),
             )),
             ClientMessage::CreateRoom { room_name } => self.create_room(session, &room_name).await,
-            ClientMessage::JoinRoom(JoinRoom::Request { room_id }) => {
-                self.request_join(session, room_id).await
+            ClientMessage::JoinRoom(JoinRoom::Request { room_id, reason }) => {
+                self.request_join(session, room_id, reason).await
             }
-            ClientMessage::JoinRoom(JoinRoom::Approve {
-                room_id,
-                target_user_id,
-            }) => {
-                self.decide(session, room_id, &target_user_id, Decision::Approve)
+            ClientMessage::JoinRoom(JoinRoom::Cancel { room_id }) => {
+                self.cancel_request(session, room_id).await
+            }
+            ClientMessage::JoinRoom(JoinRoom::Approve { room_id, targets }) => {
+                self.decide(session, room_id, targets, Decision::Approve, None)
                     .await
             }
             ClientMessage::JoinRoom(JoinRoom::Reject {
                 room_id,
-                target_user_id,
+                targets,
+                reason,
             }) => {
-                self.decide(session, room_id, &target_user_id, Decision::Reject)
+                self.decide(session, room_id, targets, Decision::Reject, reason)
                     .await
             }
+            ClientMessage::LeaveRoom { room_id } => self.leave(session, room_id).await,
+            ClientMessage::RemoveMember {
+                room_id,
+                target_user_id,
+                reason,
+            } => {
+                self.remove_member(session, room_id, target_user_id, reason)
+                    .await
+            }
+            ClientMessage::BanMember {
+                room_id,
+                target_user_id,
+                reason,
+            } => self.ban(session, room_id, target_user_id, reason).await,
+            ClientMessage::UnbanMember {
+                room_id,
+                target_user_id,
+                reason,
+            } => self.unban(session, room_id, target_user_id, reason).await,
+            ClientMessage::SetRole {
+                room_id,
+                target_user_id,
+                role,
+            } => self.set_role(session, room_id, target_user_id, role).await,
+            ClientMessage::DeleteRoom { room_id } => self.delete_room(session, room_id).await,
             ClientMessage::SendMessage {
                 message,
                 room_id,

@@ -76,6 +76,7 @@ impl Service {
         session: &SocketSession,
     ) -> Result<Vec<Outbound>, ServiceError> {
         let mut rooms = self.storage.rooms_of_user(&session.user_id).await?;
+        rooms.retain(|room| domain::listed_in_my_rooms(room.status));
         for room in &mut rooms {
             let membership = Membership {
                 status: room.status,

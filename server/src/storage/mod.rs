@@ -17,7 +17,7 @@ use knock_protocol::{
 };
 
 /// Defined with the rules, which must not depend on storage; stored here as it is.
-pub use crate::domain::Membership;
+pub use crate::domain::{Membership, Since};
 pub use postgres::PostgresStorage;
 pub(crate) use sqlite::SqliteStorage;
 
@@ -82,6 +82,8 @@ pub struct MembershipChange {
     pub room_id: RoomId,
     pub user_id: UserId,
     pub membership: Membership,
+    /// A request's message to the admins, or an admin's reason; replaces the one kept.
+    pub reason: Option<String>,
     pub updated_at: i64,
 }
 
@@ -145,14 +147,22 @@ pub trait Storage: Send + Sync + 'static {
         room_id: &RoomId,
         user_id: &UserId,
     ) -> StorageResult<Option<Membership>>;
+    /// The membership with the time of its last change.
+    async fn membership_since(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> StorageResult<Option<Since>>;
     /// Inserts or updates memberships in one transaction, in order (a later change of the
     /// same user and room wins; a user's `requested_at` is that of the first insert). All
     /// or nothing: the first change naming a missing room or user fails the whole batch
     /// with [`StorageError::NotFound`] (`"room"` or `"user"`) and nothing is stored.
     async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()>;
-    /// Every membership of the room (all statuses): admins first, then in the order
-    /// users first asked to join.
+    /// Every membership of the room (all statuses) with its reason: admins first, then in
+    /// the order users first asked to join.
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>>;
+    /// Deletes the room with its memberships and messages; whether it existed.
+    async fn delete_room(&self, room_id: &RoomId) -> StorageResult<bool>;
 
     /// Stores a batch in one transaction, in order: each new message gets its room's next
     /// `seq` (gapless from 1); a `(user, clientMsgId)` seen before yields the stored

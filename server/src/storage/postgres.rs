@@ -34,11 +34,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::batch::{self, ClientKey};
 use super::rows::{
-    KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow,
+    KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
     constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{
-    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Storage,
+    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Since, Storage,
     StorageError, StorageResult,
 };
 
@@ -405,6 +405,22 @@ impl Storage for PostgresStorage {
         row.map(MembershipRow::into_membership).transpose()
     }
 
+    async fn membership_since(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> StorageResult<Option<Since>> {
+        let row: Option<SinceRow> = sqlx::query_as(
+            "SELECT status, is_admin, updated_at FROM memberships \
+             WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room_id.as_str())
+        .bind(user_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(SinceRow::into_since).transpose()
+    }
+
     async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()> {
         if changes.is_empty() {
             return Ok(());
@@ -417,17 +433,18 @@ impl Storage for PostgresStorage {
             // first asked to join survives approvals and rejections.
             let result = sqlx::query(
                 "INSERT INTO memberships \
-                 (room_id, user_id, status, is_admin, requested_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) \
+                 (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6) \
                  ON CONFLICT (room_id, user_id) DO UPDATE SET \
                  status = excluded.status, is_admin = excluded.is_admin, \
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, reason = excluded.reason",
             )
             .bind(change.room_id.as_str())
             .bind(change.user_id.as_str())
             .bind(change.membership.status.as_str())
             .bind(change.membership.is_admin)
             .bind(change.updated_at)
+            .bind(change.reason.as_deref())
             .execute(&mut *tx)
             .await;
             match result {
@@ -445,7 +462,7 @@ impl Storage for PostgresStorage {
 
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>> {
         let rows: Vec<ParticipantRow> = sqlx::query_as(
-            "SELECT user_id, status, is_admin FROM memberships WHERE room_id = $1 \
+            "SELECT user_id, status, is_admin, reason FROM memberships WHERE room_id = $1 \
              ORDER BY is_admin DESC, requested_at ASC, user_id ASC",
         )
         .bind(room_id.as_str())
@@ -454,6 +471,15 @@ impl Storage for PostgresStorage {
         rows.into_iter()
             .map(ParticipantRow::into_participant)
             .collect()
+    }
+
+    async fn delete_room(&self, room_id: &RoomId) -> StorageResult<bool> {
+        // Memberships and messages go with it (ON DELETE CASCADE).
+        let deleted = sqlx::query("DELETE FROM rooms WHERE room_id = $1")
+            .bind(room_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
     }
 
     async fn insert_messages(&self, batch: &[NewMessage]) -> StorageResult<Vec<Inserted>> {

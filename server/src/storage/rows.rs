@@ -5,7 +5,7 @@ use knock_protocol::{
     ChatMessage, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
 };
 
-use super::{Membership, Room, StorageError, StorageResult};
+use super::{Membership, Room, Since, StorageError, StorageResult};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct RoomRow {
@@ -40,10 +40,30 @@ impl MembershipRow {
 }
 
 #[derive(sqlx::FromRow)]
+pub(super) struct SinceRow {
+    status: String,
+    is_admin: bool,
+    updated_at: i64,
+}
+
+impl SinceRow {
+    pub(super) fn into_since(self) -> StorageResult<Since> {
+        Ok(Since {
+            membership: Membership {
+                status: status_from_db(&self.status)?,
+                is_admin: self.is_admin,
+            },
+            updated_at_ms: self.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(super) struct ParticipantRow {
     user_id: String,
     status: String,
     is_admin: bool,
+    reason: Option<String>,
 }
 
 impl ParticipantRow {
@@ -52,6 +72,7 @@ impl ParticipantRow {
             status: status_from_db(&self.status)?,
             user_id: UserId(self.user_id),
             is_admin: self.is_admin,
+            reason: self.reason,
         })
     }
 }

@@ -18,11 +18,12 @@ use sqlx::sqlite::{
 use tempfile::TempDir;
 
 use super::rows::{
-    MembershipRow, MessageRow, ParticipantRow, RoomRow, SummaryRow, constraint_error, seq_bound,
+    MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow, constraint_error,
+    seq_bound,
 };
 use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
-    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Storage,
+    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Since, Storage,
     StorageResult,
 };
 
@@ -208,13 +209,29 @@ impl Storage for SqliteStorage {
         row.map(MembershipRow::into_membership).transpose()
     }
 
+    async fn membership_since(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+    ) -> StorageResult<Option<Since>> {
+        let row: Option<SinceRow> = sqlx::query_as(
+            "SELECT status, is_admin, updated_at FROM memberships \
+             WHERE room_id = ? AND user_id = ?",
+        )
+        .bind(room_id.as_str())
+        .bind(user_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(SinceRow::into_since).transpose()
+    }
+
     async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()> {
         self.writes.set_memberships(changes).await
     }
 
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>> {
         let rows: Vec<ParticipantRow> = sqlx::query_as(
-            "SELECT user_id, status, is_admin FROM memberships WHERE room_id = ? \
+            "SELECT user_id, status, is_admin, reason FROM memberships WHERE room_id = ? \
              ORDER BY is_admin DESC, requested_at ASC, user_id ASC",
         )
         .bind(room_id.as_str())
@@ -223,6 +240,15 @@ impl Storage for SqliteStorage {
         rows.into_iter()
             .map(ParticipantRow::into_participant)
             .collect()
+    }
+
+    async fn delete_room(&self, room_id: &RoomId) -> StorageResult<bool> {
+        // Memberships and messages go with it (ON DELETE CASCADE).
+        let deleted = sqlx::query("DELETE FROM rooms WHERE room_id = ?")
+            .bind(room_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
     }
 
     async fn insert_messages(&self, batch: &[NewMessage]) -> StorageResult<Vec<Inserted>> {

@@ -174,11 +174,11 @@ fn set_memberships(connection: &mut Connection, changes: &[MembershipChange]) ->
         // asked to join survives approvals and rejections.
         let mut upsert = tx.prepare_cached(
             "INSERT INTO memberships \
-             (room_id, user_id, status, is_admin, requested_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
+             (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
              ON CONFLICT (room_id, user_id) DO UPDATE SET \
              status = excluded.status, is_admin = excluded.is_admin, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, reason = excluded.reason",
         )?;
         for change in changes {
             let upserted = upsert.execute((
@@ -187,6 +187,7 @@ fn set_memberships(connection: &mut Connection, changes: &[MembershipChange]) ->
                 change.membership.status.as_str(),
                 change.membership.is_admin,
                 change.updated_at,
+                change.reason.as_deref(),
             ));
             match upserted {
                 Ok(_) => {}

@@ -5,6 +5,7 @@ use knock_protocol::{MemberStatus, RoomId, RoomPreview, limits};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
+use crate::components::reason_field::ReasonField;
 use crate::router::Nav;
 use crate::state::{Slot, room_path};
 
@@ -149,11 +150,12 @@ fn JoinRoomForm(initial: String) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
     let room_id = RwSignal::new(initial);
+    let message = RwSignal::new(String::new());
     let error = move || chat.0.with(|s| s.error(&Slot::JoinRoom));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = room_id.get_untracked();
-        connection.act(|s| s.request_join(&value));
+        connection.act(|s| message.with_untracked(|m| s.request_join(&value, m)));
     };
     view! {
         <form class="card" on:submit=on_submit>
@@ -171,6 +173,12 @@ fn JoinRoomForm(initial: String) -> impl IntoView {
                     on:input=move |ev| room_id.set(event_target_value(&ev))
                 />
             </div>
+            <ReasonField
+                id="knock-message".into()
+                label="Message to the admins"
+                hint="Optional: who you are, why you knock."
+                text=message
+            />
             {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
             <button type="submit" class="btn btn-primary">"Join"</button>
         </form>

@@ -1,12 +1,15 @@
-//! For the room's admin: the requests waiting for an answer, with Approve and Reject
-//! (each described by the person's name, `aria-describedby`).
+//! For the room's admins: the requests waiting for an answer, each with its message and
+//! Approve and Reject (described by the person's name, `aria-describedby`), "Approve
+//! all" when two or more wait. Reject is one click; "Add a reason" opens a box whose
+//! text the rejected person is told.
 
-use knock_protocol::{RoomId, UserId};
+use knock_protocol::{Participant, RoomId};
 use leptos::prelude::*;
 
-use crate::client::Chat;
+use crate::client::{Chat, Connection};
 use crate::components::member_list::initial;
-use crate::components::notices::DecideButtons;
+use crate::components::notices::{DecideButtons, RequestMessage};
+use crate::components::reason_field::ReasonField;
 use crate::state::Slot;
 
 #[component]
@@ -17,23 +20,29 @@ pub fn JoinRequests(room_id: RoomId) -> impl IntoView {
         chat.0.with(|s| {
             s.room(&room)
                 .filter(|r| r.is_admin)
-                .map(|r| {
-                    r.members
-                        .pending()
-                        .map(|p| p.user_id.clone())
-                        .collect::<Vec<_>>()
-                })
+                .map(|r| r.members.pending().cloned().collect::<Vec<_>>())
                 .unwrap_or_default()
         })
     });
+    let count = Memo::new(move |_| pending.with(Vec::len));
     let slot = Slot::Admin(room_id.clone());
     let error = move || chat.0.with(|s| s.error(&slot));
+    let all_room = room_id.clone();
     view! {
-        <Show when=move || !pending.with(Vec::is_empty)>
+        <Show when=move || { count.get() > 0 }>
             <section class="requests" aria-labelledby="requests-heading">
-                <h2 id="requests-heading">
-                    "Join requests " <span class="badge badge-alert">{move || pending.with(Vec::len)}</span>
-                </h2>
+                <div class="requests-head">
+                    <h2 id="requests-heading">
+                        "Join requests " <span class="badge badge-alert">{move || count.get()}</span>
+                    </h2>
+                    {
+                        let all_room = all_room.clone();
+                        move || {
+                            (count.get() >= 2)
+                                .then(|| view! { <ApproveAll room_id=all_room.clone() /> })
+                        }
+                    }
+                </div>
                 {
                     let error = error.clone();
                     move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })
@@ -41,10 +50,10 @@ pub fn JoinRequests(room_id: RoomId) -> impl IntoView {
                 <ul class="request-items">
                     <For
                         each=move || pending.get()
-                        key=|user| user.clone()
+                        key=|p| (p.user_id.clone(), p.reason.clone())
                         children={
                             let room_id = room_id.clone();
-                            move |user| view! { <RequestRow room_id=room_id.clone() user /> }
+                            move |p| view! { <RequestRow room_id=room_id.clone() p /> }
                         }
                     />
                 </ul>
@@ -53,15 +62,74 @@ pub fn JoinRequests(room_id: RoomId) -> impl IntoView {
     }
 }
 
+/// One decision for every request waiting in the room.
 #[component]
-fn RequestRow(room_id: RoomId, user: UserId) -> impl IntoView {
-    // The buttons keep their short names; the person's name is their description.
+fn ApproveAll(room_id: RoomId) -> impl IntoView {
+    let connection = expect_context::<Connection>();
+    view! {
+        <button
+            type="button"
+            class="btn btn-small btn-primary"
+            on:click=move |_| connection.act(|s| s.approve_all(&room_id))
+        >
+            "Approve all"
+        </button>
+    }
+}
+
+#[component]
+fn RequestRow(room_id: RoomId, p: Participant) -> impl IntoView {
+    let user = p.user_id;
+    // The buttons keep their short names; the person's name (and message) describe them.
     let name_id = format!("request-{user}");
+    let reason_id = format!("request-{user}-reason");
+    let described_by = match p.reason {
+        Some(_) => format!("{name_id} {reason_id}"),
+        None => name_id.clone(),
+    };
+    let reason = RwSignal::new(String::new());
+    let explaining = RwSignal::new(false);
+    let reason_box = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(el) = reason_box.get() {
+            let _ = el.focus();
+        }
+    });
+    let field_id = format!("reject-reason-{user}");
     view! {
         <li class="request">
             <span class="avatar" aria-hidden="true">{initial(&user)}</span>
-            <span class="member-name" id=name_id.clone()>{user.to_string()}</span>
-            <DecideButtons room_id user class="request-actions" described_by=name_id />
+            <span class="member-name" id=name_id>{user.to_string()}</span>
+            <DecideButtons
+                room_id
+                user
+                class="request-actions"
+                described_by
+                reason
+            />
+            <RequestMessage id=reason_id reason=p.reason />
+            <Show
+                when=move || explaining.get()
+                fallback=move || {
+                    view! {
+                        <button
+                            type="button"
+                            class="btn-link request-explain"
+                            on:click=move |_| explaining.set(true)
+                        >
+                            "Add a reason"
+                        </button>
+                    }
+                }
+            >
+                <ReasonField
+                    id=field_id.clone()
+                    label="Reason for rejecting"
+                    hint="They will see it. Then press Reject."
+                    text=reason
+                    node_ref=reason_box
+                />
+            </Show>
         </li>
     }
 }

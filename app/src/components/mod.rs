@@ -8,6 +8,8 @@ pub mod join_requests;
 pub mod member_list;
 pub mod message_list;
 pub mod notices;
+pub mod reason_field;
+pub mod room_actions;
 pub mod room_list;
 pub mod room_view;
 pub mod shell;

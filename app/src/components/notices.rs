@@ -1,5 +1,6 @@
 //! Live notifications: join requests for the rooms the user administers (with Approve
-//! and Reject, wherever the user is), and the answers to the user's own requests.
+//! and Reject, wherever the user is), the answers to the user's own requests, and rooms
+//! that left the user's view (left, removed, banned, deleted).
 //!
 //! Join requests never stack: one request is one notice ("bob asks to join Book club");
 //! two or more are one banner ("3 people ask to join") that opens the list, newest
@@ -12,7 +13,7 @@ use leptos::prelude::*;
 use crate::client::{Chat, Connection};
 use crate::router::Link;
 use crate::state::notices::people_ask_to_join;
-use crate::state::{ChatState, Notice, NoticeEntry, room_path};
+use crate::state::{ChatState, Notice, NoticeEntry, gone_text, room_path};
 
 #[component]
 pub fn Notices() -> impl IntoView {
@@ -81,8 +82,9 @@ fn RequestsBanner(requests: Memo<Vec<NoticeEntry>>) -> impl IntoView {
                 >
                     <For each=move || requests.get() key=|entry| entry.id let:entry>
                         {match entry.notice {
-                            Notice::JoinRequest { room_id, user_id } => {
-                                view! { <RequestItem id=entry.id room_id user_id /> }.into_any()
+                            Notice::JoinRequest { room_id, user_id, reason } => {
+                                view! { <RequestItem id=entry.id room_id user_id reason /> }
+                                    .into_any()
                             }
                             _ => ().into_any(),
                         }}
@@ -95,31 +97,49 @@ fn RequestsBanner(requests: Memo<Vec<NoticeEntry>>) -> impl IntoView {
 
 /// One request in the opened banner.
 #[component]
-fn RequestItem(id: u64, room_id: RoomId, user_id: UserId) -> impl IntoView {
+fn RequestItem(id: u64, room_id: RoomId, user_id: UserId, reason: Option<String>) -> impl IntoView {
     view! {
         <li class="notice-item">
-            <JoinRequestText id room_id user_id />
+            <JoinRequestText id room_id user_id reason />
         </li>
     }
 }
 
-/// "bob asks to join Book club", with Approve and Reject described by that sentence: a
-/// single notice and a row of the opened banner alike.
+/// "bob asks to join Book club" and their message, with Approve and Reject described by
+/// them: a single notice and a row of the opened banner alike.
 #[component]
-fn JoinRequestText(id: u64, room_id: RoomId, user_id: UserId) -> impl IntoView {
+fn JoinRequestText(
+    id: u64,
+    room_id: RoomId,
+    user_id: UserId,
+    reason: Option<String>,
+) -> impl IntoView {
     let text_id = format!("notice-{id}-text");
+    let reason_id = format!("notice-{id}-reason");
+    let described_by = match reason {
+        Some(_) => format!("{text_id} {reason_id}"),
+        None => text_id.clone(),
+    };
     let name = room_name(&room_id);
     view! {
-        <p class="notice-text" id=text_id.clone()>
+        <p class="notice-text" id=text_id>
             <strong>{user_id.to_string()}</strong>
             " asks to join "
             <Link href=room_path(&room_id)>{name}</Link>
         </p>
-        <DecideButtons room_id user=user_id described_by=text_id />
+        <RequestMessage id=reason_id reason />
+        <DecideButtons room_id user=user_id described_by />
     }
 }
 
+/// The message a knock came with, as its sender wrote it.
+#[component]
+pub fn RequestMessage(id: String, reason: Option<String>) -> impl IntoView {
+    reason.map(|text| view! { <p class="reason" id=id>{text}</p> })
+}
+
 /// Approve and Reject, named as such and described by `described_by` (whom they answer).
+/// Reject sends `reason` when given (the request panel's box), else none.
 #[component]
 pub fn DecideButtons(
     room_id: RoomId,
@@ -128,10 +148,15 @@ pub fn DecideButtons(
     #[prop(default = "notice-actions")]
     class: &'static str,
     described_by: String,
+    #[prop(optional)] reason: Option<RwSignal<String>>,
 ) -> impl IntoView {
     let connection = expect_context::<Connection>();
-    let (approve_room, approve_user) = (room_id.clone(), user.clone());
-    let (reject_room, reject_user) = (room_id, user);
+    let (approve_room, approve_user) = (room_id.clone(), [user.clone()]);
+    let (reject_room, reject_user) = (room_id, [user]);
+    let reject = move |_| {
+        let reason = reason.map(|r| r.get_untracked()).unwrap_or_default();
+        connection.act(|s| s.decide(&reject_room, &reject_user, false, &reason));
+    };
     // Decided: the request goes, and the focus with it; the next thing to do is write
     // (or, with no room open, the page).
     on_cleanup(|| request_animation_frame(crate::browser::focus_next_step));
@@ -141,7 +166,7 @@ pub fn DecideButtons(
                 type="button"
                 class="btn btn-small btn-primary"
                 aria-describedby=described_by.clone()
-                on:click=move |_| connection.act(|s| s.decide(&approve_room, &approve_user, true))
+                on:click=move |_| connection.act(|s| s.decide(&approve_room, &approve_user, true, ""))
             >
                 "Approve"
             </button>
@@ -149,7 +174,7 @@ pub fn DecideButtons(
                 type="button"
                 class="btn btn-small btn-danger"
                 aria-describedby=described_by
-                on:click=move |_| connection.act(|s| s.decide(&reject_room, &reject_user, false))
+                on:click=reject
             >
                 "Reject"
             </button>
@@ -177,9 +202,11 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
     let id = entry.id;
     let dismiss = move |_| chat.0.update(|s| s.dismiss(id));
     let body = match entry.notice {
-        Notice::JoinRequest { room_id, user_id } => {
-            view! { <JoinRequestText id room_id user_id /> }.into_any()
-        }
+        Notice::JoinRequest {
+            room_id,
+            user_id,
+            reason,
+        } => view! { <JoinRequestText id room_id user_id reason /> }.into_any(),
         Notice::Approved { room_id } => {
             let name = room_name(&room_id);
             view! {
@@ -189,11 +216,23 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
             }
             .into_any()
         }
-        Notice::Rejected { room_id } => {
+        Notice::Rejected { room_id, reason } => {
             let name = room_name(&room_id);
-            view! { <p class="notice-text">"Your request to join " {name} " was rejected."</p> }
-                .into_any()
+            view! {
+                <p class="notice-text">
+                    "Your request to join " {name} " was rejected."
+                    {reason.map(|r| format!(" Reason: {r}"))}
+                </p>
+            }
+            .into_any()
         }
+        Notice::Gone {
+            room_name,
+            why,
+            reason,
+            ..
+        } => view! { <p class="notice-text">{gone_text(why, &room_name, reason.as_deref())}</p> }
+            .into_any(),
     };
     view! {
         <div class="notice">

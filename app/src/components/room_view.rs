@@ -1,6 +1,7 @@
-//! A room's page: its header with the copy buttons, then by the user's standing either
-//! the conversation (messages, composer, members, join requests), a "waiting for
-//! approval" panel, the rejection, or why the room cannot be shown.
+//! A room's page: its header with the copy buttons, "Leave room" and "Delete room", then
+//! by the user's standing either the conversation (messages, composer, members, join
+//! requests), a "waiting for approval" panel with "Withdraw request", the rejection with
+//! its reason, or why the room cannot be shown. Knocking from here can carry a message.
 
 use knock_protocol::{MemberStatus, RoomId};
 use leptos::prelude::*;
@@ -12,6 +13,8 @@ use crate::components::copy_button::CopyButton;
 use crate::components::join_requests::JoinRequests;
 use crate::components::member_list::MemberList;
 use crate::components::message_list::MessageList;
+use crate::components::reason_field::ReasonField;
+use crate::components::room_actions::{Confirm, RoomButtons, RoomConfirm};
 use crate::router::Link;
 use crate::state::Slot;
 
@@ -68,45 +71,32 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
         move || id.to_string()
     });
     let status = Memo::new(move |_| standing.with(|s| s.status));
+    let is_admin = Signal::derive(move || standing.with(|s| s.is_admin));
+    let confirm = RwSignal::new(Confirm::Closed);
+    // A confirmation belongs to the standing it was opened in.
+    Effect::new(move |_| {
+        let approved = status.get() == Some(MemberStatus::Approved);
+        let admin = is_admin.get();
+        let open = confirm.get_untracked();
+        if open != Confirm::Closed && (!approved || (open == Confirm::Delete && !admin)) {
+            confirm.set(Confirm::Closed);
+        }
+    });
 
     let body = {
         let room_id = room_id.clone();
-        move || {
-            match status.get() {
+        move || match status.get() {
             Some(MemberStatus::Approved) => {
                 view! { <Conversation room_id=room_id.clone() /> }.into_any()
             }
-            Some(MemberStatus::Pending) => view! {
-                <section class="panel waiting" aria-live="polite">
-                    <div class="spinner" aria-hidden="true"></div>
-                    <h2>"Waiting for approval"</h2>
-                    <p>
-                        "Your request to join is with the room's admin. This page opens the conversation as soon as they let you in; there is no need to reload."
-                    </p>
-                </section>
-            }
-            .into_any(),
+            Some(MemberStatus::Pending) => view! { <Waiting room_id=room_id.clone() /> }.into_any(),
             Some(MemberStatus::Rejected) => {
-                let again = room_id.clone();
-                view! {
-                    <section class="panel">
-                        <h2>"Your request was rejected"</h2>
-                        <p>"The room's admin did not let you in. You may ask again."</p>
-                        <button
-                            type="button"
-                            class="btn"
-                            on:click=move |_| connection.act(|s| s.request_join(again.as_str()))
-                        >
-                            "Ask again"
-                        </button>
-                    </section>
-                }
-                .into_any()
+                view! { <Rejected room_id=room_id.clone() /> }.into_any()
             }
-            None => view! { <NotInRoom room_id=room_id.clone() /> }.into_any(),
-        }
+            _ => view! { <NotInRoom room_id=room_id.clone() /> }.into_any(),
         }
     };
+    let (buttons_room, confirm_room) = (room_id.clone(), room_id.clone());
 
     view! {
         <div class="room">
@@ -122,8 +112,10 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
                     <div class="room-tools">
                         <CopyButton label="Copy room ID" text=id_text />
                         <CopyButton label="Copy invite link" text=invite />
+                        <RoomButtons room_id=buttons_room.clone() confirm is_admin />
                     </div>
                 </Show>
+                <RoomConfirm room_id=confirm_room confirm />
             </header>
             {body}
         </div>
@@ -150,11 +142,81 @@ fn Conversation(room_id: RoomId) -> impl IntoView {
     }
 }
 
+/// The user's request waits for an admin; they may take it back.
+#[component]
+fn Waiting(room_id: RoomId) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let slot = Slot::Standing(room_id.clone());
+    let error = move || chat.0.with(|s| s.error(&slot));
+    view! {
+        <section class="panel waiting" aria-live="polite">
+            <div class="spinner" aria-hidden="true"></div>
+            <h2>"Waiting for approval"</h2>
+            <p>
+                "Your request to join is with the room's admins. This page opens the conversation as soon as they let you in; there is no need to reload."
+            </p>
+            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <button
+                type="button"
+                class="btn"
+                on:click=move |_| connection.act(|s| s.withdraw_request(&room_id))
+            >
+                "Withdraw request"
+            </button>
+        </section>
+    }
+}
+
+/// The admins said no, maybe with a reason; the user may knock again (after the
+/// server's cooldown, which its error says).
+#[component]
+fn Rejected(room_id: RoomId) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let id = room_id.clone();
+    let reason = move || {
+        chat.0
+            .with(|s| s.room(&id).and_then(|r| r.rejection.clone()))
+    };
+    let slot = Slot::Room(room_id.clone());
+    let error = move || chat.0.with(|s| s.error(&slot));
+    view! {
+        <section class="panel">
+            <h2>"Your request was rejected"</h2>
+            <p>"The room's admins did not let you in. You may ask again."</p>
+            {move || reason().map(|r| view! { <p class="reason">"Reason: " {r}</p> })}
+            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <KnockForm room_id button="Ask again" />
+        </section>
+    }
+}
+
+/// Knocking from the room's page, with an optional message to the admins.
+#[component]
+fn KnockForm(room_id: RoomId, button: &'static str) -> impl IntoView {
+    let connection = expect_context::<Connection>();
+    let message = RwSignal::new(String::new());
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        connection.act(|s| message.with_untracked(|m| s.request_join(room_id.as_str(), m)));
+    };
+    view! {
+        <form class="knock" on:submit=on_submit>
+            <ReasonField
+                id="knock-message".into()
+                label="Message to the admins"
+                hint="Optional."
+                text=message
+            />
+            <button type="submit" class="btn btn-primary">{button}</button>
+        </form>
+    }
+}
+
 /// The user has no standing in the room: not loaded yet, not a member, or no such room.
 #[component]
 fn NotInRoom(room_id: RoomId) -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let connection = expect_context::<Connection>();
     let slot = Slot::Room(room_id.clone());
     let error = move || chat.0.with(|s| s.error(&slot));
     let loaded = move || chat.0.with(|s| s.rooms_loaded);
@@ -168,19 +230,8 @@ fn NotInRoom(room_id: RoomId) -> impl IntoView {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
             }}
             <Show when=move || loaded() && exists()>
-                {
-                    let room_id = room_id.clone();
-                    view! {
-                        <p>"Its admin can let you in if you ask."</p>
-                        <button
-                            type="button"
-                            class="btn btn-primary"
-                            on:click=move |_| connection.act(|s| s.request_join(room_id.as_str()))
-                        >
-                            "Ask to join"
-                        </button>
-                    }
-                }
+                <p>"Its admins can let you in if you ask."</p>
+                <KnockForm room_id=room_id.clone() button="Ask to join" />
             </Show>
         </section>
     }

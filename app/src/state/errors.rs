@@ -16,6 +16,18 @@ impl Errors {
         self.0.push((slot, text));
     }
 
+    /// Adds `text` after what `slot` shows (the answers of one decision on several
+    /// users).
+    pub fn append(&mut self, slot: Slot, text: String) {
+        match self.0.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, shown)) => {
+                shown.push(' ');
+                shown.push_str(&text);
+            }
+            None => self.0.push((slot, text)),
+        }
+    }
+
     pub fn remove(&mut self, slot: &Slot) {
         self.0.retain(|(s, _)| s != slot);
     }
@@ -35,5 +47,9 @@ mod tests {
         errors.remove(&Slot::CreateRoom);
         assert_eq!(errors.get(&Slot::CreateRoom), None);
         assert_eq!(errors.get(&Slot::JoinRoom).map(String::as_str), Some("c"));
+        errors.append(Slot::JoinRoom, "d".into());
+        errors.append(Slot::General, "e".into());
+        assert_eq!(errors.get(&Slot::JoinRoom).map(String::as_str), Some("c d"));
+        assert_eq!(errors.get(&Slot::General).map(String::as_str), Some("e"));
     }
 }

@@ -6,7 +6,11 @@ use knock_protocol::{
 };
 
 use super::timeline::{self, PageKind};
-use super::{ChatState, Command, JoinKind, Notice, Slot, describe_error, remove_first, room_path};
+use super::wording::knock_cooldown_text;
+use super::{
+    ChatState, Command, Gone, JoinKind, Notice, Slot, action_slot, describe_error, is_listed,
+    remove_first, room_path,
+};
 
 impl ChatState {
     pub fn apply(&mut self, frame: ServerMessage) -> Vec<Command> {
@@ -15,12 +19,16 @@ impl ChatState {
             ServerMessage::RoomCreated { room_id, room_name } => {
                 self.on_room_created(&room_id, room_name)
             }
-            ServerMessage::JoinRequest { user_id, room_id } => {
-                self.on_join_request(&room_id, user_id)
-            }
-            ServerMessage::JoinResponse { room_id, status } => {
-                self.on_join_response(&room_id, status)
-            }
+            ServerMessage::JoinRequest {
+                user_id,
+                room_id,
+                reason,
+            } => self.on_join_request(&room_id, user_id, reason),
+            ServerMessage::JoinResponse {
+                room_id,
+                status,
+                reason,
+            } => self.on_join_response(&room_id, status, reason),
             ServerMessage::Message(message) => self.on_message(message),
             ServerMessage::RoomMembers {
                 room_id,
@@ -32,7 +40,9 @@ impl ChatState {
                 user_id,
                 status,
                 is_admin,
-            } => self.on_member_changed(&room_id, &user_id, status, is_admin),
+                reason,
+            } => self.on_member_changed(&room_id, &user_id, status, is_admin, reason),
+            ServerMessage::RoomDeleted { room_id } => self.on_room_deleted(&room_id),
             ServerMessage::MessageAck {
                 client_msg_id,
                 room_id,
@@ -52,7 +62,20 @@ impl ChatState {
                 code,
                 message,
                 request_action,
-            } => self.on_error(code, &message, request_action.as_deref()),
+                target_user_id,
+                retry_after_secs,
+            } => {
+                let readable = match code {
+                    ErrorCode::KnockCooldown => knock_cooldown_text(retry_after_secs),
+                    _ => describe_error(code, &message),
+                };
+                self.on_error(
+                    code,
+                    readable,
+                    request_action.as_deref(),
+                    target_user_id.as_ref(),
+                )
+            }
         }
     }
 
@@ -66,10 +89,12 @@ impl ChatState {
         let me = self.me.clone();
         let room = self.room_mut(&room_id);
         room.name = Some(room_name);
-        room.members.set(participants);
-        if let Some(me_in) = me.and_then(|me| room.members.status_of(&me)) {
-            room.status = Some(me_in);
+        // The list says how the user stands, admin or not (a role may have changed).
+        if let Some(mine) = me.and_then(|me| participants.iter().find(|p| p.user_id == me)) {
+            room.status = Some(mine.status);
+            room.is_admin = mine.is_admin;
         }
+        room.members.set(participants);
         self.errors.remove(&Slot::Room(room_id));
         Vec::new()
     }
@@ -124,6 +149,7 @@ impl ChatState {
                 user_id: me,
                 status: MemberStatus::Approved,
                 is_admin: true,
+                reason: None,
             }]);
         }
         // A new room has no history.
@@ -138,13 +164,20 @@ impl ChatState {
         }
     }
 
-    fn on_join_request(&mut self, room_id: &RoomId, user_id: UserId) -> Vec<Command> {
+    fn on_join_request(
+        &mut self,
+        room_id: &RoomId,
+        user_id: UserId,
+        reason: Option<String>,
+    ) -> Vec<Command> {
         let room = self.room_mut(room_id);
-        room.members.apply(&user_id, MemberStatus::Pending, false);
+        room.members
+            .apply(&user_id, MemberStatus::Pending, false, reason.clone());
         let name_unknown = room.name.is_none();
         self.notify(Notice::JoinRequest {
             room_id: room_id.clone(),
             user_id,
+            reason,
         });
         if name_unknown {
             vec![Command::Send(ClientMessage::MyRooms)]
@@ -153,22 +186,26 @@ impl ChatState {
         }
     }
 
-    fn on_join_response(&mut self, room_id: &RoomId, status: MemberStatus) -> Vec<Command> {
+    fn on_join_response(
+        &mut self,
+        room_id: &RoomId,
+        status: MemberStatus,
+        reason: Option<String>,
+    ) -> Vec<Command> {
         let asked_here = match self
             .join_actions
             .iter()
-            .position(|(r, k)| r == room_id && *k == JoinKind::Request)
+            .position(|(r, k)| r == room_id && matches!(k, JoinKind::Request(_)))
         {
             Some(i) => {
-                self.join_actions.remove(i);
+                if let Some((_, JoinKind::Request(slot))) = self.join_actions.remove(i) {
+                    self.errors.remove(&slot);
+                }
                 true
             }
             None => false,
         };
-        if asked_here {
-            self.errors.remove(&Slot::JoinRoom);
-        }
-        let mut commands = self.set_my_status(room_id, status);
+        let mut commands = self.set_my_status(room_id, status, reason);
         if asked_here {
             commands.push(Command::Navigate(room_path(room_id)));
         }
@@ -176,7 +213,12 @@ impl ChatState {
     }
 
     /// The user's own standing in a room changed (or was confirmed).
-    pub(super) fn set_my_status(&mut self, room_id: &RoomId, status: MemberStatus) -> Vec<Command> {
+    pub(super) fn set_my_status(
+        &mut self,
+        room_id: &RoomId,
+        status: MemberStatus,
+        reason: Option<String>,
+    ) -> Vec<Command> {
         let viewing = self.viewing.as_ref() == Some(room_id);
         let room = self.room_mut(room_id);
         let previous = room.status;
@@ -185,6 +227,7 @@ impl ChatState {
         let mut commands = Vec::new();
         match status {
             MemberStatus::Pending => {
+                room.rejection = None;
                 if name_unknown {
                     commands.push(Command::Send(ClientMessage::MyRooms));
                 }
@@ -206,12 +249,97 @@ impl ChatState {
             MemberStatus::Rejected => {
                 room.timeline.clear();
                 room.members.clear();
+                room.rejection.clone_from(&reason);
                 if previous != Some(MemberStatus::Rejected) && !viewing {
                     self.notify(Notice::Rejected {
                         room_id: room_id.clone(),
+                        reason,
                     });
                 }
             }
+            MemberStatus::Left | MemberStatus::Removed | MemberStatus::Banned => {
+                let room_name = room.display_name();
+                self.forget_room(room_id);
+                // Told only about a room they knew (not a ban before knocking, nor
+                // the end of a ban, which the admins' memberChanged also tells them).
+                if previous.is_some_and(|p| is_listed(Some(p))) {
+                    let why = match status {
+                        MemberStatus::Removed => Gone::Removed,
+                        MemberStatus::Banned => Gone::Banned,
+                        _ if previous == Some(MemberStatus::Pending) => Gone::Withdrew,
+                        _ => Gone::Left,
+                    };
+                    self.notify(Notice::Gone {
+                        room_id: room_id.clone(),
+                        room_name,
+                        why,
+                        reason,
+                    });
+                    if viewing {
+                        commands.push(Command::Navigate("/".into()));
+                    }
+                }
+            }
+        }
+        commands
+    }
+
+    /// The user is no longer in the room: forget what was shown of it, what waits to be
+    /// sent to it, and the alerts and errors about it.
+    fn forget_room(&mut self, room_id: &RoomId) {
+        let room = self.room_mut(room_id);
+        room.status = None;
+        room.is_admin = false;
+        room.rejection = None;
+        room.unread = 0;
+        room.timeline.clear();
+        room.members.clear();
+        self.outbox.forget_room(room_id);
+        self.notices.retain(|n| match &n.notice {
+            Notice::JoinRequest { room_id: r, .. } => r != room_id,
+            _ => true,
+        });
+        for slot in [
+            Slot::Admin(room_id.clone()),
+            Slot::Members(room_id.clone()),
+            Slot::Standing(room_id.clone()),
+            Slot::Room(room_id.clone()),
+        ] {
+            self.errors.remove(&slot);
+        }
+    }
+
+    /// Every approved and pending user of a deleted room is told: it leaves their view.
+    fn on_room_deleted(&mut self, room_id: &RoomId) -> Vec<Command> {
+        // The last member leaving deletes the room: to them, they left.
+        let why = if self
+            .room_actions
+            .iter()
+            .any(|a| &a.room_id == room_id && a.action == "leaveRoom")
+        {
+            Gone::Left
+        } else {
+            Gone::Deleted
+        };
+        self.room_actions.retain(|a| &a.room_id != room_id);
+        self.join_actions.retain(|(r, _)| r != room_id);
+        let known = self.room(room_id).is_some_and(|r| is_listed(r.status));
+        let room_name = self
+            .room(room_id)
+            .map_or_else(|| room_id.to_string(), super::RoomState::display_name);
+        self.forget_room(room_id);
+        self.room_mut(room_id).not_found = true;
+        let mut commands = Vec::new();
+        if known {
+            self.notify(Notice::Gone {
+                room_id: room_id.clone(),
+                room_name,
+                why,
+                reason: None,
+            });
+        }
+        if self.viewing.as_ref() == Some(room_id) {
+            commands.push(Command::Navigate("/".into()));
         }
         commands
     }
@@ -222,27 +350,62 @@ impl ChatState {
         user_id: &UserId,
         status: MemberStatus,
         is_admin: bool,
+        reason: Option<String>,
     ) -> Vec<Command> {
-        if let Some(i) = self
-            .join_actions
-            .iter()
-            .position(|(r, k)| r == room_id && *k == JoinKind::Decide)
-        {
-            self.join_actions.remove(i);
-        }
+        let me = self.is_me(user_id);
+        self.settle(room_id, user_id, me && status == MemberStatus::Left);
         if status != MemberStatus::Pending {
+            // Decided, here or by another admin: the alert has done its job.
             self.notices.retain(|n| {
-                !matches!(&n.notice, Notice::JoinRequest { room_id: r, user_id: u }
+                !matches!(&n.notice, Notice::JoinRequest { room_id: r, user_id: u, .. }
                     if r == room_id && u == user_id)
             });
         }
         let room = self.room_mut(room_id);
-        room.members.apply(user_id, status, is_admin);
-        if self.is_me(user_id) {
-            self.room_mut(room_id).is_admin = is_admin;
-            return self.set_my_status(room_id, status);
+        room.members
+            .apply(user_id, status, is_admin, reason.clone());
+        if !me {
+            return Vec::new();
         }
-        Vec::new()
+        let role_changed = room.is_admin != is_admin && room.is_approved();
+        room.is_admin = is_admin;
+        let mut commands = self.set_my_status(room_id, status, reason);
+        if role_changed && status == MemberStatus::Approved {
+            // Admins see requests' messages and the banned; others do not: ask again.
+            self.room_mut(room_id).members.loaded = false;
+            if self.viewing.as_ref() == Some(room_id) {
+                commands.extend(self.load_room(room_id));
+            }
+        }
+        commands
+    }
+
+    /// A membership change answers what was waiting for it: a decision on that user,
+    /// an admin's action on them, the user's own leaving or withdrawal.
+    fn settle(&mut self, room_id: &RoomId, user_id: &UserId, withdrawn: bool) {
+        if let Some(i) = self.join_actions.iter().position(|(r, k)| {
+            r == room_id
+                && match k {
+                    JoinKind::Decide(users) => users.contains(user_id),
+                    JoinKind::Cancel => withdrawn,
+                    JoinKind::Request(_) => false,
+                }
+        }) {
+            if let Some((_, JoinKind::Decide(users))) = self.join_actions.get_mut(i) {
+                users.retain(|u| u != user_id);
+                if !users.is_empty() {
+                    return;
+                }
+            }
+            self.join_actions.remove(i);
+        }
+        if let Some(i) = self
+            .room_actions
+            .iter()
+            .position(|a| &a.room_id == room_id && a.target.as_ref() == Some(user_id))
+        {
+            self.room_actions.remove(i);
+        }
     }
 
     fn on_message(&mut self, message: ChatMessage) -> Vec<Command> {
@@ -287,6 +450,7 @@ impl ChatState {
             room.name = Some(summary.room_name);
             room.is_admin = summary.is_admin;
             room.status = Some(summary.status);
+            room.not_found = false;
             if summary.status == MemberStatus::Rejected {
                 room.timeline.clear();
                 room.members.clear();
@@ -299,9 +463,10 @@ impl ChatState {
             }
         }
         for room in self.rooms.values_mut() {
-            if !listed.contains(&room.room_id) && room.status.is_some() {
+            if !listed.contains(&room.room_id) && is_listed(room.status) {
                 // The server no longer counts the user in: forget what was shown.
                 room.status = None;
+                room.is_admin = false;
                 room.timeline.clear();
                 room.members.clear();
             }
@@ -312,24 +477,50 @@ impl ChatState {
         commands
     }
 
-    fn on_error(&mut self, code: ErrorCode, text: &str, action: Option<&str>) -> Vec<Command> {
+    fn on_error(
+        &mut self,
+        code: ErrorCode,
+        readable: String,
+        action: Option<&str>,
+        target: Option<&UserId>,
+    ) -> Vec<Command> {
         if code == ErrorCode::Unauthenticated {
             return vec![Command::SessionExpired];
         }
-        let readable = describe_error(code, text);
         match action {
             Some("createRoom") => {
                 self.creating = self.creating.saturating_sub(1);
                 self.errors.insert(Slot::CreateRoom, readable);
             }
-            Some("joinRoom") => match self.join_actions.pop_front() {
-                Some((room_id, JoinKind::Decide)) => {
-                    self.errors.insert(Slot::Admin(room_id), readable);
+            Some("joinRoom") => {
+                if let Some(target) = target {
+                    // One user of a decision on several: said with their name, beside
+                    // what the others of that decision gave.
+                    let slot = self.decision_failed(target);
+                    self.errors.append(slot, format!("{target}: {readable}"));
+                } else {
+                    let slot = match self.join_actions.pop_front() {
+                        Some((room_id, JoinKind::Decide(_))) => Slot::Admin(room_id),
+                        Some((room_id, JoinKind::Cancel)) => Slot::Standing(room_id),
+                        Some((_, JoinKind::Request(slot))) => slot,
+                        None => Slot::JoinRoom,
+                    };
+                    self.errors.insert(slot, readable);
                 }
-                _ => {
-                    self.errors.insert(Slot::JoinRoom, readable);
-                }
-            },
+            }
+            Some(
+                action @ ("leaveRoom" | "removeMember" | "banMember" | "unbanMember" | "setRole"
+                | "deleteRoom"),
+            ) => {
+                let slot = match self.room_actions.iter().position(|a| a.action == action) {
+                    Some(i) => self
+                        .room_actions
+                        .remove(i)
+                        .map_or(Slot::General, |a| action_slot(action, a.room_id)),
+                    None => Slot::General,
+                };
+                self.errors.insert(slot, readable);
+            }
             Some("sendMessage") => {
                 // Too fast: the outbox sends it again by itself, in order; nothing to say.
                 let rate_limited = code == ErrorCode::RateLimited;
@@ -362,6 +553,25 @@ impl ChatState {
             }
         }
         Vec::new()
+    }
+
+    /// The decision that named `target` failed for them: where to say so.
+    fn decision_failed(&mut self, target: &UserId) -> Slot {
+        let Some(i) = self
+            .join_actions
+            .iter()
+            .position(|(_, k)| matches!(k, JoinKind::Decide(users) if users.contains(target)))
+        else {
+            return Slot::General;
+        };
+        let room_id = self.join_actions[i].0.clone();
+        if let Some((_, JoinKind::Decide(users))) = self.join_actions.get_mut(i) {
+            users.retain(|u| u != target);
+            if users.is_empty() {
+                self.join_actions.remove(i);
+            }
+        }
+        Slot::Admin(room_id)
     }
 
     fn access_lost(&mut self, room_id: &RoomId, code: ErrorCode, readable: String) {

@@ -1,14 +1,26 @@
 //! What the user does, applied to the state: each intent returns the frames to send.
 
-use knock_protocol::{ClientMessage, ClientMsgId, ErrorCode, JoinRoom, RoomId, UserId, limits};
+use knock_protocol::{
+    ClientMessage, ClientMsgId, ErrorCode, JoinRoom, Role, RoomId, Targets, UserId, limits,
+};
 
 use super::outbox::Pump;
 use super::timeline::PageKind;
 use super::wording::offline_text;
 use super::{
-    ChatState, Command, JoinKind, PAGE_SIZE, RoomState, Slot, describe_error, extract_room_id,
-    room_path,
+    ChatState, Command, JoinKind, PAGE_SIZE, RoomAction, RoomState, Slot, action_slot,
+    describe_error, extract_room_id, room_path,
 };
+
+/// A reason or message as sent: trimmed, none when empty, refused when too long.
+pub fn reason_to_send(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.chars().count() > limits::MAX_REASON_CHARS {
+        Err(describe_error(ErrorCode::ReasonTooLong, ""))
+    } else {
+        Ok((!text.is_empty()).then(|| text.to_owned()))
+    }
+}
 
 impl ChatState {
     /// The user opened a room's page (or it is on screen when the socket comes back).
@@ -101,8 +113,10 @@ impl ChatState {
         })]
     }
 
-    /// Asks to join a room by id (typed, pasted, or from an invite link).
-    pub fn request_join(&mut self, room_id: &str) -> Vec<Command> {
+    /// Asks to join a room by id (typed, pasted, or from an invite link), with an
+    /// optional message to its admins. Its errors show on the room's page when asked
+    /// from there, else at the join form.
+    pub fn request_join(&mut self, room_id: &str, message: &str) -> Vec<Command> {
         let room_id = extract_room_id(room_id);
         if room_id.is_empty() {
             self.errors
@@ -110,46 +124,199 @@ impl ChatState {
             return Vec::new();
         }
         let room_id = RoomId::new(room_id);
+        let slot = if self.viewing.as_ref() == Some(&room_id) {
+            Slot::Room(room_id.clone())
+        } else {
+            Slot::JoinRoom
+        };
         if self.room(&room_id).is_some_and(RoomState::is_approved) {
-            self.errors.remove(&Slot::JoinRoom);
+            self.errors.remove(&slot);
             return vec![Command::Navigate(room_path(&room_id))];
         }
-        if !self.online {
-            self.errors.insert(Slot::JoinRoom, offline_text());
+        let reason = match reason_to_send(message) {
+            Ok(reason) => reason,
+            Err(text) => {
+                self.errors.insert(slot, text);
+                return Vec::new();
+            }
+        };
+        if !self.ready(&slot) {
             return Vec::new();
         }
-        self.errors.remove(&Slot::JoinRoom);
         self.join_actions
-            .push_back((room_id.clone(), JoinKind::Request));
+            .push_back((room_id.clone(), JoinKind::Request(slot)));
         vec![Command::Send(ClientMessage::JoinRoom(JoinRoom::Request {
             room_id,
+            reason,
         }))]
     }
 
-    /// An admin's answer to a join request.
-    pub fn decide(&mut self, room_id: &RoomId, user_id: &UserId, approve: bool) -> Vec<Command> {
-        let slot = Slot::Admin(room_id.clone());
-        if !self.online {
-            self.errors.insert(slot, offline_text());
+    /// The waiting user takes their request back.
+    pub fn withdraw_request(&mut self, room_id: &RoomId) -> Vec<Command> {
+        if !self.ready(&Slot::Standing(room_id.clone())) {
             return Vec::new();
         }
-        self.errors.remove(&slot);
         self.join_actions
-            .push_back((room_id.clone(), JoinKind::Decide));
-        let room_id = Some(room_id.clone());
-        let target_user_id = user_id.clone();
-        let frame = if approve {
-            JoinRoom::Approve {
-                room_id,
-                target_user_id,
-            }
-        } else {
-            JoinRoom::Reject {
-                room_id,
-                target_user_id,
+            .push_back((room_id.clone(), JoinKind::Cancel));
+        vec![Command::Send(ClientMessage::JoinRoom(JoinRoom::Cancel {
+            room_id: room_id.clone(),
+        }))]
+    }
+
+    /// An admin's answer to join requests, one frame per hundred users; a rejection may
+    /// say why.
+    pub fn decide(
+        &mut self,
+        room_id: &RoomId,
+        users: &[UserId],
+        approve: bool,
+        reason: &str,
+    ) -> Vec<Command> {
+        let slot = Slot::Admin(room_id.clone());
+        let reason = match reason_to_send(reason) {
+            Ok(reason) => reason.filter(|_| !approve),
+            Err(text) => {
+                self.errors.insert(slot, text);
+                return Vec::new();
             }
         };
-        vec![Command::Send(ClientMessage::JoinRoom(frame))]
+        if users.is_empty() || !self.ready(&slot) {
+            return Vec::new();
+        }
+        let mut commands = Vec::new();
+        for chunk in users.chunks(limits::MAX_DECISION_TARGETS) {
+            self.join_actions
+                .push_back((room_id.clone(), JoinKind::Decide(chunk.to_vec())));
+            let targets = match chunk {
+                [one] => Targets::one(one.clone()),
+                many => Targets::many(many.to_vec()),
+            };
+            let room_id = Some(room_id.clone());
+            let frame = if approve {
+                JoinRoom::Approve { room_id, targets }
+            } else {
+                JoinRoom::Reject {
+                    room_id,
+                    targets,
+                    reason: reason.clone(),
+                }
+            };
+            commands.push(Command::Send(ClientMessage::JoinRoom(frame)));
+        }
+        commands
+    }
+
+    /// "Approve all": every request waiting in the room, in one decision.
+    pub fn approve_all(&mut self, room_id: &RoomId) -> Vec<Command> {
+        let users: Vec<UserId> = self
+            .room(room_id)
+            .map(|r| r.members.pending().map(|p| p.user_id.clone()).collect())
+            .unwrap_or_default();
+        self.decide(room_id, &users, true, "")
+    }
+
+    /// The user leaves the room (the last admin is refused while others remain).
+    pub fn leave_room(&mut self, room_id: &RoomId) -> Vec<Command> {
+        let me = self.me.clone();
+        self.room_action(
+            ClientMessage::LeaveRoom {
+                room_id: room_id.clone(),
+            },
+            room_id,
+            me,
+        )
+    }
+
+    /// An admin deletes the room for everyone.
+    pub fn delete_room(&mut self, room_id: &RoomId) -> Vec<Command> {
+        self.room_action(
+            ClientMessage::DeleteRoom {
+                room_id: room_id.clone(),
+            },
+            room_id,
+            None,
+        )
+    }
+
+    /// An admin takes a member out of the room (`ban`: and refuses their knocks).
+    pub fn remove_member(
+        &mut self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        ban: bool,
+        reason: &str,
+    ) -> Vec<Command> {
+        let reason = match reason_to_send(reason) {
+            Ok(reason) => reason,
+            Err(text) => {
+                self.errors.insert(Slot::Members(room_id.clone()), text);
+                return Vec::new();
+            }
+        };
+        let (room_id_, target_user_id) = (room_id.clone(), user_id.clone());
+        let frame = if ban {
+            ClientMessage::BanMember {
+                room_id: room_id_,
+                target_user_id,
+                reason,
+            }
+        } else {
+            ClientMessage::RemoveMember {
+                room_id: room_id_,
+                target_user_id,
+                reason,
+            }
+        };
+        self.room_action(frame, room_id, Some(user_id.clone()))
+    }
+
+    /// An admin lets a banned user knock again.
+    pub fn unban_member(&mut self, room_id: &RoomId, user_id: &UserId) -> Vec<Command> {
+        let frame = ClientMessage::UnbanMember {
+            room_id: room_id.clone(),
+            target_user_id: user_id.clone(),
+            reason: None,
+        };
+        self.room_action(frame, room_id, Some(user_id.clone()))
+    }
+
+    /// An admin makes a member an admin, or an admin (themselves too) a member.
+    pub fn set_role(&mut self, room_id: &RoomId, user_id: &UserId, admin: bool) -> Vec<Command> {
+        let frame = ClientMessage::SetRole {
+            room_id: room_id.clone(),
+            target_user_id: user_id.clone(),
+            role: if admin { Role::Admin } else { Role::Member },
+        };
+        self.room_action(frame, room_id, Some(user_id.clone()))
+    }
+
+    /// Sends a room action, remembering it so that its error shows where it was asked.
+    fn room_action(
+        &mut self,
+        frame: ClientMessage,
+        room_id: &RoomId,
+        target: Option<UserId>,
+    ) -> Vec<Command> {
+        let action = frame.action();
+        if !self.ready(&action_slot(action, room_id.clone())) {
+            return Vec::new();
+        }
+        self.room_actions.push_back(RoomAction {
+            action,
+            room_id: room_id.clone(),
+            target,
+        });
+        vec![Command::Send(frame)]
+    }
+
+    /// Online: clears the slot's old error. Offline: says so there.
+    fn ready(&mut self, slot: &Slot) -> bool {
+        if self.online {
+            self.errors.remove(slot);
+        } else {
+            self.errors.insert(slot.clone(), offline_text());
+        }
+        self.online
     }
 
     /// The user pressed Send. Returns `Err` with a readable reason when the text is not

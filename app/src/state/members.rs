@@ -18,15 +18,22 @@ impl Members {
         self.sort();
     }
 
-    /// Applies one change. Returns the previous status of that user, if known.
+    /// Applies one change. `reason` is the request's message or the admin's reason; a
+    /// change that repeats the status without one keeps the reason known (the
+    /// `memberChanged` of a request does not carry its message, the `joinRequest` does).
+    /// Returns the previous status of that user, if known.
     pub fn apply(
         &mut self,
         user_id: &UserId,
         status: MemberStatus,
         is_admin: bool,
+        reason: Option<String>,
     ) -> Option<MemberStatus> {
         let previous = if let Some(p) = self.list.iter_mut().find(|p| &p.user_id == user_id) {
             let previous = p.status;
+            if reason.is_some() || previous != status {
+                p.reason = reason;
+            }
             p.status = status;
             p.is_admin = is_admin;
             Some(previous)
@@ -35,6 +42,7 @@ impl Members {
                 user_id: user_id.clone(),
                 status,
                 is_admin,
+                reason,
             });
             None
         };
@@ -42,14 +50,16 @@ impl Members {
         previous
     }
 
-    /// Admins first, then approved members, then pending requests, each by name.
+    /// Admins first, then approved members, then pending requests, then the banned,
+    /// each by name.
     fn sort(&mut self) {
         fn rank(p: &Participant) -> u8 {
             match (p.is_admin, p.status) {
                 (true, MemberStatus::Approved) => 0,
                 (_, MemberStatus::Approved) => 1,
                 (_, MemberStatus::Pending) => 2,
-                (_, MemberStatus::Rejected) => 3,
+                (_, MemberStatus::Banned) => 3,
+                _ => 4,
             }
         }
         self.list.sort_by(|a, b| {
@@ -57,6 +67,11 @@ impl Members {
                 .cmp(&rank(b))
                 .then_with(|| a.user_id.cmp(&b.user_id))
         });
+    }
+
+    /// The users with this status, in the list's order.
+    pub fn with_status(&self, status: MemberStatus) -> impl Iterator<Item = &Participant> {
+        self.list.iter().filter(move |p| p.status == status)
     }
 
     /// Approved members, admins first.
@@ -71,6 +86,13 @@ impl Members {
         self.list
             .iter()
             .filter(|p| p.status == MemberStatus::Pending)
+    }
+
+    /// Users banned from the room (the server lists them to admins only).
+    pub fn banned(&self) -> impl Iterator<Item = &Participant> {
+        self.list
+            .iter()
+            .filter(|p| p.status == MemberStatus::Banned)
     }
 
     pub fn pending_count(&self) -> usize {
@@ -98,6 +120,7 @@ mod tests {
             user_id: UserId::from(user),
             status,
             is_admin,
+            reason: None,
         }
     }
 
@@ -125,12 +148,12 @@ mod tests {
         let mut m = Members::default();
         m.set(vec![p("alice", MemberStatus::Approved, true)]);
         assert_eq!(
-            m.apply(&UserId::from("bob"), MemberStatus::Pending, false),
+            m.apply(&UserId::from("bob"), MemberStatus::Pending, false, None),
             None
         );
         assert_eq!(m.pending_count(), 1);
         assert_eq!(
-            m.apply(&UserId::from("bob"), MemberStatus::Approved, false),
+            m.apply(&UserId::from("bob"), MemberStatus::Approved, false, None),
             Some(MemberStatus::Pending)
         );
         assert_eq!(m.pending_count(), 0);
@@ -144,19 +167,44 @@ mod tests {
     #[test]
     fn reject_hides_from_both_lists_and_a_new_request_shows_again() {
         let mut m = Members::default();
-        m.apply(&UserId::from("bob"), MemberStatus::Pending, false);
-        m.apply(&UserId::from("bob"), MemberStatus::Rejected, false);
+        m.apply(&UserId::from("bob"), MemberStatus::Pending, false, None);
+        m.apply(&UserId::from("bob"), MemberStatus::Rejected, false, None);
         assert_eq!(m.pending_count(), 0);
         assert_eq!(m.approved().count(), 0);
-        m.apply(&UserId::from("bob"), MemberStatus::Pending, false);
+        m.apply(&UserId::from("bob"), MemberStatus::Pending, false, None);
         assert_eq!(names(m.pending()), ["bob"]);
+    }
+
+    #[test]
+    fn a_request_keeps_its_message_until_it_is_decided() {
+        let bob = UserId::from("bob");
+        let mut m = Members::default();
+        m.apply(
+            &bob,
+            MemberStatus::Pending,
+            false,
+            Some("hi, I'm Ada's friend".into()),
+        );
+        // The room's memberChanged for the same request carries no message.
+        m.apply(&bob, MemberStatus::Pending, false, None);
+        assert_eq!(
+            m.pending().next().and_then(|p| p.reason.as_deref()),
+            Some("hi, I'm Ada's friend")
+        );
+        m.apply(&bob, MemberStatus::Approved, false, None);
+        assert_eq!(m.approved().next().and_then(|p| p.reason.clone()), None);
+        m.apply(&bob, MemberStatus::Banned, false, Some("spam".into()));
+        assert_eq!(names(m.banned()), ["bob"]);
+        assert_eq!(m.approved().count(), 0);
+        m.apply(&bob, MemberStatus::Left, false, None);
+        assert_eq!(m.banned().count(), 0);
     }
 
     #[test]
     fn repeated_change_is_idempotent() {
         let mut m = Members::default();
         for _ in 0..3 {
-            m.apply(&UserId::from("bob"), MemberStatus::Approved, false);
+            m.apply(&UserId::from("bob"), MemberStatus::Approved, false, None);
         }
         assert_eq!(m.approved().count(), 1);
         assert!(!m.loaded);

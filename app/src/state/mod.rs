@@ -19,7 +19,8 @@ mod wording;
 use std::collections::{BTreeMap, VecDeque};
 
 pub use self::errors::Errors;
-pub use self::wording::{describe_error, format_thousands};
+pub use self::intents::reason_to_send;
+pub use self::wording::{describe_error, format_thousands, gone_text};
 
 use knock_protocol::{ClientMessage, MemberStatus, ResumeRoom, RoomId, UserId};
 
@@ -51,8 +52,12 @@ pub enum Slot {
     JoinRoom,
     /// Approve or reject in this room.
     Admin(RoomId),
-    /// Opening this room (history, members).
+    /// Opening this room (history, members), or knocking from its page.
     Room(RoomId),
+    /// The user's own standing in this room: leaving, withdrawing, deleting it.
+    Standing(RoomId),
+    /// An admin's change to a member of this room: remove, ban, unban, role.
+    Members(RoomId),
     /// Anything else.
     General,
 }
@@ -60,12 +65,39 @@ pub enum Slot {
 /// A transient notification for the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
-    /// Someone asked to join a room the user administers.
-    JoinRequest { room_id: RoomId, user_id: UserId },
+    /// Someone asked to join a room the user administers, with their message.
+    JoinRequest {
+        room_id: RoomId,
+        user_id: UserId,
+        reason: Option<String>,
+    },
     /// The user's request was approved.
     Approved { room_id: RoomId },
-    /// The user's request was rejected.
-    Rejected { room_id: RoomId },
+    /// The user's request was rejected, with the admin's reason.
+    Rejected {
+        room_id: RoomId,
+        reason: Option<String>,
+    },
+    /// The room left the user's view: they left it, were removed or banned, or it was
+    /// deleted. The name is kept here, since the room is forgotten.
+    Gone {
+        room_id: RoomId,
+        room_name: String,
+        why: Gone,
+        reason: Option<String>,
+    },
+}
+
+/// Why a room left the user's view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gone {
+    /// The user left it.
+    Left,
+    /// The user withdrew their request.
+    Withdrew,
+    Removed,
+    Banned,
+    Deleted,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +120,8 @@ pub struct RoomState {
     pub unread: u32,
     /// The server said there is no such room.
     pub not_found: bool,
+    /// Why the user's request was rejected, when the admin said.
+    pub rejection: Option<String>,
 }
 
 impl RoomState {
@@ -101,6 +135,7 @@ impl RoomState {
             timeline: Timeline::default(),
             unread: 0,
             not_found: false,
+            rejection: None,
         }
     }
 
@@ -119,11 +154,18 @@ impl RoomState {
         }
     }
 
+    /// Whether `typed` is the room's name, as "Delete room" asks to confirm.
+    pub fn name_matches(&self, typed: &str) -> bool {
+        self.name
+            .as_deref()
+            .is_some_and(|name| name == typed.trim())
+    }
+
     pub fn is_approved(&self) -> bool {
         self.status == Some(MemberStatus::Approved)
     }
 
-    /// Join requests waiting for this user, when the user is the room's admin.
+    /// Join requests waiting for this user, when the user is one of the room's admins.
     pub fn pending_requests(&self) -> usize {
         if self.is_admin {
             self.members.pending_count()
@@ -152,14 +194,31 @@ pub struct ChatState {
     next_notice: u64,
     creating: u32,
     join_actions: VecDeque<(RoomId, JoinKind)>,
+    /// `leaveRoom`, `removeMember`, … sent and not yet answered, in order: where their
+    /// errors go.
+    room_actions: VecDeque<RoomAction>,
     history_requests: VecDeque<RoomId>,
     member_requests: VecDeque<RoomId>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A `joinRoom` sent and not yet answered: errors carry no room, so the order tells.
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum JoinKind {
-    Request,
-    Decide,
+    /// A knock, with where its error is shown.
+    Request(Slot),
+    /// Withdrawing the user's request.
+    Cancel,
+    /// An approval or rejection: the users not answered yet.
+    Decide(Vec<UserId>),
+}
+
+/// An admin's or member's room action waiting for its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RoomAction {
+    action: &'static str,
+    room_id: RoomId,
+    /// Whose membership changes when it succeeds (the user themselves for `leaveRoom`).
+    target: Option<UserId>,
 }
 
 /// The path of a room's page.
@@ -182,10 +241,13 @@ impl ChatState {
         self.me.as_ref() == Some(user_id)
     }
 
-    /// Rooms for the list: approved and pending ones, by name.
+    /// Rooms for the list: approved, pending and rejected ones, by name.
     pub fn listed_rooms(&self) -> Vec<&RoomState> {
-        let mut rooms: Vec<&RoomState> =
-            self.rooms.values().filter(|r| r.status.is_some()).collect();
+        let mut rooms: Vec<&RoomState> = self
+            .rooms
+            .values()
+            .filter(|r| is_listed(r.status))
+            .collect();
         rooms.sort_by_cached_key(|r| (r.display_name().to_lowercase(), r.room_id.clone()));
         rooms
     }
@@ -252,6 +314,7 @@ impl ChatState {
         self.outbox.disconnected();
         self.creating = 0;
         self.join_actions.clear();
+        self.room_actions.clear();
         self.history_requests.clear();
         self.member_requests.clear();
         for room in self.rooms.values_mut() {
@@ -260,6 +323,24 @@ impl ChatState {
             // (the old one stays on screen until then).
             room.members.loaded = false;
         }
+    }
+}
+
+/// Whether a room with this standing of the user's is in their list (the server's
+/// `myRooms` lists the same ones).
+fn is_listed(status: Option<MemberStatus>) -> bool {
+    matches!(
+        status,
+        Some(MemberStatus::Approved | MemberStatus::Pending | MemberStatus::Rejected)
+    )
+}
+
+/// Where the errors of a room action are shown: leaving and deleting at the room's
+/// header, the rest at its member list.
+fn action_slot(action: &str, room_id: RoomId) -> Slot {
+    match action {
+        "leaveRoom" | "deleteRoom" => Slot::Standing(room_id),
+        _ => Slot::Members(room_id),
     }
 }
 

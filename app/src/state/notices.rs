@@ -55,6 +55,7 @@ mod tests {
         state.apply(ServerMessage::JoinRequest {
             user_id: UserId::from(who),
             room_id: room_id.clone(),
+            reason: None,
         });
     }
 
@@ -98,6 +99,7 @@ mod tests {
             user_id: UserId::from("bob"),
             status: MemberStatus::Approved,
             is_admin: false,
+            reason: None,
         });
         assert_eq!(names(&state), ["cy"]);
     }
@@ -107,14 +109,16 @@ mod tests {
         let mut state = signed_in_admin();
         knock(&mut state, &room(1), "bob");
         // Ada's own request elsewhere is approved while she is not looking at it.
-        state.request_join(room(2).as_str());
+        state.request_join(room(2).as_str(), "");
         state.apply(ServerMessage::JoinResponse {
             room_id: room(2),
             status: MemberStatus::Pending,
+            reason: None,
         });
         state.apply(ServerMessage::JoinResponse {
             room_id: room(2),
             status: MemberStatus::Approved,
+            reason: None,
         });
         knock(&mut state, &room(1), "cy");
         assert_eq!(state.notices.len(), 3);

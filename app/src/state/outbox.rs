@@ -209,6 +209,13 @@ impl Outbox {
         self.items.retain(|m| &m.client_msg_id != client_msg_id);
     }
 
+    /// The user is no longer in the room: what waits for it will not be sent (a message
+    /// already on its way gets its answer as usual).
+    pub fn forget_room(&mut self, room_id: &RoomId) {
+        self.items
+            .retain(|m| &m.room_id != room_id || m.state == OutgoingState::InFlight);
+    }
+
     /// Why the oldest failed message of this room was refused, while one waits for the
     /// user (retry or discard).
     pub fn failure(&self, room_id: &RoomId) -> Option<&str> {
@@ -415,5 +422,19 @@ mod tests {
         let r = RoomId::from("r");
         let in_r: Vec<_> = o.for_room(&r).map(|m| m.text.as_str()).collect();
         assert_eq!(in_r, ["a", "c"]);
+    }
+
+    #[test]
+    fn a_room_left_takes_its_waiting_messages_with_it() {
+        let mut o = Outbox::default();
+        o.push(id(1), RoomId::from("r"), "a".into());
+        o.push(id(2), RoomId::from("s"), "b".into());
+        o.push(id(3), RoomId::from("r"), "c".into());
+        assert_eq!(text(&o.pump(0.0, true)), "a");
+        o.forget_room(&RoomId::from("r"));
+        let left: Vec<_> = o.items.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(left, ["a", "b"], "a is on its way and gets its answer");
+        o.ack(&id(1));
+        assert_eq!(text(&o.pump(1.0, true)), "b");
     }
 }

@@ -1,8 +1,8 @@
 //! Whole flows through the reducer: what the client sends and shows for each frame.
 
 use knock_protocol::{
-    ChatMessage, ClientMsgId, ErrorCode, JoinRoom, MessageId, Participant, RoomSummary,
-    ServerMessage,
+    ChatMessage, ClientMsgId, ErrorCode, JoinRoom, MessageId, Participant, Role, RoomSummary,
+    ServerMessage, Targets, limits,
 };
 
 use super::*;
@@ -166,16 +166,18 @@ fn join_request_approval_flow_for_requester_and_admin() {
     let mut bob = signed_in("bob");
     bob.apply(ServerMessage::Rooms { rooms: Vec::new() });
     let link = format!("http://127.0.0.1:3000/join/{}", room());
-    let commands = bob.request_join(&link);
+    let commands = bob.request_join(&link, "");
     assert_eq!(
         sent(&commands),
         [ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room()
+            room_id: room(),
+            reason: None
         })]
     );
     let commands = bob.apply(ServerMessage::JoinResponse {
         room_id: room(),
         status: MemberStatus::Pending,
+        reason: None,
     });
     assert_eq!(
         actions(&commands),
@@ -195,21 +197,23 @@ fn join_request_approval_flow_for_requester_and_admin() {
     alice.apply(ServerMessage::JoinRequest {
         user_id: user("bob"),
         room_id: room(),
+        reason: None,
     });
     alice.apply(ServerMessage::MemberChanged {
         room_id: room(),
         user_id: user("bob"),
         status: MemberStatus::Pending,
         is_admin: false,
+        reason: None,
     });
     assert_eq!(alice.rooms[&room()].pending_requests(), 1);
     assert_eq!(alice.notices.len(), 1);
-    let decide = alice.decide(&room(), &user("bob"), true);
+    let decide = alice.decide(&room(), &[user("bob")], true, "");
     assert_eq!(
         sent(&decide),
         [ClientMessage::JoinRoom(JoinRoom::Approve {
             room_id: Some(room()),
-            target_user_id: user("bob")
+            targets: Targets::one(user("bob"))
         })]
     );
     alice.apply(ServerMessage::MemberChanged {
@@ -217,6 +221,7 @@ fn join_request_approval_flow_for_requester_and_admin() {
         user_id: user("bob"),
         status: MemberStatus::Approved,
         is_admin: false,
+        reason: None,
     });
     assert_eq!(alice.rooms[&room()].pending_requests(), 0);
     assert!(alice.notices.is_empty(), "the notification goes away");
@@ -226,6 +231,7 @@ fn join_request_approval_flow_for_requester_and_admin() {
     let commands = bob.apply(ServerMessage::JoinResponse {
         room_id: room(),
         status: MemberStatus::Approved,
+        reason: None,
     });
     assert_eq!(actions(&commands), ["myRooms", "getMembers", "getHistory"]);
     assert!(bob.rooms[&room()].is_approved());
@@ -236,6 +242,7 @@ fn join_request_approval_flow_for_requester_and_admin() {
         user_id: user("bob"),
         status: MemberStatus::Approved,
         is_admin: false,
+        reason: None,
     });
     assert_eq!(again, NOTHING);
     assert_eq!(bob.notices, []);
@@ -244,14 +251,16 @@ fn join_request_approval_flow_for_requester_and_admin() {
 #[test]
 fn approval_is_notified_when_the_user_is_elsewhere() {
     let mut bob = signed_in("bob");
-    bob.request_join(room().as_str());
+    bob.request_join(room().as_str(), "");
     bob.apply(ServerMessage::JoinResponse {
         room_id: room(),
         status: MemberStatus::Pending,
+        reason: None,
     });
     bob.apply(ServerMessage::JoinResponse {
         room_id: room(),
         status: MemberStatus::Approved,
+        reason: None,
     });
     assert!(matches!(bob.notices[0].notice, Notice::Approved { .. }));
     let id = bob.notices[0].id;
@@ -262,38 +271,45 @@ fn approval_is_notified_when_the_user_is_elsewhere() {
 #[test]
 fn rejection_is_told_and_forgets_the_room_content() {
     let mut bob = signed_in("bob");
-    bob.request_join(room().as_str());
+    bob.request_join(room().as_str(), "");
     bob.apply(ServerMessage::JoinResponse {
         room_id: room(),
         status: MemberStatus::Pending,
+        reason: None,
     });
     bob.apply(ServerMessage::JoinResponse {
         room_id: room(),
         status: MemberStatus::Rejected,
+        reason: None,
     });
     assert_eq!(bob.rooms[&room()].status, Some(MemberStatus::Rejected));
     assert!(matches!(bob.notices[0].notice, Notice::Rejected { .. }));
     // On the room's page the page itself says it; no notification then.
     bob.notices.clear();
-    bob.request_join(room().as_str());
+    bob.request_join(room().as_str(), "");
     bob.open_room(&room());
     bob.apply(ServerMessage::JoinResponse {
         room_id: room(),
         status: MemberStatus::Pending,
+        reason: None,
     });
     bob.apply(ServerMessage::JoinResponse {
         room_id: room(),
         status: MemberStatus::Rejected,
+        reason: None,
     });
     assert_eq!(bob.notices, []);
     // Asking again is allowed.
-    assert_eq!(actions(&bob.request_join(room().as_str())), ["joinRoom"]);
+    assert_eq!(
+        actions(&bob.request_join(room().as_str(), "")),
+        ["joinRoom"]
+    );
 }
 
 #[test]
 fn join_errors_show_at_the_join_form_and_admin_errors_in_the_room() {
     let mut s = signed_in("carol");
-    s.request_join("not-a-room");
+    s.request_join("not-a-room", "");
     s.apply(ServerMessage::error(
         ErrorCode::RoomNotFound,
         "no such room",
@@ -303,14 +319,14 @@ fn join_errors_show_at_the_join_form_and_admin_errors_in_the_room() {
         s.error(&Slot::JoinRoom).as_deref(),
         Some("There is no room with that ID.")
     );
-    s.decide(&room(), &user("dave"), false);
+    s.decide(&room(), &[user("dave")], false, "");
     s.apply(ServerMessage::error(
         ErrorCode::NotAdmin,
         "",
         Some("joinRoom"),
     ));
     assert!(s.error(&Slot::Admin(room())).is_some());
-    assert_eq!(s.request_join("  "), NOTHING);
+    assert_eq!(s.request_join("  ", ""), NOTHING);
     assert_eq!(
         s.error(&Slot::JoinRoom).as_deref(),
         Some("Enter a room ID.")
@@ -612,11 +628,13 @@ fn admin_learns_pending_requests_after_sign_in() {
                 user_id: user("alice"),
                 status: MemberStatus::Approved,
                 is_admin: true,
+                reason: None,
             },
             Participant {
                 user_id: user("bob"),
                 status: MemberStatus::Pending,
                 is_admin: false,
+                reason: None,
             },
         ],
     });
@@ -663,4 +681,605 @@ fn room_ids_from_links() {
 fn names_fall_back_to_a_short_id() {
     let r = RoomState::new(room());
     assert_eq!(r.display_name(), "Room 3f2a9c1e…");
+}
+
+// ----- membership that can be taken back (issue 16) -----
+
+fn changed(who: &str, status: MemberStatus, is_admin: bool, reason: Option<&str>) -> ServerMessage {
+    ServerMessage::MemberChanged {
+        room_id: room(),
+        user_id: user(who),
+        status,
+        is_admin,
+        reason: reason.map(str::to_owned),
+    }
+}
+
+fn target_error(code: ErrorCode, target: &str) -> ServerMessage {
+    ServerMessage::Error {
+        code,
+        message: String::new(),
+        request_action: Some("joinRoom".into()),
+        target_user_id: Some(user(target)),
+        retry_after_secs: None,
+    }
+}
+
+/// Bob is a member of Alice's room, on its page, with its history loaded.
+fn bob_in_the_room() -> ChatState {
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Approved,
+            is_admin: false,
+            last_seq: 1,
+        }],
+    });
+    bob.open_room(&room());
+    bob.apply(ServerMessage::RoomMembers {
+        room_id: room(),
+        room_name: "Book club".into(),
+        participants: vec![
+            Participant {
+                user_id: user("alice"),
+                status: MemberStatus::Approved,
+                is_admin: true,
+                reason: None,
+            },
+            Participant {
+                user_id: user("bob"),
+                status: MemberStatus::Approved,
+                is_admin: false,
+                reason: None,
+            },
+        ],
+    });
+    bob.apply(chat(1, "alice", "welcome"));
+    bob
+}
+
+/// Alice's room with these users waiting, each with a message.
+fn alice_with_requests(names: &[&str]) -> ChatState {
+    let mut alice = alice_in_her_room();
+    for name in names {
+        alice.apply(ServerMessage::JoinRequest {
+            user_id: user(name),
+            room_id: room(),
+            reason: Some(format!("{name} here")),
+        });
+        alice.apply(changed(name, MemberStatus::Pending, false, None));
+    }
+    alice
+}
+
+fn gone(state: &ChatState) -> Vec<(Gone, Option<String>)> {
+    state
+        .notices
+        .iter()
+        .filter_map(|n| match &n.notice {
+            Notice::Gone { why, reason, .. } => Some((*why, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_knock_carries_its_message_to_the_admins_notice_panel_and_list() {
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    let commands = bob.request_join(room().as_str(), "  I run the other club  ");
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: room(),
+            reason: Some("I run the other club".into())
+        })]
+    );
+    // Too long: refused here, at the form, with the limit.
+    let long = "é".repeat(limits::MAX_REASON_CHARS + 1);
+    assert_eq!(bob.request_join(room().as_str(), &long), NOTHING);
+    assert_eq!(
+        bob.error(&Slot::JoinRoom).as_deref(),
+        Some("That is too long (at most 500 characters).")
+    );
+    assert_eq!(
+        actions(&bob.request_join(room().as_str(), &"é".repeat(limits::MAX_REASON_CHARS))),
+        ["joinRoom"]
+    );
+
+    let alice = alice_with_requests(&["bob"]);
+    let r = &alice.rooms[&room()];
+    assert_eq!(
+        r.members.pending().next().and_then(|p| p.reason.as_deref()),
+        Some("bob here"),
+        "the room's memberChanged, without the message, keeps it"
+    );
+    assert!(matches!(
+        &alice.join_request_notices()[0].notice,
+        Notice::JoinRequest { reason: Some(text), .. } if text == "bob here"
+    ));
+}
+
+#[test]
+fn a_rejection_says_why_to_the_knocker() {
+    let mut alice = alice_with_requests(&["bob"]);
+    let commands = alice.decide(&room(), &[user("bob")], false, " Members only ");
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::JoinRoom(JoinRoom::Reject {
+            room_id: Some(room()),
+            targets: Targets::one(user("bob")),
+            reason: Some("Members only".into())
+        })]
+    );
+    // A quick reject says nothing; an approval never carries the box's text.
+    assert!(matches!(
+        &sent(&alice.decide(&room(), &[user("bob")], false, "  "))[..],
+        [ClientMessage::JoinRoom(JoinRoom::Reject {
+            reason: None,
+            ..
+        })]
+    ));
+    assert!(matches!(
+        &sent(&alice.decide(&room(), &[user("bob")], true, "why"))[..],
+        [ClientMessage::JoinRoom(JoinRoom::Approve { .. })]
+    ));
+
+    // Bob, elsewhere, is told with the reason; on the room's page, the page says it.
+    let mut bob = signed_in("bob");
+    bob.request_join(room().as_str(), "");
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Pending,
+        reason: None,
+    });
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Rejected,
+        reason: Some("Members only".into()),
+    });
+    let r = &bob.rooms[&room()];
+    assert_eq!(r.rejection.as_deref(), Some("Members only"));
+    assert!(matches!(
+        &bob.notices[0].notice,
+        Notice::Rejected { reason: Some(text), .. } if text == "Members only"
+    ));
+    // Asking again clears the old reason.
+    bob.request_join(room().as_str(), "please");
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Pending,
+        reason: None,
+    });
+    assert_eq!(bob.rooms[&room()].rejection, None);
+}
+
+#[test]
+fn approve_all_is_one_decision_and_each_refusal_names_its_user() {
+    let mut alice = alice_with_requests(&["bob", "cy", "dee"]);
+    let commands = alice.approve_all(&room());
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::JoinRoom(JoinRoom::Approve {
+            room_id: Some(room()),
+            targets: Targets::many(vec![user("bob"), user("cy"), user("dee")])
+        })]
+    );
+    alice.apply(changed("bob", MemberStatus::Approved, false, None));
+    // Cy withdrew meanwhile: the refusal is about Cy alone.
+    alice.apply(target_error(ErrorCode::RequestNotFound, "cy"));
+    alice.apply(changed("dee", MemberStatus::Approved, false, None));
+    assert_eq!(
+        alice.error(&Slot::Admin(room())).as_deref(),
+        Some("cy: That request is no longer pending.")
+    );
+    assert!(alice.join_actions.is_empty(), "every answer arrived");
+    assert!(alice.notices.iter().all(|n| !matches!(
+        &n.notice,
+        Notice::JoinRequest { user_id, .. } if *user_id != user("cy")
+    )));
+
+    // Two refusals of one decision are both shown.
+    let mut alice = alice_with_requests(&["eve", "fay"]);
+    alice.approve_all(&room());
+    alice.apply(target_error(ErrorCode::RequestNotFound, "eve"));
+    alice.apply(target_error(ErrorCode::RequestNotFound, "fay"));
+    assert_eq!(
+        alice.error(&Slot::Admin(room())).as_deref(),
+        Some("eve: That request is no longer pending. fay: That request is no longer pending.")
+    );
+    // The next decision starts clean.
+    alice.decide(&room(), &[user("eve")], false, "");
+    assert_eq!(alice.error(&Slot::Admin(room())), None);
+
+    // More than a frame may name: one frame per hundred.
+    let many: Vec<UserId> = (0..150).map(|i| user(&format!("u{i}"))).collect();
+    let frames = sent(&alice.decide(&room(), &many, true, ""));
+    let sizes: Vec<usize> = frames
+        .iter()
+        .map(|f| match f {
+            ClientMessage::JoinRoom(JoinRoom::Approve { targets, .. }) => {
+                targets.target_user_ids.as_ref().map_or(1, Vec::len)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(sizes, [100, 50]);
+}
+
+#[test]
+fn another_admins_decision_clears_this_admins_alert() {
+    let mut alice = alice_with_requests(&["bob"]);
+    alice.close_room();
+    assert_eq!(alice.join_request_notices().len(), 1);
+    // Carol, another admin, rejected Bob.
+    alice.apply(changed("bob", MemberStatus::Rejected, false, Some("no")));
+    assert_eq!(alice.join_request_notices().len(), 0);
+    assert_eq!(alice.rooms[&room()].pending_requests(), 0);
+    // Dee withdrew her request: the alert goes too.
+    alice.apply(ServerMessage::JoinRequest {
+        user_id: user("dee"),
+        room_id: room(),
+        reason: None,
+    });
+    alice.apply(changed("dee", MemberStatus::Left, false, None));
+    assert_eq!(alice.join_request_notices().len(), 0);
+}
+
+#[test]
+fn withdrawing_a_request_forgets_the_room_and_says_so() {
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    bob.request_join(room().as_str(), "");
+    bob.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Pending,
+        reason: None,
+    });
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Pending,
+            is_admin: false,
+            last_seq: 0,
+        }],
+    });
+    bob.open_room(&room());
+    assert_eq!(
+        sent(&bob.withdraw_request(&room())),
+        [ClientMessage::JoinRoom(JoinRoom::Cancel {
+            room_id: room()
+        })]
+    );
+    // Already decided: said where the button is.
+    bob.apply(ServerMessage::error(
+        ErrorCode::RequestNotFound,
+        "",
+        Some("joinRoom"),
+    ));
+    assert_eq!(
+        bob.error(&Slot::Standing(room())).as_deref(),
+        Some("That request is no longer pending.")
+    );
+    bob.withdraw_request(&room());
+    assert_eq!(bob.error(&Slot::Standing(room())), None);
+    let commands = bob.apply(changed("bob", MemberStatus::Left, false, None));
+    assert_eq!(commands, [Command::Navigate("/".into())]);
+    assert!(bob.join_actions.is_empty());
+    assert_eq!(bob.listed_rooms().len(), 0);
+    assert_eq!(gone(&bob), [(Gone::Withdrew, None)]);
+}
+
+#[test]
+fn leaving_asks_the_server_and_the_last_admin_is_told_why_not() {
+    let mut alice = alice_in_her_room();
+    assert_eq!(
+        sent(&alice.leave_room(&room())),
+        [ClientMessage::LeaveRoom { room_id: room() }]
+    );
+    alice.apply(ServerMessage::error(
+        ErrorCode::LastAdmin,
+        "last admin",
+        Some("leaveRoom"),
+    ));
+    assert_eq!(
+        alice.error(&Slot::Standing(room())).as_deref(),
+        Some("You are the only admin here. Make another member an admin first, then try again.")
+    );
+    assert!(alice.room_actions.is_empty());
+    assert!(alice.rooms[&room()].is_approved(), "still in");
+
+    // A member leaves: the room goes from the list and the page, with a notice.
+    let mut bob = bob_in_the_room();
+    bob.leave_room(&room());
+    let commands = bob.apply(changed("bob", MemberStatus::Left, false, None));
+    assert_eq!(commands, [Command::Navigate("/".into())]);
+    assert!(bob.room_actions.is_empty());
+    assert_eq!(bob.listed_rooms().len(), 0);
+    assert!(bob.rooms[&room()].timeline.is_empty());
+    assert_eq!(gone(&bob), [(Gone::Left, None)]);
+    assert_eq!(
+        gone_text(Gone::Left, "Book club", None),
+        "You left Book club."
+    );
+    // The others see one member fewer.
+    let mut alice = alice_in_her_room();
+    alice.apply(changed("bob", MemberStatus::Approved, false, None));
+    alice.apply(changed("bob", MemberStatus::Left, false, None));
+    assert_eq!(alice.rooms[&room()].members.approved().count(), 1);
+}
+
+#[test]
+fn the_only_member_leaving_deletes_the_room_and_to_them_they_left() {
+    let mut alice = alice_in_her_room();
+    alice.leave_room(&room());
+    let commands = alice.apply(ServerMessage::RoomDeleted { room_id: room() });
+    assert_eq!(commands, [Command::Navigate("/".into())]);
+    assert_eq!(gone(&alice), [(Gone::Left, None)]);
+    assert!(alice.room_actions.is_empty());
+}
+
+#[test]
+fn a_removed_member_loses_the_room_at_once_with_the_reason() {
+    let mut bob = bob_in_the_room();
+    bob.send_message(&room(), "queued", ClientMsgId::from("c1"))
+        .unwrap();
+    let commands = bob.apply(changed(
+        "bob",
+        MemberStatus::Removed,
+        false,
+        Some("Off topic"),
+    ));
+    assert_eq!(commands, [Command::Navigate("/".into())]);
+    assert_eq!(bob.listed_rooms().len(), 0);
+    let r = &bob.rooms[&room()];
+    assert!(r.timeline.is_empty() && r.status.is_none());
+    assert!(bob.outbox.is_empty(), "nothing more goes to that room");
+    assert_eq!(gone(&bob), [(Gone::Removed, Some("Off topic".into()))]);
+    assert_eq!(
+        gone_text(Gone::Removed, "Book club", Some("Off topic")),
+        "You were removed from Book club. Reason: Off topic"
+    );
+    // They may knock again from the room's address.
+    assert_eq!(
+        actions(&bob.request_join(room().as_str(), "")),
+        ["joinRoom"]
+    );
+
+    // Banned while elsewhere: no page to leave, the same notice.
+    let mut bob = bob_in_the_room();
+    bob.close_room();
+    let commands = bob.apply(changed("bob", MemberStatus::Banned, false, None));
+    assert_eq!(commands, NOTHING);
+    assert_eq!(gone(&bob), [(Gone::Banned, None)]);
+    assert_eq!(
+        gone_text(Gone::Banned, "Book club", None),
+        "You were banned from Book club."
+    );
+    // Lifting the ban tells the user nothing new.
+    bob.apply(changed("bob", MemberStatus::Left, false, None));
+    assert_eq!(gone(&bob).len(), 1);
+    assert_eq!(bob.listed_rooms().len(), 0);
+}
+
+#[test]
+fn a_deleted_room_leaves_every_view() {
+    let mut bob = bob_in_the_room();
+    let commands = bob.apply(ServerMessage::RoomDeleted { room_id: room() });
+    assert_eq!(commands, [Command::Navigate("/".into())]);
+    assert_eq!(bob.listed_rooms().len(), 0);
+    assert!(bob.rooms[&room()].not_found);
+    assert_eq!(gone(&bob), [(Gone::Deleted, None)]);
+    assert_eq!(
+        gone_text(Gone::Deleted, "Book club", None),
+        "Book club was deleted."
+    );
+
+    // The admin who deleted it, with requests waiting: their alerts go too.
+    let mut alice = alice_with_requests(&["cy"]);
+    assert_eq!(
+        sent(&alice.delete_room(&room())),
+        [ClientMessage::DeleteRoom { room_id: room() }]
+    );
+    alice.apply(ServerMessage::RoomDeleted { room_id: room() });
+    assert_eq!(alice.join_request_notices().len(), 0);
+    assert!(alice.room_actions.is_empty());
+    assert_eq!(alice.listed_rooms().len(), 0);
+}
+
+#[test]
+fn admin_actions_send_their_frames_and_errors_show_at_the_member_list() {
+    let mut alice = alice_with_requests(&[]);
+    alice.apply(changed("bob", MemberStatus::Approved, false, None));
+    alice.apply(changed("cy", MemberStatus::Approved, true, None));
+    assert_eq!(
+        sent(&alice.remove_member(&room(), &user("bob"), false, " Off topic ")),
+        [ClientMessage::RemoveMember {
+            room_id: room(),
+            target_user_id: user("bob"),
+            reason: Some("Off topic".into())
+        }]
+    );
+    alice.apply(changed(
+        "bob",
+        MemberStatus::Removed,
+        false,
+        Some("Off topic"),
+    ));
+    assert!(alice.room_actions.is_empty(), "answered");
+    assert_eq!(alice.rooms[&room()].members.approved().count(), 2);
+
+    assert_eq!(
+        sent(&alice.remove_member(&room(), &user("cy"), true, "")),
+        [ClientMessage::BanMember {
+            room_id: room(),
+            target_user_id: user("cy"),
+            reason: None
+        }]
+    );
+    alice.apply(ServerMessage::error(
+        ErrorCode::TargetIsAdmin,
+        "",
+        Some("banMember"),
+    ));
+    assert_eq!(
+        alice.error(&Slot::Members(room())).as_deref(),
+        Some("Admins cannot be removed or banned. Remove their admin role first.")
+    );
+    assert_eq!(
+        sent(&alice.set_role(&room(), &user("cy"), false)),
+        [ClientMessage::SetRole {
+            room_id: room(),
+            target_user_id: user("cy"),
+            role: Role::Member
+        }]
+    );
+    assert_eq!(
+        alice.error(&Slot::Members(room())),
+        None,
+        "a new try clears it"
+    );
+    alice.apply(changed("cy", MemberStatus::Approved, false, None));
+    assert!(alice.room_actions.is_empty());
+
+    alice.remove_member(&room(), &user("cy"), true, "spam");
+    alice.apply(changed("cy", MemberStatus::Banned, false, Some("spam")));
+    let banned: Vec<_> = alice.rooms[&room()]
+        .members
+        .banned()
+        .map(|p| (p.user_id.to_string(), p.reason.clone()))
+        .collect();
+    assert_eq!(banned, [("cy".to_owned(), Some("spam".to_owned()))]);
+    assert_eq!(
+        sent(&alice.unban_member(&room(), &user("cy"))),
+        [ClientMessage::UnbanMember {
+            room_id: room(),
+            target_user_id: user("cy"),
+            reason: None
+        }]
+    );
+    alice.apply(changed("cy", MemberStatus::Left, false, None));
+    assert_eq!(alice.rooms[&room()].members.banned().count(), 0);
+
+    // Too long a reason never leaves the client; offline, nothing is sent.
+    let long = "x".repeat(limits::MAX_REASON_CHARS + 1);
+    assert_eq!(
+        alice.remove_member(&room(), &user("bob"), false, &long),
+        NOTHING
+    );
+    assert!(alice.error(&Slot::Members(room())).is_some());
+    alice.on_disconnected();
+    assert_eq!(alice.leave_room(&room()), NOTHING);
+    assert!(alice.error(&Slot::Standing(room())).is_some());
+}
+
+#[test]
+fn becoming_or_ceasing_to_be_admin_fetches_the_member_list_again() {
+    let mut bob = bob_in_the_room();
+    let commands = bob.apply(changed("bob", MemberStatus::Approved, true, None));
+    assert_eq!(actions(&commands), ["getMembers"]);
+    assert!(bob.rooms[&room()].is_admin);
+    bob.apply(ServerMessage::RoomMembers {
+        room_id: room(),
+        room_name: "Book club".into(),
+        participants: vec![
+            Participant {
+                user_id: user("bob"),
+                status: MemberStatus::Approved,
+                is_admin: true,
+                reason: None,
+            },
+            Participant {
+                user_id: user("eve"),
+                status: MemberStatus::Banned,
+                is_admin: false,
+                reason: Some("spam".into()),
+            },
+        ],
+    });
+    assert_eq!(bob.rooms[&room()].members.banned().count(), 1);
+    let commands = bob.apply(changed("bob", MemberStatus::Approved, false, None));
+    assert_eq!(actions(&commands), ["getMembers"]);
+    assert!(!bob.rooms[&room()].is_admin);
+    // The same role again changes nothing.
+    assert_eq!(
+        bob.apply(changed("bob", MemberStatus::Approved, false, None)),
+        NOTHING
+    );
+}
+
+#[test]
+fn knock_refusals_say_what_to_do_where_the_user_knocked() {
+    // From the room's page, rejected a moment ago: the cooldown, in minutes.
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Rejected,
+            is_admin: false,
+            last_seq: 0,
+        }],
+    });
+    bob.open_room(&room());
+    bob.request_join(room().as_str(), "");
+    bob.apply(ServerMessage::Error {
+        code: ErrorCode::KnockCooldown,
+        message: String::new(),
+        request_action: Some("joinRoom".into()),
+        target_user_id: None,
+        retry_after_secs: Some(541),
+    });
+    assert_eq!(
+        bob.error(&Slot::Room(room())).as_deref(),
+        Some("Your request was turned down recently. You can ask again in 10 minutes.")
+    );
+    assert_eq!(bob.error(&Slot::JoinRoom), None);
+    // From the join form: banned.
+    bob.close_room();
+    bob.request_join(room().as_str(), "");
+    bob.apply(ServerMessage::error(
+        ErrorCode::Banned,
+        "",
+        Some("joinRoom"),
+    ));
+    assert_eq!(
+        bob.error(&Slot::JoinRoom).as_deref(),
+        Some("You are banned from this room, so you cannot ask to join it.")
+    );
+    assert_eq!(
+        wording::knock_cooldown_text(Some(30)),
+        "Your request was turned down recently. You can ask again in 1 minute."
+    );
+}
+
+#[test]
+fn deleting_asks_for_the_exact_name() {
+    let alice = alice_in_her_room();
+    let r = &alice.rooms[&room()];
+    assert!(r.name_matches(" Book club "));
+    assert!(!r.name_matches("book club"));
+    assert!(!r.name_matches(""));
+}
+
+#[test]
+fn every_new_error_code_reads_as_a_sentence() {
+    for code in [
+        ErrorCode::LastAdmin,
+        ErrorCode::Banned,
+        ErrorCode::KnockCooldown,
+        ErrorCode::TargetIsAdmin,
+        ErrorCode::TargetNotMember,
+        ErrorCode::UserNotFound,
+        ErrorCode::ReasonTooLong,
+    ] {
+        let text = describe_error(code, "server words");
+        assert!(
+            text.ends_with('.') && text != "server words",
+            "{code:?}: {text}"
+        );
+    }
 }

@@ -2,12 +2,14 @@
 
 use knock_protocol::{ErrorCode, limits};
 
+use super::Gone;
+
 /// A readable sentence for an error code, in the words of the place it is shown.
 pub fn describe_error(code: ErrorCode, server_text: &str) -> String {
     match code {
         ErrorCode::NotMember => "You are not a member of this room.".into(),
         ErrorCode::RoomNotFound => "There is no room with that ID.".into(),
-        ErrorCode::NotAdmin => "Only the room's admin can do that.".into(),
+        ErrorCode::NotAdmin => "Only the room's admins can do that.".into(),
         ErrorCode::RateLimited => "You are going too fast. Wait a moment and try again.".into(),
         ErrorCode::MessageTooLong => format!(
             "That message is too long (at most {} characters).",
@@ -32,10 +34,52 @@ pub fn describe_error(code: ErrorCode, server_text: &str) -> String {
         ErrorCode::UsernameTaken => "That username is taken. Try another one.".into(),
         ErrorCode::InvalidCredentials => "Wrong username or password.".into(),
         ErrorCode::ForbiddenOrigin => "This server does not accept requests from this site.".into(),
+        ErrorCode::LastAdmin => {
+            "You are the only admin here. Make another member an admin first, then try again."
+                .into()
+        }
+        ErrorCode::Banned => "You are banned from this room, so you cannot ask to join it.".into(),
+        ErrorCode::KnockCooldown => knock_cooldown_text(None),
+        ErrorCode::TargetIsAdmin => {
+            "Admins cannot be removed or banned. Remove their admin role first.".into()
+        }
+        ErrorCode::TargetNotMember => {
+            "That person is not in the room that way any more; nothing was changed.".into()
+        }
+        ErrorCode::UserNotFound => "There is no user with that name.".into(),
+        ErrorCode::ReasonTooLong => format!(
+            "That is too long (at most {} characters).",
+            limits::MAX_REASON_CHARS
+        ),
         ErrorCode::Internal => "Something went wrong on the server. Try again.".into(),
         ErrorCode::Unauthenticated => "Your session has ended. Sign in again.".into(),
         _ if !server_text.is_empty() => server_text.to_owned(),
         other => format!("The server refused that ({other})."),
+    }
+}
+
+/// A knock too soon after a rejection, with the wait the server gave.
+pub fn knock_cooldown_text(retry_after_secs: Option<u64>) -> String {
+    let when = match retry_after_secs.map(|s| s.div_ceil(60).max(1)) {
+        Some(1) => "in 1 minute".to_owned(),
+        Some(minutes) => format!("in {minutes} minutes"),
+        None => "later".to_owned(),
+    };
+    format!("Your request was turned down recently. You can ask again {when}.")
+}
+
+/// Why a room left the user's view, with the admin's reason when there is one.
+pub fn gone_text(why: Gone, room_name: &str, reason: Option<&str>) -> String {
+    let text = match why {
+        Gone::Left => format!("You left {room_name}."),
+        Gone::Withdrew => format!("You withdrew your request to join {room_name}."),
+        Gone::Removed => format!("You were removed from {room_name}."),
+        Gone::Banned => format!("You were banned from {room_name}."),
+        Gone::Deleted => format!("{room_name} was deleted."),
+    };
+    match reason {
+        Some(reason) => format!("{text} Reason: {reason}"),
+        None => text,
     }
 }
 

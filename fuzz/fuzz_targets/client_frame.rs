@@ -147,13 +147,14 @@ fn check_rules(message: &ClientMessage) {
     }
 }
 
-/// Stored names are trimmed, 1 to 100 characters, without NUL, and storing one again
+/// Stored names are trimmed, 1 to 100 characters, some visible, without NUL, and storing one again
 /// changes nothing. Each refusal has its stated reason. (A new rule in
 /// `domain::room_name` needs its line here.)
 fn check_room_name(raw: &str) {
     let trimmed = raw.trim();
     let chars = trimmed.chars().count();
-    let fits = (1..=limits::MAX_ROOM_NAME_CHARS).contains(&chars);
+    let fits = (1..=limits::MAX_ROOM_NAME_CHARS).contains(&chars)
+        && limits::has_visible_character(trimmed);
     match domain::room_name(raw) {
         Ok(name) => {
             assert_eq!(name, trimmed);

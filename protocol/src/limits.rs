@@ -31,6 +31,40 @@ pub const MESSAGE_RATE_PER_SEC: f64 = 5.0;
 /// Chat messages one user may send at once before the rate applies, by default.
 pub const MESSAGE_BURST: f64 = 20.0;
 
+/// Whether `text` shows anything: at least one character that is neither white space nor
+/// one of Unicode's default-ignorable code points (zero-width spaces and joiners, bidi
+/// controls, variation selectors, fillers), which render as nothing. A room name must.
+pub fn has_visible_character(text: &str) -> bool {
+    text.chars()
+        .any(|c| !c.is_whitespace() && !is_default_ignorable(c))
+}
+
+/// Unicode's `Default_Ignorable_Code_Point` (DerivedCoreProperties.txt, Unicode 15.1), and
+/// U+2800 BRAILLE PATTERN BLANK, which renders as a blank too.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
 /// Whether `name` is an acceptable username (already lower-cased).
 pub fn is_valid_username(name: &str) -> bool {
     USERNAME_CHARS.contains(&name.chars().count())
@@ -47,6 +81,29 @@ pub fn is_valid_password(password: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invisible_text() {
+        assert!(has_visible_character("General"));
+        assert!(has_visible_character("\u{200B}a\u{200B}"));
+        assert!(has_visible_character("😀"));
+        assert!(
+            has_visible_character("ㅎ"),
+            "a Hangul letter is not its filler"
+        );
+        for blank in [
+            "",
+            "   ",
+            "\u{200B}\u{200C}\u{200D}",
+            "\u{3164}\u{3164}",
+            "\u{2800}",
+            "\u{202E}\u{2066}\u{FEFF}",
+            "\u{00A0}\u{3000}\u{FE0F}",
+            "\u{E0041}",
+        ] {
+            assert!(!has_visible_character(blank), "{blank:?}");
+        }
+    }
 
     #[test]
     fn usernames() {

@@ -20,7 +20,10 @@ pub enum RuleError {
     NotAdmin,
     #[error("{0} has not asked to join this room")]
     RequestNotFound(UserId),
-    #[error("a room name needs 1 to {max} characters", max = limits::MAX_ROOM_NAME_CHARS)]
+    #[error(
+        "a room name needs 1 to {max} characters, some of them visible",
+        max = limits::MAX_ROOM_NAME_CHARS
+    )]
     InvalidRoomName,
     #[error("a message cannot be empty")]
     EmptyMessage,
@@ -375,14 +378,15 @@ pub(crate) fn require_admin(membership: Option<Membership>) -> Result<(), RuleEr
     }
 }
 
-/// The room name as stored: trimmed, 1 to 100 characters.
+/// The room name as stored: trimmed, 1 to 100 characters, at least one of them visible
+/// (a name of zero-width spaces would be a blank row nobody can tell apart).
 pub fn room_name(raw: &str) -> Result<String, RuleError> {
     let name = raw.trim();
     if name.contains('\0') {
         return Err(RuleError::NulCharacter);
     }
     let chars = name.chars().count();
-    if chars == 0 || chars > limits::MAX_ROOM_NAME_CHARS {
+    if chars > limits::MAX_ROOM_NAME_CHARS || !limits::has_visible_character(name) {
         return Err(RuleError::InvalidRoomName);
     }
     Ok(name.to_owned())
@@ -825,6 +829,14 @@ mod tests {
         assert_eq!(room_name("  General  ").unwrap(), "General");
         assert_eq!(room_name("   "), Err(RuleError::InvalidRoomName));
         assert_eq!(room_name(""), Err(RuleError::InvalidRoomName));
+        assert_eq!(
+            room_name("\u{200B}\u{3164}\u{2800}"),
+            Err(RuleError::InvalidRoomName)
+        );
+        assert_eq!(
+            room_name(" \u{200B}Book club").unwrap(),
+            "\u{200B}Book club"
+        );
         assert!(room_name(&"é".repeat(100)).is_ok());
         assert_eq!(room_name(&"é".repeat(101)), Err(RuleError::InvalidRoomName));
     }

@@ -342,6 +342,13 @@ async fn every_error_code_of_the_socket() {
     alice
         .expect_error("invalid_room_name", Some("createRoom"))
         .await;
+    // Only zero-width and filler characters: a name nobody could see.
+    alice
+        .send(json!({"action": "createRoom", "roomName": "\u{200B}\u{3164}\u{2800}"}))
+        .await;
+    alice
+        .expect_error("invalid_room_name", Some("createRoom"))
+        .await;
 
     // room_not_found: not a UUID, and a UUID nobody made.
     for room in ["uuid-here", "6f1c1a8e-0d7b-4c55-9f0b-1d2f3a4b5c6d"] {

@@ -1,5 +1,7 @@
 //! Starting the binary: what `--help` shows and which settings it refuses.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn knock_server(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -52,4 +54,28 @@ fn a_wildcard_origin_is_refused_at_start_with_a_sentence_not_a_panic() {
         assert!(stderr.contains("scheme://host[:port]"), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_wal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let server = common::TestServer::start().await;
+    let mut alice = server.user("alice").await;
+    alice.create_room("Secrets").await;
+    let mut checked = 0;
+    for entry in std::fs::read_dir(server.db_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("knock.db") {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 2,
+        "the database and its WAL exist ({checked} files)"
+    );
 }

@@ -70,6 +70,7 @@ impl SqliteStorage {
         // acked messages; `FULL` syncs the WAL on every commit.
         .synchronous(SqliteSynchronous::Full)
         .journal_mode(SqliteJournalMode::Wal);
+        create_private(options.get_filename())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_FILE_CONNECTIONS)
             // sqlx pings every connection it hands out, to find one the server dropped:
@@ -85,6 +86,21 @@ impl SqliteStorage {
             writes,
             _scratch: scratch,
         })
+    }
+}
+
+/// Creates the database file readable by its owner only (0600), when it does not exist yet:
+/// it holds password hashes and every message. SQLite gives its `-wal` and `-shm` files
+/// the database file's permissions. An existing file keeps the permissions it has.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 

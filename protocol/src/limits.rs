@@ -14,6 +14,8 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const MAX_HISTORY_PAGE: u32 = 100;
 /// Page size when `getHistory` names no `limit`.
 pub const DEFAULT_HISTORY_PAGE: u32 = 50;
+/// Most entries in one `resume`.
+pub const MAX_RESUME_ROOMS: usize = 1_000;
 /// Longest `clientMsgId`, in bytes.
 pub const MAX_CLIENT_MSG_ID_BYTES: usize = 64;
 

@@ -2,7 +2,7 @@
 //! message or client id is. Plain functions over plain data; no I/O, no clock, no
 //! randomness, and nothing from storage (storage stores a [`Membership`] as defined here).
 
-use knock_protocol::{ClientMsgId, MemberStatus, Role, Targets, UserId, limits};
+use knock_protocol::{ClientMsgId, MemberStatus, ResumeRoom, Role, Targets, UserId, limits};
 
 /// A user's standing in one room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +68,8 @@ pub enum RuleError {
         max = limits::MAX_DECISION_TARGETS
     )]
     BadTargets,
+    #[error("a resume may name at most {max} rooms", max = limits::MAX_RESUME_ROOMS)]
+    TooManyResumeRooms,
 }
 
 /// "You were turned down recently. You may ask again in 9 minutes.", rounded up.
@@ -433,6 +435,27 @@ pub(crate) fn listed_in_my_rooms(status: MemberStatus) -> bool {
         status,
         MemberStatus::Approved | MemberStatus::Pending | MemberStatus::Rejected
     )
+}
+
+/// The rooms a `resume` catches up: at most [`limits::MAX_RESUME_ROOMS`] entries, each
+/// room once (from the smallest `afterSeq` it was named with, so nothing is skipped), in
+/// the order first named.
+pub(crate) fn resume_rooms(rooms: Vec<ResumeRoom>) -> Result<Vec<ResumeRoom>, RuleError> {
+    if rooms.len() > limits::MAX_RESUME_ROOMS {
+        return Err(RuleError::TooManyResumeRooms);
+    }
+    let mut unique: Vec<ResumeRoom> = Vec::with_capacity(rooms.len());
+    let mut index = std::collections::HashMap::with_capacity(rooms.len());
+    for room in rooms {
+        if let Some(&at) = index.get(&room.room_id) {
+            let kept: &mut ResumeRoom = &mut unique[at];
+            kept.after_seq = kept.after_seq.min(room.after_seq);
+        } else {
+            index.insert(room.room_id.clone(), unique.len());
+            unique.push(room);
+        }
+    }
+    Ok(unique)
 }
 
 /// How many messages a history page holds: the requested number within 1 to the most
@@ -895,6 +918,26 @@ mod tests {
         assert_eq!(history_page(Some(0)), 1);
         assert_eq!(history_page(Some(7)), 7);
         assert_eq!(history_page(Some(u32::MAX)), limits::MAX_HISTORY_PAGE);
+    }
+
+    #[test]
+    fn a_resume_names_each_room_once_and_not_too_many() {
+        let entry = |room: &str, after_seq| ResumeRoom {
+            room_id: knock_protocol::RoomId::new(room),
+            after_seq,
+        };
+        let many = (0..500)
+            .map(|_| entry("a", 7))
+            .chain([entry("b", 1), entry("a", 3)]);
+        assert_eq!(
+            resume_rooms(many.collect()),
+            Ok(vec![entry("a", 3), entry("b", 1)])
+        );
+        let too_many = (0..=limits::MAX_RESUME_ROOMS).map(|i| entry(&i.to_string(), 0));
+        assert_eq!(
+            resume_rooms(too_many.collect()),
+            Err(RuleError::TooManyResumeRooms)
+        );
     }
 
     #[test]

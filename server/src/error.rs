@@ -61,9 +61,10 @@ impl ServiceError {
                 RuleError::InvalidRoomName => ErrorCode::InvalidRoomName,
                 RuleError::EmptyMessage => ErrorCode::EmptyMessage,
                 RuleError::MessageTooLong => ErrorCode::MessageTooLong,
-                RuleError::NulCharacter | RuleError::InvalidClientMsgId | RuleError::BadTargets => {
-                    ErrorCode::BadRequest
-                }
+                RuleError::NulCharacter
+                | RuleError::InvalidClientMsgId
+                | RuleError::BadTargets
+                | RuleError::TooManyResumeRooms => ErrorCode::BadRequest,
                 RuleError::InvalidUsername => ErrorCode::InvalidUsername,
                 RuleError::InvalidPassword => ErrorCode::InvalidPassword,
                 RuleError::Banned => ErrorCode::Banned,

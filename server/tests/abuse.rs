@@ -245,3 +245,37 @@ async fn behind_a_proxy_failed_logins_are_counted_per_client_address() {
     let other = login("someone".into(), "203.0.113.8").await.unwrap();
     assert_eq!(other.status(), 401);
 }
+
+#[tokio::test]
+async fn a_resume_naming_a_room_many_times_replays_it_once() {
+    let server = TestServer::start_with(&NO_RATE_LIMITS).await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut bob).await;
+    for i in 1..=40 {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": format!("m{i}")}))
+            .await;
+        alice.expect("message").await;
+    }
+    let mut late = server.socket(&bob.token).await;
+    let entries: Vec<_> = (0..500)
+        .map(|i| json!({"roomId": room, "afterSeq": 10 + i % 3}))
+        .collect();
+    late.send(json!({"action": "resume", "rooms": entries}))
+        .await;
+    // From the smallest afterSeq named (10), each message once, in order.
+    for seq in 11..=40 {
+        assert_eq!(late.expect("message").await["seq"], seq);
+    }
+    late.expect_silence().await;
+
+    // Past the cap, refused whole: nothing is replayed.
+    let entries: Vec<_> = (0..1_001)
+        .map(|_| json!({"roomId": room, "afterSeq": 0}))
+        .collect();
+    late.send(json!({"action": "resume", "rooms": entries}))
+        .await;
+    late.expect_error("bad_request", Some("resume")).await;
+    late.expect_silence().await;
+}

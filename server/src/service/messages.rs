@@ -94,6 +94,7 @@ impl Service {
         session: &SocketSession,
         rooms: Vec<ResumeRoom>,
     ) -> Result<Vec<Outbound>, ServiceError> {
+        let rooms = domain::resume_rooms(rooms)?;
         // Every room is checked before anything is replayed, so a refusal replays nothing.
         for room in &rooms {
             self.access.require(&room.room_id, &session.user_id).await?;

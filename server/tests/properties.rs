@@ -4,22 +4,37 @@
 //!
 //! 1. `no_action_sequence_lets_outsiders_in`: random sequences of up to 40 actions by
 //!    3-4 users (one of them with two sockets) in two rooms with different admins, plus
-//!    a room id that names no room, checked step by step against a model of the rules
-//!    written from the contract: each action's success or error code, every notice and
-//!    live message each socket is sent, each query's answer, and the stored memberships.
+//!    a room id that names no room, each case starting with users pending, approved,
+//!    rejected or banned in each room, checked step by step against a model of the rules
+//!    written from the contract: knocks (with a message to the admins), withdrawals,
+//!    approvals and rejections (of one user or several, with a reason), leaving, removals,
+//!    bans and unbans, roles, deleting a room, messages, history, member lists, resume and
+//!    `myRooms`. Each step checks the action's success or error code, every notice and
+//!    live message each socket is sent (reasons included, and to whom), each query's
+//!    answer, and the stored memberships with their reasons; and, explicitly, that
+//!    nobody who is not an approved member of a room after the step was sent anything of
+//!    it in that step (no message, no member change other than their own, no history, no
+//!    member list, no catch-up). Half the cases run with a re-knock cooldown of an hour
+//!    (a rejected user's knock is refused for the whole case), half with none (they may
+//!    knock again at once): the model has no clock, so those are the two it can predict.
 //! 2. `seq_is_gapless_under_concurrent_senders`: many senders at once, with retries;
 //!    `seq` is gapless, each sender's order is kept, retries are acknowledged with the
 //!    same `seq`, and every member's socket sees each room in `seq` order exactly once.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, ErrorCode, JoinRoom, MemberStatus, MessageId,
-    ResumeRoom, RoomId, ServerMessage, Targets, UserId,
+    ResumeRoom, Role, RoomId, ServerMessage, Targets, UserId,
 };
 use knock_server::{
     access::RoomAccess,
     batcher::{MembershipBatcher, MessageBatcher},
+    domain::RuleError,
+    error::ServiceError,
     fanout::Fanout,
     gateway::{Hub, Outbound, SocketQueue as Queue},
     service::{Limits, Service, SocketSession},
@@ -31,6 +46,9 @@ use proptest::{prelude::*, sample::Index, test_runner::TestCaseError};
 /// A well-formed room id that names no room.
 const BOGUS_ROOM: &str = "00000000-0000-4000-8000-000000000000";
 
+/// The re-knock cooldown of the cases that have one: longer than any case runs.
+const LONG_COOLDOWN_SECS: u64 = 3_600;
+
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
@@ -39,19 +57,19 @@ fn config(cases: u32) -> ProptestConfig {
     }
 }
 
-/// Rates so high that rate limiting never interferes.
-fn no_limits() -> Limits {
+/// Rates so high that rate limiting never interferes; the given re-knock cooldown.
+fn no_limits(knock_cooldown_secs: u64) -> Limits {
     Limits::new(
         Rate {
             per_second: 1e9,
             burst: 1e9,
         },
         1000,
-        0,
+        knock_cooldown_secs,
     )
 }
 
-async fn new_service() -> Service {
+async fn new_service(knock_cooldown_secs: u64) -> Service {
     let storage = storage::open("sqlite::memory:")
         .await
         .expect("in-memory storage");
@@ -59,9 +77,15 @@ async fn new_service() -> Service {
     let access = RoomAccess::new(storage.clone());
     let (messages, _task) = MessageBatcher::spawn(storage.clone(), access.clone(), fanout.clone());
     let (memberships, _task) = MembershipBatcher::spawn(storage.clone());
-    Service::new(storage, access, fanout, messages, memberships, no_limits())
+    Service::new(
+        storage,
+        access,
+        fanout,
+        messages,
+        memberships,
+        no_limits(knock_cooldown_secs),
+    )
 }
-
 async fn add_user(service: &Service, name: &str) -> UserId {
     let user = UserId::new(name);
     service
@@ -103,15 +127,15 @@ fn chat_message(frame: &str) -> ChatMessage {
 }
 
 // =====================================================================================
-// 1. No sequence of actions lets a non-approved user read or send in a room.
+// 1. No sequence of actions lets a user who is not approved read or receive a room.
 // =====================================================================================
 
 /// Which room an action names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Room {
-    /// Created by user 0, its admin.
+    /// Created by user 0, its first admin.
     A,
-    /// Created by user 1, its admin.
+    /// Created by user 1, its first admin.
     B,
     /// A well-formed id that names no room.
     Bogus,
@@ -120,7 +144,8 @@ enum Room {
 impl Room {
     const REAL: [Room; 2] = [Room::A, Room::B];
 
-    fn admin(self) -> Option<usize> {
+    /// The room's creator.
+    fn creator(self) -> Option<usize> {
         match self {
             Room::A => Some(0),
             Room::B => Some(1),
@@ -129,18 +154,64 @@ impl Room {
     }
 }
 
+/// Whom a decision names: one user (`targetUserId`) or several (`targetUserIds`). A
+/// target equal to the number of users names a user that does not exist.
+#[derive(Clone, Debug)]
+enum Whom {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Whom {
+    fn targets(&self) -> Vec<usize> {
+        match self {
+            Whom::One(target) => vec![*target],
+            Whom::Many(targets) => targets.clone(),
+        }
+    }
+}
+
+/// One action. `reason: true` sends a reason (a request's message to the admins, or an
+/// admin's reason) made from the step's index. A `target` equal to the number of users
+/// names a user that does not exist.
 #[derive(Clone, Debug)]
 enum Act {
-    Request(Room),
-    /// `target` == number of users names a user that does not exist.
+    Request {
+        room: Room,
+        reason: bool,
+    },
+    Cancel(Room),
     Approve {
         room: Option<Room>,
-        target: usize,
+        whom: Whom,
     },
     Reject {
         room: Option<Room>,
-        target: usize,
+        whom: Whom,
+        reason: bool,
     },
+    Leave(Room),
+    Remove {
+        room: Room,
+        target: usize,
+        reason: bool,
+    },
+    Ban {
+        room: Room,
+        target: usize,
+        reason: bool,
+    },
+    Unban {
+        room: Room,
+        target: usize,
+        reason: bool,
+    },
+    SetRole {
+        room: Room,
+        target: usize,
+        admin: bool,
+    },
+    Delete(Room),
     Send {
         room: Option<Room>,
         with_id: bool,
@@ -171,59 +242,210 @@ fn room_or_current() -> impl Strategy<Value = Option<Room>> {
     prop_oneof![1 => Just(None), 3 => room().prop_map(Some)]
 }
 
-fn step(users: usize) -> impl Strategy<Value = Step> {
-    // Sockets 0..=users (user 1 has two). Decisions are mostly, but not only, tried by
-    // an admin's socket, so that memberships do change; targets are mostly users who
-    // are not admins, sometimes an admin or a user who does not exist (index `users`).
-    let anyone = move || 0..=users;
-    let mostly_admin = move || prop_oneof![2 => Just(0), 2 => Just(1), 1 => 0..=users];
-    let target = move || prop_oneof![6 => 2..users, 1 => 0..2usize, 1 => Just(users)];
+/// Any socket (sockets 0..=users; user 1 has two).
+fn anyone(users: usize) -> impl Strategy<Value = usize> {
+    0..=users
+}
+
+/// An admin's action is mostly, but not only, tried by a socket of the room's creator
+/// (or, for the current room, of either creator), so that memberships do change.
+fn mostly_admin(users: usize, room: Option<Room>) -> BoxedStrategy<usize> {
+    match room.and_then(Room::creator) {
+        Some(creator) => prop_oneof![3 => Just(creator), 1 => 0..=users].boxed(),
+        None => prop_oneof![2 => Just(0), 2 => Just(1), 1 => 0..=users].boxed(),
+    }
+}
+
+/// A named room and a socket to act in it as its admin.
+fn admin_in(users: usize) -> impl Strategy<Value = (usize, Room)> {
+    room().prop_flat_map(move |room| (mostly_admin(users, Some(room)), Just(room)))
+}
+
+/// A named or the current room, and a socket to act in it as its admin.
+fn admin_in_current(users: usize) -> impl Strategy<Value = (usize, Option<Room>)> {
+    room_or_current().prop_flat_map(move |room| (mostly_admin(users, room), Just(room)))
+}
+
+/// Any user, sometimes one who does not exist (index `users`).
+fn target(users: usize) -> impl Strategy<Value = usize> {
+    prop_oneof![8 => 0..users, 1 => Just(users)]
+}
+
+fn whom(users: usize) -> impl Strategy<Value = Whom> {
     prop_oneof![
-        4 => (anyone(), room()).prop_map(|(actor, room)| Step {
+        3 => target(users).prop_map(Whom::One),
+        1 => prop::sample::subsequence((0..=users).collect::<Vec<_>>(), 1..=3).prop_map(Whom::Many),
+    ]
+}
+
+fn step(users: usize) -> impl Strategy<Value = Step> {
+    prop_oneof![
+        8 => knocks_and_decisions(users),
+        5 => admin_actions(users),
+        8 => reads_and_sends(users),
+    ]
+}
+
+fn knocks_and_decisions(users: usize) -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (anyone(users), room(), any::<bool>()).prop_map(|(actor, room, reason)| Step {
             actor,
-            act: Act::Request(room),
+            act: Act::Request { room, reason },
         }),
-        4 => (mostly_admin(), room_or_current(), target()).prop_map(|(actor, room, target)| {
-            Step {
+        2 => (anyone(users), room()).prop_map(|(actor, room)| Step {
+            actor,
+            act: Act::Cancel(room),
+        }),
+        4 => (admin_in_current(users), whom(users)).prop_map(|((actor, room), whom)| Step {
+            actor,
+            act: Act::Approve { room, whom },
+        }),
+        2 => (admin_in_current(users), whom(users), any::<bool>()).prop_map(
+            |((actor, room), whom, reason)| Step {
                 actor,
-                act: Act::Approve { room, target },
+                act: Act::Reject { room, whom, reason },
             }
+        ),
+        1 => (anyone(users), room()).prop_map(|(actor, room)| Step {
+            actor,
+            act: Act::Leave(room),
         }),
-        2 => (mostly_admin(), room_or_current(), target()).prop_map(|(actor, room, target)| {
-            Step {
-                actor,
-                act: Act::Reject { room, target },
-            }
+    ]
+}
+
+/// Deleting a room is rare (about one case in five), so that most cases keep both rooms
+/// for all their steps.
+fn admin_actions(users: usize) -> impl Strategy<Value = Step> {
+    let on_user = move || (admin_in(users), target(users), any::<bool>());
+    prop_oneof![
+        4 => on_user().prop_map(|((actor, room), target, reason)| Step {
+            actor,
+            act: Act::Remove { room, target, reason },
         }),
-        5 => (anyone(), room_or_current(), any::<bool>()).prop_map(|(actor, room, with_id)| {
+        2 => on_user().prop_map(|((actor, room), target, reason)| Step {
+            actor,
+            act: Act::Ban { room, target, reason },
+        }),
+        3 => on_user().prop_map(|((actor, room), target, reason)| Step {
+            actor,
+            act: Act::Unban { room, target, reason },
+        }),
+        4 => on_user().prop_map(|((actor, room), target, admin)| Step {
+            actor,
+            act: Act::SetRole { room, target, admin },
+        }),
+        1 => admin_in(users).prop_map(|(actor, room)| Step {
+            actor,
+            act: Act::Delete(room),
+        }),
+    ]
+}
+
+fn reads_and_sends(users: usize) -> impl Strategy<Value = Step> {
+    prop_oneof![
+        5 => (anyone(users), room_or_current(), any::<bool>()).prop_map(|(actor, room, with_id)| {
             Step {
                 actor,
                 act: Act::Send { room, with_id },
             }
         }),
-        2 => (anyone(), room()).prop_map(|(actor, room)| Step {
+        2 => (anyone(users), room()).prop_map(|(actor, room)| Step {
             actor,
             act: Act::History(room),
         }),
-        2 => (anyone(), room_or_current()).prop_map(|(actor, room)| Step {
+        2 => (anyone(users), room_or_current()).prop_map(|(actor, room)| Step {
             actor,
             act: Act::Members(room),
         }),
-        1 => (anyone(), prop::collection::vec((room(), 0..4u64), 1..=3)).prop_map(
+        1 => (anyone(users), prop::collection::vec((room(), 0..4u64), 1..=3)).prop_map(
             |(actor, rooms)| Step {
                 actor,
                 act: Act::Resume(rooms),
             }
         ),
-        1 => anyone().prop_map(|actor| Step {
+        1 => anyone(users).prop_map(|actor| Step {
             actor,
             act: Act::MyRooms,
         }),
     ]
 }
 
-fn scenario() -> impl Strategy<Value = (usize, Vec<Step>)> {
-    (3..=4usize).prop_flat_map(|users| (Just(users), prop::collection::vec(step(users), 1..=40)))
+/// The reason every start is made with: a request's message, a rejection's or a ban's
+/// reason.
+const START_REASON: &str = "reason of the start";
+
+/// Where a user stands in a room when a case starts (its creator is its admin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Start {
+    Stranger,
+    Pending,
+    Approved,
+    Rejected,
+    Banned,
+}
+
+impl Start {
+    fn status(self) -> Option<MemberStatus> {
+        match self {
+            Start::Stranger => None,
+            Start::Pending => Some(MemberStatus::Pending),
+            Start::Approved => Some(MemberStatus::Approved),
+            Start::Rejected => Some(MemberStatus::Rejected),
+            Start::Banned => Some(MemberStatus::Banned),
+        }
+    }
+}
+
+/// One case: its users, its cooldown, where each user starts in each room, its steps.
+#[derive(Clone, Debug)]
+struct Case {
+    users: usize,
+    /// A re-knock cooldown longer than the case (else none).
+    long_cooldown: bool,
+    /// Per room (A, B) and user: where they start; the creator's entry is not used.
+    starts: Vec<[Start; 2]>,
+    steps: Vec<Step>,
+}
+
+impl Case {
+    /// Who starts where, creators aside: (room, user, start).
+    fn starts(&self) -> impl Iterator<Item = (Room, usize, Start)> + '_ {
+        Room::REAL
+            .into_iter()
+            .enumerate()
+            .flat_map(move |(r, room)| {
+                (0..self.users)
+                    .filter(move |user| room.creator() != Some(*user))
+                    .map(move |user| (room, user, self.starts[user][r]))
+            })
+    }
+}
+
+fn start() -> impl Strategy<Value = Start> {
+    prop_oneof![
+        3 => Just(Start::Stranger),
+        2 => Just(Start::Pending),
+        3 => Just(Start::Approved),
+        1 => Just(Start::Rejected),
+        2 => Just(Start::Banned),
+    ]
+}
+
+/// Cases start with memberships of every kind (made through the service before the
+/// first step), so that short sequences reach removals, roles, unbans and cooldowns.
+fn scenario() -> impl Strategy<Value = Case> {
+    (3..=4usize, any::<bool>()).prop_flat_map(|(users, long_cooldown)| {
+        (
+            prop::collection::vec([start(), start()], users),
+            prop::collection::vec(step(users), 1..=40),
+        )
+            .prop_map(move |(starts, steps)| Case {
+                users,
+                long_cooldown,
+                starts,
+                steps,
+            })
+    })
 }
 
 /// What a successful action answers on the acting socket, besides notices.
@@ -250,18 +472,73 @@ struct ExpectedChat {
 struct Expected {
     /// The answer, or the error codes the contract allows.
     outcome: Result<Query, Vec<ErrorCode>>,
-    /// Per socket: the notices (joinRequest, joinResponse, memberChanged, messageAck) it
-    /// gets, whether pushed through the hub or returned to the acting socket.
+    /// Per socket: the notices (joinRequest, joinResponse, memberChanged, roomDeleted,
+    /// messageAck, a decision's error about one of its targets) it gets, whether pushed
+    /// through the hub or returned to the acting socket.
     notes: Vec<Vec<String>>,
     chat: Option<ExpectedChat>,
 }
 
-/// The rules of `docs/protocol.md` for rooms A (admin: user 0) and B (admin: user 1),
-/// written from the contract, not from `domain.rs`.
+fn note_join_response(room: Room, status: MemberStatus, reason: Option<&str>) -> String {
+    format!(
+        "joinResponse {room:?} {} reason={reason:?}",
+        status.as_str()
+    )
+}
+
+fn note_join_request(user: &UserId, room: Room, reason: Option<&str>) -> String {
+    format!("joinRequest {user} {room:?} reason={reason:?}")
+}
+
+fn note_member_changed(
+    room: Room,
+    user: &UserId,
+    status: MemberStatus,
+    is_admin: bool,
+    reason: Option<&str>,
+) -> String {
+    format!(
+        "memberChanged {room:?} {user} {} admin={is_admin} reason={reason:?}",
+        status.as_str()
+    )
+}
+
+fn note_room_deleted(room: Room) -> String {
+    format!("roomDeleted {room:?}")
+}
+
+fn note_ack(client_msg_id: &str, room: Room, seq: u64) -> String {
+    format!("messageAck {client_msg_id} {room:?} seq={seq}")
+}
+
+/// An error of a decision on several users, about one of them.
+fn note_target_error(code: ErrorCode, target: &UserId) -> String {
+    format!("error {} joinRoom target={target}", code.as_str())
+}
+
+/// An admin's decision on a request, as the model applies it.
+#[derive(Clone, Copy, Debug)]
+enum Verdict<'a> {
+    Approve,
+    /// With the admin's reason, if any.
+    Reject(Option<&'a str>),
+}
+
+/// The rules of `docs/protocol.md` for rooms A and B, written from the contract, not from
+/// `domain.rs`.
 struct Model {
     users: Vec<UserId>,
-    /// Memberships by (room, user); absent when the user never asked.
+    /// Memberships by (room, user); absent when the user never asked (or the room is gone).
     status: BTreeMap<(Room, usize), MemberStatus>,
+    /// The admins of each room (always approved members).
+    admins: BTreeSet<(Room, usize)>,
+    /// The reason kept with each membership: a request's message, or an admin's reason.
+    reasons: BTreeMap<(Room, usize), String>,
+    /// Rooms that were deleted (by `deleteRoom`, or by their last member leaving).
+    deleted: BTreeSet<Room>,
+    /// Whether a rejected user's knock is refused (the case's cooldown outlasts it) or
+    /// allowed at once (no cooldown).
+    long_cooldown: bool,
     /// Each socket's user.
     owner: Vec<usize>,
     /// Each socket's current room.
@@ -270,39 +547,36 @@ struct Model {
     messages: BTreeMap<Room, Vec<(usize, String)>>,
 }
 
-fn note_join_response(room: Room, status: MemberStatus) -> String {
-    format!("joinResponse {room:?} {}", status.as_str())
-}
-
-fn note_join_request(user: &UserId, room: Room) -> String {
-    format!("joinRequest {user} {room:?}")
-}
-
-fn note_member_changed(room: Room, user: &UserId, status: MemberStatus, is_admin: bool) -> String {
-    format!(
-        "memberChanged {room:?} {user} {} admin={is_admin}",
-        status.as_str()
-    )
-}
-
-fn note_ack(client_msg_id: &str, room: Room, seq: u64) -> String {
-    format!("messageAck {client_msg_id} {room:?} seq={seq}")
-}
-
 impl Model {
-    fn new(users: Vec<UserId>) -> Self {
+    fn new(users: Vec<UserId>, case: &Case) -> Self {
         let owner = socket_owners(users.len());
         let mut status = BTreeMap::new();
+        let mut admins = BTreeSet::new();
         let mut current = vec![None; owner.len()];
         for room in Room::REAL {
-            let admin = room.admin().expect("a real room has an admin");
-            status.insert((room, admin), MemberStatus::Approved);
-            // The creator's socket (the admin's first): the room it last created.
-            current[admin] = Some(room);
+            let creator = room.creator().expect("a real room has a creator");
+            status.insert((room, creator), MemberStatus::Approved);
+            admins.insert((room, creator));
+            // The creator's socket (the creator's first): the room it last created.
+            current[creator] = Some(room);
+        }
+        let mut reasons = BTreeMap::new();
+        for (room, user, start) in case.starts() {
+            if let Some(start) = start.status() {
+                status.insert((room, user), start);
+                // Every start is made with a reason; an approval clears it.
+                if start != MemberStatus::Approved {
+                    reasons.insert((room, user), START_REASON.to_owned());
+                }
+            }
         }
         Self {
             users,
             status,
+            admins,
+            reasons,
+            deleted: BTreeSet::new(),
+            long_cooldown: case.long_cooldown,
             owner,
             current,
             messages: Room::REAL.into_iter().map(|r| (r, Vec::new())).collect(),
@@ -317,15 +591,29 @@ impl Model {
         self.status_of(room, user) == Some(MemberStatus::Approved)
     }
 
-    fn is_admin(room: Room, user: usize) -> bool {
-        room.admin() == Some(user)
+    fn is_admin(&self, room: Room, user: usize) -> bool {
+        self.admins.contains(&(room, user))
+    }
+
+    fn reason_kept(&self, room: Room, user: usize) -> Option<String> {
+        self.reasons.get(&(room, user)).cloned()
+    }
+
+    fn approved_count(&self, room: Room) -> usize {
+        (0..self.users.len())
+            .filter(|u| self.approved(room, *u))
+            .count()
+    }
+
+    fn admin_count(&self, room: Room) -> usize {
+        self.admins.iter().filter(|(r, _)| *r == room).count()
     }
 
     fn last_seq(&self, room: Room) -> u64 {
         self.messages.get(&room).map_or(0, |m| m.len() as u64)
     }
 
-    /// Text and clientMsgId of the message sent at step `index`.
+    /// Text and clientMsgId of the message sent at step `index`, and its reason.
     fn text_of(index: usize) -> String {
         format!("message of step {index}")
     }
@@ -334,35 +622,73 @@ impl Model {
         format!("client-{index}")
     }
 
-    /// Pushes `note` to every socket of `user`.
-    fn to_user(&self, notes: &mut [Vec<String>], user: usize, note: &str) {
+    fn reason_of(index: usize) -> String {
+        format!("reason of step {index}")
+    }
+
+    /// Stores a membership change: status, role and the reason kept with it.
+    fn set(
+        &mut self,
+        room: Room,
+        user: usize,
+        status: MemberStatus,
+        admin: bool,
+        reason: Option<&str>,
+    ) {
+        assert!(
+            !admin || status == MemberStatus::Approved,
+            "only approved members are admins"
+        );
+        self.status.insert((room, user), status);
+        if admin {
+            self.admins.insert((room, user));
+        } else {
+            self.admins.remove(&(room, user));
+        }
+        match reason {
+            Some(reason) => self.reasons.insert((room, user), reason.to_owned()),
+            None => self.reasons.remove(&(room, user)),
+        };
+    }
+
+    /// Pushes `note` to every socket whose user `to` names.
+    fn tell(&self, notes: &mut [Vec<String>], to: impl Fn(usize) -> bool, note: &str) {
         for (socket, socket_notes) in notes.iter_mut().enumerate() {
-            if self.owner[socket] == user {
+            if to(self.owner[socket]) {
                 socket_notes.push(note.to_owned());
             }
         }
     }
 
     /// A named room becomes the socket's current room; an omitted one is the current room.
+    /// A deleted current room is refused as deleted, or as no room at all (the contract
+    /// does not say whether deleting a room is naming none).
     fn resolve(&mut self, socket: usize, room: Option<Room>) -> Result<Room, Vec<ErrorCode>> {
         match room {
             Some(room) => {
                 self.current[socket] = Some(room);
                 Ok(room)
             }
-            None => self.current[socket].ok_or_else(|| vec![ErrorCode::NoRoom]),
+            None => match self.current[socket] {
+                None => Err(vec![ErrorCode::NoRoom]),
+                Some(room) if self.deleted.contains(&room) => {
+                    Err(vec![ErrorCode::RoomNotFound, ErrorCode::NoRoom])
+                }
+                Some(room) => Ok(room),
+            },
         }
     }
 
-    fn exists(room: Room) -> Result<(), Vec<ErrorCode>> {
-        match room {
-            Room::A | Room::B => Ok(()),
-            Room::Bogus => Err(vec![ErrorCode::RoomNotFound]),
+    fn exists(&self, room: Room) -> Result<(), Vec<ErrorCode>> {
+        if room == Room::Bogus || self.deleted.contains(&room) {
+            Err(vec![ErrorCode::RoomNotFound])
+        } else {
+            Ok(())
         }
     }
 
     fn require_approved(&self, user: usize, room: Room) -> Result<(), Vec<ErrorCode>> {
-        Self::exists(room)?;
+        self.exists(room)?;
         if self.approved(room, user) {
             Ok(())
         } else {
@@ -370,16 +696,41 @@ impl Model {
         }
     }
 
-    /// `memberChanged` to every approved member and to the user concerned.
-    fn member_changed(&self, notes: &mut [Vec<String>], room: Room, user: usize) {
-        let status = self.status_of(room, user).expect("a changed membership");
-        let note = note_member_changed(room, &self.users[user], status, Self::is_admin(room, user));
-        for (socket, socket_notes) in notes.iter_mut().enumerate() {
-            let owner = self.owner[socket];
-            if owner == user || self.approved(room, owner) {
-                socket_notes.push(note.clone());
-            }
+    fn require_admin(&self, user: usize, room: Room) -> Result<(), Vec<ErrorCode>> {
+        self.exists(room)?;
+        if self.is_admin(room, user) {
+            Ok(())
+        } else {
+            Err(vec![ErrorCode::NotAdmin])
         }
+    }
+
+    /// `memberChanged` about `user` (as now stored) to every approved member and to the
+    /// user; with a reason, only the admins and the user are told it.
+    fn member_changed(
+        &self,
+        notes: &mut [Vec<String>],
+        room: Room,
+        user: usize,
+        reason: Option<&str>,
+    ) {
+        let status = self.status_of(room, user).expect("a changed membership");
+        let admin = self.is_admin(room, user);
+        let name = &self.users[user];
+        let with_reason = note_member_changed(room, name, status, admin, reason);
+        let without = note_member_changed(room, name, status, admin, None);
+        self.tell(
+            notes,
+            |u| u == user || (reason.is_some() && self.is_admin(room, u)),
+            &with_reason,
+        );
+        self.tell(
+            notes,
+            |u| {
+                u != user && !(reason.is_some() && self.is_admin(room, u)) && self.approved(room, u)
+            },
+            &without,
+        );
     }
 
     fn apply(&mut self, index: usize, step: &Step) -> Expected {
@@ -408,52 +759,53 @@ impl Model {
     ) -> Result<Query, Vec<ErrorCode>> {
         let socket = step.actor;
         let actor = self.owner[socket];
+        let reason = |given: bool| given.then(|| Self::reason_of(index));
         match &step.act {
-            Act::Request(room) => {
-                self.current[socket] = Some(*room);
-                Self::exists(*room)?;
-                match self.status_of(*room, actor) {
-                    None | Some(MemberStatus::Rejected) => {
-                        self.status.insert((*room, actor), MemberStatus::Pending);
-                        let response = note_join_response(*room, MemberStatus::Pending);
-                        self.to_user(notes, actor, &response);
-                        let request = note_join_request(&self.users[actor], *room);
-                        if let Some(admin) = room.admin() {
-                            self.to_user(notes, admin, &request);
-                        }
-                        self.member_changed(notes, *room, actor);
-                    }
-                    // The answer to this request, on this socket only.
-                    Some(status) => notes[socket].push(note_join_response(*room, status)),
-                }
-                Ok(Query::Nothing)
+            Act::Request { room, reason: r } => {
+                self.request(socket, *room, reason(*r).as_deref(), notes)
             }
-            Act::Approve { room, target } | Act::Reject { room, target } => {
-                let approve = matches!(step.act, Act::Approve { .. });
-                let room = self.resolve(socket, *room)?;
-                Self::exists(room)?;
-                if !(Self::is_admin(room, actor) && self.approved(room, actor)) {
-                    return Err(vec![ErrorCode::NotAdmin]);
-                }
-                let new_status = match (approve, self.status_of(room, *target)) {
-                    (
-                        _,
-                        None
-                        | Some(MemberStatus::Left | MemberStatus::Removed | MemberStatus::Banned),
-                    )
-                    | (false, Some(MemberStatus::Approved)) => {
-                        return Err(vec![ErrorCode::RequestNotFound]);
-                    }
-                    (true, Some(MemberStatus::Approved))
-                    | (false, Some(MemberStatus::Rejected)) => return Ok(Query::Nothing),
-                    (true, Some(MemberStatus::Pending | MemberStatus::Rejected)) => {
-                        MemberStatus::Approved
-                    }
-                    (false, Some(MemberStatus::Pending)) => MemberStatus::Rejected,
-                };
-                self.status.insert((room, *target), new_status);
-                self.to_user(notes, *target, &note_join_response(room, new_status));
-                self.member_changed(notes, room, *target);
+            Act::Cancel(room) => self.cancel(socket, *room, notes),
+            Act::Approve { room, whom } => {
+                self.decide(socket, *room, whom, Verdict::Approve, notes)
+            }
+            Act::Reject {
+                room,
+                whom,
+                reason: r,
+            } => {
+                let reason = reason(*r);
+                self.decide(
+                    socket,
+                    *room,
+                    whom,
+                    Verdict::Reject(reason.as_deref()),
+                    notes,
+                )
+            }
+            Act::Leave(room) => self.leave(socket, *room, notes),
+            Act::Remove {
+                room,
+                target,
+                reason: r,
+            } => self.remove(socket, *room, *target, reason(*r).as_deref(), notes),
+            Act::Ban {
+                room,
+                target,
+                reason: r,
+            } => self.ban(socket, *room, *target, reason(*r).as_deref(), notes),
+            Act::Unban {
+                room,
+                target,
+                reason: r,
+            } => self.unban(socket, *room, *target, reason(*r).as_deref(), notes),
+            Act::SetRole {
+                room,
+                target,
+                admin,
+            } => self.set_role(socket, *room, *target, *admin, notes),
+            Act::Delete(room) => {
+                self.require_admin(actor, *room)?;
+                self.delete(*room, notes);
                 Ok(Query::Nothing)
             }
             Act::Send { room, with_id } => {
@@ -491,7 +843,15 @@ impl Model {
                     .flatten()
                     .collect();
                 if refusals.is_empty() {
-                    Ok(Query::CatchUp(rooms.clone()))
+                    // A room named twice is caught up once, from the smaller `afterSeq`.
+                    let mut once: Vec<(Room, u64)> = Vec::new();
+                    for (room, after_seq) in rooms {
+                        match once.iter_mut().find(|(named, _)| named == room) {
+                            Some((_, kept)) => *kept = (*kept).min(*after_seq),
+                            None => once.push((*room, *after_seq)),
+                        }
+                    }
+                    Ok(Query::CatchUp(once))
                 } else {
                     Err(refusals)
                 }
@@ -499,6 +859,250 @@ impl Model {
             Act::MyRooms => Ok(Query::Rooms),
         }
     }
+
+    /// `joinRoom request`: strangers and those who left or were removed ask; a rejected
+    /// user asks when there is no cooldown; a banned user is refused; a pending or
+    /// approved one is told their status again.
+    fn request(
+        &mut self,
+        socket: usize,
+        room: Room,
+        reason: Option<&str>,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        let actor = self.owner[socket];
+        self.current[socket] = Some(room);
+        self.exists(room)?;
+        match self.status_of(room, actor) {
+            None | Some(MemberStatus::Left | MemberStatus::Removed) => {}
+            Some(MemberStatus::Rejected) if !self.long_cooldown => {}
+            Some(MemberStatus::Rejected) => return Err(vec![ErrorCode::KnockCooldown]),
+            Some(MemberStatus::Banned) => return Err(vec![ErrorCode::Banned]),
+            // The answer to this request, on this socket only.
+            Some(status @ (MemberStatus::Pending | MemberStatus::Approved)) => {
+                notes[socket].push(note_join_response(room, status, None));
+                return Ok(Query::Nothing);
+            }
+        }
+        self.set(room, actor, MemberStatus::Pending, false, reason);
+        let response = note_join_response(room, MemberStatus::Pending, None);
+        self.tell(notes, |u| u == actor, &response);
+        let request = note_join_request(&self.users[actor], room, reason);
+        self.tell(notes, |u| self.is_admin(room, u), &request);
+        self.member_changed(notes, room, actor, reason);
+        Ok(Query::Nothing)
+    }
+
+    /// `joinRoom cancel`: a pending user withdraws.
+    fn cancel(
+        &mut self,
+        socket: usize,
+        room: Room,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        let actor = self.owner[socket];
+        self.current[socket] = Some(room);
+        self.exists(room)?;
+        if self.status_of(room, actor) != Some(MemberStatus::Pending) {
+            return Err(vec![ErrorCode::RequestNotFound]);
+        }
+        self.set(room, actor, MemberStatus::Left, false, None);
+        self.member_changed(notes, room, actor, None);
+        Ok(Query::Nothing)
+    }
+
+    /// `joinRoom approve` or `reject`.
+    fn decide(
+        &mut self,
+        socket: usize,
+        room: Option<Room>,
+        whom: &Whom,
+        verdict: Verdict<'_>,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        let actor = self.owner[socket];
+        let room = self.resolve(socket, room)?;
+        self.require_admin(actor, room)?;
+        for target in whom.targets() {
+            let decided = self.decide_one(room, target, verdict, notes);
+            match (decided, whom) {
+                (Ok(()), _) => {}
+                (Err(code), Whom::One(_)) => return Err(vec![code]),
+                (Err(code), Whom::Many(_)) => {
+                    let name = self.users.get(target).cloned().unwrap_or_else(ghost);
+                    notes[socket].push(note_target_error(code, &name));
+                }
+            }
+        }
+        Ok(Query::Nothing)
+    }
+
+    fn decide_one(
+        &mut self,
+        room: Room,
+        target: usize,
+        verdict: Verdict<'_>,
+        notes: &mut [Vec<String>],
+    ) -> Result<(), ErrorCode> {
+        let (reject, reason) = match verdict {
+            Verdict::Approve => (false, None),
+            Verdict::Reject(reason) => (true, reason),
+        };
+        let new_status = match (reject, self.status_of(room, target)) {
+            (_, None | Some(MemberStatus::Left | MemberStatus::Removed | MemberStatus::Banned))
+            | (true, Some(MemberStatus::Approved)) => return Err(ErrorCode::RequestNotFound),
+            (false, Some(MemberStatus::Approved)) | (true, Some(MemberStatus::Rejected)) => {
+                return Ok(());
+            }
+            (false, Some(MemberStatus::Pending | MemberStatus::Rejected)) => MemberStatus::Approved,
+            (true, Some(MemberStatus::Pending)) => MemberStatus::Rejected,
+        };
+        self.set(room, target, new_status, false, reason);
+        let response = note_join_response(room, new_status, reason);
+        self.tell(notes, |u| u == target, &response);
+        self.member_changed(notes, room, target, reason);
+        Ok(())
+    }
+
+    /// `leaveRoom`: a pending user withdraws, a member leaves (not the last admin while
+    /// others remain), the only member takes the room with them.
+    fn leave(
+        &mut self,
+        socket: usize,
+        room: Room,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        let actor = self.owner[socket];
+        self.current[socket] = Some(room);
+        self.exists(room)?;
+        match self.status_of(room, actor) {
+            Some(MemberStatus::Pending) => {}
+            Some(MemberStatus::Approved) if self.approved_count(room) == 1 => {
+                self.delete(room, notes);
+                return Ok(Query::Nothing);
+            }
+            Some(MemberStatus::Approved) => {
+                if self.is_admin(room, actor) && self.admin_count(room) == 1 {
+                    return Err(vec![ErrorCode::LastAdmin]);
+                }
+            }
+            _ => return Err(vec![ErrorCode::NotMember]),
+        }
+        self.set(room, actor, MemberStatus::Left, false, None);
+        self.member_changed(notes, room, actor, None);
+        Ok(Query::Nothing)
+    }
+
+    fn remove(
+        &mut self,
+        socket: usize,
+        room: Room,
+        target: usize,
+        reason: Option<&str>,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        self.current[socket] = Some(room);
+        self.require_admin(self.owner[socket], room)?;
+        if self.is_admin(room, target) {
+            return Err(vec![ErrorCode::TargetIsAdmin]);
+        }
+        if !self.approved(room, target) {
+            return Err(vec![ErrorCode::TargetNotMember]);
+        }
+        self.set(room, target, MemberStatus::Removed, false, reason);
+        self.member_changed(notes, room, target, reason);
+        Ok(Query::Nothing)
+    }
+
+    fn ban(
+        &mut self,
+        socket: usize,
+        room: Room,
+        target: usize,
+        reason: Option<&str>,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        self.current[socket] = Some(room);
+        self.require_admin(self.owner[socket], room)?;
+        if self.is_admin(room, target) {
+            return Err(vec![ErrorCode::TargetIsAdmin]);
+        }
+        if self.status_of(room, target) == Some(MemberStatus::Banned) {
+            return Ok(Query::Nothing);
+        }
+        if target == self.users.len() {
+            return Err(vec![ErrorCode::UserNotFound]);
+        }
+        self.set(room, target, MemberStatus::Banned, false, reason);
+        self.member_changed(notes, room, target, reason);
+        Ok(Query::Nothing)
+    }
+
+    /// `unbanMember`: only the admins (who see the banned list) and the user are told.
+    fn unban(
+        &mut self,
+        socket: usize,
+        room: Room,
+        target: usize,
+        reason: Option<&str>,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        self.current[socket] = Some(room);
+        self.require_admin(self.owner[socket], room)?;
+        if self.status_of(room, target) != Some(MemberStatus::Banned) {
+            return Err(vec![ErrorCode::TargetNotMember]);
+        }
+        self.set(room, target, MemberStatus::Left, false, reason);
+        let note =
+            note_member_changed(room, &self.users[target], MemberStatus::Left, false, reason);
+        self.tell(notes, |u| u == target || self.is_admin(room, u), &note);
+        Ok(Query::Nothing)
+    }
+
+    fn set_role(
+        &mut self,
+        socket: usize,
+        room: Room,
+        target: usize,
+        admin: bool,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        self.current[socket] = Some(room);
+        self.require_admin(self.owner[socket], room)?;
+        if !self.approved(room, target) {
+            return Err(vec![ErrorCode::TargetNotMember]);
+        }
+        if self.is_admin(room, target) == admin {
+            return Ok(Query::Nothing);
+        }
+        if !admin && self.admin_count(room) == 1 {
+            return Err(vec![ErrorCode::LastAdmin]);
+        }
+        self.set(room, target, MemberStatus::Approved, admin, None);
+        self.member_changed(notes, room, target, None);
+        Ok(Query::Nothing)
+    }
+
+    /// The room goes, with its memberships and messages: `roomDeleted` to every approved
+    /// and pending user.
+    fn delete(&mut self, room: Room, notes: &mut [Vec<String>]) {
+        let told = |u| {
+            matches!(
+                self.status_of(room, u),
+                Some(MemberStatus::Approved | MemberStatus::Pending)
+            )
+        };
+        self.tell(notes, told, &note_room_deleted(room));
+        self.deleted.insert(room);
+        self.status.retain(|(r, _), _| *r != room);
+        self.admins.retain(|(r, _)| *r != room);
+        self.reasons.retain(|(r, _), _| *r != room);
+        self.messages.insert(room, Vec::new());
+    }
+}
+
+fn ghost() -> UserId {
+    UserId::new("ghost")
 }
 
 /// The service under test with its sockets (see [`socket_owners`]) and rooms A and B.
@@ -514,23 +1118,29 @@ struct World {
 }
 
 impl World {
-    async fn new(user_count: usize) -> Self {
-        let service = new_service().await;
+    async fn new(case: &Case) -> Self {
+        let user_count = case.users;
+        let cooldown = if case.long_cooldown {
+            LONG_COOLDOWN_SECS
+        } else {
+            0
+        };
+        let service = new_service(cooldown).await;
         let mut users = Vec::new();
         for i in 0..user_count {
             users.push(add_user(&service, &format!("user{i}")).await);
         }
         let owner = socket_owners(user_count);
-        let (mut sessions, mut queues): (Vec<_>, Vec<_>) = owner
+        let (mut sessions, queues): (Vec<_>, Vec<_>) = owner
             .iter()
             .map(|user| open_socket(&service, &users[*user]))
             .unzip();
         let mut rooms = BTreeMap::from([(Room::Bogus, RoomId::new(BOGUS_ROOM))]);
         for room in Room::REAL {
-            let admin = room.admin().expect("a real room has an admin");
+            let creator = room.creator().expect("a real room has a creator");
             let created = service
                 .handle(
-                    &mut sessions[admin],
+                    &mut sessions[creator],
                     ClientMessage::CreateRoom {
                         room_name: format!("{room:?}"),
                     },
@@ -538,22 +1148,81 @@ impl World {
                 .await
                 .expect("room created");
             assert!(created.is_empty());
-            let room_id = sessions[admin]
+            let room_id = sessions[creator]
                 .current_room
                 .clone()
                 .expect("the created room is current");
             rooms.insert(room, room_id);
         }
-        for queue in &mut queues {
-            drain(queue);
-        }
-        Self {
+        let mut world = Self {
             service,
             users,
             owner,
             sessions,
             queues,
             rooms,
+        };
+        for (room, user, start) in case.starts() {
+            world.start(room, user, start).await;
+        }
+        // What the memberships were made with is not the case's business: every socket
+        // starts with nothing to read and its current room as the model has it.
+        for queue in &mut world.queues {
+            drain(queue);
+        }
+        for (socket, session) in world.sessions.iter_mut().enumerate() {
+            session.current_room = Room::REAL
+                .into_iter()
+                .find(|room| room.creator() == Some(socket))
+                .map(|room| world.rooms[&room].clone());
+        }
+        world
+    }
+
+    async fn act(&mut self, socket: usize, message: ClientMessage) {
+        self.service
+            .handle(&mut self.sessions[socket], message)
+            .await
+            .unwrap_or_else(|e| panic!("a case's start: {e}"));
+    }
+
+    /// Makes `user` start in `room` as `start` says, through the service.
+    async fn start(&mut self, room: Room, user: usize, start: Start) {
+        let creator = room.creator().expect("a real room has a creator");
+        let room_id = self.room_id(room);
+        let target = self.users[user].clone();
+        let request = ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: room_id.clone(),
+            reason: Some(START_REASON.to_owned()),
+        });
+        match start {
+            Start::Stranger => {}
+            Start::Pending => self.act(user, request).await,
+            Start::Approved => {
+                self.act(user, request).await;
+                let approve = JoinRoom::Approve {
+                    room_id: Some(room_id),
+                    targets: Targets::one(target),
+                };
+                self.act(creator, ClientMessage::JoinRoom(approve)).await;
+            }
+            Start::Rejected => {
+                self.act(user, request).await;
+                let reject = JoinRoom::Reject {
+                    room_id: Some(room_id),
+                    targets: Targets::one(target),
+                    reason: Some(START_REASON.to_owned()),
+                };
+                self.act(creator, ClientMessage::JoinRoom(reject)).await;
+            }
+            Start::Banned => {
+                let ban = ClientMessage::BanMember {
+                    room_id,
+                    target_user_id: target,
+                    reason: Some(START_REASON.to_owned()),
+                };
+                self.act(creator, ban).await;
+            }
         }
     }
 
@@ -569,28 +1238,89 @@ impl World {
     }
 
     fn target(&self, target: usize) -> UserId {
-        self.users
-            .get(target)
-            .cloned()
-            .unwrap_or_else(|| UserId::new("ghost"))
+        self.users.get(target).cloned().unwrap_or_else(ghost)
+    }
+
+    fn targets(&self, whom: &Whom) -> Targets {
+        match whom {
+            Whom::One(target) => Targets::one(self.target(*target)),
+            Whom::Many(targets) => Targets::many(targets.iter().map(|t| self.target(*t)).collect()),
+        }
     }
 
     fn request(&self, index: usize, act: &Act) -> ClientMessage {
         let room = |room: &Option<Room>| room.map(|room| self.room_id(room));
+        let reason = |given: &bool| given.then(|| Model::reason_of(index));
         match act {
-            Act::Request(r) => ClientMessage::JoinRoom(JoinRoom::Request {
+            Act::Request { room: r, reason: g } => ClientMessage::JoinRoom(JoinRoom::Request {
                 room_id: self.room_id(*r),
-                reason: None,
+                reason: reason(g),
             }),
-            Act::Approve { room: r, target } => ClientMessage::JoinRoom(JoinRoom::Approve {
+            Act::Cancel(r) => ClientMessage::JoinRoom(JoinRoom::Cancel {
+                room_id: self.room_id(*r),
+            }),
+            Act::Approve { room: r, whom } => ClientMessage::JoinRoom(JoinRoom::Approve {
                 room_id: room(r),
-                targets: Targets::one(self.target(*target)),
+                targets: self.targets(whom),
             }),
-            Act::Reject { room: r, target } => ClientMessage::JoinRoom(JoinRoom::Reject {
+            Act::Reject {
+                room: r,
+                whom,
+                reason: g,
+            } => ClientMessage::JoinRoom(JoinRoom::Reject {
                 room_id: room(r),
-                targets: Targets::one(self.target(*target)),
-                reason: None,
+                targets: self.targets(whom),
+                reason: reason(g),
             }),
+            Act::Leave(r) => ClientMessage::LeaveRoom {
+                room_id: self.room_id(*r),
+            },
+            Act::Remove {
+                room: r,
+                target,
+                reason: g,
+            } => ClientMessage::RemoveMember {
+                room_id: self.room_id(*r),
+                target_user_id: self.target(*target),
+                reason: reason(g),
+            },
+            Act::Ban {
+                room: r,
+                target,
+                reason: g,
+            } => ClientMessage::BanMember {
+                room_id: self.room_id(*r),
+                target_user_id: self.target(*target),
+                reason: reason(g),
+            },
+            Act::Unban {
+                room: r,
+                target,
+                reason: g,
+            } => ClientMessage::UnbanMember {
+                room_id: self.room_id(*r),
+                target_user_id: self.target(*target),
+                reason: reason(g),
+            },
+            Act::SetRole {
+                room: r,
+                target,
+                admin,
+            } => ClientMessage::SetRole {
+                room_id: self.room_id(*r),
+                target_user_id: self.target(*target),
+                role: if *admin { Role::Admin } else { Role::Member },
+            },
+            Act::Delete(r) => ClientMessage::DeleteRoom {
+                room_id: self.room_id(*r),
+            },
+            other => self.query_request(index, other),
+        }
+    }
+
+    fn query_request(&self, index: usize, act: &Act) -> ClientMessage {
+        let room = |room: &Option<Room>| room.map(|room| self.room_id(room));
+        match act {
             Act::Send { room: r, with_id } => ClientMessage::SendMessage {
                 message: Model::text_of(index),
                 room_id: room(r),
@@ -612,44 +1342,80 @@ impl World {
                     .collect(),
             },
             Act::MyRooms => ClientMessage::MyRooms,
+            other => unreachable!("not a query: {other:?}"),
         }
     }
 
     /// A notice as the model writes it; anything else is returned as is.
-    fn note(&self, message: ServerMessage) -> Result<String, ServerMessage> {
-        Ok(match message {
+    fn note(&self, message: &ServerMessage) -> Option<String> {
+        Some(match message {
             ServerMessage::JoinResponse {
-                room_id, status, ..
-            } => note_join_response(self.label(&room_id), status),
+                room_id,
+                status,
+                reason,
+            } => note_join_response(self.label(room_id), *status, reason.as_deref()),
             ServerMessage::JoinRequest {
-                user_id, room_id, ..
-            } => note_join_request(&user_id, self.label(&room_id)),
+                user_id,
+                room_id,
+                reason,
+            } => note_join_request(user_id, self.label(room_id), reason.as_deref()),
             ServerMessage::MemberChanged {
                 room_id,
                 user_id,
                 status,
                 is_admin,
-                ..
-            } => note_member_changed(self.label(&room_id), &user_id, status, is_admin),
+                reason,
+            } => note_member_changed(
+                self.label(room_id),
+                user_id,
+                *status,
+                *is_admin,
+                reason.as_deref(),
+            ),
+            ServerMessage::RoomDeleted { room_id } => note_room_deleted(self.label(room_id)),
             ServerMessage::MessageAck {
                 client_msg_id,
                 room_id,
                 seq,
                 ..
-            } => note_ack(client_msg_id.as_str(), self.label(&room_id), seq),
-            other => return Err(other),
+            } => note_ack(client_msg_id.as_str(), self.label(room_id), *seq),
+            ServerMessage::Error {
+                code,
+                message,
+                request_action,
+                target_user_id: Some(target),
+                retry_after_secs: None,
+            } if !message.is_empty() => format!(
+                "error {} {} target={target}",
+                code.as_str(),
+                request_action.as_deref().unwrap_or("(no requestAction)")
+            ),
+            _ => return None,
         })
     }
 }
 
 /// What one step did, as seen from outside the service.
 struct Observed {
-    /// The error code, or the answers returned to the acting socket that are not notices.
-    outcome: Result<Vec<Outbound>, ErrorCode>,
+    /// The error code (and `retryAfterSecs`), or the answers returned to the acting socket
+    /// that are not notices.
+    outcome: Result<Vec<Outbound>, (ErrorCode, Option<u64>)>,
     /// Per socket, as in [`Expected`].
     notes: Vec<Vec<String>>,
     /// Per socket: the chat frames it was sent.
     chats: Vec<Vec<ChatMessage>>,
+    /// Per socket: every frame it was sent, pushed or answered (chat messages included).
+    frames: Vec<Vec<ServerMessage>>,
+}
+
+/// `retryAfterSecs` of a refusal, when it has one.
+fn retry_after(error: &ServiceError) -> Option<u64> {
+    match error {
+        ServiceError::Rule(RuleError::KnockCooldown { retry_after_secs }) => {
+            Some(*retry_after_secs)
+        }
+        _ => None,
+    }
 }
 
 async fn perform(world: &mut World, index: usize, step: &Step) -> Observed {
@@ -661,6 +1427,7 @@ async fn perform(world: &mut World, index: usize, step: &Step) -> Observed {
     let sockets = world.sessions.len();
     let mut notes = vec![Vec::new(); sockets];
     let mut chats = vec![Vec::new(); sockets];
+    let mut frames = vec![Vec::new(); sockets];
     let mut answers = Vec::new();
     // The hub queues are filled before `handle` returns (the message batcher fans a message
     // out before it acknowledges it), so a non-blocking drain sees everything.
@@ -670,27 +1437,35 @@ async fn perform(world: &mut World, index: usize, step: &Step) -> Observed {
                 Outbound::Chat(chat) => {
                     let message = chat_message(&chat.frame);
                     assert_eq!((&message.room_id, message.seq), (&chat.room_id, chat.seq));
-                    chats[socket].push(message);
+                    chats[socket].push(message.clone());
+                    frames[socket].push(ServerMessage::Message(message));
                 }
-                Outbound::Frame(frame) => match world.note(decode(&frame)) {
-                    Ok(note) => notes[socket].push(note),
-                    Err(other) => notes[socket].push(format!("unexpected push: {other:?}")),
-                },
+                Outbound::Frame(frame) => {
+                    let message = decode(&frame);
+                    notes[socket].push(
+                        world
+                            .note(&message)
+                            .unwrap_or_else(|| format!("unexpected push: {message:?}")),
+                    );
+                    frames[socket].push(message);
+                }
                 other => notes[socket].push(format!("unexpected push: {other:?}")),
             }
         }
     }
     let outcome = match result {
-        Err(error) => Err(error.code()),
+        Err(error) => Err((error.code(), retry_after(&error))),
         Ok(returned) => {
             for item in returned {
-                if let Outbound::Frame(frame) = &item
-                    && let Ok(note) = world.note(decode(frame))
-                {
-                    notes[step.actor].push(note);
-                } else {
-                    answers.push(item);
+                if let Outbound::Frame(frame) = &item {
+                    let message = decode(frame);
+                    frames[step.actor].push(message.clone());
+                    if let Some(note) = world.note(&message) {
+                        notes[step.actor].push(note);
+                        continue;
+                    }
                 }
+                answers.push(item);
             }
             Ok(answers)
         }
@@ -699,6 +1474,7 @@ async fn perform(world: &mut World, index: usize, step: &Step) -> Observed {
         outcome,
         notes,
         chats,
+        frames,
     }
 }
 
@@ -743,7 +1519,7 @@ fn check_answer(
                 .collect();
             prop_assert_eq!(got, want);
         }
-        Query::Members(room) => check_members(world, model, *room, &frames, answers)?,
+        Query::Members(room) => check_members(world, model, actor, *room, &frames, answers)?,
         Query::Rooms => check_rooms(world, model, actor, &frames, answers)?,
         Query::CatchUp(rooms) => {
             let got: Vec<(Room, u64)> = answers
@@ -759,9 +1535,12 @@ fn check_answer(
     Ok(())
 }
 
+/// `roomMembers`: approved and pending users, admins first; to an admin also the banned
+/// users, and every row's reason; to other members no reason.
 fn check_members(
     world: &World,
     model: &Model,
+    actor: usize,
     room: Room,
     frames: &[ServerMessage],
     answers: &[Outbound],
@@ -780,26 +1559,44 @@ fn check_members(
     };
     prop_assert_eq!(world.label(room_id), room);
     prop_assert_eq!(room_name, &format!("{room:?}"));
-    let admin = room.admin().expect("a real room");
-    prop_assert_eq!(
-        participants.first().map(|p| (&p.user_id, p.is_admin)),
-        Some((&model.users[admin], true)),
-        "the admin comes first"
+    let admin_flags: Vec<bool> = participants.iter().map(|p| p.is_admin).collect();
+    prop_assert!(
+        admin_flags.first() == Some(&true) && admin_flags.is_sorted_by(|a, b| a >= b),
+        "admins first: {:?}",
+        participants
     );
-    let mut got: Vec<(String, MemberStatus, bool)> = participants
+    let to_admin = model.is_admin(room, actor);
+    let mut got: Vec<(String, MemberStatus, bool, Option<String>)> = participants
         .iter()
-        .map(|p| (p.user_id.to_string(), p.status, p.is_admin))
-        .collect();
-    got.sort_by_key(|(user, _, _)| user.clone());
-    let want: Vec<(String, MemberStatus, bool)> = (0..model.users.len())
-        .filter_map(|u| {
-            model
-                .status_of(room, u)
-                .filter(|s| *s != MemberStatus::Rejected)
-                .map(|s| (model.users[u].to_string(), s, Model::is_admin(room, u)))
+        .map(|p| {
+            (
+                p.user_id.to_string(),
+                p.status,
+                p.is_admin,
+                p.reason.clone(),
+            )
         })
         .collect();
-    prop_assert_eq!(got, want, "approved and pending users only");
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let want: Vec<(String, MemberStatus, bool, Option<String>)> = (0..model.users.len())
+        .filter_map(|u| {
+            let status = model.status_of(room, u)?;
+            let listed = match status {
+                MemberStatus::Approved | MemberStatus::Pending => true,
+                MemberStatus::Banned => to_admin,
+                MemberStatus::Rejected | MemberStatus::Left | MemberStatus::Removed => false,
+            };
+            listed.then(|| {
+                (
+                    model.users[u].to_string(),
+                    status,
+                    model.is_admin(room, u),
+                    model.reason_kept(room, u).filter(|_| to_admin),
+                )
+            })
+        })
+        .collect();
+    prop_assert_eq!(got, want, "members as listed to an admin: {}", to_admin);
     Ok(())
 }
 
@@ -832,21 +1629,78 @@ fn check_rooms(
         .into_iter()
         .filter_map(|room| {
             let status = model.status_of(room, actor)?;
+            let listed = matches!(
+                status,
+                MemberStatus::Approved | MemberStatus::Pending | MemberStatus::Rejected
+            );
             let last_seq = if status == MemberStatus::Approved {
                 model.last_seq(room)
             } else {
                 0
             };
-            Some((
-                room,
-                format!("{room:?}"),
-                status,
-                Model::is_admin(room, actor),
-                last_seq,
-            ))
+            listed.then(|| {
+                (
+                    room,
+                    format!("{room:?}"),
+                    status,
+                    model.is_admin(room, actor),
+                    last_seq,
+                )
+            })
         })
         .collect();
-    prop_assert_eq!(got, want, "lastSeq is 0 unless approved");
+    prop_assert_eq!(
+        got,
+        want,
+        "not the rooms left, removed from, banned from or deleted; lastSeq 0 unless approved"
+    );
+    Ok(())
+}
+
+/// Issue 16's invariant, stated on its own: whoever is not an approved member of a room
+/// after a step was sent nothing of that room in the step: no message, no member change
+/// other than their own, no history, no member list, no catch-up.
+fn check_nothing_reaches_outsiders(
+    world: &World,
+    model: &Model,
+    step: &Step,
+    observed: &Observed,
+) -> Result<(), TestCaseError> {
+    for (socket, frames) in observed.frames.iter().enumerate() {
+        let user = world.owner[socket];
+        for frame in frames {
+            let room_id = match frame {
+                ServerMessage::Message(ChatMessage { room_id, .. })
+                | ServerMessage::History { room_id, .. }
+                | ServerMessage::RoomMembers { room_id, .. } => room_id,
+                ServerMessage::MemberChanged {
+                    room_id, user_id, ..
+                } if *user_id != world.users[user] => room_id,
+                _ => continue,
+            };
+            prop_assert!(
+                model.approved(world.label(room_id), user),
+                "{} is not an approved member of {:?} but socket {} was sent {:?}",
+                world.users[user],
+                world.label(room_id),
+                socket,
+                frame
+            );
+        }
+    }
+    if let Ok(answers) = &observed.outcome {
+        let user = world.owner[step.actor];
+        for answer in answers {
+            if let Outbound::CatchUp { room_id, .. } = answer {
+                prop_assert!(
+                    model.approved(world.label(room_id), user),
+                    "{} is not an approved member of {:?} but is caught up on it",
+                    world.users[user],
+                    world.label(room_id)
+                );
+            }
+        }
+    }
     Ok(())
 }
 
@@ -857,28 +1711,26 @@ fn check_step(
     expected: Expected,
     observed: Observed,
 ) -> Result<(), TestCaseError> {
-    // (b) Live messages go only to users approved in that room at that moment.
-    for (socket, chats) in observed.chats.iter().enumerate() {
-        let user = world.owner[socket];
-        for chat in chats {
-            prop_assert!(
-                model.approved(world.label(&chat.room_id), user),
-                "{} is not an approved member but socket {} was sent {:?}",
-                world.users[user],
-                socket,
-                chat
-            );
-        }
-    }
-    // (a) The action succeeds exactly when the rules allow it, with the right code.
+    check_nothing_reaches_outsiders(world, model, step, &observed)?;
+    // The action succeeds exactly when the rules allow it, with the right code.
     match (&expected.outcome, &observed.outcome) {
         (Ok(query), Ok(answers)) => {
             check_answer(world, model, world.owner[step.actor], query, answers)?;
         }
-        (Err(codes), Err(code)) => prop_assert!(
-            codes.contains(code),
-            "refused with {code:?}, the contract says one of {codes:?}"
-        ),
+        (Err(codes), Err((code, retry_after))) => {
+            prop_assert!(
+                codes.contains(code),
+                "refused with {code:?}, the contract says one of {codes:?}"
+            );
+            if *code == ErrorCode::KnockCooldown {
+                prop_assert!(
+                    retry_after.is_some_and(|secs| (1..=LONG_COOLDOWN_SECS).contains(&secs)),
+                    "knock_cooldown says when to try again, got {retry_after:?}"
+                );
+            } else {
+                prop_assert_eq!(*retry_after, None);
+            }
+        }
         (want, got) => {
             return Err(TestCaseError::fail(format!(
                 "the model expects {want:?}, the service answered {got:?}"
@@ -925,42 +1777,57 @@ fn check_step(
     Ok(())
 }
 
-/// (c) Storage holds exactly the model's memberships and message counts.
+/// Storage holds exactly the model's memberships (with their reasons) and message
+/// counts; a deleted room, its memberships and its messages are gone.
 async fn check_storage(world: &World, model: &Model) -> Result<(), TestCaseError> {
     let storage = world.service.storage();
     for room in Room::REAL {
-        let mut stored: Vec<(String, MemberStatus, bool)> = storage
-            .members(&world.room_id(room))
+        let room_id = world.room_id(room);
+        let mut stored: Vec<(String, MemberStatus, bool, Option<String>)> = storage
+            .members(&room_id)
             .await
             .expect("members")
             .into_iter()
-            .map(|p| (p.user_id.to_string(), p.status, p.is_admin))
+            .map(|p| (p.user_id.to_string(), p.status, p.is_admin, p.reason))
             .collect();
-        stored.sort_by_key(|(user, _, _)| user.clone());
-        let want: Vec<(String, MemberStatus, bool)> = (0..model.users.len())
+        stored.sort_by(|a, b| a.0.cmp(&b.0));
+        let want: Vec<(String, MemberStatus, bool, Option<String>)> = (0..model.users.len())
             .filter_map(|u| {
-                model
-                    .status_of(room, u)
-                    .map(|s| (model.users[u].to_string(), s, Model::is_admin(room, u)))
+                model.status_of(room, u).map(|s| {
+                    (
+                        model.users[u].to_string(),
+                        s,
+                        model.is_admin(room, u),
+                        model.reason_kept(room, u),
+                    )
+                })
             })
             .collect();
         prop_assert_eq!(stored, want, "stored memberships of {:?}", room);
-        let last_seq = storage
-            .room(&world.room_id(room))
-            .await
-            .expect("room")
-            .expect("the room exists")
-            .last_seq;
-        prop_assert_eq!(last_seq, model.last_seq(room), "last seq of {:?}", room);
+        let stored_room = storage.room(&room_id).await.expect("room");
+        if model.deleted.contains(&room) {
+            prop_assert!(stored_room.is_none(), "{:?} was deleted", room);
+            let messages = storage
+                .messages_before(&room_id, None, 100)
+                .await
+                .expect("messages");
+            prop_assert!(messages.is_empty(), "the messages of {:?} are gone", room);
+        } else {
+            let last_seq = stored_room.expect("the room exists").last_seq;
+            prop_assert_eq!(last_seq, model.last_seq(room), "last seq of {:?}", room);
+        }
     }
     Ok(())
 }
 
-async fn run_scenario(user_count: usize, steps: &[Step]) -> Result<(), TestCaseError> {
-    let mut world = World::new(user_count).await;
-    let mut model = Model::new(world.users.clone());
+async fn run_scenario(case: &Case) -> Result<(), TestCaseError> {
+    let mut world = World::new(case).await;
+    let mut model = Model::new(world.users.clone(), case);
     assert_eq!(world.owner, model.owner);
-    for (index, step) in steps.iter().enumerate() {
+    check_storage(&world, &model)
+        .await
+        .map_err(|e| TestCaseError::fail(format!("at the start: {e}")))?;
+    for (index, step) in case.steps.iter().enumerate() {
         let expected = model.apply(index, step);
         let observed = perform(&mut world, index, step).await;
         check_step(&world, &model, step, expected, observed)
@@ -976,12 +1843,12 @@ proptest! {
     #![proptest_config(config(128))]
 
     #[test]
-    fn no_action_sequence_lets_outsiders_in((user_count, steps) in scenario()) {
+    fn no_action_sequence_lets_outsiders_in(case in scenario()) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        runtime.block_on(run_scenario(user_count, &steps))?;
+        runtime.block_on(run_scenario(&case))?;
     }
 }
 
@@ -1267,7 +2134,7 @@ async fn setup_rooms(
 }
 
 async fn run_concurrent(room_count: usize, plans: Vec<Vec<Planned>>) -> Result<(), TestCaseError> {
-    let service = new_service().await;
+    let service = new_service(0).await;
     let mut firsts = Vec::new();
     let mut seconds = Vec::new();
     let mut queues = Vec::new();

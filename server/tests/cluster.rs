@@ -1,5 +1,9 @@
 //! Several Knock nodes sharing PostgreSQL and Redis: real processes, a real Redis of the
 //! test's own (so it can be restarted), the machine's PostgreSQL.
+//!
+//! Besides sharing a room, failover and a Redis restart: taking access back across nodes
+//! (a removal, a deleted room, a ban), raced, round after round, against what other nodes
+//! send the moment the admin is answered, while the admin's node is busy.
 
 mod common;
 
@@ -10,7 +14,7 @@ use std::{
 };
 
 use common::{Client, TestServer, admit, postgres::PostgresDatabase};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A `redis-server` of the test's own on a free port; restartable on that port.
 struct Redis {
@@ -223,4 +227,429 @@ async fn delivery_recovers_after_redis_restarts_mid_conversation() {
     assert_eq!(alice.expect("message").await["seq"], 4);
     assert_eq!(bob.expect("message").await["seq"], 4);
     bob.expect_silence().await;
+}
+
+// =====================================================================================
+// Taking access back across nodes (issue 16): from the moment the acting admin is
+// answered, no node sends the room to whoever lost it.
+// =====================================================================================
+
+/// The next `count` frames of `client`, each described by [`summary`], sorted: frames
+/// that different nodes send come in no defined order.
+async fn next_frames(client: &mut Client, room: &str, count: usize) -> Vec<String> {
+    let mut frames = Vec::with_capacity(count);
+    for _ in 0..count {
+        frames.push(summary(&client.next().await, room));
+    }
+    frames.sort();
+    frames
+}
+
+/// A frame in a few words; it must be about `room` if it names a room.
+fn summary(frame: &Value, room: &str) -> String {
+    if let Some(named) = frame.get("roomId") {
+        assert_eq!(named, room, "a frame about another room: {frame}");
+    }
+    let text = |key: &str| frame[key].as_str().unwrap_or("-").to_owned();
+    match frame["action"].as_str().unwrap_or_default() {
+        "message" => format!("message {} {}", text("userId"), text("message")),
+        "memberChanged" => format!(
+            "memberChanged {} {} admin={} reason={}",
+            text("userId"),
+            text("status"),
+            frame["isAdmin"],
+            text("reason")
+        ),
+        "joinRequest" => format!("joinRequest {} reason={}", text("userId"), text("reason")),
+        "joinResponse" => format!("joinResponse {}", text("status")),
+        "roomDeleted" => "roomDeleted".to_owned(),
+        action @ ("history" | "roomMembers") => action.to_owned(),
+        "error" => format!("error {} {}", text("code"), text("requestAction")),
+        _ => panic!("a frame these tests do not expect: {frame}"),
+    }
+}
+
+fn sorted(frames: &[&str]) -> Vec<String> {
+    let mut frames: Vec<String> = frames.iter().map(|f| (*f).to_owned()).collect();
+    frames.sort();
+    frames
+}
+
+/// Reading, listing and resuming the room are refused with `code`, and `myRooms` does not
+/// list it. An answer comes after anything sent before it, so a frame of the room that
+/// reached this socket fails here too.
+async fn assert_refused(client: &mut Client, room: &str, code: &str) {
+    client
+        .send(json!({"action": "getHistory", "roomId": room}))
+        .await;
+    client.expect_error(code, Some("getHistory")).await;
+    client
+        .send(json!({"action": "getMembers", "roomId": room}))
+        .await;
+    client.expect_error(code, Some("getMembers")).await;
+    client
+        .send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 0}]}))
+        .await;
+    client.expect_error(code, Some("resume")).await;
+    client.send(json!({"action": "myRooms"})).await;
+    let rooms = client.expect("rooms").await;
+    assert!(
+        rooms["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|listed| listed["roomId"] != room),
+        "{rooms}"
+    );
+}
+
+/// `frame` is refused with `room_not_found`.
+async fn refused_on(client: &mut Client, frame: Value) {
+    let action = frame["action"].as_str().unwrap().to_owned();
+    client.send(frame).await;
+    client.expect_error("room_not_found", Some(&action)).await;
+}
+
+/// Users busy chatting on one node, each in a room of their own: a burst of their messages
+/// queues events on that node's way to Redis, as on a busy node, so that a change it
+/// publishes next reaches the other nodes late. Without the barrier (a revocation is
+/// answered only once every node has applied it), messages sent on another node right
+/// after the answer could then overtake the change.
+struct Busy {
+    chatters: Vec<(Client, String)>,
+}
+
+impl Busy {
+    const CHATTERS: usize = 16;
+    const BURST: usize = 25;
+
+    async fn on(node: &TestServer) -> Self {
+        let mut chatters = Vec::new();
+        for i in 0..Self::CHATTERS {
+            let mut client = node.user(&format!("busy{i}")).await;
+            let room = client.create_room("Busy").await;
+            chatters.push((client, room));
+        }
+        Self { chatters }
+    }
+
+    /// Sends a burst from every chatter without waiting for it.
+    async fn burst(&mut self) {
+        let text = "busy ".repeat(600);
+        for (client, room) in &mut self.chatters {
+            for _ in 0..Self::BURST {
+                say(client, room, &text).await;
+            }
+        }
+    }
+
+    /// Reads the burst back: every message was stored and delivered.
+    async fn drain(&mut self) {
+        for (client, _) in &mut self.chatters {
+            for _ in 0..Self::BURST {
+                client.expect("message").await;
+            }
+        }
+    }
+}
+
+async fn knock_on(client: &mut Client, room: &str) {
+    client
+        .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
+        .await;
+}
+
+#[tokio::test]
+async fn a_member_removed_on_one_node_is_sent_nothing_more_on_any() {
+    let cluster = Cluster::start(3).await;
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    // The admin on A; Bob, removed in every round, on B with a tab on each other node;
+    // Dave on B and Carol on C show what their nodes deliver.
+    let mut alice = a.user("alice").await;
+    let mut bob = b.user("bob").await;
+    let mut bob_on_a = a.socket(&bob.token).await;
+    let mut bob_on_c = c.socket(&bob.token).await;
+    let mut dave = b.user("dave").await;
+    let mut carol = c.user("carol").await;
+    let mut busy = Busy::on(a).await;
+    // Each round races the removal's answer against messages and a member change sent
+    // the moment it comes, from the admin's node and from a third one, while the admin's
+    // node is busy.
+    for round in 0..20 {
+        let room = alice.create_room(&format!("Round {round}")).await;
+        admit(&mut alice, &mut bob, &room, &mut []).await;
+        admit(&mut alice, &mut dave, &room, &mut [&mut bob]).await;
+        admit(&mut alice, &mut carol, &room, &mut [&mut bob, &mut dave]).await;
+        for tab in [&mut bob_on_a, &mut bob_on_c] {
+            let frames = next_frames(tab, &room, 8).await;
+            assert!(
+                frames.iter().all(|f| !f.starts_with("message")),
+                "{frames:?}"
+            );
+        }
+
+        let reason = if round % 2 == 0 { "off topic" } else { "-" };
+        let mut remove = json!({"action": "removeMember", "roomId": room, "targetUserId": "bob"});
+        if round % 2 == 0 {
+            remove["reason"] = json!(reason);
+        }
+        busy.burst().await;
+        alice.send(remove).await;
+        let removed = format!("memberChanged bob removed admin=false reason={reason}");
+        assert_eq!(summary(&alice.next().await, &room), removed);
+        say(&mut carol, &room, "from C").await;
+        say(&mut alice, &room, "from A").await;
+        alice
+            .send(json!({"action": "setRole", "roomId": room, "targetUserId": "carol", "role": "admin"}))
+            .await;
+
+        // Bob's node delivers all of it to Dave, the reason aside...
+        let promoted = "memberChanged carol approved admin=true reason=-";
+        assert_eq!(
+            next_frames(&mut dave, &room, 4).await,
+            sorted(&[
+                "memberChanged bob removed admin=false reason=-",
+                "message alice from A",
+                "message carol from C",
+                promoted,
+            ])
+        );
+        assert_eq!(
+            next_frames(&mut carol, &room, 4).await,
+            sorted(&[
+                "memberChanged bob removed admin=false reason=-",
+                "message alice from A",
+                "message carol from C",
+                promoted,
+            ])
+        );
+        assert_eq!(
+            next_frames(&mut alice, &room, 3).await,
+            sorted(&["message alice from A", "message carol from C", promoted])
+        );
+        // ...and to Bob, on every node, his own removal and nothing more.
+        for tab in [&mut bob, &mut bob_on_a, &mut bob_on_c] {
+            assert_eq!(summary(&tab.next().await, &room), removed);
+            assert_refused(tab, &room, "not_member").await;
+        }
+        tokio::join!(
+            bob.expect_silence(),
+            bob_on_a.expect_silence(),
+            bob_on_c.expect_silence()
+        );
+        busy.drain().await;
+    }
+}
+
+#[tokio::test]
+async fn a_room_deleted_on_one_node_is_gone_on_every_node() {
+    let cluster = Cluster::start(3).await;
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    // The admin on A, a member on B, a member and a pending user on C.
+    let mut alice = a.user("alice").await;
+    let mut bob = b.user("bob").await;
+    let mut dave = c.user("dave").await;
+    let mut carol = c.user("carol").await;
+    let mut busy = Busy::on(a).await;
+    for round in 0..10 {
+        let room = alice.create_room(&format!("Round {round}")).await;
+        admit(&mut alice, &mut bob, &room, &mut []).await;
+        admit(&mut alice, &mut dave, &room, &mut [&mut bob]).await;
+        knock_on(&mut carol, &room).await;
+        let pending = "memberChanged carol pending admin=false reason=-";
+        assert_eq!(
+            next_frames(&mut carol, &room, 2).await,
+            sorted(&["joinResponse pending", pending])
+        );
+        assert_eq!(
+            next_frames(&mut alice, &room, 2).await,
+            sorted(&["joinRequest carol reason=-", pending])
+        );
+        for member in [&mut bob, &mut dave] {
+            assert_eq!(next_frames(member, &room, 1).await, sorted(&[pending]));
+        }
+
+        busy.burst().await;
+        alice
+            .send(json!({"action": "deleteRoom", "roomId": room}))
+            .await;
+        assert_eq!(alice.expect("roomDeleted").await["roomId"], room);
+        // The moment the deletion is answered, a message sent on C is refused, and so
+        // are reading it on B and knocking on it on C.
+        say(&mut dave, &room, "too late").await;
+        bob.send(json!({"action": "getHistory", "roomId": room}))
+            .await;
+        knock_on(&mut carol, &room).await;
+        assert_eq!(
+            next_frames(&mut dave, &room, 2).await,
+            sorted(&["roomDeleted", "error room_not_found sendMessage"])
+        );
+        assert_eq!(
+            next_frames(&mut bob, &room, 2).await,
+            sorted(&["roomDeleted", "error room_not_found getHistory"])
+        );
+        assert_eq!(
+            next_frames(&mut carol, &room, 2).await,
+            sorted(&["roomDeleted", "error room_not_found joinRoom"])
+        );
+
+        // Every action on the room, from every node, finds no room.
+        for client in [&mut alice, &mut bob, &mut dave] {
+            assert_refused(client, &room, "room_not_found").await;
+        }
+        let approve = json!({"action": "joinRoom", "subAction": "approve", "roomId": room, "targetUserId": "carol"});
+        let cancel = json!({"action": "joinRoom", "subAction": "cancel", "roomId": room});
+        let send = json!({"action": "sendMessage", "roomId": room, "message": "anyone?"});
+        refused_on(&mut alice, json!({"action": "deleteRoom", "roomId": room})).await;
+        refused_on(&mut alice, approve).await;
+        refused_on(&mut bob, json!({"action": "leaveRoom", "roomId": room})).await;
+        refused_on(&mut bob, send).await;
+        refused_on(&mut carol, cancel).await;
+        knock_on(&mut carol, &room).await;
+        carol.expect_error("room_not_found", Some("joinRoom")).await;
+        let preview = reqwest::get(c.url(&format!("/api/rooms/{room}")))
+            .await
+            .unwrap();
+        assert_eq!(preview.status(), 404);
+        // Nothing of the room, the refused message included, reaches anyone.
+        tokio::join!(
+            alice.expect_silence(),
+            bob.expect_silence(),
+            carol.expect_silence(),
+            dave.expect_silence()
+        );
+        busy.drain().await;
+    }
+}
+
+/// Alice's room with Erin as a second admin, and Bob and Mallory as members.
+async fn moderated_room(
+    alice: &mut Client,
+    erin: &mut Client,
+    bob: &mut Client,
+    mallory: &mut Client,
+) -> String {
+    let room = alice.create_room("Moderated").await;
+    admit(alice, bob, &room, &mut []).await;
+    admit(alice, erin, &room, &mut [&mut *bob]).await;
+    admit(alice, mallory, &room, &mut [&mut *bob, &mut *erin]).await;
+    alice
+        .send(json!({"action": "setRole", "roomId": room, "targetUserId": "erin", "role": "admin"}))
+        .await;
+    for client in [alice, bob, erin, mallory] {
+        assert_eq!(
+            next_frames(client, &room, 1).await,
+            sorted(&["memberChanged erin approved admin=true reason=-"])
+        );
+    }
+    room
+}
+
+#[tokio::test]
+async fn a_user_banned_on_one_node_knocks_in_vain_on_every_node() {
+    let cluster = Cluster::start(3).await;
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    // Admins: Alice on A (with a tab on B) and Erin on C. Bob, a member, on B.
+    // Mallory, a member on C with a tab on B, is banned; so is Trudy, before knocking.
+    let mut alice = a.user("alice").await;
+    let mut bob = b.user("bob").await;
+    let mut erin = c.user("erin").await;
+    let mut mallory = c.user("mallory").await;
+    let mut trudy = c.user("trudy").await;
+    let mut zoe = b.user("zoe").await;
+    let room = moderated_room(&mut alice, &mut erin, &mut bob, &mut mallory).await;
+    let mut alice_on_b = b.socket(&alice.token).await;
+    let mut mallory_on_b = b.socket(&mallory.token).await;
+
+    alice
+        .send(json!({"action": "banMember", "roomId": room, "targetUserId": "mallory", "reason": "spam"}))
+        .await;
+    let banned = "memberChanged mallory banned admin=false reason=spam";
+    assert_eq!(next_frames(&mut alice, &room, 1).await, sorted(&[banned]));
+    // A knock on another node the moment the ban is answered is refused.
+    knock_on(&mut mallory_on_b, &room).await;
+    assert_eq!(
+        next_frames(&mut mallory_on_b, &room, 2).await,
+        sorted(&[banned, "error banned joinRoom"])
+    );
+    assert_eq!(next_frames(&mut mallory, &room, 1).await, sorted(&[banned]));
+    for admin in [&mut alice_on_b, &mut erin] {
+        assert_eq!(next_frames(admin, &room, 1).await, sorted(&[banned]));
+    }
+    assert_eq!(
+        next_frames(&mut bob, &room, 1).await,
+        sorted(&["memberChanged mallory banned admin=false reason=-"])
+    );
+    alice
+        .send(json!({"action": "banMember", "roomId": room, "targetUserId": "trudy"}))
+        .await;
+    let trudy_banned = "memberChanged trudy banned admin=false reason=-";
+    for client in [&mut alice, &mut alice_on_b, &mut erin, &mut bob, &mut trudy] {
+        assert_eq!(next_frames(client, &room, 1).await, sorted(&[trudy_banned]));
+    }
+    for _ in 0..3 {
+        for knocker in [&mut mallory, &mut mallory_on_b, &mut trudy] {
+            knock_on(knocker, &room).await;
+            knocker.expect_error("banned", Some("joinRoom")).await;
+        }
+    }
+
+    // No admin on any node heard of those knocks: the next request they hear of is Zoe's,
+    // and Bob's next change is hers.
+    knock_on(&mut zoe, &room).await;
+    let zoe_pending = "memberChanged zoe pending admin=false reason=-";
+    for admin in [&mut alice, &mut alice_on_b, &mut erin] {
+        assert_eq!(
+            summary(&admin.next().await, &room),
+            "joinRequest zoe reason=-"
+        );
+        assert_eq!(summary(&admin.next().await, &room), zoe_pending);
+    }
+    assert_eq!(summary(&bob.next().await, &room), zoe_pending);
+    assert_eq!(
+        next_frames(&mut zoe, &room, 2).await,
+        sorted(&["joinResponse pending", zoe_pending])
+    );
+
+    // Unbanned on C: the admins and Mallory are told, Bob is not; her knock on B then
+    // reaches every admin.
+    erin.send(json!({"action": "unbanMember", "roomId": room, "targetUserId": "mallory"}))
+        .await;
+    let unbanned = "memberChanged mallory left admin=false reason=-";
+    assert_eq!(next_frames(&mut erin, &room, 1).await, sorted(&[unbanned]));
+    knock_on(&mut mallory_on_b, &room).await;
+    let mallory_pending = "memberChanged mallory pending admin=false reason=-";
+    assert_eq!(
+        next_frames(&mut mallory_on_b, &room, 3).await,
+        sorted(&[unbanned, "joinResponse pending", mallory_pending])
+    );
+    assert_eq!(
+        next_frames(&mut mallory, &room, 3).await,
+        sorted(&[unbanned, "joinResponse pending", mallory_pending])
+    );
+    for admin in [&mut alice, &mut alice_on_b] {
+        assert_eq!(
+            next_frames(admin, &room, 3).await,
+            sorted(&[unbanned, "joinRequest mallory reason=-", mallory_pending])
+        );
+    }
+    assert_eq!(
+        next_frames(&mut erin, &room, 2).await,
+        sorted(&["joinRequest mallory reason=-", mallory_pending])
+    );
+    assert_eq!(summary(&bob.next().await, &room), mallory_pending);
+    tokio::join!(
+        alice.expect_silence(),
+        alice_on_b.expect_silence(),
+        erin.expect_silence(),
+        bob.expect_silence(),
+        trudy.expect_silence(),
+        zoe.expect_silence()
+    );
 }

@@ -294,6 +294,17 @@ pub fn focus_next_step() {
     }
 }
 
+/// Focuses the element with this id, if it is on the page (a form that just opened).
+pub fn focus_id(id: &str) {
+    if let Some(el) = window()
+        .document()
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = el.focus();
+    }
+}
+
 /// Whether the browser believes it has a network (`navigator.onLine`).
 pub fn network_up() -> bool {
     window().navigator().on_line()

@@ -5,6 +5,7 @@ use knock_protocol::{MemberStatus, RoomId, RoomPreview, limits};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
+use crate::components::error_text::ErrorText;
 use crate::components::reason_field::ReasonField;
 use crate::router::Nav;
 use crate::state::{Slot, room_path};
@@ -104,7 +105,6 @@ fn CreateRoomForm() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
     let name = RwSignal::new(String::new());
-    let error = move || chat.0.with(|s| s.error(&Slot::CreateRoom));
     // Just signed in (the sign-in form and its focus are gone): start here.
     let field = NodeRef::<leptos::html::Input>::new();
     Effect::new(move |_| {
@@ -139,7 +139,7 @@ fn CreateRoomForm() -> impl IntoView {
                     on:input=move |ev| name.set(event_target_value(&ev))
                 />
             </div>
-            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <ErrorText at=Slot::CreateRoom />
             <button type="submit" class="btn btn-primary">"Create room"</button>
         </form>
     }
@@ -147,11 +147,9 @@ fn CreateRoomForm() -> impl IntoView {
 
 #[component]
 fn JoinRoomForm(initial: String) -> impl IntoView {
-    let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
     let room_id = RwSignal::new(initial);
     let message = RwSignal::new(String::new());
-    let error = move || chat.0.with(|s| s.error(&Slot::JoinRoom));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = room_id.get_untracked();
@@ -179,7 +177,7 @@ fn JoinRoomForm(initial: String) -> impl IntoView {
                 hint="Optional: who you are, why you knock."
                 text=message
             />
-            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <ErrorText at=Slot::JoinRoom />
             <button type="submit" class="btn btn-primary">"Join"</button>
         </form>
     }

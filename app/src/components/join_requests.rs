@@ -7,6 +7,7 @@ use knock_protocol::{Participant, RoomId};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
+use crate::components::error_text::ErrorText;
 use crate::components::member_list::initial;
 use crate::components::notices::{DecideButtons, RequestMessage};
 use crate::components::reason_field::ReasonField;
@@ -25,8 +26,6 @@ pub fn JoinRequests(room_id: RoomId) -> impl IntoView {
         })
     });
     let count = Memo::new(move |_| pending.with(Vec::len));
-    let slot = Slot::Admin(room_id.clone());
-    let error = move || chat.0.with(|s| s.error(&slot));
     let all_room = room_id.clone();
     view! {
         <Show when=move || { count.get() > 0 }>
@@ -43,10 +42,7 @@ pub fn JoinRequests(room_id: RoomId) -> impl IntoView {
                         }
                     }
                 </div>
-                {
-                    let error = error.clone();
-                    move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })
-                }
+                <ErrorText at=Slot::Admin(room_id.clone()) />
                 <ul class="request-items">
                     <For
                         each=move || pending.get()
@@ -89,13 +85,13 @@ fn RequestRow(room_id: RoomId, p: Participant) -> impl IntoView {
     };
     let reason = RwSignal::new(String::new());
     let explaining = RwSignal::new(false);
-    let reason_box = NodeRef::<leptos::html::Textarea>::new();
-    Effect::new(move |_| {
-        if let Some(el) = reason_box.get() {
-            let _ = el.focus();
-        }
-    });
     let field_id = format!("reject-reason-{user}");
+    let focus_id = field_id.clone();
+    let explain = move |_| {
+        explaining.set(true);
+        let id = focus_id.clone();
+        request_animation_frame(move || crate::browser::focus_id(&id));
+    };
     view! {
         <li class="request">
             <span class="avatar" aria-hidden="true">{initial(&user)}</span>
@@ -115,7 +111,7 @@ fn RequestRow(room_id: RoomId, p: Participant) -> impl IntoView {
                         <button
                             type="button"
                             class="btn-link request-explain"
-                            on:click=move |_| explaining.set(true)
+                            on:click=explain.clone()
                         >
                             "Add a reason"
                         </button>
@@ -127,7 +123,6 @@ fn RequestRow(room_id: RoomId, p: Participant) -> impl IntoView {
                     label="Reason for rejecting"
                     hint="They will see it. Then press Reject."
                     text=reason
-                    node_ref=reason_box
                 />
             </Show>
         </li>

@@ -6,14 +6,47 @@
 use knock_protocol::{MemberStatus, Participant, RoomId, UserId};
 use leptos::prelude::*;
 
-use crate::client::{Chat, Connection, Session};
+use crate::client::{Chat, Connection};
+use crate::components::error_text::ErrorText;
 use crate::components::notices::RequestMessage;
 use crate::components::reason_field::ReasonField;
-use crate::state::Slot;
+use crate::state::{ChatState, Slot};
+
+/// An approved member as their row shows them; compared to skip unchanged rows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Member {
+    user_id: UserId,
+    is_admin: bool,
+    is_me: bool,
+    /// The viewer is an admin, and there is something to do: anything on another
+    /// member; on their own row, stepping down while another admin remains.
+    manageable: bool,
+}
+
+fn members(s: &ChatState, room_id: &RoomId) -> Vec<Member> {
+    let Some(room) = s.room(room_id) else {
+        return Vec::new();
+    };
+    let admins = room.members.approved().filter(|p| p.is_admin).count();
+    room.members
+        .approved()
+        .map(|p| {
+            let is_me = s.me.as_ref() == Some(&p.user_id);
+            Member {
+                user_id: p.user_id.clone(),
+                is_admin: p.is_admin,
+                is_me,
+                manageable: room.is_admin && (!is_me || admins > 1),
+            }
+        })
+        .collect()
+}
 
 #[component]
 pub fn MemberList(room_id: RoomId, open: bool) -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let room = room_id.clone();
+    let approved = Memo::new(move |_| chat.0.with(|s| members(s, &room)));
     let room = room_id.clone();
     let listed = move |status: MemberStatus| {
         let room = room.clone();
@@ -25,14 +58,10 @@ pub fn MemberList(room_id: RoomId, open: bool) -> impl IntoView {
             })
         })
     };
-    let approved = listed(MemberStatus::Approved);
+    // Only admins are sent the banned.
     let pending = listed(MemberStatus::Pending);
     let banned = listed(MemberStatus::Banned);
-    let room = room_id.clone();
-    let i_admin = Memo::new(move |_| chat.0.with(|s| s.room(&room).is_some_and(|r| r.is_admin)));
-    let slot = Slot::Members(room_id.clone());
-    let error = move || chat.0.with(|s| s.error(&slot));
-    let (member_room, banned_room) = (room_id.clone(), room_id);
+    let (member_room, others_room) = (room_id.clone(), room_id.clone());
     view! {
         <details class="members" open=open>
             <summary>
@@ -40,94 +69,40 @@ pub fn MemberList(room_id: RoomId, open: bool) -> impl IntoView {
                     "Members " <span class="count">{move || approved.with(Vec::len)}</span>
                 </h2>
             </summary>
-            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <ErrorText at=Slot::Members(room_id) />
             <ul class="member-items">
                 <For
                     each=move || approved.get()
-                    key=|p| (p.user_id.clone(), p.is_admin)
-                    children=move |p| view! { <MemberRow room_id=member_room.clone() p i_admin /> }
+                    key=Member::clone
+                    children=move |m| view! { <MemberRow room_id=member_room.clone() m /> }
                 />
             </ul>
-            <Show when=move || !pending.with(Vec::is_empty)>
-                <h3 class="subhead">"Waiting for approval"</h3>
-                <ul class="member-items">
-                    <For
-                        each=move || pending.get()
-                        key=|p| (p.user_id.clone(), p.reason.clone())
-                        children=move |p| {
-                            view! {
-                                <li class="member pending">
-                                    <span class="avatar" aria-hidden="true">{initial(&p.user_id)}</span>
-                                    <span class="member-name">{p.user_id.to_string()}</span>
-                                    <span class="tag tag-pending">"pending"</span>
-                                    <RequestMessage
-                                        id=format!("pending-{}-reason", p.user_id)
-                                        reason=p.reason
-                                    />
-                                </li>
-                            }
-                        }
-                    />
-                </ul>
-            </Show>
-            <Show when=move || i_admin.get() && !banned.with(Vec::is_empty)>
-                <h3 class="subhead">"Banned"</h3>
-                <ul class="member-items">
-                    <For
-                        each=move || banned.get()
-                        key=|p| (p.user_id.clone(), p.reason.clone())
-                        children={
-                            let banned_room = banned_room.clone();
-                            move |p| view! { <BannedRow room_id=banned_room.clone() p /> }
-                        }
-                    />
-                </ul>
-            </Show>
+            <Others heading="Waiting for approval" rows=pending room_id=others_room.clone() />
+            <Others heading="Banned" rows=banned room_id=others_room />
         </details>
     }
 }
 
-/// An approved member; for an admin, with the "Manage" menu where it can do something.
+/// An approved member; for an admin, with "Manage" where it can do something.
 #[component]
-fn MemberRow(room_id: RoomId, p: Participant, i_admin: Memo<bool>) -> impl IntoView {
-    let session = expect_context::<Session>();
-    let is_me = session
-        .user
-        .with_untracked(|u| u.as_ref().is_some_and(|u| u.user_id == p.user_id));
-    // Another admin can only be demoted; oneself only steps down (leaving is elsewhere).
-    let manageable = !is_me || p.is_admin;
-    let name_id = format!("member-{}", p.user_id);
-    let user = p.user_id.clone();
+fn MemberRow(room_id: RoomId, m: Member) -> impl IntoView {
+    let name_id = format!("member-{}", m.user_id);
     view! {
         <li class="member">
-            <span class="avatar" aria-hidden="true">{initial(&p.user_id)}</span>
-            <span class="member-name" id=name_id.clone()>{p.user_id.to_string()}</span>
-            {is_me.then(|| view! { <span class="muted">" (you)"</span> })}
-            {p.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
-            <Show when=move || manageable && i_admin.get()>
-                <Manage
-                    room_id=room_id.clone()
-                    user=user.clone()
-                    is_admin=p.is_admin
-                    is_me
-                    name_id=name_id.clone()
-                />
-            </Show>
+            <span class="avatar" aria-hidden="true">{initial(&m.user_id)}</span>
+            <span class="member-name" id=name_id.clone()>{m.user_id.to_string()}</span>
+            {m.is_me.then(|| view! { <span class="muted">" (you)"</span> })}
+            {m.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
+            {m.manageable.then(|| view! { <Manage room_id m name_id /> })}
         </li>
     }
 }
 
 /// "Manage", which opens the member's menu below it.
 #[component]
-fn Manage(
-    room_id: RoomId,
-    user: UserId,
-    is_admin: bool,
-    is_me: bool,
-    name_id: String,
-) -> impl IntoView {
+fn Manage(room_id: RoomId, m: Member, name_id: String) -> impl IntoView {
     let open = RwSignal::new(false);
-    let menu_id = format!("member-{user}-menu");
+    let menu_id = format!("member-{}-menu", m.user_id);
     view! {
         <button
             type="button"
@@ -142,9 +117,9 @@ fn Manage(
             <MemberMenu
                 id=menu_id.clone()
                 room_id=room_id.clone()
-                user=user.clone()
-                is_admin
-                is_me
+                user=m.user_id.clone()
+                is_admin=m.is_admin
+                is_me=m.is_me
                 described_by=name_id.clone()
             />
         </Show>
@@ -220,25 +195,54 @@ fn MemberMenu(
     }
 }
 
-/// A banned user, their ban's reason, and "Unban".
+/// The waiting or the banned under their heading, while there are any. Few and rarely
+/// changed: drawn again whole on a change.
 #[component]
-fn BannedRow(room_id: RoomId, p: Participant) -> impl IntoView {
+fn Others(heading: &'static str, rows: Memo<Vec<Participant>>, room_id: RoomId) -> impl IntoView {
+    move || {
+        rows.with(|list| {
+            (!list.is_empty()).then(|| {
+                let items = list
+                    .iter()
+                    .map(|p| view! { <OtherRow room_id=room_id.clone() p=p.clone() /> })
+                    .collect_view();
+                view! {
+                    <h3 class="subhead">{heading}</h3>
+                    <ul class="member-items">{items}</ul>
+                }
+            })
+        })
+    }
+}
+
+/// A waiting user with their message, or a banned one with the ban's reason and
+/// "Unban".
+#[component]
+fn OtherRow(room_id: RoomId, p: Participant) -> impl IntoView {
     let connection = expect_context::<Connection>();
-    let name_id = format!("banned-{}", p.user_id);
+    let banned = p.status == MemberStatus::Banned;
+    let name_id = format!("other-{}", p.user_id);
     let user = p.user_id.clone();
-    view! {
-        <li class="member banned">
-            <span class="avatar" aria-hidden="true">{initial(&p.user_id)}</span>
-            <span class="member-name" id=name_id.clone()>{p.user_id.to_string()}</span>
+    let unban = banned.then(|| {
+        view! {
             <button
                 type="button"
                 class="btn btn-small member-manage"
-                aria-describedby=name_id
+                aria-describedby=name_id.clone()
                 on:click=move |_| connection.act(|s| s.unban_member(&room_id, &user))
             >
                 "Unban"
             </button>
-            <RequestMessage id=format!("banned-{}-reason", p.user_id) reason=p.reason />
+        }
+    });
+    let waiting = (!banned).then(|| view! { <span class="tag tag-pending">"pending"</span> });
+    view! {
+        <li class=if banned { "member banned" } else { "member pending" }>
+            <span class="avatar" aria-hidden="true">{initial(&p.user_id)}</span>
+            <span class="member-name" id=name_id.clone()>{p.user_id.to_string()}</span>
+            {waiting}
+            {unban}
+            <RequestMessage id=format!("{name_id}-reason") reason=p.reason />
         </li>
     }
 }

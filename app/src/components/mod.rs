@@ -3,6 +3,7 @@
 pub mod composer;
 pub mod connection_status;
 pub mod copy_button;
+pub mod error_text;
 pub mod home;
 pub mod join_requests;
 pub mod member_list;

@@ -18,7 +18,6 @@ pub fn ReasonField(
     /// Said under the box, before the count ("Optional. …").
     hint: &'static str,
     text: RwSignal<String>,
-    #[prop(optional)] node_ref: NodeRef<leptos::html::Textarea>,
 ) -> impl IntoView {
     let count_id = format!("{id}-count");
     view! {
@@ -26,7 +25,6 @@ pub fn ReasonField(
             <label for=id.clone()>{label}</label>
             <textarea
                 id=id
-                node_ref=node_ref
                 rows="2"
                 maxlength=limits::MAX_REASON_CHARS
                 aria-describedby=count_id.clone()

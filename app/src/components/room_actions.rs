@@ -2,10 +2,11 @@
 //! through a confirmation under the header: leaving asks once, deleting asks for the
 //! room's name to be typed. The server's refusal (the last admin leaving) shows there.
 
-use knock_protocol::RoomId;
+use knock_protocol::{MemberStatus, RoomId};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
+use crate::components::error_text::ErrorText;
 use crate::state::Slot;
 
 /// Which confirmation is open under the header.
@@ -21,7 +22,7 @@ pub enum Confirm {
 pub fn RoomButtons(
     room_id: RoomId,
     confirm: RwSignal<Confirm>,
-    is_admin: Signal<bool>,
+    is_admin: Memo<bool>,
 ) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let slot = Slot::Standing(room_id);
@@ -55,113 +56,108 @@ pub fn RoomButtons(
     }
 }
 
-/// The open confirmation, if any.
+/// The open confirmation, if any: only while it still applies (a member, an admin to
+/// delete).
 #[component]
-pub fn RoomConfirm(room_id: RoomId, confirm: RwSignal<Confirm>) -> impl IntoView {
-    move || match confirm.get() {
-        Confirm::Closed => ().into_any(),
-        Confirm::Leave => view! { <LeaveConfirm room_id=room_id.clone() confirm /> }.into_any(),
-        Confirm::Delete => view! { <DeleteConfirm room_id=room_id.clone() confirm /> }.into_any(),
-    }
-}
-
-/// What the server said about the last attempt here.
-fn standing_error(room_id: &RoomId) -> impl Fn() -> Option<AnyView> + use<> {
-    let chat = expect_context::<Chat>();
-    let slot = Slot::Standing(room_id.clone());
-    move || {
-        chat.0
-            .with(|s| s.error(&slot))
-            .map(|text| view! { <p class="error" role="alert">{text}</p> }.into_any())
-    }
-}
-
-#[component]
-fn LeaveConfirm(room_id: RoomId, confirm: RwSignal<Confirm>) -> impl IntoView {
-    let connection = expect_context::<Connection>();
-    let error = standing_error(&room_id);
-    let cancel_ref = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move |_| {
-        if let Some(el) = cancel_ref.get() {
-            let _ = el.focus();
-        }
+pub fn RoomConfirm(
+    room_id: RoomId,
+    confirm: RwSignal<Confirm>,
+    status: Memo<Option<MemberStatus>>,
+    is_admin: Memo<bool>,
+) -> impl IntoView {
+    // Opening the same one again keeps what was typed.
+    let open = Memo::new(move |_| match confirm.get() {
+        _ if status.get() != Some(MemberStatus::Approved) => Confirm::Closed,
+        Confirm::Delete if !is_admin.get() => Confirm::Closed,
+        which => which,
     });
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        connection.act(|s| s.leave_room(&room_id));
-    };
-    view! {
-        <form class="confirm" aria-labelledby="confirm-heading" on:submit=on_submit>
-            <h2 id="confirm-heading">"Leave this room?"</h2>
-            <p>
-                "You will no longer see its messages. To come back, you will have to ask to join again."
-            </p>
-            {error}
-            <div class="confirm-actions">
-                <button type="submit" class="btn btn-small btn-danger">"Yes, leave"</button>
-                <button
-                    type="button"
-                    class="btn btn-small"
-                    node_ref=cancel_ref
-                    on:click=move |_| confirm.set(Confirm::Closed)
-                >
-                    "Cancel"
-                </button>
-            </div>
-        </form>
+    move || {
+        let which = open.get();
+        (which != Confirm::Closed)
+            .then(|| view! { <ConfirmForm room_id=room_id.clone() confirm which /> })
     }
 }
 
+/// "Leave this room?" or "Delete this room for everyone?", the latter only with the
+/// room's name typed; what the server refuses shows here.
 #[component]
-fn DeleteConfirm(room_id: RoomId, confirm: RwSignal<Confirm>) -> impl IntoView {
+fn ConfirmForm(room_id: RoomId, confirm: RwSignal<Confirm>, which: Confirm) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
-    let error = standing_error(&room_id);
+    let delete = which == Confirm::Delete;
     let typed = RwSignal::new(String::new());
     let room = room_id.clone();
-    let matches = Memo::new(move |_| {
-        typed.with(|t| {
-            chat.0
-                .with(|s| s.room(&room).is_some_and(|r| r.name_matches(t)))
-        })
+    let ready = Memo::new(move |_| {
+        !delete
+            || typed.with(|t| {
+                chat.0
+                    .with(|s| s.room(&room).is_some_and(|r| r.name_matches(t)))
+            })
     });
-    let field = NodeRef::<leptos::html::Input>::new();
-    Effect::new(move |_| {
-        if let Some(el) = field.get() {
-            let _ = el.focus();
-        }
+    // Deleting starts at the name; leaving at the harmless choice.
+    request_animation_frame(move || {
+        crate::browser::focus_id(if delete {
+            "delete-confirm"
+        } else {
+            "confirm-cancel"
+        });
     });
+    let slot = Slot::Standing(room_id.clone());
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if matches.get_untracked() {
-            connection.act(|s| s.delete_room(&room_id));
+        if ready.get_untracked() {
+            connection.act(|s| {
+                if delete {
+                    s.delete_room(&room_id)
+                } else {
+                    s.leave_room(&room_id)
+                }
+            });
         }
+    };
+    let (heading, text, button) = if delete {
+        (
+            "Delete this room for everyone?",
+            "Its messages and its members' places go with it. This cannot be undone.",
+            "Delete for everyone",
+        )
+    } else {
+        (
+            "Leave this room?",
+            "You will no longer see its messages. To come back, you will have to ask to join again.",
+            "Yes, leave",
+        )
     };
     view! {
         <form class="confirm" aria-labelledby="confirm-heading" on:submit=on_submit>
-            <h2 id="confirm-heading">"Delete this room for everyone?"</h2>
-            <p>"Its messages and its members' places go with it. This cannot be undone."</p>
-            <div class="field">
-                <label for="delete-confirm">"Type the room name to confirm"</label>
-                <input
-                    id="delete-confirm"
-                    node_ref=field
-                    type="text"
-                    autocomplete="off"
-                    prop:value=typed
-                    on:input=move |ev| typed.set(event_target_value(&ev))
-                />
-            </div>
-            {error}
+            <h2 id="confirm-heading">{heading}</h2>
+            <p>{text}</p>
+            {delete
+                .then(|| {
+                    view! {
+                        <div class="field">
+                            <label for="delete-confirm">"Type the room name to confirm"</label>
+                            <input
+                                id="delete-confirm"
+                                type="text"
+                                autocomplete="off"
+                                prop:value=typed
+                                on:input=move |ev| typed.set(event_target_value(&ev))
+                            />
+                        </div>
+                    }
+                })}
+            <ErrorText at=slot />
             <div class="confirm-actions">
-                <button
-                    type="submit"
-                    class="btn btn-small btn-danger"
-                    disabled=move || !matches.get()
-                >
-                    "Delete for everyone"
+                <button type="submit" class="btn btn-small btn-danger" disabled=move || !ready.get()>
+                    {button}
                 </button>
-                <button type="button" class="btn btn-small" on:click=move |_| confirm.set(Confirm::Closed)>
+                <button
+                    type="button"
+                    id="confirm-cancel"
+                    class="btn btn-small"
+                    on:click=move |_| confirm.set(Confirm::Closed)
+                >
                     "Cancel"
                 </button>
             </div>

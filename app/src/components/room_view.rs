@@ -10,6 +10,7 @@ use crate::browser;
 use crate::client::{Chat, Connection};
 use crate::components::composer::Composer;
 use crate::components::copy_button::CopyButton;
+use crate::components::error_text::ErrorText;
 use crate::components::join_requests::JoinRequests;
 use crate::components::member_list::MemberList;
 use crate::components::message_list::MessageList;
@@ -71,17 +72,8 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
         move || id.to_string()
     });
     let status = Memo::new(move |_| standing.with(|s| s.status));
-    let is_admin = Signal::derive(move || standing.with(|s| s.is_admin));
+    let is_admin = Memo::new(move |_| standing.with(|s| s.is_admin));
     let confirm = RwSignal::new(Confirm::Closed);
-    // A confirmation belongs to the standing it was opened in.
-    Effect::new(move |_| {
-        let approved = status.get() == Some(MemberStatus::Approved);
-        let admin = is_admin.get();
-        let open = confirm.get_untracked();
-        if open != Confirm::Closed && (!approved || (open == Confirm::Delete && !admin)) {
-            confirm.set(Confirm::Closed);
-        }
-    });
 
     let body = {
         let room_id = room_id.clone();
@@ -115,7 +107,7 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
                         <RoomButtons room_id=buttons_room.clone() confirm is_admin />
                     </div>
                 </Show>
-                <RoomConfirm room_id=confirm_room confirm />
+                <RoomConfirm room_id=confirm_room confirm status is_admin />
             </header>
             {body}
         </div>
@@ -145,10 +137,7 @@ fn Conversation(room_id: RoomId) -> impl IntoView {
 /// The user's request waits for an admin; they may take it back.
 #[component]
 fn Waiting(room_id: RoomId) -> impl IntoView {
-    let chat = expect_context::<Chat>();
     let connection = expect_context::<Connection>();
-    let slot = Slot::Standing(room_id.clone());
-    let error = move || chat.0.with(|s| s.error(&slot));
     view! {
         <section class="panel waiting" aria-live="polite">
             <div class="spinner" aria-hidden="true"></div>
@@ -156,7 +145,7 @@ fn Waiting(room_id: RoomId) -> impl IntoView {
             <p>
                 "Your request to join is with the room's admins. This page opens the conversation as soon as they let you in; there is no need to reload."
             </p>
-            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <ErrorText at=Slot::Standing(room_id.clone()) />
             <button
                 type="button"
                 class="btn"
@@ -178,14 +167,12 @@ fn Rejected(room_id: RoomId) -> impl IntoView {
         chat.0
             .with(|s| s.room(&id).and_then(|r| r.rejection.clone()))
     };
-    let slot = Slot::Room(room_id.clone());
-    let error = move || chat.0.with(|s| s.error(&slot));
     view! {
         <section class="panel">
             <h2>"Your request was rejected"</h2>
             <p>"The room's admins did not let you in. You may ask again."</p>
             {move || reason().map(|r| view! { <p class="reason">"Reason: " {r}</p> })}
-            {move || error().map(|text| view! { <p class="error" role="alert">{text}</p> })}
+            <ErrorText at=Slot::Room(room_id.clone()) />
             <KnockForm room_id button="Ask again" />
         </section>
     }

@@ -8,7 +8,7 @@ use knock_protocol::{
 use super::timeline::{self, PageKind};
 use super::wording::knock_cooldown_text;
 use super::{
-    ChatState, Command, Gone, JoinKind, Notice, Slot, action_slot, describe_error, is_listed,
+    Awaiting, ChatState, Command, Gone, Notice, Slot, action_slot, describe_error, is_listed,
     remove_first, room_path,
 };
 
@@ -193,12 +193,12 @@ impl ChatState {
         reason: Option<String>,
     ) -> Vec<Command> {
         let asked_here = match self
-            .join_actions
+            .awaiting
             .iter()
-            .position(|(r, k)| r == room_id && matches!(k, JoinKind::Request(_)))
+            .position(|(r, k)| r == room_id && matches!(k, Awaiting::Knock(_)))
         {
             Some(i) => {
-                if let Some((_, JoinKind::Request(slot))) = self.join_actions.remove(i) {
+                if let Some((_, Awaiting::Knock(slot))) = self.awaiting.remove(i) {
                     self.errors.remove(&slot);
                 }
                 true
@@ -313,16 +313,15 @@ impl ChatState {
     fn on_room_deleted(&mut self, room_id: &RoomId) -> Vec<Command> {
         // The last member leaving deletes the room: to them, they left.
         let why = if self
-            .room_actions
+            .awaiting
             .iter()
-            .any(|a| &a.room_id == room_id && a.action == "leaveRoom")
+            .any(|(r, k)| r == room_id && k.action() == "leaveRoom")
         {
             Gone::Left
         } else {
             Gone::Deleted
         };
-        self.room_actions.retain(|a| &a.room_id != room_id);
-        self.join_actions.retain(|(r, _)| r != room_id);
+        self.awaiting.retain(|(r, _)| r != room_id);
         let known = self.room(room_id).is_some_and(|r| is_listed(r.status));
         let room_name = self
             .room(room_id)
@@ -383,29 +382,24 @@ impl ChatState {
     /// A membership change answers what was waiting for it: a decision on that user,
     /// an admin's action on them, the user's own leaving or withdrawal.
     fn settle(&mut self, room_id: &RoomId, user_id: &UserId, withdrawn: bool) {
-        if let Some(i) = self.join_actions.iter().position(|(r, k)| {
+        let Some(i) = self.awaiting.iter().position(|(r, k)| {
             r == room_id
                 && match k {
-                    JoinKind::Decide(users) => users.contains(user_id),
-                    JoinKind::Cancel => withdrawn,
-                    JoinKind::Request(_) => false,
+                    Awaiting::Decision(users) => users.contains(user_id),
+                    Awaiting::Withdrawal => withdrawn,
+                    Awaiting::Action { target, .. } => target.as_ref() == Some(user_id),
+                    Awaiting::Knock(_) => false,
                 }
-        }) {
-            if let Some((_, JoinKind::Decide(users))) = self.join_actions.get_mut(i) {
-                users.retain(|u| u != user_id);
-                if !users.is_empty() {
-                    return;
-                }
+        }) else {
+            return;
+        };
+        if let Some((_, Awaiting::Decision(users))) = self.awaiting.get_mut(i) {
+            users.retain(|u| u != user_id);
+            if !users.is_empty() {
+                return;
             }
-            self.join_actions.remove(i);
         }
-        if let Some(i) = self
-            .room_actions
-            .iter()
-            .position(|a| &a.room_id == room_id && a.target.as_ref() == Some(user_id))
-        {
-            self.room_actions.remove(i);
-        }
+        self.awaiting.remove(i);
     }
 
     fn on_message(&mut self, message: ChatMessage) -> Vec<Command> {
@@ -492,31 +486,30 @@ impl ChatState {
                 self.creating = self.creating.saturating_sub(1);
                 self.errors.insert(Slot::CreateRoom, readable);
             }
-            Some("joinRoom") => {
-                if let Some(target) = target {
-                    // One user of a decision on several: said with their name, beside
-                    // what the others of that decision gave.
-                    let slot = self.decision_failed(target);
-                    self.errors.append(slot, format!("{target}: {readable}"));
-                } else {
-                    let slot = match self.join_actions.pop_front() {
-                        Some((room_id, JoinKind::Decide(_))) => Slot::Admin(room_id),
-                        Some((room_id, JoinKind::Cancel)) => Slot::Standing(room_id),
-                        Some((_, JoinKind::Request(slot))) => slot,
-                        None => Slot::JoinRoom,
-                    };
-                    self.errors.insert(slot, readable);
-                }
+            Some("joinRoom") if target.is_some() => {
+                // One user of a decision on several: said with their name, beside what
+                // the others of that decision gave.
+                let target = target.expect("checked");
+                let slot = self.decision_failed(target);
+                self.errors.append(slot, format!("{target}: {readable}"));
             }
             Some(
-                action @ ("leaveRoom" | "removeMember" | "banMember" | "unbanMember" | "setRole"
-                | "deleteRoom"),
+                action @ ("joinRoom" | "leaveRoom" | "removeMember" | "banMember" | "unbanMember"
+                | "setRole" | "deleteRoom"),
             ) => {
-                let slot = match self.room_actions.iter().position(|a| a.action == action) {
-                    Some(i) => self
-                        .room_actions
-                        .remove(i)
-                        .map_or(Slot::General, |a| action_slot(action, a.room_id)),
+                let answered = self
+                    .awaiting
+                    .iter()
+                    .position(|(_, k)| k.action() == action)
+                    .and_then(|i| self.awaiting.remove(i));
+                let slot = match answered {
+                    Some((_, Awaiting::Knock(slot))) => slot,
+                    Some((room_id, Awaiting::Withdrawal)) => Slot::Standing(room_id),
+                    Some((room_id, Awaiting::Decision(_))) => Slot::Admin(room_id),
+                    Some((room_id, Awaiting::Action { action, .. })) => {
+                        action_slot(action, room_id)
+                    }
+                    None if action == "joinRoom" => Slot::JoinRoom,
                     None => Slot::General,
                 };
                 self.errors.insert(slot, readable);
@@ -558,17 +551,17 @@ impl ChatState {
     /// The decision that named `target` failed for them: where to say so.
     fn decision_failed(&mut self, target: &UserId) -> Slot {
         let Some(i) = self
-            .join_actions
+            .awaiting
             .iter()
-            .position(|(_, k)| matches!(k, JoinKind::Decide(users) if users.contains(target)))
+            .position(|(_, k)| matches!(k, Awaiting::Decision(users) if users.contains(target)))
         else {
             return Slot::General;
         };
-        let room_id = self.join_actions[i].0.clone();
-        if let Some((_, JoinKind::Decide(users))) = self.join_actions.get_mut(i) {
+        let room_id = self.awaiting[i].0.clone();
+        if let Some((_, Awaiting::Decision(users))) = self.awaiting.get_mut(i) {
             users.retain(|u| u != target);
             if users.is_empty() {
-                self.join_actions.remove(i);
+                self.awaiting.remove(i);
             }
         }
         Slot::Admin(room_id)

@@ -8,8 +8,8 @@ use super::outbox::Pump;
 use super::timeline::PageKind;
 use super::wording::offline_text;
 use super::{
-    ChatState, Command, JoinKind, PAGE_SIZE, RoomAction, RoomState, Slot, action_slot,
-    describe_error, extract_room_id, room_path,
+    Awaiting, ChatState, Command, PAGE_SIZE, RoomState, Slot, action_slot, describe_error,
+    extract_room_id, room_path,
 };
 
 /// A reason or message as sent: trimmed, none when empty, refused when too long.
@@ -143,8 +143,8 @@ impl ChatState {
         if !self.ready(&slot) {
             return Vec::new();
         }
-        self.join_actions
-            .push_back((room_id.clone(), JoinKind::Request(slot)));
+        self.awaiting
+            .push_back((room_id.clone(), Awaiting::Knock(slot)));
         vec![Command::Send(ClientMessage::JoinRoom(JoinRoom::Request {
             room_id,
             reason,
@@ -156,8 +156,8 @@ impl ChatState {
         if !self.ready(&Slot::Standing(room_id.clone())) {
             return Vec::new();
         }
-        self.join_actions
-            .push_back((room_id.clone(), JoinKind::Cancel));
+        self.awaiting
+            .push_back((room_id.clone(), Awaiting::Withdrawal));
         vec![Command::Send(ClientMessage::JoinRoom(JoinRoom::Cancel {
             room_id: room_id.clone(),
         }))]
@@ -185,8 +185,8 @@ impl ChatState {
         }
         let mut commands = Vec::new();
         for chunk in users.chunks(limits::MAX_DECISION_TARGETS) {
-            self.join_actions
-                .push_back((room_id.clone(), JoinKind::Decide(chunk.to_vec())));
+            self.awaiting
+                .push_back((room_id.clone(), Awaiting::Decision(chunk.to_vec())));
             let targets = match chunk {
                 [one] => Targets::one(one.clone()),
                 many => Targets::many(many.to_vec()),
@@ -301,11 +301,8 @@ impl ChatState {
         if !self.ready(&action_slot(action, room_id.clone())) {
             return Vec::new();
         }
-        self.room_actions.push_back(RoomAction {
-            action,
-            room_id: room_id.clone(),
-            target,
-        });
+        self.awaiting
+            .push_back((room_id.clone(), Awaiting::Action { action, target }));
         vec![Command::Send(frame)]
     }
 

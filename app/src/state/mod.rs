@@ -193,32 +193,37 @@ pub struct ChatState {
     pub announcement: String,
     next_notice: u64,
     creating: u32,
-    join_actions: VecDeque<(RoomId, JoinKind)>,
-    /// `leaveRoom`, `removeMember`, … sent and not yet answered, in order: where their
-    /// errors go.
-    room_actions: VecDeque<RoomAction>,
+    awaiting: VecDeque<(RoomId, Awaiting)>,
     history_requests: VecDeque<RoomId>,
     member_requests: VecDeque<RoomId>,
 }
 
-/// A `joinRoom` sent and not yet answered: errors carry no room, so the order tells.
+/// A membership request sent and not yet answered, kept in the order sent: errors carry
+/// no room, so the order tells where each is shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum JoinKind {
-    /// A knock, with where its error is shown.
-    Request(Slot),
-    /// Withdrawing the user's request.
-    Cancel,
-    /// An approval or rejection: the users not answered yet.
-    Decide(Vec<UserId>),
+enum Awaiting {
+    /// `joinRoom request`, with where its error is shown.
+    Knock(Slot),
+    /// `joinRoom cancel`.
+    Withdrawal,
+    /// `joinRoom approve` or `reject`: the users not answered yet.
+    Decision(Vec<UserId>),
+    /// `leaveRoom`, `removeMember`, …: answered by a change of `target` (the user
+    /// themselves when leaving), or by `roomDeleted`.
+    Action {
+        action: &'static str,
+        target: Option<UserId>,
+    },
 }
 
-/// An admin's or member's room action waiting for its answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct RoomAction {
-    action: &'static str,
-    room_id: RoomId,
-    /// Whose membership changes when it succeeds (the user themselves for `leaveRoom`).
-    target: Option<UserId>,
+impl Awaiting {
+    /// The `requestAction` of its errors.
+    fn action(&self) -> &'static str {
+        match self {
+            Self::Action { action, .. } => action,
+            _ => "joinRoom",
+        }
+    }
 }
 
 /// The path of a room's page.
@@ -313,8 +318,7 @@ impl ChatState {
         self.online = false;
         self.outbox.disconnected();
         self.creating = 0;
-        self.join_actions.clear();
-        self.room_actions.clear();
+        self.awaiting.clear();
         self.history_requests.clear();
         self.member_requests.clear();
         for room in self.rooms.values_mut() {

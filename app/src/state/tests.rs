@@ -875,7 +875,7 @@ fn approve_all_is_one_decision_and_each_refusal_names_its_user() {
         alice.error(&Slot::Admin(room())).as_deref(),
         Some("cy: That request is no longer pending.")
     );
-    assert!(alice.join_actions.is_empty(), "every answer arrived");
+    assert!(alice.awaiting.is_empty(), "every answer arrived");
     assert!(alice.notices.iter().all(|n| !matches!(
         &n.notice,
         Notice::JoinRequest { user_id, .. } if *user_id != user("cy")
@@ -968,7 +968,7 @@ fn withdrawing_a_request_forgets_the_room_and_says_so() {
     assert_eq!(bob.error(&Slot::Standing(room())), None);
     let commands = bob.apply(changed("bob", MemberStatus::Left, false, None));
     assert_eq!(commands, [Command::Navigate("/".into())]);
-    assert!(bob.join_actions.is_empty());
+    assert!(bob.awaiting.is_empty());
     assert_eq!(bob.listed_rooms().len(), 0);
     assert_eq!(gone(&bob), [(Gone::Withdrew, None)]);
 }
@@ -989,7 +989,7 @@ fn leaving_asks_the_server_and_the_last_admin_is_told_why_not() {
         alice.error(&Slot::Standing(room())).as_deref(),
         Some("You are the only admin here. Make another member an admin first, then try again.")
     );
-    assert!(alice.room_actions.is_empty());
+    assert!(alice.awaiting.is_empty());
     assert!(alice.rooms[&room()].is_approved(), "still in");
 
     // A member leaves: the room goes from the list and the page, with a notice.
@@ -997,7 +997,7 @@ fn leaving_asks_the_server_and_the_last_admin_is_told_why_not() {
     bob.leave_room(&room());
     let commands = bob.apply(changed("bob", MemberStatus::Left, false, None));
     assert_eq!(commands, [Command::Navigate("/".into())]);
-    assert!(bob.room_actions.is_empty());
+    assert!(bob.awaiting.is_empty());
     assert_eq!(bob.listed_rooms().len(), 0);
     assert!(bob.rooms[&room()].timeline.is_empty());
     assert_eq!(gone(&bob), [(Gone::Left, None)]);
@@ -1019,7 +1019,7 @@ fn the_only_member_leaving_deletes_the_room_and_to_them_they_left() {
     let commands = alice.apply(ServerMessage::RoomDeleted { room_id: room() });
     assert_eq!(commands, [Command::Navigate("/".into())]);
     assert_eq!(gone(&alice), [(Gone::Left, None)]);
-    assert!(alice.room_actions.is_empty());
+    assert!(alice.awaiting.is_empty());
 }
 
 #[test]
@@ -1086,7 +1086,7 @@ fn a_deleted_room_leaves_every_view() {
     );
     alice.apply(ServerMessage::RoomDeleted { room_id: room() });
     assert_eq!(alice.join_request_notices().len(), 0);
-    assert!(alice.room_actions.is_empty());
+    assert!(alice.awaiting.is_empty());
     assert_eq!(alice.listed_rooms().len(), 0);
 }
 
@@ -1109,7 +1109,7 @@ fn admin_actions_send_their_frames_and_errors_show_at_the_member_list() {
         false,
         Some("Off topic"),
     ));
-    assert!(alice.room_actions.is_empty(), "answered");
+    assert!(alice.awaiting.is_empty(), "answered");
     assert_eq!(alice.rooms[&room()].members.approved().count(), 2);
 
     assert_eq!(
@@ -1143,7 +1143,7 @@ fn admin_actions_send_their_frames_and_errors_show_at_the_member_list() {
         "a new try clears it"
     );
     alice.apply(changed("cy", MemberStatus::Approved, false, None));
-    assert!(alice.room_actions.is_empty());
+    assert!(alice.awaiting.is_empty());
 
     alice.remove_member(&room(), &user("cy"), true, "spam");
     alice.apply(changed("cy", MemberStatus::Banned, false, Some("spam")));

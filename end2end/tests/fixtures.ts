@@ -10,6 +10,9 @@ export const REPO = resolve(__dirname, '..', '..');
 const SERVER_BIN = join(REPO, 'target', 'release', 'knock-server');
 
 export type Deployment = 'same-origin' | 'static-export';
+
+/** The servers' re-knock cooldown after a rejection, in seconds. */
+export const KNOCK_COOLDOWN_SECS = 8;
 export type KnockOptions = { deployment: Deployment };
 
 /** The API server, restartable on the same port and database. */
@@ -35,6 +38,9 @@ export class KnockServer {
         '--database-url', this.databaseUrl,
         '--site-root', join(REPO, 'target', 'site'),
         '--allowed-origins', this.allowedOrigins,
+        // A rejected user may knock again after this long (600 s by default): short, so
+        // that a test sees both the refusal and the knock after it.
+        '--knock-cooldown-secs', String(KNOCK_COOLDOWN_SECS),
       ],
       { cwd: REPO, env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );

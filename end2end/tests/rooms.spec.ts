@@ -99,8 +99,20 @@ test('a rejected requester is told so, live, and may ask again', async ({ newUse
   await expect(requester.page.locator('.notice')).toHaveCount(0);
   await expect(requester.page.getByLabel('Message', { exact: true })).toHaveCount(0);
 
-  await requester.page.getByRole('button', { name: 'Ask again' }).click();
-  await expect(requester.page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible();
+  // At once: refused by the re-knock cooldown, and no admin is alerted.
+  const again = requester.page.getByRole('button', { name: 'Ask again' });
+  await again.click();
+  await expect(requester.page.locator('.panel').getByRole('alert')).toHaveText(
+    'Your request was turned down recently. You can ask again in 1 minute.',
+  );
+  await expect(requests).toBeHidden();
+  // Once the cooldown has passed (KNOCK_COOLDOWN_SECS in the tests' servers), it goes.
+  await expect(async () => {
+    if (await again.isVisible()) await again.click();
+    await expect(requester.page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible({
+      timeout: 1_000,
+    });
+  }).toPass({ timeout: 20_000 });
   await expect(requests.getByText(requester.name)).toBeVisible();
 });
 

@@ -350,9 +350,6 @@ impl Service {
         let actor = self.storage.membership(&room_id, &session.user_id).await?;
         domain::require_admin(actor)?;
         self.delete_room_now(&room_id).await?;
-        if session.current_room.as_ref() == Some(&room_id) {
-            session.current_room = None;
-        }
         Ok(Vec::new())
     }
 

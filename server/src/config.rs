@@ -77,6 +77,26 @@ pub struct Config {
     #[arg(long, env = "KNOCK_LOGIN_FAILURES", default_value_t = 5)]
     pub(crate) login_failures: u32,
 
+    /// Seconds a client has to send a request's headers; also how long an idle
+    /// keep-alive connection is kept. Half-sent requests are closed after it (slowloris).
+    #[arg(long, env = "KNOCK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub(crate) header_read_timeout_secs: u64,
+
+    /// Open connections (web sockets included) before new ones wait for one to close.
+    /// 0, the default, is the process's open-file limit less 256 for the database and
+    /// the rest.
+    #[arg(long, env = "KNOCK_MAX_CONNECTIONS", default_value_t = 0)]
+    pub(crate) max_connections: usize,
+
+    /// Sockets from one client address that may be waiting to authenticate at once;
+    /// past it, new ones are refused with 429.
+    #[arg(
+        long,
+        env = "KNOCK_MAX_UNAUTHENTICATED_PER_ADDRESS",
+        default_value_t = 16
+    )]
+    pub(crate) max_unauthenticated_per_address: usize,
+
     /// Seconds a user whose request was rejected waits before knocking on that room again
     /// (meanwhile their knocks are refused and no admin is alerted).
     #[arg(long, env = "KNOCK_KNOCK_COOLDOWN_SECS", default_value_t = knock_protocol::limits::KNOCK_COOLDOWN_SECS)]
@@ -107,6 +127,17 @@ impl Config {
         }
     }
 
+    /// What each connection may take (`listen.rs`).
+    pub(crate) fn connection_limits(&self) -> crate::listen::ConnectionLimits {
+        crate::listen::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            max_connections: match self.max_connections {
+                0 => open_file_limit().saturating_sub(256).max(64),
+                cap => cap,
+            },
+        }
+    }
+
     /// Allowed origins in lower case without trailing slashes, empty entries dropped.
     /// Each must be `scheme://host[:port]`: a wildcard would let any site act for a
     /// signed-in user, so `*` is refused with a sentence saying what to write instead.
@@ -131,6 +162,13 @@ impl Config {
         }
         Ok(origins)
     }
+}
+
+/// The process's soft limit on open files (`RLIMIT_NOFILE`).
+fn open_file_limit() -> usize {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1_024, |(soft, _)| {
+        usize::try_from(soft).unwrap_or(usize::MAX)
+    })
 }
 
 #[cfg(test)]

@@ -44,6 +44,8 @@ pub enum ServiceError {
     TooManySockets,
     #[error("no user has that id")]
     UserNotFound,
+    #[error("too many sockets from your address are waiting to sign in; try again shortly")]
+    TooManyUnauthenticated,
     /// Logged where it happens; the client only learns that something failed.
     #[error("storage failed: {0}")]
     Storage(#[from] StorageError),
@@ -83,7 +85,7 @@ impl ServiceError {
             Self::UnknownAction(_) => ErrorCode::UnknownAction,
             Self::ForbiddenOrigin => ErrorCode::ForbiddenOrigin,
             Self::NotFound => ErrorCode::NotFound,
-            Self::RateLimited => ErrorCode::RateLimited,
+            Self::RateLimited | Self::TooManyUnauthenticated => ErrorCode::RateLimited,
             Self::LoginLocked { .. } => ErrorCode::LoginLocked,
             Self::TooManySockets => ErrorCode::TooManySockets,
             Self::UserNotFound => ErrorCode::UserNotFound,

@@ -196,7 +196,7 @@ fn content_hashed(name: &str) -> bool {
 /// `X-Forwarded-For` that the outermost trusted proxy wrote (entries further left can be
 /// forged by the client). `None` when the header is missing or malformed behind proxies:
 /// then only the per-username limit applies.
-fn client_address(
+pub(crate) fn client_address(
     peer: std::net::IpAddr,
     headers: &HeaderMap,
     trusted_proxies: usize,

@@ -10,13 +10,13 @@ pub mod error;
 pub mod fanout;
 pub mod gateway;
 pub(crate) mod http;
+mod listen;
 pub mod service;
 pub mod storage;
 #[cfg(test)]
 mod testing;
 pub mod throttle;
 
-use axum::serve::ListenerExt;
 use std::{future::Future, sync::Arc};
 
 use access::RoomAccess;
@@ -32,6 +32,8 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
     pub(crate) service: Service,
     pub(crate) allowed_origins: Arc<[String]>,
+    /// Sockets waiting to authenticate, per client address.
+    pub(crate) unauthenticated: Arc<throttle::KeyedSlots<std::net::IpAddr>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,9 @@ pub async fn run(
     );
     let state = AppState {
         allowed_origins: allowed_origins.into(),
+        unauthenticated: Arc::new(throttle::KeyedSlots::new(
+            config.max_unauthenticated_per_address,
+        )),
         service: Service::new(storage, access, fanout, messages, memberships, limits),
         config: Arc::new(config),
     };
@@ -86,27 +91,17 @@ pub async fn run(
         "listening on http://{}",
         listener.local_addr().map_err(StartError::Serve)?
     );
-    // Chat frames are small and each should leave at once: with Nagle's algorithm a frame
-    // written while the previous one is unacknowledged waits for that ACK, which the
-    // receiver may delay by up to 40 ms (docs/benchmarks.md).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
+    let connection_limits = state.config.connection_limits();
+    // The router owns the state, and with it the batchers' handles: once it is dropped
+    // the batchers drain and end (awaited below).
     let app = http::router(state);
     let closing_hub = hub.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    listen::serve(listener, app, connection_limits, async move {
         shutdown.await;
         tracing::info!("shutting down: closing sockets");
         closing_hub.close_all(CloseReason::RESTARTING);
     })
-    .await
-    .map_err(StartError::Serve)?;
+    .await;
     // Every handler (and with it every batcher handle) is gone: the batchers drain their
     // queues.
     let _ = messages_task.await;

@@ -1,7 +1,12 @@
-//! Abuse limits: token buckets for messages and frames, and a failure counter for logins.
+//! Abuse limits: token buckets for messages and frames, a failure counter for logins, and
+//! slots for what may be held at once per key.
 //! The arithmetic is pure (time is passed in); the maps around it are the only state.
 
-use std::{collections::HashMap, hash::Hash, sync::Mutex};
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, Mutex},
+};
 
 /// A token bucket: refills `rate` tokens a second up to `burst`; each action takes one.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -133,6 +138,60 @@ impl<K: Eq + Hash + Clone> FailureLimiter<K> {
     }
 }
 
+/// At most `max` holders per key at once (sockets of one address waiting to
+/// authenticate); a slot is given back when its [`Slot`] is dropped.
+pub(crate) struct KeyedSlots<K: Eq + Hash> {
+    max: usize,
+    held: Arc<Mutex<HashMap<K, usize>>>,
+}
+
+/// One taken slot of a [`KeyedSlots`].
+pub(crate) struct Slot<K: Eq + Hash> {
+    key: K,
+    held: Arc<Mutex<HashMap<K, usize>>>,
+}
+
+impl<K: Eq + Hash + Clone> KeyedSlots<K> {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            max,
+            held: Arc::default(),
+        }
+    }
+
+    /// A slot for `key`, unless `max` are held already.
+    pub(crate) fn try_take(&self, key: K) -> Option<Slot<K>> {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = held.entry(key.clone()).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            key,
+            held: self.held.clone(),
+        })
+    }
+}
+
+impl<K: Eq + Hash> Drop for Slot<K> {
+    fn drop(&mut self) {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +251,16 @@ mod tests {
         assert!(limiter.allowed(&"alice", 1_001), "the count restarted");
         limiter.clear(&"alice");
         assert!(limiter.allowed(&"alice", 1_002));
+    }
+
+    #[test]
+    fn slots_are_held_until_dropped() {
+        let slots = KeyedSlots::new(2);
+        let first = slots.try_take("a").expect("a slot");
+        let _second = slots.try_take("a").expect("a second slot");
+        assert!(slots.try_take("a").is_none(), "two at most");
+        assert!(slots.try_take("b").is_some(), "per key");
+        drop(first);
+        assert!(slots.try_take("a").is_some(), "given back");
     }
 }

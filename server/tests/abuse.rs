@@ -279,3 +279,105 @@ async fn a_resume_naming_a_room_many_times_replays_it_once() {
     late.expect_error("bad_request", Some("resume")).await;
     late.expect_silence().await;
 }
+
+/// Reads from a raw connection until the server closes it (end of file or reset).
+async fn closed_by_server(tcp: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    let read = tokio::time::timeout(common::PATIENCE, async {
+        loop {
+            match tcp.read(&mut buffer).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    });
+    read.await.unwrap_or(false)
+}
+
+#[tokio::test]
+async fn half_sent_requests_and_idle_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start_with(&["--header-read-timeout-secs", "1"]).await;
+    // Slowloris: headers that never end, a byte at a time.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: knock\r\n")
+        .await
+        .unwrap();
+    let trickle = async {
+        for _ in 0..40 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if slow.write_all(b"X").await.is_err() {
+                break;
+            }
+        }
+    };
+    trickle.await;
+    assert!(
+        closed_by_server(&mut slow).await,
+        "half-sent request kept open"
+    );
+    // A connection that says nothing, and one idle after its request.
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    assert!(
+        closed_by_server(&mut silent).await,
+        "silent connection kept open"
+    );
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: knock\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut idle).await,
+        "idle keep-alive kept open"
+    );
+    // The server still answers.
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_new_connections_wait_for_a_free_one() {
+    let server = TestServer::start_with(&["--max-connections", "3"]).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Client::connect(&server.ws_url()).await);
+    }
+    let client = reqwest::Client::new();
+    let waiting = tokio::spawn({
+        let url = server.url("/healthz");
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    tokio::time::sleep(common::QUIET).await;
+    assert!(!waiting.is_finished(), "a fourth connection was served");
+    drop(held);
+    let status = tokio::time::timeout(common::PATIENCE, waiting)
+        .await
+        .expect("served once a connection closed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn one_address_may_hold_only_so_many_sockets_before_signing_in() {
+    let server = TestServer::start_with(&["--max-unauthenticated-per-address", "2"]).await;
+    let token = server.register("alice").await;
+    let mut first = Client::connect(&server.ws_url()).await;
+    let _second = Client::connect(&server.ws_url()).await;
+    let refused = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect_err("a third socket waiting to sign in is refused");
+    match refused {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            assert_eq!(response.status(), 429);
+        }
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+    // Once one has signed in, another may connect.
+    first
+        .send(json!({"action": "authenticate", "token": token}))
+        .await;
+    first.expect("authenticated").await;
+    let _third = Client::connect(&server.ws_url()).await;
+}

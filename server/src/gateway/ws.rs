@@ -4,10 +4,11 @@
 
 use axum::{
     extract::{
-        State, WebSocketUpgrade,
+        ConnectInfo, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
     },
-    response::Response,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
 };
 use futures_util::{
     SinkExt, StreamExt,
@@ -26,8 +27,9 @@ use super::{
 use crate::{
     AppState,
     error::ServiceError,
+    http,
     service::{SocketSession, now_ms},
-    throttle::TokenBucket,
+    throttle::{Slot, TokenBucket},
 };
 
 /// Frames refused in a row for the rate before the socket is closed (1008).
@@ -39,7 +41,22 @@ const FLOOD_STRIKES: u32 = 200;
 /// frame makes the buffer grow to its length and is read in 512-byte steps.
 const READ_BUFFER_BYTES: usize = 512;
 
-pub(crate) async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub(crate) async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Sockets that have not authenticated yet cost memory and a file each: one address
+    // may hold only so many (an unknown address behind proxies is not capped here).
+    let address = http::client_address(peer.ip(), &headers, state.config.trusted_proxies);
+    let slot = match address.map(|address| state.unauthenticated.try_take(address)) {
+        Some(None) => {
+            return ServiceError::TooManyUnauthenticated.into_response();
+        }
+        Some(Some(slot)) => Some(slot),
+        None => None,
+    };
     ws.max_message_size(limits::MAX_FRAME_BYTES)
         .max_frame_size(limits::MAX_FRAME_BYTES)
         // tungstenite allocates its read buffer up front and zeroes its free part before
@@ -56,16 +73,20 @@ pub(crate) async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade)
             // A task of its own: axum's upgrade future would keep its own state (the
             // upgrade, the configuration, this closure) beside the socket's for as long as
             // the socket is open.
-            tokio::spawn(serve(socket, state).instrument(span));
+            tokio::spawn(serve(socket, state, slot).instrument(span));
             std::future::ready(())
         })
 }
 
 /// Not `async`: an async fn keeps its arguments for as long as it runs, and the unsplit
 /// socket is large.
-fn serve(socket: WebSocket, state: AppState) -> impl Future<Output = ()> {
+fn serve(
+    socket: WebSocket,
+    state: AppState,
+    slot: Option<Slot<std::net::IpAddr>>,
+) -> impl Future<Output = ()> {
     let (sink, stream) = socket.split();
-    serve_split(sink, stream, state)
+    serve_split(sink, stream, state, slot)
 }
 
 // A socket's task lives as long as the socket, idle most of that time, and is as large as
@@ -75,8 +96,12 @@ async fn serve_split(
     mut sink: SplitSink<WebSocket, Message>,
     mut stream: SplitStream<WebSocket>,
     state: AppState,
+    slot: Option<Slot<std::net::IpAddr>>,
 ) {
-    let Some((registration, user_id)) = Box::pin(open(&mut sink, &mut stream, &state)).await else {
+    let opened = Box::pin(open(&mut sink, &mut stream, &state)).await;
+    // Authenticated or gone: either way no longer waiting.
+    drop(slot);
+    let Some((registration, user_id)) = opened else {
         return;
     };
     let Registration { id, queue, close } = registration;

@@ -162,6 +162,9 @@ pub enum ServerMessage {
         /// The user of a decision on several users that this error is about.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target_user_id: Option<UserId>,
+        /// The room of a `resume` entry that this error is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room_id: Option<RoomId>,
         /// When the action may be tried again (`knock_cooldown`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_secs: Option<u64>,
@@ -179,6 +182,7 @@ impl ServerMessage {
             message: message.into(),
             request_action: request_action.map(str::to_owned),
             target_user_id: None,
+            room_id: None,
             retry_after_secs: None,
         }
     }

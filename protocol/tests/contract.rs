@@ -395,6 +395,7 @@ fn membership_server_variants() -> Vec<ServerMessage> {
             message: "later".into(),
             request_action: Some("joinRoom".into()),
             target_user_id: None,
+            room_id: None,
             retry_after_secs: Some(540),
         },
         ServerMessage::Error {
@@ -402,6 +403,15 @@ fn membership_server_variants() -> Vec<ServerMessage> {
             message: "no request".into(),
             request_action: Some("joinRoom".into()),
             target_user_id: Some(UserId::new("bob")),
+            room_id: None,
+            retry_after_secs: None,
+        },
+        ServerMessage::Error {
+            code: ErrorCode::NotMember,
+            message: "gone".into(),
+            request_action: Some("resume".into()),
+            target_user_id: None,
+            room_id: Some(room("r")),
             retry_after_secs: None,
         },
     ]

@@ -112,19 +112,29 @@ impl RoomAccess {
 
     /// The one decision: this node's entry, by the rule; a refusal is checked against the
     /// stored membership first (the entry may lag behind an approval made on another
-    /// node), and what storage says is kept.
+    /// node), and what storage says is kept unless the room changed during the read.
     async fn receives(&self, room: &RoomEntry, user_id: &UserId) -> Result<bool, StorageError> {
         if domain::may_receive(room.membership(user_id)) {
             return Ok(true);
         }
+        let version = self.directory.version(&room.room_id);
         let stored = self.storage.membership(&room.room_id, user_id).await?;
         if !domain::may_receive(stored) {
             return Ok(false);
         }
-        if let Some(membership) = stored {
-            self.directory.apply(&room.room_id, user_id, membership);
+        let Some(membership) = stored else {
+            return Ok(false);
+        };
+        if self
+            .directory
+            .apply_read(&room.room_id, user_id, membership, version)
+        {
+            return Ok(true);
         }
-        Ok(true)
+        // A change was applied while storage was read (a removal, say): storage, where
+        // every change is written before it is applied, has the answer; nothing is kept.
+        let again = self.storage.membership(&room.room_id, user_id).await?;
+        Ok(domain::may_receive(again))
     }
 
     /// Records a stored membership change (made on this node or announced by another):
@@ -187,6 +197,7 @@ mod tests {
                     status: MemberStatus::Approved,
                     is_admin: false,
                 },
+                only_if: crate::storage::Precondition::Any,
                 reason: None,
                 updated_at: 1,
             }])

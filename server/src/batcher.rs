@@ -114,13 +114,15 @@ async fn store_room_by_room(
                 }
             }
             Err(error) => {
+                // A room deleted while its messages waited is the senders' refusal
+                // (`room_not_found`); anything else is a failure, logged once here.
                 let room_gone = matches!(error, StorageError::NotFound("room"));
                 if !room_gone {
                     tracing::error!(%error, room = %room_id, count = messages.len(), "storing messages failed");
                 }
                 for done in dones {
                     let _ = done.send(Err(if room_gone {
-                        ServiceError::RoomNotFound
+                        StorageError::NotFound("room").into()
                     } else {
                         ServiceError::Internal("storing failed".into())
                     }));
@@ -162,7 +164,7 @@ const MAX_MEMBERSHIP_BATCH: usize = 256;
 
 struct MembershipJob {
     change: MembershipChange,
-    done: oneshot::Sender<Result<(), StorageError>>,
+    done: oneshot::Sender<Result<bool, StorageError>>,
 }
 
 /// Stores join requests and decisions in batches.
@@ -180,7 +182,8 @@ impl MembershipBatcher {
         (Self { jobs }, task)
     }
 
-    /// Returns once the change is durably stored.
+    /// Returns once the change is durably stored; [`ServiceError::Conflict`] when its
+    /// precondition no longer held (another action changed the membership first).
     pub(crate) async fn store(&self, change: MembershipChange) -> Result<(), ServiceError> {
         let (done, result) = oneshot::channel();
         self.jobs
@@ -190,10 +193,13 @@ impl MembershipBatcher {
         result
             .await
             .map_err(|_| ServiceError::Internal("membership batcher dropped a change".into()))?
-            .map_err(|error| match error {
-                // Deleted while the change waited.
-                StorageError::NotFound("room") => ServiceError::RoomNotFound,
-                error => error.into(),
+            .map_err(ServiceError::from)
+            .and_then(|stored| {
+                if stored {
+                    Ok(())
+                } else {
+                    Err(ServiceError::Conflict)
+                }
             })
     }
 }
@@ -204,9 +210,9 @@ async fn run_memberships(mut queue: mpsc::Receiver<MembershipJob>, storage: Arc<
         let (changes, dones): (Vec<MembershipChange>, Vec<_>) =
             batch.drain(..).map(|job| (job.change, job.done)).unzip();
         match storage.set_memberships(&changes).await {
-            Ok(()) => {
-                for done in dones {
-                    let _ = done.send(Ok(()));
+            Ok(stored) => {
+                for (done, stored) in dones.into_iter().zip(stored) {
+                    let _ = done.send(Ok(stored));
                 }
             }
             Err(error) if changes.len() == 1 => {
@@ -220,7 +226,7 @@ async fn run_memberships(mut queue: mpsc::Receiver<MembershipJob>, storage: Arc<
                 tracing::debug!(%error, count = changes.len(), "membership batch failed, storing one by one");
                 for (change, done) in changes.iter().zip(dones) {
                     let result = storage.set_memberships(std::slice::from_ref(change)).await;
-                    let _ = done.send(result);
+                    let _ = done.send(result.map(|stored| stored.first() == Some(&true)));
                 }
             }
         }
@@ -243,6 +249,7 @@ mod tests {
                 status: MemberStatus::Pending,
                 is_admin: false,
             },
+            only_if: crate::storage::Precondition::Any,
             reason: None,
             updated_at: 1,
         }

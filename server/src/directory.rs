@@ -164,9 +164,36 @@ impl RoomDirectory {
         Ok(Some(entry))
     }
 
+    /// A mark that changes with every change applied to the room (or a clear): what was
+    /// read from storage before it changed may be older than the change.
+    pub(crate) fn version(&self, room_id: &RoomId) -> (u64, u64) {
+        let rooms = self.read();
+        (self.epoch.load(Ordering::SeqCst), rooms.generation(room_id))
+    }
+
+    /// Records a membership read from storage, unless the room changed since `version`
+    /// (the read may then predate the change); whether it was recorded.
+    pub(crate) fn apply_read(
+        &self,
+        room_id: &RoomId,
+        user: &UserId,
+        membership: Membership,
+        version: (u64, u64),
+    ) -> bool {
+        let mut rooms = self.write();
+        if (self.epoch.load(Ordering::SeqCst), rooms.generation(room_id)) != version {
+            return false;
+        }
+        Self::apply_locked(&mut rooms, room_id, user, membership);
+        true
+    }
+
     /// Records a membership change that is already stored (here or on another node).
     pub(crate) fn apply(&self, room_id: &RoomId, user: &UserId, membership: Membership) {
-        let mut rooms = self.write();
+        Self::apply_locked(&mut self.write(), room_id, user, membership);
+    }
+
+    fn apply_locked(rooms: &mut Rooms, room_id: &RoomId, user: &UserId, membership: Membership) {
         rooms.bump(room_id);
         let next = rooms
             .entries

@@ -16,7 +16,7 @@ pub struct Membership {
 pub enum RuleError {
     #[error("only approved members of this room may do that")]
     NotMember,
-    #[error("only the room's admin may do that")]
+    #[error("only an admin of this room may do that")]
     NotAdmin,
     #[error("{0} has not asked to join this room")]
     RequestNotFound(UserId),
@@ -426,6 +426,14 @@ pub(crate) fn listed_in_members(status: MemberStatus, to_admin: bool) -> bool {
         MemberStatus::Banned => to_admin,
         MemberStatus::Rejected | MemberStatus::Left | MemberStatus::Removed => false,
     }
+}
+
+/// Whether the room's members who are not admins hear of a change from `before` to
+/// `after`: when the user was or becomes a row of their member list
+/// ([`listed_in_members`]). Admins and the user concerned hear of every change.
+pub(crate) fn members_hear_of(before: Option<Membership>, after: Membership) -> bool {
+    before.is_some_and(|before| listed_in_members(before.status, false))
+        || listed_in_members(after.status, false)
 }
 
 /// Whether `myRooms` lists a room where the user has this status: not once they left,
@@ -938,6 +946,18 @@ mod tests {
             resume_rooms(too_many.collect()),
             Err(RuleError::TooManyResumeRooms)
         );
+    }
+
+    #[test]
+    fn members_hear_of_changes_to_rows_they_see() {
+        let banned = with_status(MemberStatus::Banned);
+        let left = with_status(MemberStatus::Left);
+        assert!(members_hear_of(Some(MEMBER), banned), "a member goes");
+        assert!(members_hear_of(Some(PENDING), banned), "a request goes");
+        assert!(members_hear_of(None, PENDING), "a request comes");
+        assert!(!members_hear_of(None, banned), "a stranger banned ahead");
+        assert!(!members_hear_of(Some(REJECTED), banned));
+        assert!(!members_hear_of(Some(banned), left), "a ban lifted");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub enum ServiceError {
     NotFound,
     #[error("too many requests; slow down")]
     RateLimited,
-    /// Failed sign-ins for the username (`account`) or from the client's address.
+    /// Failed sign-ins for the account from this address (`account`), or from the address.
     #[error("{}", locked_text(*.account, *.retry_after_secs))]
     LoginLocked {
         account: bool,
@@ -44,13 +44,30 @@ pub enum ServiceError {
     TooManySockets,
     #[error("no user has that id")]
     UserNotFound,
+    /// Another action changed the membership between this one's read and its write; the
+    /// service tries again (see `Service::handle`), so a client sees this only after
+    /// several tries in a row lost.
+    #[error("the room changed while this was being done; try again")]
+    Conflict,
     #[error("too many sockets from your address are waiting to sign in; try again shortly")]
     TooManyUnauthenticated,
     /// Logged where it happens; the client only learns that something failed.
     #[error("storage failed: {0}")]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// What storage refuses because a row has gone is the client's business: a room deleted
+/// meanwhile, a user that does not exist. Everything else is the server's.
+impl From<StorageError> for ServiceError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::NotFound("room") => Self::RoomNotFound,
+            StorageError::NotFound("user") => Self::UserNotFound,
+            other => Self::Storage(other),
+        }
+    }
 }
 
 impl ServiceError {
@@ -89,7 +106,7 @@ impl ServiceError {
             Self::LoginLocked { .. } => ErrorCode::LoginLocked,
             Self::TooManySockets => ErrorCode::TooManySockets,
             Self::UserNotFound => ErrorCode::UserNotFound,
-            Self::Storage(_) | Self::Internal(_) => ErrorCode::Internal,
+            Self::Storage(_) | Self::Internal(_) | Self::Conflict => ErrorCode::Internal,
         }
     }
 
@@ -127,16 +144,21 @@ impl ServiceError {
     }
 }
 
-/// "… Try again in 15 minutes." for a login lock, in whole minutes (rounded up).
+/// "… locked for 15 minutes." for a login lock, in whole minutes (rounded up).
 fn locked_text(account: bool, retry_after_secs: u64) -> String {
     let minutes = retry_after_secs.div_ceil(60).max(1);
     let unit = if minutes == 1 { "minute" } else { "minutes" };
-    let what = if account {
-        "Too many wrong passwords: this account is locked for now."
+    if account {
+        format!(
+            "Too many wrong passwords: signing in to this account from your address is \
+             locked for {minutes} {unit}."
+        )
     } else {
-        "Too many failed sign-ins from your address: signing in is locked for now."
-    };
-    format!("{what} Try again in {minutes} {unit}.")
+        format!(
+            "Too many failed sign-ins from your address: signing in is locked for \
+             {minutes} {unit}."
+        )
+    }
 }
 
 pub(crate) fn http_status(code: ErrorCode) -> StatusCode {

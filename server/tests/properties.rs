@@ -455,7 +455,8 @@ enum Query {
     History(Room),
     Members(Room),
     Rooms,
-    CatchUp(Vec<(Room, u64)>),
+    /// Per room named (once each), caught up from that `afterSeq` or refused with that code.
+    CatchUp(Vec<(Room, Result<u64, ErrorCode>)>),
 }
 
 /// A new chat message the model expects to be stored and delivered.
@@ -545,6 +546,8 @@ struct Model {
     current: Vec<Option<Room>>,
     /// Each room's stored messages, `seq` 1 first: (sender, text).
     messages: BTreeMap<Room, Vec<(usize, String)>>,
+    /// The status the user of the last change [`Model::set`] stored had before it.
+    before_last_set: Option<MemberStatus>,
 }
 
 impl Model {
@@ -580,6 +583,7 @@ impl Model {
             owner,
             current,
             messages: Room::REAL.into_iter().map(|r| (r, Vec::new())).collect(),
+            before_last_set: None,
         }
     }
 
@@ -639,7 +643,7 @@ impl Model {
             !admin || status == MemberStatus::Approved,
             "only approved members are admins"
         );
-        self.status.insert((room, user), status);
+        self.before_last_set = self.status.insert((room, user), status);
         if admin {
             self.admins.insert((room, user));
         } else {
@@ -705,8 +709,9 @@ impl Model {
         }
     }
 
-    /// `memberChanged` about `user` (as now stored) to every approved member and to the
-    /// user; with a reason, only the admins and the user are told it.
+    /// `memberChanged` about `user` (as the last [`Model::set`] stored it) to the admins
+    /// and the user, with the reason; and, when the change is to a row members see
+    /// (approved or pending, before or after), to the other approved members without it.
     fn member_changed(
         &self,
         notes: &mut [Vec<String>],
@@ -719,18 +724,18 @@ impl Model {
         let name = &self.users[user];
         let with_reason = note_member_changed(room, name, status, admin, reason);
         let without = note_member_changed(room, name, status, admin, None);
-        self.tell(
-            notes,
-            |u| u == user || (reason.is_some() && self.is_admin(room, u)),
-            &with_reason,
-        );
-        self.tell(
-            notes,
-            |u| {
-                u != user && !(reason.is_some() && self.is_admin(room, u)) && self.approved(room, u)
-            },
-            &without,
-        );
+        self.tell(notes, |u| u == user || self.is_admin(room, u), &with_reason);
+        let listed = |status: Option<MemberStatus>| {
+            matches!(status, Some(MemberStatus::Approved | MemberStatus::Pending))
+        };
+        // A ban ahead of a knock, a ban lifted: only the admins see banned users.
+        if listed(self.before_last_set) || listed(Some(status)) {
+            self.tell(
+                notes,
+                |u| u != user && !self.is_admin(room, u) && self.approved(room, u),
+                &without,
+            );
+        }
     }
 
     fn apply(&mut self, index: usize, step: &Step) -> Expected {
@@ -836,25 +841,26 @@ impl Model {
                 Ok(Query::Members(room))
             }
             Act::Resume(rooms) => {
-                // The contract names no order among several refusals: any one will do.
-                let refusals: Vec<ErrorCode> = rooms
-                    .iter()
-                    .filter_map(|(room, _)| self.require_approved(actor, *room).err())
-                    .flatten()
-                    .collect();
-                if refusals.is_empty() {
-                    // A room named twice is caught up once, from the smaller `afterSeq`.
-                    let mut once: Vec<(Room, u64)> = Vec::new();
-                    for (room, after_seq) in rooms {
-                        match once.iter_mut().find(|(named, _)| named == room) {
-                            Some((_, kept)) => *kept = (*kept).min(*after_seq),
-                            None => once.push((*room, *after_seq)),
-                        }
+                // A room named twice is caught up once, from the smaller `afterSeq`; a room
+                // the user may not receive is refused on its own, the others caught up.
+                let mut once: Vec<(Room, u64)> = Vec::new();
+                for (room, after_seq) in rooms {
+                    match once.iter_mut().find(|(named, _)| named == room) {
+                        Some((_, kept)) => *kept = (*kept).min(*after_seq),
+                        None => once.push((*room, *after_seq)),
                     }
-                    Ok(Query::CatchUp(once))
-                } else {
-                    Err(refusals)
                 }
+                let answers = once
+                    .into_iter()
+                    .map(|(room, after_seq)| {
+                        let answer = self
+                            .require_approved(actor, room)
+                            .map(|()| after_seq)
+                            .map_err(|codes| codes[0]);
+                        (room, answer)
+                    })
+                    .collect();
+                Ok(Query::CatchUp(answers))
             }
             Act::MyRooms => Ok(Query::Rooms),
         }
@@ -1053,9 +1059,7 @@ impl Model {
             return Err(vec![ErrorCode::TargetNotMember]);
         }
         self.set(room, target, MemberStatus::Left, false, reason);
-        let note =
-            note_member_changed(room, &self.users[target], MemberStatus::Left, false, reason);
-        self.tell(notes, |u| u == target || self.is_admin(room, u), &note);
+        self.member_changed(notes, room, target, reason);
         Ok(Query::Nothing)
     }
 
@@ -1384,6 +1388,7 @@ impl World {
                 message,
                 request_action,
                 target_user_id: Some(target),
+                room_id: None,
                 retry_after_secs: None,
             } if !message.is_empty() => format!(
                 "error {} {} target={target}",
@@ -1522,10 +1527,21 @@ fn check_answer(
         Query::Members(room) => check_members(world, model, actor, *room, &frames, answers)?,
         Query::Rooms => check_rooms(world, model, actor, &frames, answers)?,
         Query::CatchUp(rooms) => {
-            let got: Vec<(Room, u64)> = answers
+            let got: Vec<(Room, Result<u64, ErrorCode>)> = answers
                 .iter()
                 .map(|item| match item {
-                    Outbound::CatchUp { room_id, after_seq } => (world.label(room_id), *after_seq),
+                    Outbound::CatchUp { room_id, after_seq } => {
+                        (world.label(room_id), Ok(*after_seq))
+                    }
+                    Outbound::Frame(frame) => match decode(frame) {
+                        ServerMessage::Error {
+                            code,
+                            room_id: Some(room_id),
+                            request_action: Some(action),
+                            ..
+                        } if action == "resume" => (world.label(&room_id), Err(code)),
+                        other => panic!("resume answered {other:?}"),
+                    },
                     other => panic!("resume answered {other:?}"),
                 })
                 .collect();

@@ -21,7 +21,7 @@ use sqlx::{Connection, PgConnection};
 use knock_protocol::{ChatMessage, ClientMsgId, MemberStatus, MessageId, RoomId, UserId};
 use knock_server::storage::{
     self, Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, PostgresStorage,
-    Room, Since, Storage, StorageError,
+    Precondition, Room, Since, Storage, StorageError,
 };
 
 /// A fresh, empty database that can be opened (and, for durable backends, reopened).
@@ -83,6 +83,7 @@ macro_rules! storage_contract {
                 memberships_move_between_statuses_in_order,
                 memberships_need_an_existing_room_and_user,
                 memberships_keep_every_status_their_reason_and_time,
+                a_membership_change_is_stored_only_while_its_precondition_holds,
                 deleting_a_room_deletes_its_memberships_and_messages,
                 membership_batches_apply_in_order_or_not_at_all,
                 seqs_are_gapless_per_room_across_batches,
@@ -221,6 +222,7 @@ fn change(
         room_id: room.clone(),
         user_id: member.clone(),
         membership,
+        only_if: Precondition::Any,
         reason: None,
         updated_at,
     }
@@ -619,6 +621,74 @@ mod contract {
             rooms.iter().map(|room| room.status).collect::<Vec<_>>(),
             vec![Banned]
         );
+    }
+
+    pub async fn a_membership_change_is_stored_only_while_its_precondition_holds(
+        storage: Arc<dyn Storage>,
+    ) {
+        use MemberStatus::{Approved, Banned, Pending};
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob", "carol"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let r = room_id("r");
+        let when = |precondition, membership, at| MembershipChange {
+            only_if: precondition,
+            ..change(&r, &user("bob"), membership, at)
+        };
+        let (pending, approved, banned) = (
+            membership(Pending, false),
+            membership(Approved, false),
+            membership(Banned, false),
+        );
+        // Bob knocks (no row yet); a second "first knock" finds his row and is not stored.
+        let stored = storage
+            .set_memberships(&[
+                when(Precondition::Absent, pending, 10),
+                when(Precondition::Absent, banned, 11),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(stored, [true, false]);
+        // An admin bans him while another approves him, both having seen him pending: in
+        // whichever order they arrive, the second finds the row changed and is not stored.
+        let stored = storage
+            .set_memberships(&[
+                when(Precondition::Is(pending), banned, 20),
+                when(Precondition::Is(pending), approved, 21),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(stored, [true, false]);
+        assert_eq!(
+            storage.membership_since(&r, &user("bob")).await.unwrap(),
+            Some(Since {
+                membership: banned,
+                updated_at_ms: 20
+            })
+        );
+        // What holds is stored, and `Any` is stored over anything.
+        let stored = storage
+            .set_memberships(&[
+                when(Precondition::Is(banned), pending, 30),
+                when(Precondition::Any, approved, 31),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(stored, [true, true]);
+        assert_eq!(
+            storage.membership(&r, &user("bob")).await.unwrap(),
+            Some(approved)
+        );
+        // The admin flag is part of what is expected.
+        let stored = storage
+            .set_memberships(&[when(
+                Precondition::Is(membership(Approved, true)),
+                banned,
+                40,
+            )])
+            .await
+            .unwrap();
+        assert_eq!(stored, [false]);
     }
 
     pub async fn deleting_a_room_deletes_its_memberships_and_messages(storage: Arc<dyn Storage>) {

@@ -26,8 +26,10 @@ impl Service {
         self.start_session(user_id).await
     }
 
-    /// Signs in; after too many failures for the username or from the address, further
-    /// attempts are refused for the rest of the window without checking the password.
+    /// Signs in. Each attempt is taken from the allowances of the account at this address
+    /// and of the address before the password is checked, so that attempts made at once
+    /// cannot all be checked; once either is used up, attempts are refused without
+    /// checking until the window ends.
     pub(crate) async fn login(
         &self,
         credentials: Credentials,
@@ -35,19 +37,8 @@ impl Service {
     ) -> Result<AuthResponse, ServiceError> {
         // A malformed username cannot exist; it is still answered like a wrong password.
         let user_id = domain::username(&credentials.username).ok();
-        let now = now_ms();
-        let account_lock = user_id
-            .as_ref()
-            .and_then(|user| self.limits.logins_by_user.locked_for_ms(user, now));
-        let address_lock =
-            address.and_then(|address| self.limits.logins_by_address.locked_for_ms(&address, now));
-        if let Some(left_ms) = account_lock.or(address_lock) {
-            tracing::warn!(user = ?user_id, ?address, "login throttled");
-            return Err(ServiceError::LoginLocked {
-                account: account_lock.is_some(),
-                retry_after_secs: u64::try_from(left_ms).unwrap_or(0).div_ceil(1_000),
-            });
-        }
+        let account = user_id.clone().map(|user| (user, address));
+        self.reserve_login(account.as_ref(), address)?;
         let stored = match &user_id {
             Some(user_id) => self.storage.credential(user_id).await?,
             None => None,
@@ -59,16 +50,47 @@ impl Service {
         let password = credentials.password;
         let matches = blocking(move || auth::verify_password(&password, &hash)).await?;
         if let (Some(credential), true) = (stored, matches) {
-            self.limits.logins_by_user.clear(&credential.user_id);
+            if let Some(account) = &account {
+                self.limits.logins_by_account.clear(account);
+            }
+            if let Some(address) = address {
+                self.limits.logins_by_address.give_back(&address);
+            }
             return self.start_session(credential.user_id).await;
         }
-        if let Some(user) = &user_id {
-            self.limits.logins_by_user.record_failure(user, now);
-        }
-        if let Some(address) = address {
-            self.limits.logins_by_address.record_failure(&address, now);
-        }
         Err(ServiceError::InvalidCredentials)
+    }
+
+    /// Takes one login attempt from the account's (at this address) and the address's
+    /// allowances, or refuses with how long the lock lasts.
+    fn reserve_login(
+        &self,
+        account: Option<&(UserId, Option<IpAddr>)>,
+        address: Option<IpAddr>,
+    ) -> Result<(), ServiceError> {
+        let now = now_ms();
+        let locked = |account: bool, left_ms: i64| {
+            tracing::warn!(?address, account, "login throttled");
+            ServiceError::LoginLocked {
+                account,
+                retry_after_secs: u64::try_from(left_ms).unwrap_or(0).div_ceil(1_000),
+            }
+        };
+        if let Some(account) = account {
+            self.limits
+                .logins_by_account
+                .try_reserve(account, now)
+                .map_err(|left_ms| locked(true, left_ms))?;
+        }
+        if let Some(address) = address
+            && let Err(left_ms) = self.limits.logins_by_address.try_reserve(&address, now)
+        {
+            if let Some(account) = account {
+                self.limits.logins_by_account.give_back(account);
+            }
+            return Err(locked(false, left_ms));
+        }
+        Ok(())
     }
 
     pub(super) async fn start_session(

@@ -9,7 +9,7 @@ use crate::{
     domain::{self, Decision, JoinOutcome, LeaveOutcome, Others, RuleError},
     error::ServiceError,
     gateway::Outbound,
-    storage::{Membership, MembershipChange, StorageError},
+    storage::{Membership, MembershipChange, Precondition},
 };
 
 /// One membership change as the service makes it: who, what, why, and what it was.
@@ -72,7 +72,8 @@ impl Service {
                         reason: None,
                     },
                 );
-                self.announce_change(&room_id, &session.user_id, pending, reason)
+                let before = current.map(|since| since.membership);
+                self.announce_change(&room_id, &session.user_id, before, pending, reason)
                     .await?;
                 Ok(Vec::new())
             }
@@ -120,10 +121,16 @@ impl Service {
         for target in targets {
             // Ids are usernames, which are case-insensitive.
             let target = domain::username(target.as_str()).unwrap_or(target);
-            match self
-                .decide_one(session, &room_id, &target, decision, reason.clone())
-                .await
-            {
+            let mut decided = Err(ServiceError::Conflict);
+            for _ in 0..super::CONFLICT_TRIES {
+                decided = self
+                    .decide_one(session, &room_id, &target, decision, reason.clone())
+                    .await;
+                if !matches!(decided, Err(ServiceError::Conflict)) {
+                    break;
+                }
+            }
+            match decided {
                 Ok(()) => {}
                 // Nobody may decide anything here: say it once, not per user.
                 Err(error @ ServiceError::Rule(RuleError::NotAdmin)) => return Err(error),
@@ -174,7 +181,8 @@ impl Service {
                 reason: reason.clone(),
             },
         );
-        self.announce_change(room_id, target, changed, reason).await
+        self.announce_change(room_id, target, current, changed, reason)
+            .await
     }
 
     pub(super) async fn leave(
@@ -262,12 +270,7 @@ impl Service {
             after: banned,
             reason,
         })
-        .await
-        .map_err(|error| match error {
-            // Banning ahead of a knock needs the user to exist.
-            ServiceError::Storage(StorageError::NotFound("user")) => ServiceError::UserNotFound,
-            other => other,
-        })?;
+        .await?;
         tracing::info!(room = %room_id, %target, "user banned");
         Ok(Vec::new())
     }
@@ -282,26 +285,14 @@ impl Service {
         let reason = domain::reason(reason)?;
         let (actor, target, current) = self.admin_and_target(session, &room_id, target).await?;
         let left = domain::unban(actor, &target, current)?;
-        let change = Change {
+        self.change_and_announce(Change {
             room_id: &room_id,
             user_id: &target,
             before: current,
             after: left,
             reason,
-        };
-        // Only admins see banned users, so only they (and the user) hear of the unban.
-        let frame = ServerMessage::MemberChanged {
-            room_id: room_id.clone(),
-            user_id: target.clone(),
-            status: left.status,
-            is_admin: left.is_admin,
-            reason: change.reason.clone(),
-        };
-        self.store_membership(change).await?;
-        let room = self.access.existing_room(&room_id).await?;
-        let mut told: Vec<UserId> = room.admins().cloned().collect();
-        told.push(target.clone());
-        self.fanout.to_users(&told, &frame);
+        })
+        .await?;
         tracing::info!(room = %room_id, %target, "ban lifted");
         Ok(Vec::new())
     }
@@ -401,20 +392,23 @@ impl Service {
     }
 
     async fn change_and_announce(&self, change: Change<'_>) -> Result<(), ServiceError> {
-        let (room_id, user_id, after, reason) = (
+        let (room_id, user_id, before, after, reason) = (
             change.room_id.clone(),
             change.user_id.clone(),
+            change.before,
             change.after,
             change.reason.clone(),
         );
         self.store_membership(change).await?;
-        self.announce_change(&room_id, &user_id, after, reason)
+        self.announce_change(&room_id, &user_id, before, after, reason)
             .await
     }
 
     /// Membership decisions read storage, not the room access (they must see the latest
-    /// state); the change is stored (batched with others queued at the same time) and
-    /// then applied to the room access of this node and of every other node. A change to
+    /// state); the change is stored (batched with others queued at the same time) only if
+    /// the membership is still what the rule saw ([`ServiceError::Conflict`] otherwise:
+    /// another node changed it meanwhile), then applied to the room access of this node
+    /// and of every other node. A change to
     /// a user who could receive the room (leaving, removal, a ban, a role) waits until
     /// every node has applied it, so that from the moment the action is answered no node
     /// sends them the room any more (`fanout.rs`, barriers).
@@ -424,6 +418,7 @@ impl Service {
                 room_id: change.room_id.clone(),
                 user_id: change.user_id.clone(),
                 membership: change.after,
+                only_if: change.before.map_or(Precondition::Absent, Precondition::Is),
                 reason: change.reason,
                 updated_at: now_ms(),
             })
@@ -437,45 +432,43 @@ impl Service {
         Ok(())
     }
 
-    /// `memberChanged` to everyone who may receive the room (as this node's access, which
-    /// has just applied the change, knows them) and to the user concerned. A `reason` is
-    /// for the admins and the user concerned; the other members get the change without it.
+    /// `memberChanged` to the admins and the user concerned, with the reason; and, when
+    /// they see the user's row ([`domain::members_hear_of`]), to the room's other members
+    /// without it. Who may receive the room is as this node's access (which has just
+    /// applied the change) knows it.
     async fn announce_change(
         &self,
         room_id: &RoomId,
         user_id: &UserId,
-        membership: Membership,
+        before: Option<Membership>,
+        after: Membership,
         reason: Option<String>,
     ) -> Result<(), ServiceError> {
         let change = |reason| ServerMessage::MemberChanged {
             room_id: room_id.clone(),
             user_id: user_id.clone(),
-            status: membership.status,
-            is_admin: membership.is_admin,
+            status: after.status,
+            is_admin: after.is_admin,
             reason,
         };
         let room = self.access.room(room_id).await?;
-        let receivers = room.as_ref().map_or(&[][..], |room| room.receivers());
-        if reason.is_some() {
-            let room = room.as_ref();
-            let mut told: Vec<UserId> = room
-                .map(|room| room.admins().cloned().collect())
-                .unwrap_or_default();
-            if !told.contains(user_id) {
-                told.push(user_id.clone());
-            }
-            let others: Vec<UserId> = receivers
+        let mut told: Vec<UserId> = room
+            .as_ref()
+            .map(|room| room.admins().cloned().collect())
+            .unwrap_or_default();
+        if !told.contains(user_id) {
+            told.push(user_id.clone());
+        }
+        self.fanout.to_users(&told, &change(reason));
+        if domain::members_hear_of(before, after) {
+            let others: Vec<UserId> = room
+                .as_ref()
+                .map_or(&[][..], |room| room.receivers())
                 .iter()
                 .filter(|user| !told.contains(user))
                 .cloned()
                 .collect();
-            self.fanout.to_users(&told, &change(reason));
             self.fanout.to_users(&others, &change(None));
-        } else {
-            self.fanout.to_users(receivers, &change(None));
-            if !receivers.contains(user_id) {
-                self.fanout.to_user(user_id, &change(None));
-            }
         }
         Ok(())
     }

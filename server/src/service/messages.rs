@@ -95,16 +95,25 @@ impl Service {
         rooms: Vec<ResumeRoom>,
     ) -> Result<Vec<Outbound>, ServiceError> {
         let rooms = domain::resume_rooms(rooms)?;
-        // Every room is checked before anything is replayed, so a refusal replays nothing.
-        for room in &rooms {
-            self.access.require(&room.room_id, &session.user_id).await?;
+        // Access may have gone while the client was away (a removal, a ban, a deleted
+        // room): such a room is answered with an error naming it, the others are replayed.
+        let mut answers = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            match self.access.require(&room.room_id, &session.user_id).await {
+                Ok(_) => answers.push(Outbound::CatchUp {
+                    room_id: room.room_id,
+                    after_seq: room.after_seq,
+                }),
+                Err(error @ (ServiceError::Rule(_) | ServiceError::RoomNotFound)) => {
+                    let mut frame = error.to_frame(Some("resume"));
+                    if let ServerMessage::Error { room_id, .. } = &mut frame {
+                        *room_id = Some(room.room_id);
+                    }
+                    answers.push(Outbound::message(&frame));
+                }
+                Err(error) => return Err(error),
+            }
         }
-        Ok(rooms
-            .into_iter()
-            .map(|room| Outbound::CatchUp {
-                room_id: room.room_id,
-                after_seq: room.after_seq,
-            })
-            .collect())
+        Ok(answers)
     }
 }

@@ -14,6 +14,7 @@ mod messages;
 mod rooms;
 
 use std::{
+    collections::HashMap,
     net::IpAddr,
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
@@ -32,6 +33,9 @@ use crate::{
     throttle::{FailureLimiter, KeyedLimiter, Rate},
 };
 
+/// Tries of a membership action whose write keeps losing to another node's.
+const CONFLICT_TRIES: usize = 3;
+
 /// Failed logins are counted in windows of this length.
 const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1_000;
 
@@ -45,7 +49,9 @@ const PREVIEW_RATE: Rate = Rate {
 /// The abuse limits the service enforces (see `throttle.rs`).
 pub struct Limits {
     messages: KeyedLimiter<UserId>,
-    logins_by_user: FailureLimiter<UserId>,
+    /// Failed logins per account and client address: a stranger's guesses lock the
+    /// account from the stranger's address, not from its owner's.
+    logins_by_account: FailureLimiter<(UserId, Option<IpAddr>)>,
     logins_by_address: FailureLimiter<IpAddr>,
     /// Unknown addresses (behind a proxy that did not say) share one allowance.
     previews: KeyedLimiter<Option<IpAddr>>,
@@ -59,7 +65,7 @@ impl Limits {
             knock_cooldown_ms: i64::try_from(knock_cooldown_secs.saturating_mul(1_000))
                 .unwrap_or(i64::MAX),
             messages: KeyedLimiter::new(message_rate),
-            logins_by_user: FailureLimiter::new(login_failures, LOGIN_WINDOW_MS),
+            logins_by_account: FailureLimiter::new(login_failures, LOGIN_WINDOW_MS),
             logins_by_address: FailureLimiter::new(
                 login_failures.saturating_mul(10),
                 LOGIN_WINDOW_MS,
@@ -86,6 +92,54 @@ pub struct Service {
     messages: MessageBatcher,
     memberships: MembershipBatcher,
     limits: Arc<Limits>,
+    turns: Arc<RoomTurns>,
+}
+
+/// Membership actions on one room take turns on this node: each reads the room's
+/// memberships, applies a rule and writes, and two at once could each act on what the
+/// other is changing (a ban and an approval of the same user, two admins stepping down).
+#[derive(Default)]
+struct RoomTurns {
+    rooms: std::sync::Mutex<HashMap<RoomId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RoomTurns {
+    async fn take(&self, room_id: &RoomId) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = {
+            let mut rooms = self
+                .rooms
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Rooms nobody is acting on hold nothing.
+            if rooms.len() > 1_000 {
+                rooms.retain(|_, turn| Arc::strong_count(turn) > 1);
+            }
+            rooms.entry(room_id.clone()).or_default().clone()
+        };
+        turn.lock_owned().await
+    }
+}
+
+/// The room a membership action changes, when the frame is one.
+fn membership_room<'a>(
+    message: &'a ClientMessage,
+    session: &'a SocketSession,
+) -> Option<&'a RoomId> {
+    match message {
+        ClientMessage::JoinRoom(
+            JoinRoom::Request { room_id, .. } | JoinRoom::Cancel { room_id },
+        )
+        | ClientMessage::LeaveRoom { room_id }
+        | ClientMessage::RemoveMember { room_id, .. }
+        | ClientMessage::BanMember { room_id, .. }
+        | ClientMessage::UnbanMember { room_id, .. }
+        | ClientMessage::SetRole { room_id, .. }
+        | ClientMessage::DeleteRoom { room_id } => Some(room_id),
+        ClientMessage::JoinRoom(
+            JoinRoom::Approve { room_id, .. } | JoinRoom::Reject { room_id, .. },
+        ) => room_id.as_ref().or(session.current_room.as_ref()),
+        _ => None,
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -113,6 +167,7 @@ impl Service {
             messages,
             memberships,
             limits: Arc::new(limits),
+            turns: Arc::default(),
         }
     }
 
@@ -133,6 +188,26 @@ impl Service {
 
     /// Carries out one action; what comes back goes to the acting socket only.
     pub async fn handle(
+        &self,
+        session: &mut SocketSession,
+        message: ClientMessage,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        let Some(room_id) = membership_room(&message, session).cloned() else {
+            return self.dispatch(session, message).await;
+        };
+        let _turn = self.turns.take(&room_id).await;
+        // A membership write that lost to another node's (its precondition failed) has
+        // changed nothing and told nobody: the action runs again on what is stored now.
+        for _ in 1..CONFLICT_TRIES {
+            match self.dispatch(session, message.clone()).await {
+                Err(ServiceError::Conflict) => {}
+                answered => return answered,
+            }
+        }
+        self.dispatch(session, message).await
+    }
+
+    async fn dispatch(
         &self,
         session: &mut SocketSession,
         message: ClientMessage,

@@ -76,12 +76,27 @@ pub struct Room {
     pub last_seq: u64,
 }
 
+/// What a membership change expects to find: it is stored only while the row is as the
+/// rule that made it saw it, so that of two changes decided on the same state (a ban and
+/// an approval of one user, on two nodes) the second is not stored over the first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precondition {
+    /// Stored whatever the row holds.
+    #[default]
+    Any,
+    /// Stored only if the user has no membership of the room yet.
+    Absent,
+    /// Stored only if the membership is still this.
+    Is(Membership),
+}
+
 /// One membership to insert or update.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MembershipChange {
     pub room_id: RoomId,
     pub user_id: UserId,
     pub membership: Membership,
+    pub only_if: Precondition,
     /// A request's message to the admins, or an admin's reason; replaces the one kept.
     pub reason: Option<String>,
     pub updated_at: i64,
@@ -154,10 +169,12 @@ pub trait Storage: Send + Sync + 'static {
         user_id: &UserId,
     ) -> StorageResult<Option<Since>>;
     /// Inserts or updates memberships in one transaction, in order (a later change of the
-    /// same user and room wins; a user's `requested_at` is that of the first insert). All
-    /// or nothing: the first change naming a missing room or user fails the whole batch
-    /// with [`StorageError::NotFound`] (`"room"` or `"user"`) and nothing is stored.
-    async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()>;
+    /// same user and room wins; a user's `requested_at` is that of the first insert); per
+    /// change, whether it was stored (false when its [`Precondition`] did not hold). All
+    /// or nothing on errors: the first change naming a missing room or user fails the
+    /// whole batch with [`StorageError::NotFound`] (`"room"` or `"user"`) and nothing is
+    /// stored.
+    async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<Vec<bool>>;
     /// Every membership of the room (all statuses) with its reason: admins first, then in
     /// the order users first asked to join.
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>>;

@@ -38,11 +38,30 @@ use super::rows::{
     constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{
-    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Since, Storage,
-    StorageError, StorageResult,
+    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Precondition, Room,
+    Since, Storage, StorageError, StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A membership change by its [`Precondition`] (the same statements as SQLite's).
+const UPSERT_ANY: &str = "INSERT INTO memberships \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6) \
+     ON CONFLICT (room_id, user_id) DO UPDATE SET \
+     status = excluded.status, is_admin = excluded.is_admin, \
+     updated_at = excluded.updated_at, reason = excluded.reason";
+const INSERT_IF_ABSENT: &str = "INSERT INTO memberships \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6) \
+     ON CONFLICT (room_id, user_id) DO NOTHING";
+const UPSERT_IF_IS: &str = "INSERT INTO memberships \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6) \
+     ON CONFLICT (room_id, user_id) DO UPDATE SET \
+     status = excluded.status, is_admin = excluded.is_admin, \
+     updated_at = excluded.updated_at, reason = excluded.reason \
+     WHERE memberships.status = $7 AND memberships.is_admin = $8";
 
 /// Connections per node: the message batcher holds one at a time, the rest serve reads.
 const MAX_CONNECTIONS: u32 = 10;
@@ -421,34 +440,34 @@ impl Storage for PostgresStorage {
         row.map(SinceRow::into_since).transpose()
     }
 
-    async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()> {
+    async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<Vec<bool>> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // One transaction (one commit) for the batch; an error returns before the commit
         // and dropping `tx` rolls back.
         let mut tx = self.pool.begin().await?;
+        let mut stored = Vec::with_capacity(changes.len());
         for change in changes {
             // `requested_at` is set by the first insert only: the order in which users
             // first asked to join survives approvals and rejections.
-            let result = sqlx::query(
-                "INSERT INTO memberships \
-                 (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6) \
-                 ON CONFLICT (room_id, user_id) DO UPDATE SET \
-                 status = excluded.status, is_admin = excluded.is_admin, \
-                 updated_at = excluded.updated_at, reason = excluded.reason",
-            )
-            .bind(change.room_id.as_str())
-            .bind(change.user_id.as_str())
-            .bind(change.membership.status.as_str())
-            .bind(change.membership.is_admin)
-            .bind(change.updated_at)
-            .bind(change.reason.as_deref())
-            .execute(&mut *tx)
-            .await;
-            match result {
-                Ok(_) => {}
+            let (sql, expected) = match change.only_if {
+                Precondition::Any => (UPSERT_ANY, None),
+                Precondition::Absent => (INSERT_IF_ABSENT, None),
+                Precondition::Is(membership) => (UPSERT_IF_IS, Some(membership)),
+            };
+            let mut query = sqlx::query(sql)
+                .bind(change.room_id.as_str())
+                .bind(change.user_id.as_str())
+                .bind(change.membership.status.as_str())
+                .bind(change.membership.is_admin)
+                .bind(change.updated_at)
+                .bind(change.reason.as_deref());
+            if let Some(expected) = expected {
+                query = query.bind(expected.status.as_str()).bind(expected.is_admin);
+            }
+            match query.execute(&mut *tx).await {
+                Ok(done) => stored.push(done.rows_affected() > 0),
                 Err(error) if is_foreign_key_violation(&error) => {
                     drop(tx);
                     return Err(self.missing_parent(&change.room_id).await);
@@ -457,7 +476,7 @@ impl Storage for PostgresStorage {
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(stored)
     }
 
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>> {

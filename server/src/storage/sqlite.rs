@@ -241,7 +241,7 @@ impl Storage for SqliteStorage {
         row.map(SinceRow::into_since).transpose()
     }
 
-    async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()> {
+    async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<Vec<bool>> {
         self.writes.set_memberships(changes).await
     }
 
@@ -259,11 +259,14 @@ impl Storage for SqliteStorage {
     }
 
     async fn delete_room(&self, room_id: &RoomId) -> StorageResult<bool> {
-        // Memberships and messages go with it (ON DELETE CASCADE).
+        // Memberships and messages go with it (ON DELETE CASCADE). A write transaction
+        // that takes the lock up front waits for the write thread instead of failing.
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let deleted = sqlx::query("DELETE FROM rooms WHERE room_id = ?")
             .bind(room_id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(deleted.rows_affected() > 0)
     }
 

@@ -26,7 +26,7 @@ use super::rows::{
     rusqlite_constraint_error, rusqlite_is_foreign_key_violation as is_foreign_key_violation,
     seq_bound, seq_from_db,
 };
-use super::{Inserted, MembershipChange, NewMessage, StorageError, StorageResult};
+use super::{Inserted, MembershipChange, NewMessage, Precondition, StorageError, StorageResult};
 
 /// One batch to write, and where its outcome goes.
 enum Job {
@@ -36,7 +36,7 @@ enum Job {
     },
     Memberships {
         changes: Vec<MembershipChange>,
-        reply: oneshot::Sender<StorageResult<()>>,
+        reply: oneshot::Sender<StorageResult<Vec<bool>>>,
     },
 }
 
@@ -78,7 +78,10 @@ impl SqliteWriteThread {
     }
 
     /// [`super::Storage::set_memberships`], in one transaction on the thread.
-    pub(super) async fn set_memberships(&self, changes: &[MembershipChange]) -> StorageResult<()> {
+    pub(super) async fn set_memberships(
+        &self,
+        changes: &[MembershipChange],
+    ) -> StorageResult<Vec<bool>> {
         let changes = changes.to_vec();
         self.run(|reply| Job::Memberships { changes, reply }).await
     }
@@ -164,43 +167,75 @@ fn insert_messages(
 
 /// One transaction for the batch, applied in order; an error returns before the commit and
 /// dropping the transaction rolls it back.
-fn set_memberships(connection: &mut Connection, changes: &[MembershipChange]) -> StorageResult<()> {
+fn set_memberships(
+    connection: &mut Connection,
+    changes: &[MembershipChange],
+) -> StorageResult<Vec<bool>> {
     if changes.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
+    let mut stored = Vec::with_capacity(changes.len());
+    for change in changes {
         // `requested_at` is set by the first insert only: the order in which users first
         // asked to join survives approvals and rejections.
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO memberships \
-             (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
-             ON CONFLICT (room_id, user_id) DO UPDATE SET \
-             status = excluded.status, is_admin = excluded.is_admin, \
-             updated_at = excluded.updated_at, reason = excluded.reason",
-        )?;
-        for change in changes {
-            let upserted = upsert.execute((
-                change.room_id.as_str(),
-                change.user_id.as_str(),
-                change.membership.status.as_str(),
-                change.membership.is_admin,
-                change.updated_at,
-                change.reason.as_deref(),
-            ));
-            match upserted {
-                Ok(_) => {}
-                Err(error) if is_foreign_key_violation(&error) => {
-                    return Err(missing_parent(&tx, &change.room_id)?);
-                }
-                Err(error) => return Err(error.into()),
+        let (sql, expected) = match change.only_if {
+            Precondition::Any => (UPSERT_ANY, None),
+            Precondition::Absent => (INSERT_IF_ABSENT, None),
+            Precondition::Is(membership) => (UPSERT_IF_IS, Some(membership)),
+        };
+        let mut statement = tx.prepare_cached(sql)?;
+        let params = (
+            change.room_id.as_str(),
+            change.user_id.as_str(),
+            change.membership.status.as_str(),
+            change.membership.is_admin,
+            change.updated_at,
+            change.reason.as_deref(),
+        );
+        let written = match expected {
+            None => statement.execute(params),
+            Some(expected) => statement.execute((
+                params.0,
+                params.1,
+                params.2,
+                params.3,
+                params.4,
+                params.5,
+                expected.status.as_str(),
+                expected.is_admin,
+            )),
+        };
+        match written {
+            Ok(rows) => stored.push(rows > 0),
+            Err(error) if is_foreign_key_violation(&error) => {
+                drop(statement);
+                return Err(missing_parent(&tx, &change.room_id)?);
             }
+            Err(error) => return Err(error.into()),
         }
     }
     tx.commit()?;
-    Ok(())
+    Ok(stored)
 }
+
+const UPSERT_ANY: &str = "INSERT INTO memberships \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     ON CONFLICT (room_id, user_id) DO UPDATE SET \
+     status = excluded.status, is_admin = excluded.is_admin, \
+     updated_at = excluded.updated_at, reason = excluded.reason";
+const INSERT_IF_ABSENT: &str = "INSERT INTO memberships \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     ON CONFLICT (room_id, user_id) DO NOTHING";
+const UPSERT_IF_IS: &str = "INSERT INTO memberships \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     ON CONFLICT (room_id, user_id) DO UPDATE SET \
+     status = excluded.status, is_admin = excluded.is_admin, \
+     updated_at = excluded.updated_at, reason = excluded.reason \
+     WHERE memberships.status = ?7 AND memberships.is_admin = ?8";
 
 /// After a foreign key refused a membership: which parent is missing, the room (the usual
 /// case) or the user.

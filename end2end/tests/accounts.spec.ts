@@ -94,7 +94,7 @@ test('after five wrong passwords the form says the account is locked, and for ho
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toHaveText(
-    'Too many wrong passwords: this account is locked for now. Try again in 15 minutes.',
+    'Too many wrong passwords: signing in to this account from your address is locked for 15 minutes.',
   );
   await expect(page.getByText('You are going too fast')).toHaveCount(0);
   await user.context.close();

@@ -481,8 +481,8 @@ fn server_description(bin: &Path) -> String {
         &["-u", "-r", &bin.display().to_string(), "+%H:%M UTC"],
     );
     format!(
-        "`{}` (release build of {built}; the work tree was at commit {}{} when measured), SQLite file in the temp folder (WAL, synchronous=FULL), flags `{}` (the \
-         abuse limits lifted), everything else default, log level `{}`",
+        "`{}` (release build of {built}; the work tree was at commit {}{} when measured), SQLite file in the temp folder (WAL, synchronous=FULL), flags `{}` and `{}` \
+         in the environment (the abuse limits lifted), everything else default, log level `{}`",
         bin.display(),
         if commit.is_empty() {
             "unknown".to_owned()
@@ -495,6 +495,11 @@ fn server_description(bin: &Path) -> String {
             ""
         },
         server::BENCH_FLAGS.join(" "),
+        server::BENCH_ENV
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(" "),
         std::env::var("KNOCK_BENCH_LOG").unwrap_or_else(|_| "info".into())
     )
 }

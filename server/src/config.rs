@@ -90,10 +90,13 @@ pub struct Config {
 
     /// Sockets from one client address that may be waiting to authenticate at once;
     /// past it, new ones are refused with 429.
+    // An office behind one NAT address reconnects all at once after a restart: each
+    // socket waits for its authentication only for milliseconds, so 64 leaves room for
+    // that and still bounds a flood.
     #[arg(
         long,
         env = "KNOCK_MAX_UNAUTHENTICATED_PER_ADDRESS",
-        default_value_t = 16
+        default_value_t = 64
     )]
     pub(crate) max_unauthenticated_per_address: usize,
 

@@ -100,21 +100,11 @@ impl<K: Eq + Hash + Clone> FailureLimiter<K> {
         }
     }
 
-    /// Whether another attempt is allowed now.
-    #[cfg(test)]
-    fn allowed(&self, key: &K, now_ms: i64) -> bool {
-        self.locked_for_ms(key, now_ms).is_none()
-    }
-
-    /// How long attempts stay refused, when they are refused now.
-    pub(crate) fn locked_for_ms(&self, key: &K, now_ms: i64) -> Option<i64> {
-        let counts = self.lock();
-        let &(started, count) = counts.get(key)?;
-        let left = started + self.window_ms - now_ms;
-        (left > 0 && count >= self.max).then_some(left)
-    }
-
-    pub(crate) fn record_failure(&self, key: &K, now_ms: i64) {
+    /// Takes one attempt from `key`'s allowance before the attempt is made, so that
+    /// attempts made at the same time cannot all pass: once `max` are taken in the current
+    /// window, refused with how long it has left. An attempt that succeeds gives its
+    /// back ([`FailureLimiter::give_back`]); a failed one stays counted.
+    pub(crate) fn try_reserve(&self, key: &K, now_ms: i64) -> Result<(), i64> {
         let mut counts = self.lock();
         if counts.len() > 100_000 {
             let window = self.window_ms;
@@ -124,7 +114,18 @@ impl<K: Eq + Hash + Clone> FailureLimiter<K> {
         if now_ms - entry.0 >= self.window_ms {
             *entry = (now_ms, 0);
         }
+        if entry.1 >= self.max {
+            return Err(entry.0 + self.window_ms - now_ms);
+        }
         entry.1 += 1;
+        Ok(())
+    }
+
+    /// Returns an attempt taken by [`FailureLimiter::try_reserve`] that did not fail.
+    pub(crate) fn give_back(&self, key: &K) {
+        if let Some(entry) = self.lock().get_mut(key) {
+            entry.1 = entry.1.saturating_sub(1);
+        }
     }
 
     pub(crate) fn clear(&self, key: &K) {
@@ -238,19 +239,29 @@ mod tests {
     }
 
     #[test]
-    fn failures_lock_a_key_for_the_rest_of_the_window() {
+    fn attempts_are_taken_before_they_are_made_until_the_window_ends() {
         let limiter = FailureLimiter::new(3, 1_000);
         for t in 0..3 {
-            assert!(limiter.allowed(&"alice", t));
-            limiter.record_failure(&"alice", t);
+            assert_eq!(limiter.try_reserve(&"alice", t), Ok(()));
         }
-        assert!(!limiter.allowed(&"alice", 500));
-        assert!(limiter.allowed(&"bob", 500));
-        assert!(limiter.allowed(&"alice", 1_000), "a new window");
-        limiter.record_failure(&"alice", 1_000);
-        assert!(limiter.allowed(&"alice", 1_001), "the count restarted");
+        assert_eq!(
+            limiter.try_reserve(&"alice", 500),
+            Err(500),
+            "locked, 500 ms left"
+        );
+        assert_eq!(limiter.try_reserve(&"bob", 500), Ok(()), "per key");
+        assert_eq!(limiter.try_reserve(&"alice", 1_000), Ok(()), "a new window");
+        limiter.give_back(&"alice");
+        for t in 1_001..1_004 {
+            assert_eq!(
+                limiter.try_reserve(&"alice", t),
+                Ok(()),
+                "a success is given back"
+            );
+        }
+        assert!(limiter.try_reserve(&"alice", 1_004).is_err());
         limiter.clear(&"alice");
-        assert!(limiter.allowed(&"alice", 1_002));
+        assert_eq!(limiter.try_reserve(&"alice", 1_005), Ok(()));
     }
 
     #[test]

@@ -91,7 +91,7 @@ async fn repeated_failed_logins_lock_the_username_for_a_while() {
     assert_eq!(body["error"]["retryAfterSecs"], retry_after);
     assert_eq!(
         body["error"]["message"],
-        "Too many wrong passwords: this account is locked for now. Try again in 15 minutes."
+        "Too many wrong passwords: signing in to this account from your address is locked for 15 minutes."
     );
     // ...while other users sign in as usual.
     assert_eq!(
@@ -101,6 +101,56 @@ async fn repeated_failed_logins_lock_the_username_for_a_while() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_are_checked_no_more_than_the_allowance() {
+    let server = TestServer::start_with(&["--login-failures", "3"]).await;
+    server.register("alice").await;
+    let client = reqwest::Client::new();
+    let attempts = (0..40).map(|i| {
+        client
+            .post(server.url("/api/login"))
+            .json(&json!({"username": "alice", "password": format!("wrong guess {i}")}))
+            .send()
+    });
+    let mut checked = 0;
+    let mut refused = 0;
+    for answer in futures_util::future::join_all(attempts).await {
+        match answer.unwrap().status().as_u16() {
+            401 => checked += 1,
+            429 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((checked, refused), (3, 37));
+}
+
+#[tokio::test]
+async fn a_strangers_guesses_do_not_lock_the_owner_out_from_their_own_address() {
+    let server = TestServer::start_with(&["--login-failures", "3", "--trusted-proxies", "1"]).await;
+    server.register("alice").await;
+    let login = |password: &'static str, client: &'static str| {
+        reqwest::Client::new()
+            .post(server.url("/api/login"))
+            .header("X-Forwarded-For", client)
+            .json(&json!({"username": "alice", "password": password}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            login("wrong guess", "203.0.113.66").await.unwrap().status(),
+            401
+        );
+    }
+    let stranger = login("correct horse battery", "203.0.113.66")
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 429, "locked from the stranger's address");
+    let owner = login("correct horse battery", "198.51.100.20")
+        .await
+        .unwrap();
+    assert_eq!(owner.status(), 200, "the owner signs in from their own");
 }
 
 #[tokio::test]

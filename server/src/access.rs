@@ -143,6 +143,43 @@ impl RoomAccess {
         self.directory.apply(room_id, user_id, membership);
     }
 
+    /// Records a membership change announced by another node. The announcement may reach
+    /// this node after a later change to the same membership (nodes publish independently),
+    /// so what is kept is what storage holds now, where every change is written before it
+    /// is announced: a revocation is applied at once, then the membership is read again and
+    /// kept unless another change was applied meanwhile.
+    pub(crate) async fn apply_announced(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        membership: Membership,
+    ) -> Result<(), StorageError> {
+        // Most announcements change nothing here (a request in a room this node has not
+        // loaded, or whose requester it does not keep): no read for those.
+        let Some(entry) = self.directory.loaded(room_id) else {
+            return Ok(());
+        };
+        let kept = domain::may_receive(Some(membership)).then_some(membership);
+        if entry.membership(user_id) == kept {
+            return Ok(());
+        }
+        if kept.is_none() {
+            self.directory.apply(room_id, user_id, membership);
+        }
+        for _ in 0..3 {
+            let version = self.directory.version(room_id);
+            let Some(stored) = self.storage.membership(room_id, user_id).await? else {
+                return Ok(());
+            };
+            if self.directory.apply_read(room_id, user_id, stored, version) {
+                return Ok(());
+            }
+        }
+        // Changed three times while read: the entry is read again on its next use.
+        self.directory.forget(room_id);
+        Ok(())
+    }
+
     /// Records that the room was deleted: from the moment this returns, nobody receives it
     /// on this node.
     pub(crate) fn forget_room(&self, room_id: &RoomId) {

@@ -164,6 +164,11 @@ impl RoomDirectory {
         Ok(Some(entry))
     }
 
+    /// The room's entry if this node has it loaded (nothing is read).
+    pub(crate) fn loaded(&self, room_id: &RoomId) -> Option<Arc<RoomEntry>> {
+        self.read().entries.get(room_id).cloned()
+    }
+
     /// A mark that changes with every change applied to the room (or a clear): what was
     /// read from storage before it changed may be older than the change.
     pub(crate) fn version(&self, room_id: &RoomId) -> (u64, u64) {

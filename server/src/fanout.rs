@@ -6,8 +6,9 @@
 //! the sockets are sent it: the frame is neither escaped into the header nor parsed by the
 //! nodes that receive it. A chat message's header names its room and `seq` but not its
 //! recipients: each node sends it to the local sockets of those who may receive the room,
-//! as its own room access knows them (kept current by the `roomChanged` events, which one
-//! node publishes in the order it stores them).
+//! as its own room access knows them (kept current by the `roomChanged` events; since two
+//! nodes' events about one membership may arrive in either order, a node keeps what
+//! storage holds when an event arrives, not the event's word: `RoomAccess::apply_announced`).
 //!
 //! Taking access back (a removal, a ban, a deleted room) must hold on every node from the
 //! moment the action is answered. Such a change is published as a *barrier*: every
@@ -486,7 +487,12 @@ async fn deliver(hub: &Hub, access: &RoomAccess, bus: &Bus, payload: &[u8]) {
             is_admin,
             barrier,
         } => {
-            access.apply(&room_id, &user_id, Membership { status, is_admin });
+            let announced = Membership { status, is_admin };
+            if let Err(error) = access.apply_announced(&room_id, &user_id, announced).await {
+                // Not known for sure: the room is read again on its next use.
+                tracing::error!(%error, room = %room_id, "reading an announced change failed");
+                access.forget_room(&room_id);
+            }
             if let Some(barrier) = barrier {
                 confirm(barrier);
             }

@@ -654,3 +654,73 @@ async fn a_user_banned_on_one_node_knocks_in_vain_on_every_node() {
         zoe.expect_silence()
     );
 }
+
+/// Sends `frame` and then a `ping`, and returns every frame that came before the `pong`
+/// (a socket's frames are handled in order, so the action's answer is among them).
+async fn until_pong(client: &mut Client, frame: Option<Value>) -> Vec<Value> {
+    if let Some(frame) = frame {
+        client.send(frame).await;
+    }
+    client.send(json!({"action": "ping"})).await;
+    let mut seen = Vec::new();
+    loop {
+        let next = client.next().await;
+        if next["action"] == "pong" {
+            return seen;
+        }
+        seen.push(next);
+    }
+}
+
+#[tokio::test]
+async fn a_ban_and_an_approval_at_once_on_two_nodes_leave_the_user_banned() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let mut alice = a.user("alice").await;
+    let mut erin = b.user("erin").await;
+    let room = alice.create_room("Contested").await;
+    admit(&mut alice, &mut erin, &room, &mut []).await;
+    alice
+        .send(json!({"action": "setRole", "roomId": room, "targetUserId": "erin", "role": "admin"}))
+        .await;
+    until_pong(&mut alice, None).await;
+    until_pong(&mut erin, None).await;
+    // Each round a new knocker; Alice approves on A while Erin bans on B. Whichever is
+    // stored first, the other is decided again on what is stored: an approval of a
+    // banned user is refused, a ban of a member removes them. The user ends banned.
+    for round in 0..20 {
+        let name = format!("knocker{round}");
+        let mut knocker = b.user(&name).await;
+        knock_on(&mut knocker, &room).await;
+        until_pong(&mut knocker, None).await;
+        until_pong(&mut alice, None).await;
+        until_pong(&mut erin, None).await;
+        alice
+            .send(json!({"action": "joinRoom", "subAction": "approve", "roomId": room, "targetUserId": name}))
+            .await;
+        erin.send(json!({"action": "banMember", "roomId": room, "targetUserId": name}))
+            .await;
+        until_pong(&mut alice, None).await;
+        until_pong(&mut erin, None).await;
+        let answers = until_pong(
+            &mut knocker,
+            Some(json!({"action": "getHistory", "roomId": room})),
+        )
+        .await;
+        let last = answers.last().expect("an answer to getHistory");
+        assert_eq!(last["code"], "not_member", "round {round}: {answers:?}");
+        let banned = answers
+            .iter()
+            .rfind(|frame| frame["action"] == "memberChanged")
+            .expect("the knocker heard of the decisions");
+        assert_eq!(banned["status"], "banned", "round {round}: {answers:?}");
+        let again = until_pong(
+            &mut knocker,
+            Some(json!({"action": "joinRoom", "subAction": "request", "roomId": room})),
+        )
+        .await;
+        assert_eq!(again.last().unwrap()["code"], "banned", "round {round}");
+    }
+}

@@ -13,9 +13,10 @@ use tokio::process::{Child, Command};
 
 /// Flags for the server under test: its abuse limits (5 messages/s per user, 50 frames/s
 /// per socket, 20 sockets per user) would refuse the load itself, so they are lifted; every
-/// other setting is the default. The cap on one address's sockets waiting to authenticate
-/// is lifted through the environment ([`BENCH_ENV`]), which servers older than that cap
-/// ignore (a flag would stop them), so that earlier builds can still be compared.
+/// other setting is the default. The limits added later (sockets waiting to authenticate
+/// per address, the rates of other actions) are lifted through the environment
+/// ([`BENCH_ENV`]), which servers older than them ignore (a flag would stop them), so
+/// that earlier builds can still be compared.
 pub const BENCH_FLAGS: [&str; 8] = [
     "--message-rate",
     "1000000",
@@ -28,7 +29,12 @@ pub const BENCH_FLAGS: [&str; 8] = [
 ];
 
 /// Limits lifted through the environment (see [`BENCH_FLAGS`]).
-pub const BENCH_ENV: [(&str, &str); 1] = [("KNOCK_MAX_UNAUTHENTICATED_PER_ADDRESS", "1000000")];
+pub const BENCH_ENV: [(&str, &str); 4] = [
+    ("KNOCK_MAX_UNAUTHENTICATED_PER_ADDRESS", "1000000"),
+    ("KNOCK_CREATE_ROOM_RATE", "1000000"),
+    ("KNOCK_KNOCK_RATE", "1000000"),
+    ("KNOCK_READ_RATE", "1000000"),
+];
 
 /// Where the server listens and, when known, its process id (for RSS and CPU).
 pub struct Server {

@@ -77,6 +77,19 @@ pub struct Config {
     #[arg(long, env = "KNOCK_LOGIN_FAILURES", default_value_t = 5)]
     pub(crate) login_failures: u32,
 
+    /// Rooms one user may create per second, on average (10 at once).
+    #[arg(long, env = "KNOCK_CREATE_ROOM_RATE", default_value_t = 0.2)]
+    pub(crate) create_room_rate: f64,
+
+    /// Join requests one user may send per second, on average (20 at once).
+    #[arg(long, env = "KNOCK_KNOCK_RATE", default_value_t = 1.0)]
+    pub(crate) knock_rate: f64,
+
+    /// History pages, member lists and room lists one user may ask for per second, on
+    /// average (100 at once).
+    #[arg(long, env = "KNOCK_READ_RATE", default_value_t = 10.0)]
+    pub(crate) read_rate: f64,
+
     /// Seconds a client has to send a request's headers; also how long an idle
     /// keep-alive connection is kept. Half-sent requests are closed after it (slowloris).
     #[arg(long, env = "KNOCK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
@@ -119,6 +132,19 @@ impl Config {
         crate::throttle::Rate {
             per_second: self.message_rate.max(0.0),
             burst: self.message_burst.max(1.0),
+        }
+    }
+
+    /// The per-user rates of actions other than messages; the bursts grow with the rates.
+    pub(crate) fn action_rates(&self) -> crate::service::ActionRates {
+        let rate = |per_second: f64, burst_seconds: f64| crate::throttle::Rate {
+            per_second: per_second.max(0.0),
+            burst: (per_second * burst_seconds).max(1.0),
+        };
+        crate::service::ActionRates {
+            create_room: rate(self.create_room_rate, 50.0),
+            knock: rate(self.knock_rate, 20.0),
+            read: rate(self.read_rate, 10.0),
         }
     }
 

@@ -74,7 +74,8 @@ pub async fn run(
         config.message_rate(),
         config.login_failures,
         config.knock_cooldown_secs,
-    );
+    )
+    .with_action_rates(config.action_rates());
     let state = AppState {
         allowed_origins: allowed_origins.into(),
         unauthenticated: Arc::new(throttle::KeyedSlots::new(

@@ -431,3 +431,69 @@ async fn one_address_may_hold_only_so_many_sockets_before_signing_in() {
     first.expect("authenticated").await;
     let _third = Client::connect(&server.ws_url()).await;
 }
+
+#[tokio::test]
+async fn rooms_knocks_and_reads_have_rates_of_their_own() {
+    // The per-socket frame rate (50/s) lifted: these are the per-action rates.
+    let server = TestServer::start_with(&["--frame-rate", "100000"]).await;
+    let mut mallory = server.user("mallory").await;
+    // Ten rooms at once are fine; a script creating many more is refused, with nothing
+    // created for the refused ones.
+    let mut created = 0;
+    let mut refused = 0;
+    for i in 0..30 {
+        mallory
+            .send(json!({"action": "createRoom", "roomName": format!("spam {i}")}))
+            .await;
+        let answer = mallory.next().await;
+        match answer["action"].as_str() {
+            Some("roomCreated") => created += 1,
+            Some("error") => {
+                assert_eq!(answer["code"], "rate_limited", "{answer}");
+                assert_eq!(answer["requestAction"], "createRoom");
+                refused += 1;
+            }
+            _ => panic!("unexpected {answer}"),
+        }
+    }
+    // The burst of ten, and at most one more refilled (one per five seconds).
+    assert!((10..=11).contains(&created), "{created} created");
+    assert_eq!(refused, 30 - created);
+    mallory.send(json!({"action": "myRooms"})).await;
+    assert_eq!(
+        mallory.expect("rooms").await["rooms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    // Reads: a burst of 100, then refused, and other users are not affected.
+    let mut refused_reads = 0;
+    for _ in 0..120 {
+        mallory.send(json!({"action": "myRooms"})).await;
+        let answer = mallory.next().await;
+        if answer["action"] == "error" {
+            assert_eq!(answer["code"], "rate_limited");
+            refused_reads += 1;
+        }
+    }
+    assert!(refused_reads > 0, "120 reads at once, none refused");
+    // Knocks: 20 at once (here on a room that does not exist), then refused.
+    let mut limited_knocks = 0;
+    for _ in 0..25 {
+        mallory
+            .send(json!({"action": "joinRoom", "subAction": "request",
+                "roomId": "6f1c1a8e-0d7b-4c55-9f0b-1d2f3a4b5c6d"}))
+            .await;
+        let answer = mallory.expect("error").await;
+        if answer["code"] == "rate_limited" {
+            limited_knocks += 1;
+        } else {
+            assert_eq!(answer["code"], "room_not_found");
+        }
+    }
+    assert!(limited_knocks >= 4, "{limited_knocks} knocks refused");
+    let mut alice = server.user("alice").await;
+    alice.send(json!({"action": "myRooms"})).await;
+    alice.expect("rooms").await;
+}

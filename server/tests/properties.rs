@@ -37,7 +37,7 @@ use knock_server::{
     error::ServiceError,
     fanout::Fanout,
     gateway::{Hub, Outbound, SocketQueue as Queue},
-    service::{Limits, Service, SocketSession},
+    service::{ActionRates, Limits, Service, SocketSession},
     storage,
     throttle::Rate,
 };
@@ -59,14 +59,15 @@ fn config(cases: u32) -> ProptestConfig {
 
 /// Rates so high that rate limiting never interferes; the given re-knock cooldown.
 fn no_limits(knock_cooldown_secs: u64) -> Limits {
-    Limits::new(
-        Rate {
-            per_second: 1e9,
-            burst: 1e9,
-        },
-        1000,
-        knock_cooldown_secs,
-    )
+    let unlimited = Rate {
+        per_second: 1e9,
+        burst: 1e9,
+    };
+    Limits::new(unlimited, 1000, knock_cooldown_secs).with_action_rates(ActionRates {
+        create_room: unlimited,
+        knock: unlimited,
+        read: unlimited,
+    })
 }
 
 async fn new_service(knock_cooldown_secs: u64) -> Service {

@@ -27,12 +27,18 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub const QUIET: Duration = Duration::from_millis(400);
 
 /// Flags that lift the per-user and per-socket rates, for tests that send a lot.
-pub const NO_RATE_LIMITS: [&str; 6] = [
+pub const NO_RATE_LIMITS: [&str; 12] = [
     "--message-rate",
     "100000",
     "--message-burst",
     "100000",
     "--frame-rate",
+    "100000",
+    "--create-room-rate",
+    "100000",
+    "--knock-rate",
+    "100000",
+    "--read-rate",
     "100000",
 ];
 

@@ -176,7 +176,7 @@ pub async fn authenticate(ws: &mut Ws, token: &str) -> anyhow::Result<()> {
     send(
         ws,
         &ClientMessage::Authenticate {
-            token: token.to_owned(),
+            token: token.into(),
         },
     )
     .await?;

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientMsgId, RoomId, UserId};
+use crate::{ClientMsgId, RoomId, SessionToken, UserId};
 
 /// A frame from a client to the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,7 +12,7 @@ use crate::{ClientMsgId, RoomId, UserId};
 pub enum ClientMessage {
     /// First frame on every socket.
     Authenticate {
-        token: String,
+        token: SessionToken,
     },
     CreateRoom {
         room_name: String,

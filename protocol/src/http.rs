@@ -1,20 +1,41 @@
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{ErrorCode, RoomId, UserId};
 
 /// Body of `POST /api/register` and `POST /api/login`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
 }
 
 /// Success body of register and login.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user_id: UserId,
     pub token: String,
+}
+
+// Without the password and the token: a `{:?}` in a log line must not hold them.
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthResponse")
+            .field("user_id", &self.user_id)
+            .field("token", &"***")
+            .finish()
+    }
 }
 
 /// Body of `GET /api/rooms/{roomId}`: what an invite link's page shows before knocking.

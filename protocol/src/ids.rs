@@ -50,3 +50,37 @@ string_id!(
     /// An id the client makes for each message it sends, so that a retry is stored once.
     ClientMsgId
 );
+
+/// A session token as it travels: printed by `{:?}` as `SessionToken(***)`, so that no log
+/// line holds one (whoever has it is signed in as its user).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(***)")
+    }
+}
+
+impl From<String> for SessionToken {
+    fn from(token: String) -> Self {
+        Self(token)
+    }
+}
+
+impl From<&str> for SessionToken {
+    fn from(token: &str) -> Self {
+        Self(token.to_owned())
+    }
+}

@@ -14,7 +14,7 @@ mod server;
 pub use client::{ClientMessage, DecodeError, JoinRoom, ResumeRoom, Role, Targets, decode_client};
 pub use error::ErrorCode;
 pub use http::{ApiError, ApiErrorBody, AuthResponse, Credentials, RoomPreview};
-pub use ids::{ClientMsgId, MessageId, RoomId, UserId};
+pub use ids::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
 pub use server::{ChatMessage, MemberStatus, Participant, RoomSummary, ServerMessage};
 
 /// WebSocket close codes the server uses, beyond the standard ones.

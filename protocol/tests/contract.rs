@@ -606,3 +606,27 @@ fn membership_actions_decode_from_their_documented_json() {
         r#"{"action":"roomDeleted","roomId":"r"}"#
     );
 }
+
+/// Secrets never reach a log line through `{:?}`.
+#[test]
+fn debug_output_hides_tokens_and_passwords() {
+    let frame = ClientMessage::Authenticate {
+        token: "s3cr3t-token".into(),
+    };
+    assert!(!format!("{frame:?}").contains("s3cr3t"), "{frame:?}");
+    let credentials = knock_protocol::Credentials {
+        username: "alice".into(),
+        password: "hunter2 hunter2".into(),
+    };
+    assert!(!format!("{credentials:?}").contains("hunter2"));
+    let signed_in = knock_protocol::AuthResponse {
+        user_id: UserId::new("alice"),
+        token: "s3cr3t-token".into(),
+    };
+    assert!(!format!("{signed_in:?}").contains("s3cr3t"));
+    assert_eq!(
+        serde_json::to_string(&frame).unwrap(),
+        r#"{"action":"authenticate","token":"s3cr3t-token"}"#,
+        "on the wire it is the token itself"
+    );
+}

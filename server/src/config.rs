@@ -4,7 +4,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
-#[derive(Clone, Debug, Parser)]
+// Not `Debug`: the database and Redis URLs carry passwords, and a `{:?}` in a log line
+// would print them.
+#[derive(Clone, Parser)]
 #[command(
     name = "knock-server",
     version,

@@ -220,7 +220,7 @@ async fn authenticate(
         };
         return match decode_client(&text) {
             Ok(ClientMessage::Authenticate { token }) => {
-                match state.service.authenticate(&token).await {
+                match state.service.authenticate(token.as_str()).await {
                     Ok(signed_in) => Ok(signed_in),
                     Err(error) => {
                         error.log_if_internal("authenticate");

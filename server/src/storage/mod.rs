@@ -54,10 +54,20 @@ pub enum StorageError {
 pub type StorageResult<T> = Result<T, StorageError>;
 
 /// A user's stored password hash, for login.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
     pub user_id: UserId,
     pub password_hash: String,
+}
+
+/// Without the hash: a `{:?}` in a log line must not hand it to an offline guesser.
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("user_id", &self.user_id)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -316,7 +316,9 @@ impl Connection {
                 .user
                 .with_untracked(|u| u.as_ref().map(|u| u.token.clone()))
             {
-                self.send(&ClientMessage::Authenticate { token });
+                self.send(&ClientMessage::Authenticate {
+                    token: token.into(),
+                });
             }
         });
         let on_message: Handler = Closure::new(move |ev: web_sys::Event| {

@@ -29,7 +29,9 @@ pub const BENCH_FLAGS: [&str; 8] = [
 ];
 
 /// Limits lifted through the environment (see [`BENCH_FLAGS`]).
-pub const BENCH_ENV: [(&str, &str); 4] = [
+pub const BENCH_ENV: [(&str, &str); 6] = [
+    ("KNOCK_MAX_WAITING_PER_ROOM", "1000000"),
+    ("KNOCK_MAX_ROOMS_PER_USER", "1000000"),
     ("KNOCK_MAX_UNAUTHENTICATED_PER_ADDRESS", "1000000"),
     ("KNOCK_CREATE_ROOM_RATE", "1000000"),
     ("KNOCK_KNOCK_RATE", "1000000"),

@@ -92,6 +92,14 @@ pub struct Config {
     #[arg(long, env = "KNOCK_READ_RATE", default_value_t = 10.0)]
     pub(crate) read_rate: f64,
 
+    /// Join requests that may wait in one room; past it, knocks are refused.
+    #[arg(long, env = "KNOCK_MAX_WAITING_PER_ROOM", default_value_t = 1_000)]
+    pub(crate) max_waiting_per_room: usize,
+
+    /// Rooms one user may be in or waiting for; past it, creating or knocking is refused.
+    #[arg(long, env = "KNOCK_MAX_ROOMS_PER_USER", default_value_t = 1_000)]
+    pub(crate) max_rooms_per_user: usize,
+
     /// Seconds a client has to send a request's headers; also how long an idle
     /// keep-alive connection is kept. Half-sent requests are closed after it (slowloris).
     #[arg(long, env = "KNOCK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]

@@ -70,6 +70,12 @@ pub enum RuleError {
     BadTargets,
     #[error("a resume may name at most {max} rooms", max = limits::MAX_RESUME_ROOMS)]
     TooManyResumeRooms,
+    #[error(
+        "{0} requests are already waiting in this room; try again once the admins have answered some"
+    )]
+    TooManyWaiting(usize),
+    #[error("you are in or waiting for {0} rooms, the most allowed; leave one first")]
+    TooManyRooms(usize),
 }
 
 /// "You were turned down recently. You may ask again in 9 minutes.", rounded up.
@@ -443,6 +449,26 @@ pub(crate) fn listed_in_my_rooms(status: MemberStatus) -> bool {
         status,
         MemberStatus::Approved | MemberStatus::Pending | MemberStatus::Rejected
     )
+}
+
+/// A knock is taken while fewer than `max` requests wait in the room: past that, the room
+/// is being flooded and its admins could not read them anyway.
+pub(crate) fn room_takes_a_request(waiting: usize, max: usize) -> Result<(), RuleError> {
+    if waiting < max {
+        Ok(())
+    } else {
+        Err(RuleError::TooManyWaiting(max))
+    }
+}
+
+/// A user may create or ask to join another room while they are in or waiting for fewer
+/// than `max`.
+pub(crate) fn user_takes_a_room(rooms: usize, max: usize) -> Result<(), RuleError> {
+    if rooms < max {
+        Ok(())
+    } else {
+        Err(RuleError::TooManyRooms(max))
+    }
 }
 
 /// The rooms a `resume` catches up: at most [`limits::MAX_RESUME_ROOMS`] entries, each
@@ -958,6 +984,17 @@ mod tests {
         assert!(!members_hear_of(None, banned), "a stranger banned ahead");
         assert!(!members_hear_of(Some(REJECTED), banned));
         assert!(!members_hear_of(Some(banned), left), "a ban lifted");
+    }
+
+    #[test]
+    fn rooms_and_requests_are_capped() {
+        assert_eq!(room_takes_a_request(999, 1_000), Ok(()));
+        assert_eq!(
+            room_takes_a_request(1_000, 1_000),
+            Err(RuleError::TooManyWaiting(1_000))
+        );
+        assert_eq!(user_takes_a_room(0, 1), Ok(()));
+        assert_eq!(user_takes_a_room(1, 1), Err(RuleError::TooManyRooms(1)));
     }
 
     #[test]

@@ -87,6 +87,7 @@ impl ServiceError {
                 RuleError::InvalidUsername => ErrorCode::InvalidUsername,
                 RuleError::InvalidPassword => ErrorCode::InvalidPassword,
                 RuleError::Banned => ErrorCode::Banned,
+                RuleError::TooManyWaiting(_) | RuleError::TooManyRooms(_) => ErrorCode::RateLimited,
                 RuleError::KnockCooldown { .. } => ErrorCode::KnockCooldown,
                 RuleError::LastAdmin => ErrorCode::LastAdmin,
                 RuleError::TargetIsAdmin(_) => ErrorCode::TargetIsAdmin,

@@ -75,7 +75,8 @@ pub async fn run(
         config.login_failures,
         config.knock_cooldown_secs,
     )
-    .with_action_rates(config.action_rates());
+    .with_action_rates(config.action_rates())
+    .with_caps(config.max_waiting_per_room, config.max_rooms_per_user);
     let state = AppState {
         allowed_origins: allowed_origins.into(),
         unauthenticated: Arc::new(throttle::KeyedSlots::new(

@@ -497,3 +497,52 @@ async fn rooms_knocks_and_reads_have_rates_of_their_own() {
     alice.send(json!({"action": "myRooms"})).await;
     alice.expect("rooms").await;
 }
+
+#[tokio::test]
+async fn requests_waiting_in_a_room_and_rooms_per_user_are_capped() {
+    let server =
+        TestServer::start_with(&["--max-waiting-per-room", "2", "--max-rooms-per-user", "2"]).await;
+    let mut alice = server.user("alice").await;
+    let room = alice.create_room("Popular").await;
+    for name in ["bob", "carol"] {
+        let mut knocker = server.user(name).await;
+        knocker
+            .send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
+            .await;
+        assert_eq!(knocker.expect("joinResponse").await["status"], "pending");
+    }
+    // A third waiting request is one too many, and no admin hears of it.
+    let mut dave = server.user("dave").await;
+    dave.send(json!({"action": "joinRoom", "subAction": "request", "roomId": room}))
+        .await;
+    let refused = dave.expect_error("rate_limited", Some("joinRoom")).await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("already waiting"),
+        "{refused}"
+    );
+    // Alice heard of the two requests only.
+    for _ in 0..2 {
+        alice.expect("joinRequest").await;
+        alice.expect("memberChanged").await;
+    }
+    alice.expect_silence().await;
+    // Alice is in one room; one more is fine, a third is refused and not created.
+    alice.create_room("Second").await;
+    alice
+        .send(json!({"action": "createRoom", "roomName": "Third"}))
+        .await;
+    let refused = alice.expect_error("rate_limited", Some("createRoom")).await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("leave one first"),
+        "{refused}"
+    );
+    alice.send(json!({"action": "myRooms"})).await;
+    let rooms = alice.expect("rooms").await;
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 2);
+}

@@ -44,6 +44,15 @@ impl Service {
                 })])
             }
             JoinOutcome::Ask(pending) => {
+                self.check_room_count(&session.user_id).await?;
+                let waiting = self
+                    .storage
+                    .members(&room_id)
+                    .await?
+                    .iter()
+                    .filter(|member| member.status == MemberStatus::Pending)
+                    .count();
+                domain::room_takes_a_request(waiting, self.limits.max_waiting_per_room)?;
                 self.store_membership(Change {
                     room_id: &room_id,
                     user_id: &session.user_id,

@@ -20,12 +20,12 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use knock_protocol::{ClientMessage, JoinRoom, RoomId, ServerMessage, UserId};
+use knock_protocol::{ClientMessage, JoinRoom, MemberStatus, RoomId, ServerMessage, UserId};
 
 use crate::{
     access::RoomAccess,
     batcher::{MembershipBatcher, MessageBatcher},
-    domain::Decision,
+    domain::{self, Decision},
     error::ServiceError,
     fanout::Fanout,
     gateway::{ConnId, Hub, Outbound},
@@ -62,6 +62,9 @@ pub struct Limits {
     create_rooms: KeyedLimiter<UserId>,
     knocks: KeyedLimiter<UserId>,
     reads: KeyedLimiter<UserId>,
+    /// Requests that may wait in one room, and rooms one user may be in or waiting for.
+    max_waiting_per_room: usize,
+    max_rooms_per_user: usize,
 }
 
 /// The per-user rates of actions other than sending messages.
@@ -106,7 +109,17 @@ impl Limits {
             create_rooms: KeyedLimiter::new(ActionRates::default().create_room),
             knocks: KeyedLimiter::new(ActionRates::default().knock),
             reads: KeyedLimiter::new(ActionRates::default().read),
+            max_waiting_per_room: 1_000,
+            max_rooms_per_user: 1_000,
         }
+    }
+
+    /// These caps instead of the defaults (1,000 each).
+    #[must_use]
+    pub fn with_caps(mut self, max_waiting_per_room: usize, max_rooms_per_user: usize) -> Self {
+        self.max_waiting_per_room = max_waiting_per_room;
+        self.max_rooms_per_user = max_rooms_per_user;
+        self
     }
 
     /// These rates instead of the defaults.
@@ -344,6 +357,19 @@ impl Service {
     }
 
     // ---- helpers --------------------------------------------------------------------
+
+    /// Whether the user may be in or wait for one room more ([`domain::user_takes_a_room`]).
+    async fn check_room_count(&self, user_id: &UserId) -> Result<(), ServiceError> {
+        let rooms = self
+            .storage
+            .rooms_of_user(user_id)
+            .await?
+            .iter()
+            .filter(|room| matches!(room.status, MemberStatus::Approved | MemberStatus::Pending))
+            .count();
+        domain::user_takes_a_room(rooms, self.limits.max_rooms_per_user)?;
+        Ok(())
+    }
 
     fn room_or_current(
         session: &mut SocketSession,

@@ -19,6 +19,7 @@ impl Service {
         raw_name: &str,
     ) -> Result<Vec<Outbound>, ServiceError> {
         let room_name = domain::room_name(raw_name)?;
+        self.check_room_count(&session.user_id).await?;
         let room_id = RoomId::new(uuid::Uuid::new_v4().to_string());
         self.storage
             .create_room(&NewRoom {

@@ -1,7 +1,7 @@
 //! The start page when signed in: create a room, or ask to join one by its id. An invite
 //! link (`/join/:room_id`) opens the same page with the id filled in.
 
-use knock_protocol::{MemberStatus, RoomId, RoomPreview, limits};
+use knock_protocol::{MemberStatus, RoomId, RoomPreview};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
@@ -84,7 +84,9 @@ pub fn InviteSummary(room_id: RoomId) -> impl IntoView {
                 .join(", ");
             view! {
                 <p class="invite-room">
-                    <strong class="invite-room-name">{room.room_name}</strong>
+                    <strong class="invite-room-name" dir="auto">
+                        {room.room_name}
+                    </strong>
                     <span class="muted">{format!(" is run by {admins}.")}</span>
                 </p>
             }
@@ -112,17 +114,27 @@ fn CreateRoomForm() -> impl IntoView {
             crate::browser::focus_if_lost(&el);
         }
     });
+    let invalid = Memo::new(move |_| chat.0.with(|s| s.error(&Slot::RoomName).is_some()));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = name.get_untracked();
         connection.act(|s| s.create_room(&value));
-        if chat
-            .0
-            .with_untracked(|s| s.error(&Slot::CreateRoom).is_none())
-        {
+        let (refused, invalid) = chat.0.with_untracked(|s| {
+            (
+                s.error(&Slot::CreateRoom).is_some(),
+                s.error(&Slot::RoomName).is_some(),
+            )
+        });
+        if invalid {
+            if let Some(el) = field.get_untracked() {
+                let _ = el.focus();
+            }
+        } else if !refused {
             name.set(String::new());
         }
     };
+    // No `maxlength`: it counts UTF-16 units, the limit counts characters (an emoji is
+    // two units, one character); `create_room` checks.
     view! {
         <form class="card" on:submit=on_submit>
             <h2>"Create a room"</h2>
@@ -133,11 +145,15 @@ fn CreateRoomForm() -> impl IntoView {
                     node_ref=field
                     type="text"
                     autocomplete="off"
-                    maxlength=limits::MAX_ROOM_NAME_CHARS
                     placeholder="Book club"
+                    aria-invalid=move || invalid.get().to_string()
+                    aria-describedby=move || invalid.get().then_some("room-name-error")
                     prop:value=name
                     on:input=move |ev| name.set(event_target_value(&ev))
                 />
+                <div id="room-name-error">
+                    <ErrorText at=Slot::RoomName />
+                </div>
             </div>
             <ErrorText at=Slot::CreateRoom />
             <button type="submit" class="btn btn-primary">"Create room"</button>

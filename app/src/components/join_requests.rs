@@ -1,7 +1,7 @@
 //! For the room's admins: the requests waiting for an answer, each with its message and
-//! Approve and Reject (described by the person's name, `aria-describedby`), "Approve
-//! all" when two or more wait. Reject is one click; "Add a reason" opens a box whose
-//! text the rejected person is told.
+//! Approve, Reject and Ban (described by the person's name, `aria-describedby`),
+//! "Approve all" when two or more wait. Reject and Ban are one click; "Add a reason"
+//! opens a box whose text the rejected or banned person is told.
 
 use knock_protocol::{Participant, RoomId};
 use leptos::prelude::*;
@@ -95,7 +95,9 @@ fn RequestRow(room_id: RoomId, p: Participant) -> impl IntoView {
     view! {
         <li class="request">
             <span class="avatar" aria-hidden="true">{initial(&user)}</span>
-            <span class="member-name" id=name_id>{user.to_string()}</span>
+            <span class="member-name" id=name_id dir="auto">
+                {user.to_string()}
+            </span>
             <DecideButtons
                 room_id
                 user
@@ -121,7 +123,7 @@ fn RequestRow(room_id: RoomId, p: Participant) -> impl IntoView {
                 <ReasonField
                     id=field_id.clone()
                     label="Reason for rejecting"
-                    hint="They will see it. Then press Reject."
+                    hint="They will see it. Then press Reject or Ban."
                     text=reason
                 />
             </Show>

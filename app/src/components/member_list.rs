@@ -48,19 +48,25 @@ pub fn MemberList(room_id: RoomId, open: bool) -> impl IntoView {
     let room = room_id.clone();
     let approved = Memo::new(move |_| chat.0.with(|s| members(s, &room)));
     let room = room_id.clone();
-    let listed = move |status: MemberStatus| {
+    let listed = move |banned: bool| {
         let room = room.clone();
         Memo::new(move |_| {
             chat.0.with(|s| {
                 s.room(&room)
-                    .map(|r| r.members.with_status(status).cloned().collect::<Vec<_>>())
+                    .map(|r| {
+                        if banned {
+                            // Only ever to admins.
+                            r.banned().cloned().collect()
+                        } else {
+                            r.members.pending().cloned().collect()
+                        }
+                    })
                     .unwrap_or_default()
             })
         })
     };
-    // Only admins are sent the banned.
-    let pending = listed(MemberStatus::Pending);
-    let banned = listed(MemberStatus::Banned);
+    let pending = listed(false);
+    let banned = listed(true);
     let (member_room, others_room) = (room_id.clone(), room_id.clone());
     view! {
         <details class="members" open=open>
@@ -90,7 +96,9 @@ fn MemberRow(room_id: RoomId, m: Member) -> impl IntoView {
     view! {
         <li class="member">
             <span class="avatar" aria-hidden="true">{initial(&m.user_id)}</span>
-            <span class="member-name" id=name_id.clone()>{m.user_id.to_string()}</span>
+            <span class="member-name" id=name_id.clone() dir="auto">
+                {m.user_id.to_string()}
+            </span>
             {m.is_me.then(|| view! { <span class="muted">" (you)"</span> })}
             {m.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
             {m.manageable.then(|| view! { <Manage room_id m name_id /> })}
@@ -239,7 +247,9 @@ fn OtherRow(room_id: RoomId, p: Participant) -> impl IntoView {
     view! {
         <li class=if banned { "member banned" } else { "member pending" }>
             <span class="avatar" aria-hidden="true">{initial(&p.user_id)}</span>
-            <span class="member-name" id=name_id.clone()>{p.user_id.to_string()}</span>
+            <span class="member-name" id=name_id.clone() dir="auto">
+                {p.user_id.to_string()}
+            </span>
             {waiting}
             {unban}
             <RequestMessage id=format!("{name_id}-reason") reason=p.reason />

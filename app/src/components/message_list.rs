@@ -1,6 +1,8 @@
 //! The conversation: the newest page first, older pages when scrolling up, live
 //! messages at the bottom. The view follows new messages unless the user scrolled up,
-//! then a "New messages" button appears. Text is always rendered as text.
+//! then a "New messages" button appears. Text is always rendered as text, each message
+//! and author in its own direction (`dir="auto"`: a right-to-left text or an override
+//! character cannot reorder the line around it).
 
 use knock_protocol::{ChatMessage, ClientMsgId, MessageId, RoomId, UserId};
 use leptos::html;
@@ -307,13 +309,17 @@ fn MessageRow(row: Row) -> impl IntoView {
         {separator}
         <li class="msg" class:mine=mine data-seq=message.seq>
             <div class="msg-meta">
-                <span class="msg-author">{message.user_id.to_string()}</span>
+                <span class="msg-author" dir="auto">
+                    {message.user_id.to_string()}
+                </span>
                 {mine.then(|| view! { <span class="sr-only">" (you)"</span> })}
                 <time class="msg-time" datetime=iso title=full>
                     {time}
                 </time>
             </div>
-            <p class="msg-text">{message_body(&message.message)}</p>
+            <p class="msg-text" dir="auto">
+                {message_body(&message.message)}
+            </p>
         </li>
     }
 }
@@ -382,10 +388,14 @@ fn OutgoingRow(item: Outgoing, me: String) -> impl IntoView {
     view! {
         <li class="msg mine outgoing" class:failed=is_failed>
             <div class="msg-meta">
-                <span class="msg-author">{me}</span>
+                <span class="msg-author" dir="auto">
+                    {me}
+                </span>
                 <span class="msg-state">{status}</span>
             </div>
-            <p class="msg-text">{text}</p>
+            <p class="msg-text" dir="auto">
+                {text}
+            </p>
             {actions}
         </li>
     }

@@ -4,8 +4,11 @@
 //!
 //! Join requests never stack: one request is one notice ("bob asks to join Book club");
 //! two or more are one banner ("3 people ask to join") that opens the list, newest
-//! first, with "Dismiss all". Each Approve and Reject keeps its short name and is
+//! first, with "Dismiss all". Each Approve, Reject and Ban keeps its short name and is
 //! described by the sentence that names the person (`aria-describedby`).
+//!
+//! Names and reasons are isolated (`<bdi>`, `dir="auto"`): a right-to-left one must not
+//! reorder the sentence around it.
 
 use knock_protocol::{RoomId, UserId};
 use leptos::prelude::*;
@@ -13,7 +16,7 @@ use leptos::prelude::*;
 use crate::client::{Chat, Connection};
 use crate::router::Link;
 use crate::state::notices::people_ask_to_join;
-use crate::state::{ChatState, Notice, NoticeEntry, gone_text, room_path};
+use crate::state::{ChatState, Notice, NoticeEntry, gone_words, room_path};
 
 #[component]
 pub fn Notices() -> impl IntoView {
@@ -123,23 +126,26 @@ fn JoinRequestText(
     let name = room_name(&room_id);
     view! {
         <p class="notice-text" id=text_id>
-            <strong>{user_id.to_string()}</strong>
+            <strong dir="auto">{user_id.to_string()}</strong>
             " asks to join "
-            <Link href=room_path(&room_id)>{name}</Link>
+            <Link href=room_path(&room_id)>
+                <bdi>{name}</bdi>
+            </Link>
         </p>
         <RequestMessage id=reason_id reason />
         <DecideButtons room_id user=user_id described_by />
     }
 }
 
-/// The message a knock came with, as its sender wrote it.
+/// The message a knock came with, as its sender wrote it (in its own direction).
 #[component]
 pub fn RequestMessage(id: String, reason: Option<String>) -> impl IntoView {
-    reason.map(|text| view! { <p class="reason" id=id>{text}</p> })
+    reason.map(|text| view! { <p class="reason" id=id dir="auto">{text}</p> })
 }
 
-/// Approve and Reject, named as such and described by `described_by` (whom they answer).
-/// Reject sends `reason` when given (the request panel's box), else none.
+/// Approve, Reject and Ban, named as such and described by `described_by` (whom they
+/// answer). Reject and Ban send `reason` when given (the request panel's box), else
+/// none. Ban stops a knocker for good (until unbanned) without letting them in first.
 #[component]
 pub fn DecideButtons(
     room_id: RoomId,
@@ -152,10 +158,15 @@ pub fn DecideButtons(
 ) -> impl IntoView {
     let connection = expect_context::<Connection>();
     let (approve_room, approve_user) = (room_id.clone(), [user.clone()]);
-    let (reject_room, reject_user) = (room_id, [user]);
+    let (reject_room, reject_user) = (room_id.clone(), [user.clone()]);
+    let typed = move || reason.map(|r| r.get_untracked()).unwrap_or_default();
     let reject = move |_| {
-        let reason = reason.map(|r| r.get_untracked()).unwrap_or_default();
+        let reason = typed();
         connection.act(|s| s.decide(&reject_room, &reject_user, false, &reason));
+    };
+    let ban = move |_| {
+        let reason = typed();
+        connection.act(|s| s.ban_request(&room_id, &user, &reason));
     };
     // Decided: the request goes, and the focus with it; the next thing to do is write
     // (or, with no room open, the page).
@@ -173,10 +184,18 @@ pub fn DecideButtons(
             <button
                 type="button"
                 class="btn btn-small btn-danger"
-                aria-describedby=described_by
+                aria-describedby=described_by.clone()
                 on:click=reject
             >
                 "Reject"
+            </button>
+            <button
+                type="button"
+                class="btn btn-small btn-quiet"
+                aria-describedby=described_by
+                on:click=ban
+            >
+                "Ban"
             </button>
         </span>
     }
@@ -196,6 +215,12 @@ fn room_name(room_id: &RoomId) -> impl Fn() -> String + Send + Sync + 'static {
     }
 }
 
+/// " Reason: …", isolated, after a sentence that has one.
+#[component]
+fn Reason(reason: Option<String>) -> impl IntoView {
+    reason.map(|r| view! { " Reason: " <bdi>{r}</bdi> })
+}
+
 #[component]
 fn NoticeView(entry: NoticeEntry) -> impl IntoView {
     let chat = expect_context::<Chat>();
@@ -211,7 +236,10 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
             let name = room_name(&room_id);
             view! {
                 <p class="notice-text">
-                    "You're in! You can now chat in " <Link href=room_path(&room_id)>{name}</Link> "."
+                    "You're in! You can now chat in "
+                    <Link href=room_path(&room_id)>
+                        <bdi>{name}</bdi>
+                    </Link> "."
                 </p>
             }
             .into_any()
@@ -220,8 +248,7 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
             let name = room_name(&room_id);
             view! {
                 <p class="notice-text">
-                    "Your request to join " {name} " was rejected."
-                    {reason.map(|r| format!(" Reason: {r}"))}
+                    "Your request to join " <bdi>{name}</bdi> " was rejected." <Reason reason />
                 </p>
             }
             .into_any()
@@ -231,8 +258,15 @@ fn NoticeView(entry: NoticeEntry) -> impl IntoView {
             why,
             reason,
             ..
-        } => view! { <p class="notice-text">{gone_text(why, &room_name, reason.as_deref())}</p> }
-            .into_any(),
+        } => {
+            let (before, after) = gone_words(why);
+            view! {
+                <p class="notice-text">
+                    {before} <bdi>{room_name}</bdi> {after} <Reason reason />
+                </p>
+            }
+            .into_any()
+        }
     };
     view! {
         <div class="notice">

@@ -10,7 +10,9 @@ pub fn reason_count(text: &str) -> String {
     format!("{} / {}", text.chars().count(), limits::MAX_REASON_CHARS)
 }
 
-/// A labelled text box bound to `text`; `id` names it (and its counter, `id-count`).
+/// A labelled text box bound to `text`; `id` names it (and its counter, `id-count`). No
+/// `maxlength`: it counts UTF-16 units (an emoji is two), the limit counts characters;
+/// past it the count says so and sending refuses ([`crate::state::reason_to_send`]).
 #[component]
 pub fn ReasonField(
     id: String,
@@ -26,7 +28,6 @@ pub fn ReasonField(
             <textarea
                 id=id
                 rows="2"
-                maxlength=limits::MAX_REASON_CHARS
                 aria-describedby=count_id.clone()
                 prop:value=text
                 on:input=move |ev| text.set(event_target_value(&ev))
@@ -46,5 +47,7 @@ mod tests {
     fn counts_characters_not_bytes() {
         assert_eq!(reason_count(""), "0 / 500");
         assert_eq!(reason_count("héllo"), "5 / 500");
+        // One character each, two UTF-16 units (what `maxlength` would count).
+        assert_eq!(reason_count(&"😀".repeat(300)), "300 / 500");
     }
 }

@@ -100,7 +100,9 @@ fn RoomRow(row: Row) -> impl IntoView {
     view! {
         <li class="room-item" class:pending=row.status == Some(MemberStatus::Pending)>
             <Link href=room_path(&row.room_id) class="room-link">
-                <span class="room-name">{row.name}</span>
+                <span class="room-name" dir="auto">
+                    {row.name}
+                </span>
                 {row.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
                 {status.map(|s| view! { <span class="room-status">{s}</span> })}
                 <span class="room-badges">{requests} {unread}</span>

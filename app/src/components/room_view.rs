@@ -95,7 +95,7 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
             <header class="room-head">
                 <Link href="/".into() class="back-link" label="Back to rooms">"‹ Rooms"</Link>
                 <h1 class="room-title">
-                    {move || standing.with(|s| s.name.clone())}
+                    <bdi>{move || standing.with(|s| s.name.clone())}</bdi>
                     <Show when=move || standing.with(|s| s.is_admin)>
                         <span class="tag">"admin"</span>
                     </Show>
@@ -171,7 +171,7 @@ fn Rejected(room_id: RoomId) -> impl IntoView {
         <section class="panel">
             <h2>"Your request was rejected"</h2>
             <p>"The room's admins did not let you in. You may ask again."</p>
-            {move || reason().map(|r| view! { <p class="reason">"Reason: " {r}</p> })}
+            {move || reason().map(|r| view! { <p class="reason">"Reason: " <bdi>{r}</bdi></p> })}
             <ErrorText at=Slot::Room(room_id.clone()) />
             <KnockForm room_id button="Ask again" />
         </section>

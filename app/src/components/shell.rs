@@ -67,7 +67,9 @@ fn SignedIn() -> impl IntoView {
                 </Link>
                 <ConnectionStatus />
                 <div class="account">
-                    <span class="account-name" title="Signed in as">{user_name}</span>
+                    <span class="account-name" title="Signed in as" dir="auto">
+                        {user_name}
+                    </span>
                     <button type="button" class="btn btn-quiet" on:click=move |_| connection.sign_out()>
                         "Sign out"
                     </button>

@@ -8,8 +8,8 @@ use knock_protocol::{
 use super::timeline::{self, PageKind};
 use super::wording::knock_cooldown_text;
 use super::{
-    Awaiting, ChatState, Command, Gone, Notice, Slot, action_slot, describe_error, is_listed,
-    remove_first, room_path,
+    Awaiting, ChatState, Command, Gone, Notice, Slot, describe_error, is_listed, remove_first,
+    room_path,
 };
 
 impl ChatState {
@@ -64,6 +64,7 @@ impl ChatState {
                 request_action,
                 target_user_id,
                 retry_after_secs,
+                ..
             } => {
                 let readable = match code {
                     ErrorCode::KnockCooldown => knock_cooldown_text(retry_after_secs),
@@ -180,7 +181,7 @@ impl ChatState {
             reason,
         });
         if name_unknown {
-            vec![Command::Send(ClientMessage::MyRooms)]
+            vec![self.ask_rooms()]
         } else {
             Vec::new()
         }
@@ -229,7 +230,7 @@ impl ChatState {
             MemberStatus::Pending => {
                 room.rejection = None;
                 if name_unknown {
-                    commands.push(Command::Send(ClientMessage::MyRooms));
+                    commands.push(self.ask_rooms());
                 }
             }
             MemberStatus::Approved => {
@@ -240,7 +241,7 @@ impl ChatState {
                         });
                     }
                     self.errors.remove(&Slot::Room(room_id.clone()));
-                    commands.push(Command::Send(ClientMessage::MyRooms));
+                    commands.push(self.ask_rooms());
                     if viewing {
                         commands.extend(self.load_room(room_id));
                     }
@@ -260,22 +261,27 @@ impl ChatState {
             MemberStatus::Left | MemberStatus::Removed | MemberStatus::Banned => {
                 let room_name = room.display_name();
                 self.forget_room(room_id);
-                // Told only about a room they knew (not a ban before knocking, nor
-                // the end of a ban, which the admins' memberChanged also tells them).
-                if previous.is_some_and(|p| is_listed(Some(p))) {
-                    let why = match status {
-                        MemberStatus::Removed => Gone::Removed,
-                        MemberStatus::Banned => Gone::Banned,
-                        _ if previous == Some(MemberStatus::Pending) => Gone::Withdrew,
-                        _ => Gone::Left,
-                    };
+                if status == MemberStatus::Banned {
+                    // Remembered, to tell when it ends.
+                    self.room_mut(room_id).status = Some(status);
+                }
+                let why = match (previous, status) {
+                    (Some(MemberStatus::Banned), MemberStatus::Left) => Some(Gone::Unbanned),
+                    // Told only about a room they knew (not a ban before knocking).
+                    (previous, _) if !is_listed(previous) => None,
+                    (_, MemberStatus::Removed) => Some(Gone::Removed),
+                    (_, MemberStatus::Banned) => Some(Gone::Banned),
+                    (Some(MemberStatus::Pending), _) => Some(Gone::Withdrew),
+                    _ => Some(Gone::Left),
+                };
+                if let Some(why) = why {
                     self.notify(Notice::Gone {
                         room_id: room_id.clone(),
                         room_name,
                         why,
                         reason,
                     });
-                    if viewing {
+                    if viewing && why != Gone::Unbanned {
                         commands.push(Command::Navigate("/".into()));
                     }
                 }
@@ -352,6 +358,13 @@ impl ChatState {
         reason: Option<String>,
     ) -> Vec<Command> {
         let me = self.is_me(user_id);
+        // Only admins see the banned: to others, a member banned is one who left.
+        let status = match status {
+            MemberStatus::Banned if !me && !self.room(room_id).is_some_and(|r| r.is_admin) => {
+                MemberStatus::Left
+            }
+            status => status,
+        };
         self.settle(room_id, user_id, me && status == MemberStatus::Left);
         if status != MemberStatus::Pending {
             // Decided, here or by another admin: the alert has done its job.
@@ -436,6 +449,7 @@ impl ChatState {
 
     fn on_rooms(&mut self, rooms: Vec<RoomSummary>) -> Vec<Command> {
         self.rooms_loaded = true;
+        self.rooms_asked = self.rooms_asked.saturating_sub(1);
         let listed: Vec<RoomId> = rooms.iter().map(|r| r.room_id.clone()).collect();
         let mut commands = Vec::new();
         for summary in rooms {
@@ -456,13 +470,31 @@ impl ChatState {
                 }));
             }
         }
-        for room in self.rooms.values_mut() {
-            if !listed.contains(&room.room_id) && is_listed(room.status) {
-                // The server no longer counts the user in: forget what was shown.
-                room.status = None;
-                room.is_admin = false;
-                room.timeline.clear();
-                room.members.clear();
+        // The server no longer counts the user in (removed, banned or the room deleted
+        // while the socket was down, so nobody said): it leaves the view. Only the
+        // answer to the last `myRooms`: an earlier one may predate a room just joined.
+        let gone: Vec<(RoomId, Option<MemberStatus>)> = self
+            .rooms
+            .values()
+            .filter(|r| {
+                self.rooms_asked == 0 && !listed.contains(&r.room_id) && is_listed(r.status)
+            })
+            .map(|r| (r.room_id.clone(), r.status))
+            .collect();
+        for (room_id, status) in gone {
+            let room_name = self.rooms[&room_id].display_name();
+            self.forget_room(&room_id);
+            if status != Some(MemberStatus::Rejected) {
+                self.notify(Notice::Gone {
+                    room_id: room_id.clone(),
+                    room_name,
+                    why: Gone::Lost,
+                    reason: None,
+                });
+                if self.viewing.as_ref() == Some(&room_id) {
+                    commands.push(Command::Navigate("/".into()));
+                    self.viewing = None;
+                }
             }
         }
         if let Some(viewing) = self.viewing.clone() {
@@ -484,7 +516,12 @@ impl ChatState {
         match action {
             Some("createRoom") => {
                 self.creating = self.creating.saturating_sub(1);
-                self.errors.insert(Slot::CreateRoom, readable);
+                let slot = if code == ErrorCode::InvalidRoomName {
+                    Slot::RoomName
+                } else {
+                    Slot::CreateRoom
+                };
+                self.errors.insert(slot, readable);
             }
             Some("joinRoom") if target.is_some() => {
                 // One user of a decision on several: said with their name, beside what
@@ -503,12 +540,9 @@ impl ChatState {
                     .position(|(_, k)| k.action() == action)
                     .and_then(|i| self.awaiting.remove(i));
                 let slot = match answered {
-                    Some((_, Awaiting::Knock(slot))) => slot,
+                    Some((_, Awaiting::Knock(slot) | Awaiting::Action { slot, .. })) => slot,
                     Some((room_id, Awaiting::Withdrawal)) => Slot::Standing(room_id),
                     Some((room_id, Awaiting::Decision(_))) => Slot::Admin(room_id),
-                    Some((room_id, Awaiting::Action { action, .. })) => {
-                        action_slot(action, room_id)
-                    }
                     None if action == "joinRoom" => Slot::JoinRoom,
                     None => Slot::General,
                 };

@@ -6,10 +6,10 @@ use knock_protocol::{
 
 use super::outbox::Pump;
 use super::timeline::PageKind;
-use super::wording::offline_text;
+use super::wording::{invisible_name_text, offline_text};
 use super::{
-    Awaiting, ChatState, Command, PAGE_SIZE, RoomState, Slot, action_slot, describe_error,
-    extract_room_id, room_path,
+    Awaiting, ChatState, Command, PAGE_SIZE, RoomState, Slot, describe_error, extract_room_id,
+    room_path,
 };
 
 /// A reason or message as sent: trimmed, none when empty, refused when too long.
@@ -92,21 +92,26 @@ impl ChatState {
         })]
     }
 
+    /// Creates a room; a name the server would refuse is refused here, at its field.
     pub fn create_room(&mut self, name: &str) -> Vec<Command> {
         let name = name.trim();
-        let chars = name.chars().count();
-        if chars == 0 || chars > limits::MAX_ROOM_NAME_CHARS {
-            self.errors.insert(
-                Slot::CreateRoom,
-                describe_error(ErrorCode::InvalidRoomName, ""),
-            );
+        self.errors.remove(&Slot::CreateRoom);
+        let problem = if name.chars().count() > limits::MAX_ROOM_NAME_CHARS {
+            Some(describe_error(ErrorCode::InvalidRoomName, ""))
+        } else if !limits::has_visible_character(name) {
+            Some(invisible_name_text())
+        } else {
+            None
+        };
+        if let Some(text) = problem {
+            self.errors.insert(Slot::RoomName, text);
             return Vec::new();
         }
+        self.errors.remove(&Slot::RoomName);
         if !self.online {
             self.errors.insert(Slot::CreateRoom, offline_text());
             return Vec::new();
         }
-        self.errors.remove(&Slot::CreateRoom);
         self.creating += 1;
         vec![Command::Send(ClientMessage::CreateRoom {
             room_name: name.to_owned(),
@@ -223,6 +228,7 @@ impl ChatState {
                 room_id: room_id.clone(),
             },
             room_id,
+            Slot::Standing,
             me,
         )
     }
@@ -234,6 +240,7 @@ impl ChatState {
                 room_id: room_id.clone(),
             },
             room_id,
+            Slot::Standing,
             None,
         )
     }
@@ -246,10 +253,33 @@ impl ChatState {
         ban: bool,
         reason: &str,
     ) -> Vec<Command> {
+        self.take_out(Slot::Members, room_id, user_id, ban, reason)
+    }
+
+    /// An admin bans someone who asks to join instead of answering them (a spammer who
+    /// knocks again and again): their knocks are refused from then on, alerting no one.
+    pub fn ban_request(
+        &mut self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        reason: &str,
+    ) -> Vec<Command> {
+        self.take_out(Slot::Admin, room_id, user_id, true, reason)
+    }
+
+    /// `removeMember` or `banMember`, its errors shown at the room's slot `at`.
+    fn take_out(
+        &mut self,
+        at: fn(RoomId) -> Slot,
+        room_id: &RoomId,
+        user_id: &UserId,
+        ban: bool,
+        reason: &str,
+    ) -> Vec<Command> {
         let reason = match reason_to_send(reason) {
             Ok(reason) => reason,
             Err(text) => {
-                self.errors.insert(Slot::Members(room_id.clone()), text);
+                self.errors.insert(at(room_id.clone()), text);
                 return Vec::new();
             }
         };
@@ -267,7 +297,7 @@ impl ChatState {
                 reason,
             }
         };
-        self.room_action(frame, room_id, Some(user_id.clone()))
+        self.room_action(frame, room_id, at, Some(user_id.clone()))
     }
 
     /// An admin lets a banned user knock again.
@@ -277,7 +307,7 @@ impl ChatState {
             target_user_id: user_id.clone(),
             reason: None,
         };
-        self.room_action(frame, room_id, Some(user_id.clone()))
+        self.room_action(frame, room_id, Slot::Members, Some(user_id.clone()))
     }
 
     /// An admin makes a member an admin, or an admin (themselves too) a member.
@@ -287,22 +317,31 @@ impl ChatState {
             target_user_id: user_id.clone(),
             role: if admin { Role::Admin } else { Role::Member },
         };
-        self.room_action(frame, room_id, Some(user_id.clone()))
+        self.room_action(frame, room_id, Slot::Members, Some(user_id.clone()))
     }
 
-    /// Sends a room action, remembering it so that its error shows where it was asked.
+    /// Sends a room action, remembering it so that its error shows where it was asked:
+    /// at the room's slot `at`.
     fn room_action(
         &mut self,
         frame: ClientMessage,
         room_id: &RoomId,
+        at: fn(RoomId) -> Slot,
         target: Option<UserId>,
     ) -> Vec<Command> {
-        let action = frame.action();
-        if !self.ready(&action_slot(action, room_id.clone())) {
+        let slot = at(room_id.clone());
+        if !self.ready(&slot) {
             return Vec::new();
         }
-        self.awaiting
-            .push_back((room_id.clone(), Awaiting::Action { action, target }));
+        let action = frame.action();
+        self.awaiting.push_back((
+            room_id.clone(),
+            Awaiting::Action {
+                action,
+                target,
+                slot,
+            },
+        ));
         vec![Command::Send(frame)]
     }
 

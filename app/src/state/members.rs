@@ -69,11 +69,6 @@ impl Members {
         });
     }
 
-    /// The users with this status, in the list's order.
-    pub fn with_status(&self, status: MemberStatus) -> impl Iterator<Item = &Participant> {
-        self.list.iter().filter(move |p| p.status == status)
-    }
-
     /// Approved members, admins first.
     pub fn approved(&self) -> impl Iterator<Item = &Participant> {
         self.list
@@ -88,7 +83,8 @@ impl Members {
             .filter(|p| p.status == MemberStatus::Pending)
     }
 
-    /// Users banned from the room (the server lists them to admins only).
+    /// Users banned from the room (the server lists them to admins only; shown through
+    /// [`super::RoomState::banned`], to admins only).
     pub fn banned(&self) -> impl Iterator<Item = &Participant> {
         self.list
             .iter()

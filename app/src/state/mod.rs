@@ -20,9 +20,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 pub use self::errors::Errors;
 pub use self::intents::reason_to_send;
-pub use self::wording::{describe_error, format_thousands, gone_text};
+pub use self::wording::{describe_error, format_thousands, gone_text, gone_words};
 
-use knock_protocol::{ClientMessage, MemberStatus, ResumeRoom, RoomId, UserId};
+use knock_protocol::{
+    ClientMessage, MemberStatus, Participant, ResumeRoom, RoomId, UserId, limits,
+};
 
 use self::members::Members;
 use self::outbox::Outbox;
@@ -49,6 +51,8 @@ pub enum Command {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Slot {
     CreateRoom,
+    /// The name typed to create a room (said at its field).
+    RoomName,
     JoinRoom,
     /// Approve or reject in this room.
     Admin(RoomId),
@@ -78,8 +82,9 @@ pub enum Notice {
         room_id: RoomId,
         reason: Option<String>,
     },
-    /// The room left the user's view: they left it, were removed or banned, or it was
-    /// deleted. The name is kept here, since the room is forgotten.
+    /// The room left the user's view: they left it, were removed or banned, it was
+    /// deleted, or it is no longer theirs; or their ban ended. The name is kept here,
+    /// since the room is forgotten.
     Gone {
         room_id: RoomId,
         room_name: String,
@@ -98,6 +103,11 @@ pub enum Gone {
     Removed,
     Banned,
     Deleted,
+    /// `myRooms` no longer lists it (removed, banned or deleted while the socket was
+    /// down): why is not known.
+    Lost,
+    /// Not a departure: the user's ban ended, so they may knock again.
+    Unbanned,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,6 +175,11 @@ impl RoomState {
         self.status == Some(MemberStatus::Approved)
     }
 
+    /// The users banned from the room, as shown: to its admins only.
+    pub fn banned(&self) -> impl Iterator<Item = &Participant> {
+        self.members.banned().filter(|_| self.is_admin)
+    }
+
     /// Join requests waiting for this user, when the user is one of the room's admins.
     pub fn pending_requests(&self) -> usize {
         if self.is_admin {
@@ -193,6 +208,9 @@ pub struct ChatState {
     pub announcement: String,
     next_notice: u64,
     creating: u32,
+    /// `myRooms` sent and not answered yet: only the answer to the last one may tell
+    /// that a room is gone (an earlier one may predate a change already applied).
+    rooms_asked: u32,
     awaiting: VecDeque<(RoomId, Awaiting)>,
     history_requests: VecDeque<RoomId>,
     member_requests: VecDeque<RoomId>,
@@ -209,10 +227,11 @@ enum Awaiting {
     /// `joinRoom approve` or `reject`: the users not answered yet.
     Decision(Vec<UserId>),
     /// `leaveRoom`, `removeMember`, …: answered by a change of `target` (the user
-    /// themselves when leaving), or by `roomDeleted`.
+    /// themselves when leaving), or by `roomDeleted`; its error shows at `slot`.
     Action {
         action: &'static str,
         target: Option<UserId>,
+        slot: Slot,
     },
 }
 
@@ -282,6 +301,12 @@ impl ChatState {
         });
     }
 
+    /// `myRooms`, counted until answered.
+    fn ask_rooms(&mut self) -> Command {
+        self.rooms_asked += 1;
+        Command::Send(ClientMessage::MyRooms)
+    }
+
     pub fn dismiss(&mut self, id: u64) {
         self.notices.retain(|n| n.id != id);
     }
@@ -293,7 +318,7 @@ impl ChatState {
         self.me = Some(user_id);
         self.online = true;
         self.errors.remove(&Slot::General);
-        let mut commands = vec![Command::Send(ClientMessage::MyRooms)];
+        let mut commands = vec![self.ask_rooms()];
         let resume: Vec<ResumeRoom> = self
             .rooms
             .values()
@@ -303,8 +328,11 @@ impl ChatState {
                 after_seq: r.timeline.newest_seq(),
             })
             .collect();
-        if !resume.is_empty() {
-            commands.push(Command::Send(ClientMessage::Resume { rooms: resume }));
+        // The server takes so many rooms per frame.
+        for rooms in resume.chunks(limits::MAX_RESUME_ROOMS) {
+            commands.push(Command::Send(ClientMessage::Resume {
+                rooms: rooms.to_vec(),
+            }));
         }
         if let Some(viewing) = self.viewing.clone() {
             commands.extend(self.load_room(&viewing));
@@ -318,6 +346,7 @@ impl ChatState {
         self.online = false;
         self.outbox.disconnected();
         self.creating = 0;
+        self.rooms_asked = 0;
         self.awaiting.clear();
         self.history_requests.clear();
         self.member_requests.clear();
@@ -337,15 +366,6 @@ fn is_listed(status: Option<MemberStatus>) -> bool {
         status,
         Some(MemberStatus::Approved | MemberStatus::Pending | MemberStatus::Rejected)
     )
-}
-
-/// Where the errors of a room action are shown: leaving and deleting at the room's
-/// header, the rest at its member list.
-fn action_slot(action: &str, room_id: RoomId) -> Slot {
-    match action {
-        "leaveRoom" | "deleteRoom" => Slot::Standing(room_id),
-        _ => Slot::Members(room_id),
-    }
 }
 
 fn remove_first(queue: &mut VecDeque<RoomId>, room_id: &RoomId) {

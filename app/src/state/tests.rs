@@ -103,11 +103,38 @@ fn room_created_on_another_tab_does_not_navigate() {
 #[test]
 fn invalid_room_names_are_refused_before_sending() {
     let mut s = signed_in("alice");
-    assert_eq!(s.create_room("   "), NOTHING);
-    assert!(s.error(&Slot::CreateRoom).is_some());
     assert_eq!(s.create_room(&"x".repeat(101)), NOTHING);
+    assert_eq!(
+        s.error(&Slot::RoomName).as_deref(),
+        Some("A room name has 1 to 100 characters, some of them visible.")
+    );
+    // Nothing but spaces and invisible characters: what the server would refuse.
+    for blank in ["   ", "\u{200B}\u{200D}", " \u{3164}\u{FEFF} ", "\u{202E}"] {
+        assert_eq!(s.create_room(blank), NOTHING, "{blank:?}");
+        assert_eq!(
+            s.error(&Slot::RoomName).as_deref(),
+            Some("A room name needs some visible characters.")
+        );
+    }
+    // Counted in characters: a hundred emoji (two UTF-16 units each) are a name.
+    assert_eq!(actions(&s.create_room(&"😀".repeat(100))), ["createRoom"]);
+    assert_eq!(s.create_room(&"😀".repeat(101)), NOTHING);
     assert_eq!(actions(&s.create_room("ok")), ["createRoom"]);
+    assert!(s.error(&Slot::RoomName).is_none());
+    // The server's refusal shows at the field too.
+    s.apply(ServerMessage::error(
+        ErrorCode::InvalidRoomName,
+        "",
+        Some("createRoom"),
+    ));
+    assert!(s.error(&Slot::RoomName).is_some());
     assert!(s.error(&Slot::CreateRoom).is_none());
+    s.apply(ServerMessage::error(
+        ErrorCode::Internal,
+        "",
+        Some("createRoom"),
+    ));
+    assert!(s.error(&Slot::CreateRoom).is_some());
 }
 
 #[test]
@@ -650,6 +677,120 @@ fn rooms_no_longer_listed_are_forgotten() {
     assert!(s.rooms[&room()].timeline.is_empty());
 }
 
+fn summary(room_id: RoomId, name: &str, status: MemberStatus) -> RoomSummary {
+    RoomSummary {
+        room_id,
+        room_name: name.into(),
+        status,
+        is_admin: false,
+        last_seq: 0,
+    }
+}
+
+#[test]
+fn rooms_gone_while_offline_leave_the_view_with_a_notice() {
+    // Bob is in the room (on its page, a message waiting), waits in another, and was
+    // turned down in a third. Meanwhile he was removed from the first, the second was
+    // deleted, and the rejection was… nothing: all three are missing from `myRooms`.
+    let (waiting, turned_down) = (RoomId::from("r-waiting"), RoomId::from("r-no"));
+    let mut bob = bob_in_the_room();
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![
+            summary(room(), "Book club", MemberStatus::Approved),
+            summary(waiting.clone(), "Chess", MemberStatus::Pending),
+            summary(turned_down.clone(), "Go", MemberStatus::Rejected),
+        ],
+    });
+    bob.apply(ServerMessage::History {
+        room_id: room(),
+        messages: Vec::new(),
+        has_more: false,
+    });
+    bob.on_disconnected();
+    bob.send_message(&room(), "typed offline", ClientMsgId::from("c1"))
+        .unwrap();
+    let commands = bob.apply(ServerMessage::Authenticated {
+        user_id: user("bob"),
+    });
+    assert_eq!(actions(&commands), ["myRooms", "resume", "getMembers"]);
+    let commands = bob.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    assert_eq!(
+        commands,
+        [Command::Navigate("/".into())],
+        "off its page, asking for nothing more of it"
+    );
+    assert_eq!(bob.listed_rooms().len(), 0);
+    assert!(bob.rooms[&room()].timeline.is_empty());
+    assert!(bob.outbox.is_empty(), "nothing more goes to that room");
+    // Told for the rooms he was in or waiting for; why is not known.
+    let names: Vec<_> = bob
+        .notices
+        .iter()
+        .filter_map(|n| match &n.notice {
+            Notice::Gone {
+                room_name,
+                why: Gone::Lost,
+                reason: None,
+                ..
+            } => Some(room_name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["Book club", "Chess"]);
+    assert_eq!(
+        gone_text(Gone::Lost, "Book club", None),
+        "You no longer have access to Book club."
+    );
+}
+
+#[test]
+fn an_answer_older_than_a_change_does_not_take_a_room_away() {
+    let mut bob = signed_in("bob");
+    // Approved (knocked from another tab) after the server wrote its answer to the
+    // `myRooms` of the sign-in, which arrives after: the newer `myRooms` decides.
+    let commands = bob.apply(changed("bob", MemberStatus::Approved, false, None));
+    assert_eq!(actions(&commands), ["myRooms"]);
+    bob.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    assert_eq!(bob.listed_rooms().len(), 1);
+    assert_eq!(bob.notices, []);
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![summary(room(), "Book club", MemberStatus::Approved)],
+    });
+    assert_eq!(bob.listed_rooms()[0].display_name(), "Book club");
+    // A reconnect forgets the unanswered ones.
+    bob.apply(changed("bob", MemberStatus::Approved, true, None));
+    bob.on_disconnected();
+    bob.apply(ServerMessage::Authenticated {
+        user_id: user("bob"),
+    });
+    bob.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    assert_eq!(gone(&bob), [(Gone::Lost, None)]);
+}
+
+#[test]
+fn a_resume_goes_in_frames_the_server_accepts() {
+    let mut s = signed_in("alice");
+    s.apply(ServerMessage::Rooms { rooms: Vec::new() });
+    for n in 0..=limits::MAX_RESUME_ROOMS {
+        s.apply(ServerMessage::RoomCreated {
+            room_id: RoomId::from(format!("room-{n:04}").as_str()),
+            room_name: format!("Room {n}"),
+        });
+    }
+    s.on_disconnected();
+    let commands = s.apply(ServerMessage::Authenticated {
+        user_id: user("alice"),
+    });
+    let sizes: Vec<usize> = sent(&commands)
+        .iter()
+        .filter_map(|f| match f {
+            ClientMessage::Resume { rooms } => Some(rooms.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, [limits::MAX_RESUME_ROOMS, 1]);
+}
+
 #[test]
 fn unauthenticated_expires_the_session() {
     let mut s = signed_in("alice");
@@ -696,13 +837,11 @@ fn changed(who: &str, status: MemberStatus, is_admin: bool, reason: Option<&str>
 }
 
 fn target_error(code: ErrorCode, target: &str) -> ServerMessage {
-    ServerMessage::Error {
-        code,
-        message: String::new(),
-        request_action: Some("joinRoom".into()),
-        target_user_id: Some(user(target)),
-        retry_after_secs: None,
+    let mut error = ServerMessage::error(code, "", Some("joinRoom"));
+    if let ServerMessage::Error { target_user_id, .. } = &mut error {
+        *target_user_id = Some(user(target));
     }
+    error
 }
 
 /// Bob is a member of Alice's room, on its page, with its history loaded.
@@ -1059,10 +1198,102 @@ fn a_removed_member_loses_the_room_at_once_with_the_reason() {
         gone_text(Gone::Banned, "Book club", None),
         "You were banned from Book club."
     );
-    // Lifting the ban tells the user nothing new.
-    bob.apply(changed("bob", MemberStatus::Left, false, None));
-    assert_eq!(gone(&bob).len(), 1);
     assert_eq!(bob.listed_rooms().len(), 0);
+}
+
+#[test]
+fn the_end_of_a_ban_is_told_and_the_user_may_knock_again() {
+    let mut bob = bob_in_the_room();
+    assert_eq!(
+        bob.apply(changed("bob", MemberStatus::Banned, false, None)),
+        [Command::Navigate("/".into())]
+    );
+    assert_eq!(bob.rooms[&room()].status, Some(MemberStatus::Banned));
+    assert_eq!(bob.listed_rooms().len(), 0);
+    // Back on the room's page, then unbanned: told, and may knock from there.
+    bob.open_room(&room());
+    let commands = bob.apply(changed("bob", MemberStatus::Left, false, None));
+    assert_eq!(commands, NOTHING, "stays where it is");
+    assert_eq!(gone(&bob), [(Gone::Banned, None), (Gone::Unbanned, None)]);
+    assert_eq!(
+        gone_text(Gone::Unbanned, "Book club", None),
+        "You may ask to join Book club again."
+    );
+    assert_eq!(bob.rooms[&room()].status, None);
+    assert_eq!(
+        actions(&bob.request_join(room().as_str(), "sorry")),
+        ["joinRoom"]
+    );
+
+    // Leaving, never banned, says nothing about asking again.
+    let mut cy = bob_in_the_room();
+    cy.close_room();
+    cy.apply(changed("bob", MemberStatus::Left, false, None));
+    assert_eq!(gone(&cy), [(Gone::Left, None)]);
+}
+
+#[test]
+fn only_admins_see_the_banned() {
+    // To a member, someone banned is someone who left.
+    let mut bob = bob_in_the_room();
+    bob.apply(changed("eve", MemberStatus::Approved, false, None));
+    bob.apply(changed("eve", MemberStatus::Banned, false, Some("spam")));
+    let r = &bob.rooms[&room()];
+    assert_eq!(r.banned().count(), 0);
+    assert_eq!(r.members.banned().count(), 0);
+    assert_eq!(r.members.status_of(&user("eve")), Some(MemberStatus::Left));
+    assert_eq!(r.members.approved().count(), 2);
+
+    // To an admin, listed with the reason, until they are no longer an admin.
+    let mut alice = alice_with_requests(&[]);
+    alice.apply(changed("eve", MemberStatus::Banned, false, Some("spam")));
+    assert_eq!(alice.rooms[&room()].banned().count(), 1);
+    alice.apply(changed("bob", MemberStatus::Approved, true, None));
+    alice.apply(changed("alice", MemberStatus::Approved, false, None));
+    let r = &alice.rooms[&room()];
+    assert!(!r.is_admin);
+    assert_eq!(r.banned().count(), 0, "hidden before the new list arrives");
+}
+
+#[test]
+fn a_knocker_can_be_banned_from_the_request_without_being_let_in() {
+    let mut alice = alice_with_requests(&["spam", "cy"]);
+    assert_eq!(
+        sent(&alice.ban_request(&room(), &user("spam"), " bot ")),
+        [ClientMessage::BanMember {
+            room_id: room(),
+            target_user_id: user("spam"),
+            reason: Some("bot".into())
+        }]
+    );
+    alice.apply(changed("spam", MemberStatus::Banned, false, Some("bot")));
+    assert!(alice.awaiting.is_empty(), "answered");
+    let r = &alice.rooms[&room()];
+    assert_eq!(r.pending_requests(), 1);
+    assert_eq!(
+        r.banned().map(|p| p.user_id.as_str()).collect::<Vec<_>>(),
+        ["spam"]
+    );
+    assert_eq!(alice.join_request_notices().len(), 1, "its alert went");
+
+    // Refused: said at the request panel, where it was asked.
+    alice.ban_request(&room(), &user("cy"), "");
+    alice.apply(ServerMessage::error(
+        ErrorCode::TargetIsAdmin,
+        "",
+        Some("banMember"),
+    ));
+    assert!(alice.error(&Slot::Admin(room())).is_some());
+    assert!(alice.error(&Slot::Members(room())).is_none());
+    let long = "x".repeat(limits::MAX_REASON_CHARS + 1);
+    assert_eq!(alice.ban_request(&room(), &user("cy"), &long), NOTHING);
+    assert_eq!(
+        alice.error(&Slot::Admin(room())).as_deref(),
+        Some("That is too long (at most 500 characters).")
+    );
+    alice.on_disconnected();
+    assert_eq!(alice.ban_request(&room(), &user("cy"), ""), NOTHING);
+    assert!(alice.error(&Slot::Admin(room())).is_some());
 }
 
 #[test]
@@ -1226,13 +1457,14 @@ fn knock_refusals_say_what_to_do_where_the_user_knocked() {
     });
     bob.open_room(&room());
     bob.request_join(room().as_str(), "");
-    bob.apply(ServerMessage::Error {
-        code: ErrorCode::KnockCooldown,
-        message: String::new(),
-        request_action: Some("joinRoom".into()),
-        target_user_id: None,
-        retry_after_secs: Some(541),
-    });
+    let mut cooldown = ServerMessage::error(ErrorCode::KnockCooldown, "", Some("joinRoom"));
+    if let ServerMessage::Error {
+        retry_after_secs, ..
+    } = &mut cooldown
+    {
+        *retry_after_secs = Some(541);
+    }
+    bob.apply(cooldown);
     assert_eq!(
         bob.error(&Slot::Room(room())).as_deref(),
         Some("Your request was turned down recently. You can ask again in 10 minutes.")
@@ -1282,4 +1514,13 @@ fn every_new_error_code_reads_as_a_sentence() {
             "{code:?}: {text}"
         );
     }
+}
+
+#[test]
+fn reasons_are_counted_in_characters_not_utf16_units() {
+    // 500 emoji are 1,000 UTF-16 units (what a `maxlength` would count) and 500
+    // characters (what the server counts).
+    let emoji = "😀".repeat(limits::MAX_REASON_CHARS);
+    assert_eq!(reason_to_send(&emoji), Ok(Some(emoji.clone())));
+    assert!(reason_to_send(&format!("{emoji}😀")).is_err());
 }

@@ -17,7 +17,7 @@ pub fn describe_error(code: ErrorCode, server_text: &str) -> String {
         ),
         ErrorCode::EmptyMessage => "Type a message first.".into(),
         ErrorCode::InvalidRoomName => format!(
-            "A room name has 1 to {} characters.",
+            "A room name has 1 to {} characters, some of them visible.",
             limits::MAX_ROOM_NAME_CHARS
         ),
         ErrorCode::RequestNotFound => "That request is no longer pending.".into(),
@@ -68,15 +68,25 @@ pub fn knock_cooldown_text(retry_after_secs: Option<u64>) -> String {
     format!("Your request was turned down recently. You can ask again {when}.")
 }
 
-/// Why a room left the user's view, with the admin's reason when there is one.
+/// Why a room left the user's view (or, `Unbanned`, may be asked again): the words
+/// before and after its name, which the view isolates (a right-to-left name must not
+/// reorder the sentence).
+pub fn gone_words(why: Gone) -> (&'static str, &'static str) {
+    match why {
+        Gone::Left => ("You left ", "."),
+        Gone::Withdrew => ("You withdrew your request to join ", "."),
+        Gone::Removed => ("You were removed from ", "."),
+        Gone::Banned => ("You were banned from ", "."),
+        Gone::Deleted => ("", " was deleted."),
+        Gone::Lost => ("You no longer have access to ", "."),
+        Gone::Unbanned => ("You may ask to join ", " again."),
+    }
+}
+
+/// The whole sentence of [`gone_words`], with the admin's reason when there is one.
 pub fn gone_text(why: Gone, room_name: &str, reason: Option<&str>) -> String {
-    let text = match why {
-        Gone::Left => format!("You left {room_name}."),
-        Gone::Withdrew => format!("You withdrew your request to join {room_name}."),
-        Gone::Removed => format!("You were removed from {room_name}."),
-        Gone::Banned => format!("You were banned from {room_name}."),
-        Gone::Deleted => format!("{room_name} was deleted."),
-    };
+    let (before, after) = gone_words(why);
+    let text = format!("{before}{room_name}{after}");
     match reason {
         Some(reason) => format!("{text} Reason: {reason}"),
         None => text,
@@ -94,6 +104,11 @@ pub fn format_thousands(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// A room name of nothing but spaces and invisible characters, refused before sending.
+pub(super) fn invisible_name_text() -> String {
+    "A room name needs some visible characters.".into()
 }
 
 /// Why an action that needs the server was not tried.

@@ -2,9 +2,9 @@ import { test, expect, expectAccessible, type User } from './fixtures';
 
 /**
  * Membership that can be taken back (issue 16): knocking with a message, rejecting with
- * a reason, withdrawing, "Approve all", leaving, several admins, removing, banning and
- * unbanning, deleting a room. Every person has their own browser context; controls are
- * found by their accessible names.
+ * a reason, withdrawing, "Approve all", leaving, several admins, removing, banning (a
+ * member, or a knock) and unbanning, deleting a room, losing a room while offline. Every
+ * person has their own browser context; controls are found by their accessible names.
  */
 
 function requests(admin: User) {
@@ -58,16 +58,26 @@ test('knock with a message, reject with a reason, the cooldown, withdraw, approv
   await admin.page.getByRole('link', { name: 'New or join' }).click();
 
   // A knock with a message: the form counts it, the admin reads it in the notice.
-  await asker.page.getByLabel('Message to the admins').fill('Hi, I run the chess club');
-  await expect(asker.page.locator('#knock-message-count')).toContainText('24 / 500');
-  await expect(asker.page.getByLabel('Message to the admins')).toHaveAttribute('maxlength', '500');
+  const message = asker.page.getByLabel('Message to the admins');
+  const count = asker.page.locator('#knock-message-count');
+  await message.fill('Hi, I run the chess club');
+  await expect(count).toContainText('24 / 500');
+  // Counted in characters, as the server counts: 300 emoji (600 UTF-16 units, what a
+  // `maxlength` would count) are kept whole.
+  await message.fill('😀'.repeat(300));
+  await expect(message).toHaveValue('😀'.repeat(300));
+  await expect(count).toContainText('300 / 500');
+  await message.fill('😀'.repeat(501));
+  await expect(count).toContainText('501 / 500');
   await knock(asker, roomId, 'Hi, I run the chess club');
   await expect(asker.page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible();
   const notice = admin.page.locator('.notice', { hasText: `${asker.name} asks to join` });
   await expect(notice).toContainText('Hi, I run the chess club');
-  await expect(notice.getByRole('button', { name: 'Approve' })).toHaveAccessibleDescription(
-    `${asker.name} asks to join Knock room Hi, I run the chess club`,
-  );
+  for (const name of ['Approve', 'Reject', 'Ban']) {
+    await expect(notice.getByRole('button', { name, exact: true })).toHaveAccessibleDescription(
+      `${asker.name} asks to join Knock room Hi, I run the chess club`,
+    );
+  }
 
   // In the room: in the request panel and in the member list.
   await roomLink(admin, 'Knock room').click();
@@ -199,14 +209,20 @@ test('leave with a confirmation; the last admin is told why not; several admins 
   await expect(member.message('still here')).toBeVisible();
 });
 
+/** The "Banned" heading and rows in `viewer`'s member list, shown or not. */
+function bannedSection(viewer: User) {
+  return viewer.page.locator('.members .member.banned, .members .subhead:text-is("Banned")');
+}
+
 test('remove and ban with reasons, the banned list and unban, delete a room by typing its name', async ({
   newUser,
 }) => {
   const admin = await newUser('mad');
   const chatty = await newUser('mch');
   const spammer = await newUser('msp');
+  const witness = await newUser('mwi');
   const roomId = await admin.createRoom('Moderated');
-  for (const user of [chatty, spammer]) {
+  for (const user of [witness, chatty, spammer]) {
     await user.askToJoin(roomId);
     await approve(admin, user);
   }
@@ -221,18 +237,25 @@ test('remove and ban with reasons, the banned list and unban, delete a room by t
   await expect(chatty.page).toHaveURL(/\/$/);
   await expect(chatty.page.locator('.notice')).toHaveText(/You were removed from Moderated\. Reason: Spoilers/);
   await expect(roomLink(chatty, 'Moderated')).toHaveCount(0);
-  // Nothing more reaches them; they may knock again.
+  // Nothing more reaches them (checked on the live page: a message for the room would
+  // count as unread in the title); they may knock again from its address.
   await admin.send('after the removal');
   await expect(spammer.message('after the removal')).toBeVisible();
-  await chatty.page.goto(`/room/${roomId}`);
+  await expect(witness.message('after the removal')).toBeVisible();
+  await expect(chatty.page).toHaveTitle('Knock');
+  await expect(chatty.page.getByText('after the removal')).toHaveCount(0);
+  await chatty.page.evaluate((path) => {
+    history.pushState(null, '', path);
+    dispatchEvent(new PopStateEvent('popstate'));
+  }, `/room/${roomId}`);
   await expect(chatty.page.getByRole('button', { name: 'Ask to join' })).toBeVisible();
   await expect(chatty.page.getByText('after the removal')).toHaveCount(0);
-  await expect(chatty.messages()).toHaveCount(0);
+  await expect(chatty.page).toHaveTitle('Knock');
   await chatty.page.getByRole('button', { name: 'Ask to join' }).click();
   await expect(chatty.page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible();
   await expect(requestRow(admin, chatty)).toBeVisible();
 
-  // Banned: gone from the room, listed under Banned for the admin, knocks refused.
+  // Banned: gone from the room, listed under Banned for the admin only, knocks refused.
   row = await manage(admin, spammer);
   await row.getByRole('button', { name: 'Ban', exact: true }).click();
   await expect(spammer.page).toHaveURL(/\/$/);
@@ -241,17 +264,46 @@ test('remove and ban with reasons, the banned list and unban, delete a room by t
   const banned = admin.page.locator('.members .member.banned', { hasText: spammer.name });
   await expect(admin.page.getByRole('heading', { name: 'Banned' })).toBeVisible();
   await expect(banned.getByRole('button', { name: 'Unban' })).toHaveAccessibleDescription(spammer.name);
-  await knock(spammer, roomId);
+  // To a member, the banned user just left: no "Banned", no Unban.
+  await expect(memberRow(witness, spammer)).toHaveCount(0);
+  await expect(bannedSection(witness)).toHaveCount(0);
+  await expect(witness.page.getByRole('button', { name: 'Unban' })).toHaveCount(0);
+  // Knocking from the page they are on (no reload: the client keeps what it knew).
+  await spammer.page.getByLabel('Room ID').fill(roomId);
+  await spammer.page.getByRole('button', { name: 'Join', exact: true }).click();
   await expect(spammer.page.locator('form', { hasText: 'Join a room' }).getByRole('alert')).toHaveText(
     'You are banned from this room, so you cannot ask to join it.',
   );
   await expect(requestRow(admin, spammer)).toHaveCount(0);
 
-  // Unbanned: may knock again.
+  // Unbanned: told so, and may knock again.
   await banned.getByRole('button', { name: 'Unban' }).click();
   await expect(admin.page.getByRole('heading', { name: 'Banned' })).toHaveCount(0);
+  await expect(spammer.page.locator('.notice', { hasText: 'You may ask to join Moderated again.' })).toBeVisible();
   await knock(spammer, roomId);
   await expect(spammer.page.getByRole('heading', { name: 'Waiting for approval' })).toBeVisible();
+
+  // A knocker banned from the request itself, with the reason typed for a rejection:
+  // never let in, told why; the alerts go; members see no "Banned".
+  const knocked = requestRow(admin, spammer);
+  const ban = knocked.getByRole('button', { name: 'Ban', exact: true });
+  await expect(ban).toHaveAccessibleDescription(spammer.name);
+  await expect(witness.page.locator('.members .member.pending', { hasText: spammer.name })).toBeVisible();
+  await knocked.getByRole('button', { name: 'Add a reason' }).click();
+  await knocked.getByLabel('Reason for rejecting').fill('Knocks every minute');
+  await ban.click();
+  await expect(spammer.page).toHaveURL(/\/$/);
+  await expect(spammer.page.locator('.notice', { hasText: 'You were banned from Moderated.' })).toContainText(
+    'Reason: Knocks every minute',
+  );
+  await expect(requestRow(admin, spammer)).toHaveCount(0);
+  await expect(admin.page.locator('.notice', { hasText: `${spammer.name} asks to join` })).toHaveCount(0);
+  await expect(banned).toContainText('Knocks every minute');
+  await expect(witness.page.locator('.members .member.pending', { hasText: spammer.name })).toHaveCount(0);
+  await expect(bannedSection(witness)).toHaveCount(0);
+  await banned.getByRole('button', { name: 'Unban' }).click();
+  await expect(banned).toHaveCount(0);
+  await knock(spammer, roomId);
   await approve(admin, spammer);
 
   // Delete: only with the room's name typed; every member and waiting user sees it go.
@@ -267,11 +319,39 @@ test('remove and ban with reasons, the banned list and unban, delete a room by t
   await field.fill('Moderated');
   await expect(remove).toBeEnabled();
   await remove.click();
-  for (const user of [admin, spammer, chatty]) {
+  for (const user of [admin, spammer, chatty, witness]) {
     await expect(user.page).toHaveURL(/\/$/);
     await expect(user.page.locator('.notice', { hasText: 'Moderated was deleted.' })).toBeVisible();
     await expect(roomLink(user, 'Moderated')).toHaveCount(0);
   }
   await admin.page.goto(`/room/${roomId}`);
   await expect(admin.page.getByText('There is no room with that ID.')).toBeVisible();
+});
+
+test('a room lost while offline leaves the view with a notice', async ({ newUser }) => {
+  const admin = await newUser('oad');
+  const member = await newUser('ome');
+  const roomId = await admin.createRoom('Vanishing');
+  await member.askToJoin(roomId);
+  await approve(admin, member);
+  await admin.send('before');
+  await expect(member.message('before')).toBeVisible();
+
+  // Removed while the member's network is down: nobody can tell them then.
+  await member.context.setOffline(true);
+  await expect(member.status()).toHaveText('Offline');
+  const row = await manage(admin, member);
+  await row.getByRole('button', { name: 'Remove', exact: true }).click();
+  await expect(memberRow(admin, member)).toHaveCount(0);
+  await expect(member.page.getByRole('heading', { level: 1, name: 'Vanishing' })).toBeVisible();
+
+  // Back online: the room is not among theirs any more; it leaves the list and the page.
+  await member.context.setOffline(false);
+  await expect(member.status()).toHaveText('Connected');
+  await expect(member.page).toHaveURL(/\/$/);
+  await expect(member.page.locator('.notice')).toHaveText(/You no longer have access to Vanishing\./);
+  await expect(roomLink(member, 'Vanishing')).toHaveCount(0);
+  await admin.send('after');
+  await expect(admin.message('after')).toBeVisible();
+  await expect(member.page).toHaveTitle('Knock');
 });

@@ -165,6 +165,25 @@ test('HTML and script in a message are shown as text', async ({ newUser }) => {
   await expect(admin.page.locator('.msg-text').filter({ hasText: 'not bold' })).toHaveText(evil);
   expect(dialogs).toBe(0);
 
+  // A name or text that runs right to left, or forces it (U+202E), stays inside its own
+  // element: the line's author and time keep their order and direction.
+  await expect(admin.page.locator('.room-title bdi')).toHaveText('<b>Bold</b> room');
+  await admin.send('\u202Eevil');
+  const line = member.page.locator('.msg', { hasText: 'evil' });
+  await expect(line.locator('.msg-text')).toHaveAttribute('dir', 'auto');
+  await expect(line.locator('.msg-author')).toHaveAttribute('dir', 'auto');
+  const order = await line.evaluate((li) => {
+    const author = li.querySelector('.msg-author')!;
+    const time = li.querySelector('.msg-time')!;
+    return {
+      meta: getComputedStyle(li.querySelector('.msg-meta')!).direction,
+      author: getComputedStyle(author).direction,
+      authorLeftOfTime: author.getBoundingClientRect().right <= time.getBoundingClientRect().left,
+      text: getComputedStyle(li.querySelector('.msg-text')!).direction,
+    };
+  });
+  expect(order).toEqual({ meta: 'ltr', author: 'ltr', authorLeftOfTime: true, text: 'ltr' });
+
   // Web links are clickable; nothing else becomes markup.
   await admin.send('read https://example.org/dune?x=1. not javascript:alert(3)');
   const link = member.page.locator('.msg-text a', { hasText: 'https://example.org/dune?x=1' });
@@ -180,6 +199,20 @@ test('server errors show where the user acted', async ({ newUser }) => {
   await expect(user.page.locator('form', { hasText: 'Join a room' }).getByRole('alert')).toHaveText(
     'There is no room with that ID.',
   );
+
+  // A name of nothing visible is refused at its field, before sending; a long one of
+  // emoji is counted in characters (100 emoji are 200 UTF-16 units) and kept whole.
+  const name = user.page.getByLabel('Room name');
+  await name.fill(' \u200B\u200D\u202E ');
+  await user.page.getByRole('button', { name: 'Create room' }).click();
+  await expect(name).toHaveAttribute('aria-invalid', 'true');
+  await expect(name).toHaveAccessibleDescription('A room name needs some visible characters.');
+  await expect(name).toBeFocused();
+  await expect(user.page).toHaveURL(/\/$/);
+  await name.fill('😀'.repeat(100));
+  await expect(name).toHaveValue('😀'.repeat(100));
+  await user.page.getByRole('button', { name: 'Create room' }).click();
+  await expect(user.page.getByRole('heading', { level: 1, name: '😀'.repeat(100) })).toBeVisible();
 
   await user.createRoom('Limits');
   const box = user.page.getByLabel('Message', { exact: true });

@@ -9,7 +9,9 @@
 //     under /pkg/, `no-cache` for .html and .json (index.html, config.json), a day for
 //     the rest (favicon.svg, robots.txt);
 //   - an ETag (the body's MD5, as S3's for a single-part upload), and 304 Not Modified
-//     when If-None-Match names it.
+//     when If-None-Match names it;
+//   - the security headers of its response headers policy (Content-Security-Policy,
+//     X-Frame-Options, Referrer-Policy, nosniff).
 // Usage: node static-server.mjs DIR [PORT] [HOST]
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -70,9 +72,38 @@ async function encoded(path, acceptEncoding = '') {
   return { encoding: null, file: path };
 }
 
+/**
+ * The security headers docs/deploy-s3.md sets on the static host (a CloudFront response
+ * headers policy): the Content-Security-Policy the client runs under, with the hash of
+ * the page's inline script and the API server of config.json as what it may connect to,
+ * no framing and no referrer.
+ */
+async function securityHeaders(root) {
+  const page = await readFile(join(root, 'index.html'), 'utf8');
+  const script = page.match(/<script type="module">([\s\S]*?)<\/script>/)?.[1] ?? '';
+  const hash = createHash('sha256').update(script).digest('base64');
+  const { serverUrl = '' } = JSON.parse(await readFile(join(root, 'config.json'), 'utf8'));
+  let connect = "'self'";
+  if (serverUrl) {
+    const api = new URL(serverUrl);
+    const ws = `${api.protocol === 'https:' ? 'wss' : 'ws'}://${api.host}`;
+    connect += ` ${api.origin} ${ws}`;
+  }
+  return {
+    'Content-Security-Policy':
+      `default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'sha256-${hash}'; style-src 'self'; ` +
+      `img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; ` +
+      `frame-ancestors 'none'; connect-src ${connect}`,
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    'X-Content-Type-Options': 'nosniff',
+  };
+}
+
 /** Starts the server; resolves to the Node http.Server once it listens. */
-export function startStaticServer(dir, port = 0, host = '127.0.0.1') {
+export async function startStaticServer(dir, port = 0, host = '127.0.0.1') {
   const root = resolve(dir);
+  const security = await securityHeaders(root);
   const server = createServer(async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
@@ -90,6 +121,7 @@ export function startStaticServer(dir, port = 0, host = '127.0.0.1') {
       const urlPath = fallback ? '/index.html' : new URL(req.url ?? '/', 'http://x').pathname;
       const etag = `"${createHash('md5').update(body).digest('hex')}"`;
       const headers = {
+        ...security,
         'Cache-Control': cacheControl(urlPath, ext),
         ETag: etag,
         Vary: 'Accept-Encoding',

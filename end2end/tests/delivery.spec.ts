@@ -92,3 +92,36 @@ test('the client arrives precompressed, content-hashed files are cached for good
 
   await context.close();
 });
+
+test('the page runs under a Content-Security-Policy that forbids framing, and sends no referrer', async ({
+  browser,
+  knock,
+}) => {
+  const context = await browser.newContext({ baseURL: knock.appUrl });
+  const page = await context.newPage();
+  const refused: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+  });
+  const response = await page.goto('/');
+  await signInFormIsUsable(page);
+  const headers = response!.headers();
+  const csp = headers['content-security-policy'] ?? '';
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval' 'sha256-");
+  expect(csp).not.toContain('unsafe-inline');
+  expect(headers['x-frame-options']).toBe('DENY');
+  expect(headers['referrer-policy']).toBe('no-referrer');
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  // The client started under it (the form works) and nothing was refused.
+  expect(refused).toEqual([]);
+  // Framed by another page, the browser refuses to show it.
+  const framer = await context.newPage();
+  const blocked: string[] = [];
+  framer.on('console', (message) => blocked.push(message.text()));
+  await framer.setContent(`<iframe src="${knock.appUrl}/" title="framed"></iframe>`);
+  await expect
+    .poll(() => blocked.some((text) => /frame-ancestors|X-Frame-Options|refused to (display|connect)/i.test(text)))
+    .toBe(true);
+  await context.close();
+});

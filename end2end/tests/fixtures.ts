@@ -130,6 +130,9 @@ export const PASSWORD = 'correct horse battery';
 /** Uncaught errors in any page of any user (a Rust panic shows up here). */
 const pageErrors: string[] = [];
 
+/** What the browser refused under the Content-Security-Policy, in any page of any user. */
+const cspViolations: string[] = [];
+
 /** Every user's browser context still open in this test, for the accessibility check. */
 const openContexts = new Set<BrowserContext>();
 
@@ -174,8 +177,10 @@ export const test = base.extend<
   noPageErrors: [
     async ({}, use) => {
       pageErrors.length = 0;
+      cspViolations.length = 0;
       await use();
       expect(pageErrors, 'uncaught errors in the app').toEqual([]);
+      expect(cspViolations, 'what the Content-Security-Policy refused').toEqual([]);
     },
     { auto: true },
   ],
@@ -260,6 +265,9 @@ export class User {
   static async open(browser: Browser, appUrl: string, name: string, path = '/') {
     const context = await browser.newContext({ baseURL: appUrl });
     context.on('weberror', (e) => pageErrors.push(`${name}: ${e.error().message}`));
+    context.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${name}: ${message.text()}`);
+    });
     openContexts.add(context);
     context.on('close', () => openContexts.delete(context));
     const page = await context.newPage();

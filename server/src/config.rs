@@ -100,6 +100,11 @@ pub struct Config {
     #[arg(long, env = "KNOCK_MAX_ROOMS_PER_USER", default_value_t = 1_000)]
     pub(crate) max_rooms_per_user: usize,
 
+    /// Browsers reach this server over HTTPS (TLS ends at a proxy in front): answers tell
+    /// them to use nothing else for a year (Strict-Transport-Security).
+    #[arg(long, env = "KNOCK_HSTS", default_value_t = false)]
+    pub(crate) hsts: bool,
+
     /// Seconds a client has to send a request's headers; also how long an idle
     /// keep-alive connection is kept. Half-sent requests are closed after it (slowloris).
     #[arg(long, env = "KNOCK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]

@@ -33,6 +33,8 @@ const CACHE_REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 /// Other assets (favicon.svg, robots.txt): a day, so a page load fetches them once.
 const CACHE_ASSET: HeaderValue = HeaderValue::from_static("public, max-age=86400");
 
+use std::sync::Arc;
+
 use crate::{AppState, error::ServiceError, gateway};
 
 pub fn router(state: AppState) -> Router {
@@ -77,7 +79,96 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(SecurityHeaders::new(&state.config)),
+            security_headers,
+        ))
         .with_state(state)
+}
+
+/// The headers every answer carries (docs/security.md): a Content-Security-Policy the
+/// client runs under (its scripts from this origin only, WebAssembly compiled, the page's
+/// one inline script allowed by its hash, no framing: approving is one click, and a
+/// framed page invites clickjacking), no referrer (invite links name rooms), and HSTS when
+/// the server is told it is reached over TLS.
+struct SecurityHeaders {
+    /// The policy up to `connect-src`, which names the request's own host.
+    script_policy: String,
+    hsts: bool,
+}
+
+impl SecurityHeaders {
+    fn new(config: &crate::config::Config) -> Self {
+        // The page is the site root's index.html (whose script names the hashed files) or
+        // the one built in: both inline scripts are allowed.
+        let prepared = std::fs::read_to_string(config.site_root.join("index.html")).ok();
+        let mut hashes: Vec<String> = [Some(PAGE_SHELL), prepared.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter_map(inline_script)
+            .map(|script| format!("'sha256-{}'", script_hash(script)))
+            .collect();
+        hashes.dedup();
+        Self {
+            script_policy: format!(
+                "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' {}; style-src 'self'; \
+                 img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+                 frame-ancestors 'none'",
+                hashes.join(" ")
+            ),
+            hsts: config.hsts,
+        }
+    }
+}
+
+/// The text of the page's first inline script, as the browser hashes it.
+fn inline_script(page: &str) -> Option<&str> {
+    let start = page.find("<script type=\"module\">")? + "<script type=\"module\">".len();
+    let length = page[start..].find("</script>")?;
+    Some(&page[start..start + length])
+}
+
+/// The CSP hash source of a script: base64 of its SHA-256.
+fn script_hash(script: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()))
+}
+
+async fn security_headers(
+    State(policy): State<Arc<SecurityHeaders>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // The client's socket goes to the host it was served from.
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .filter(|host| {
+            host.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        })
+        .map(str::to_owned);
+    let mut response = next.run(request).await;
+    let connect = host.map_or_else(String::new, |host| format!(" ws://{host} wss://{host}"));
+    let csp = format!("{}; connect-src 'self'{connect}", policy.script_policy);
+    let headers = response.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if policy.hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
 }
 
 /// Browsers send `Origin`; only the server's own origin and the configured ones may use
@@ -272,6 +363,19 @@ async fn logout(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_static_hosts_headers_allow_the_page_shells_script() {
+        let script = super::inline_script(super::PAGE_SHELL).expect("the shell has its script");
+        let hash = format!("'sha256-{}'", super::script_hash(script));
+        let nginx = include_str!("../../deploy/security-headers.conf");
+        assert!(
+            nginx.contains(&hash),
+            "deploy/security-headers.conf lacks {hash}"
+        );
+        let s3 = include_str!("../../docs/deploy-s3.md");
+        assert!(s3.contains(&hash), "docs/deploy-s3.md lacks {hash}");
+    }
+
     use super::*;
 
     fn host(value: &str) -> HeaderMap {

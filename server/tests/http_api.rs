@@ -278,3 +278,32 @@ async fn room_previews_are_rate_limited_per_address() {
         "a scan of ids is slowed down: {refused} refused"
     );
 }
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let server = TestServer::start().await;
+    for path in ["/", "/join/some-room", "/api/nothing", "/healthz"] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-"),
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "{path}: not told of TLS"
+        );
+    }
+    let behind_tls = TestServer::start_with(&["--hsts"]).await;
+    let response = reqwest::get(behind_tls.url("/")).await.unwrap();
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}

@@ -98,10 +98,8 @@ async fn serve_split(
     state: AppState,
     slot: Option<Slot<std::net::IpAddr>>,
 ) {
-    let opened = Box::pin(open(&mut sink, &mut stream, &state)).await;
-    // Authenticated or gone: either way no longer waiting.
-    drop(slot);
-    let Some((registration, user_id)) = opened else {
+    let Some((registration, user_id)) = Box::pin(open(&mut sink, &mut stream, &state, slot)).await
+    else {
         return;
     };
     let Registration { id, queue, close } = registration;
@@ -145,6 +143,7 @@ async fn open(
     sink: &mut SplitSink<WebSocket, Message>,
     stream: &mut SplitStream<WebSocket>,
     state: &AppState,
+    slot: Option<Slot<std::net::IpAddr>>,
 ) -> Option<(Registration, knock_protocol::UserId)> {
     let signed_in =
         tokio::time::timeout(state.config.auth_timeout(), authenticate(stream, state)).await;
@@ -178,6 +177,9 @@ async fn open(
         return None;
     }
     let registration = hub.register(&user_id, &session_hash);
+    // No longer waiting to authenticate: given back before the hello, so that a client
+    // that opens its next socket on reading it finds the slot free.
+    drop(slot);
     let id = registration.id;
     let span = tracing::Span::current();
     span.record("conn", id);

@@ -12,6 +12,11 @@ use crate::{
     storage::{Membership, MembershipChange, Precondition},
 };
 
+/// A rule of an admin's action on one user: from the actor's and the target's memberships,
+/// the target's new one (`None`: it already is that).
+pub(super) type MemberRule =
+    fn(Option<Membership>, &UserId, Option<Membership>) -> Result<Option<Membership>, RuleError>;
+
 /// One membership change as the service makes it: who, what, why, and what it was.
 struct Change<'a> {
     room_id: &'a RoomId,
@@ -238,71 +243,31 @@ impl Service {
         Ok(Vec::new())
     }
 
-    pub(super) async fn remove_member(
+    /// An admin's action on one user (`removeMember`, `banMember`, `unbanMember`): `rule`
+    /// gives the target's new membership from the actor's and the target's, or `None`
+    /// when it already is that (nothing changes, nobody is told).
+    pub(super) async fn act_on_member(
         &self,
         session: &mut SocketSession,
         room_id: RoomId,
         target: UserId,
         reason: Option<String>,
+        rule: MemberRule,
     ) -> Result<Vec<Outbound>, ServiceError> {
         let reason = domain::reason(reason)?;
         let (actor, target, current) = self.admin_and_target(session, &room_id, target).await?;
-        let removed = domain::remove(actor, &target, current)?;
-        self.change_and_announce(Change {
-            room_id: &room_id,
-            user_id: &target,
-            before: current,
-            after: removed,
-            reason,
-        })
-        .await?;
-        tracing::info!(room = %room_id, %target, "member removed");
-        Ok(Vec::new())
-    }
-
-    pub(super) async fn ban(
-        &self,
-        session: &mut SocketSession,
-        room_id: RoomId,
-        target: UserId,
-        reason: Option<String>,
-    ) -> Result<Vec<Outbound>, ServiceError> {
-        let reason = domain::reason(reason)?;
-        let (actor, target, current) = self.admin_and_target(session, &room_id, target).await?;
-        let Some(banned) = domain::ban(actor, &target, current)? else {
+        let Some(after) = rule(actor, &target, current)? else {
             return Ok(Vec::new());
         };
         self.change_and_announce(Change {
             room_id: &room_id,
             user_id: &target,
             before: current,
-            after: banned,
+            after,
             reason,
         })
         .await?;
-        tracing::info!(room = %room_id, %target, "user banned");
-        Ok(Vec::new())
-    }
-
-    pub(super) async fn unban(
-        &self,
-        session: &mut SocketSession,
-        room_id: RoomId,
-        target: UserId,
-        reason: Option<String>,
-    ) -> Result<Vec<Outbound>, ServiceError> {
-        let reason = domain::reason(reason)?;
-        let (actor, target, current) = self.admin_and_target(session, &room_id, target).await?;
-        let left = domain::unban(actor, &target, current)?;
-        self.change_and_announce(Change {
-            room_id: &room_id,
-            user_id: &target,
-            before: current,
-            after: left,
-            reason,
-        })
-        .await?;
-        tracing::info!(room = %room_id, %target, "ban lifted");
+        tracing::info!(room = %room_id, %target, status = after.status.as_str(), "member changed by an admin");
         Ok(Vec::new())
     }
 

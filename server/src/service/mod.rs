@@ -10,6 +10,8 @@
 
 mod accounts;
 mod membership;
+
+use membership::MemberRule;
 mod messages;
 mod rooms;
 
@@ -317,19 +319,29 @@ impl Service {
                 target_user_id,
                 reason,
             } => {
-                self.remove_member(session, room_id, target_user_id, reason)
+                let rule: MemberRule =
+                    |actor, target, current| domain::remove(actor, target, current).map(Some);
+                self.act_on_member(session, room_id, target_user_id, reason, rule)
                     .await
             }
             ClientMessage::BanMember {
                 room_id,
                 target_user_id,
                 reason,
-            } => self.ban(session, room_id, target_user_id, reason).await,
+            } => {
+                self.act_on_member(session, room_id, target_user_id, reason, domain::ban)
+                    .await
+            }
             ClientMessage::UnbanMember {
                 room_id,
                 target_user_id,
                 reason,
-            } => self.unban(session, room_id, target_user_id, reason).await,
+            } => {
+                let rule: MemberRule =
+                    |actor, target, current| domain::unban(actor, target, current).map(Some);
+                self.act_on_member(session, room_id, target_user_id, reason, rule)
+                    .await
+            }
             ClientMessage::SetRole {
                 room_id,
                 target_user_id,

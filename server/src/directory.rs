@@ -49,10 +49,7 @@ impl RoomEntry {
         let members: FastMap<UserId, Membership> = members
             .into_iter()
             .map(|m| {
-                let membership = Membership {
-                    status: m.status,
-                    is_admin: m.is_admin,
-                };
+                let membership = Membership::from(&m);
                 (m.user_id, membership)
             })
             .filter(|(_, membership)| domain::may_receive(Some(*membership)))

@@ -2,13 +2,24 @@
 //! message or client id is. Plain functions over plain data; no I/O, no clock, no
 //! randomness, and nothing from storage (storage stores a [`Membership`] as defined here).
 
-use knock_protocol::{ClientMsgId, MemberStatus, ResumeRoom, Role, Targets, UserId, limits};
+use knock_protocol::{
+    ClientMsgId, MemberStatus, Participant, ResumeRoom, Role, Targets, UserId, limits,
+};
 
 /// A user's standing in one room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Membership {
     pub status: MemberStatus,
     pub is_admin: bool,
+}
+
+impl From<&Participant> for Membership {
+    fn from(row: &Participant) -> Self {
+        Self {
+            status: row.status,
+            is_admin: row.is_admin,
+        }
+    }
 }
 
 /// A refusal by the rules. Mapped to protocol codes in `error.rs`.

@@ -210,17 +210,11 @@ impl Service {
         let current = members
             .iter()
             .find(|member| member.user_id == session.user_id)
-            .map(|member| Membership {
-                status: member.status,
-                is_admin: member.is_admin,
-            });
+            .map(Membership::from);
         let others = members
             .iter()
             .filter(|member| member.user_id != session.user_id)
-            .map(|member| Membership {
-                status: member.status,
-                is_admin: member.is_admin,
-            })
+            .map(Membership::from)
             .filter(|membership| domain::may_receive(Some(*membership)))
             .fold(Others::default(), |others, membership| Others {
                 approved: others.approved + 1,
@@ -283,13 +277,8 @@ impl Service {
             .storage
             .members(&room_id)
             .await?
-            .into_iter()
-            .filter(|member| {
-                domain::is_acting_admin(Membership {
-                    status: member.status,
-                    is_admin: member.is_admin,
-                })
-            })
+            .iter()
+            .filter(|member| domain::is_acting_admin(Membership::from(*member)))
             .count();
         let Some(changed) = domain::set_role(actor, &target, current, role, admins)? else {
             return Ok(Vec::new());

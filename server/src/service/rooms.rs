@@ -57,12 +57,7 @@ impl Service {
             .members(room_id)
             .await?
             .into_iter()
-            .filter(|m| {
-                domain::is_acting_admin(Membership {
-                    status: m.status,
-                    is_admin: m.is_admin,
-                })
-            })
+            .filter(|m| domain::is_acting_admin(Membership::from(m)))
             .map(|m| m.user_id)
             .collect();
         Ok(RoomPreview {

@@ -5,6 +5,7 @@
 //! Leptos layer keeps one `ChatState` in a signal and runs the commands; all the logic
 //! (catch-up after reconnect, dedupe, outbox, membership changes) is tested natively.
 
+pub mod account;
 pub mod backoff;
 mod errors;
 mod frames;
@@ -20,7 +21,10 @@ use std::collections::{BTreeMap, VecDeque};
 
 pub use self::errors::Errors;
 pub use self::intents::reason_to_send;
-pub use self::wording::{describe_error, format_thousands, gone_text, gone_words};
+pub use self::wording::{
+    DELETED_USER_ID, SIGNED_OUT_TEXT, describe_error, display_name, format_thousands, gone_text,
+    gone_words,
+};
 
 use knock_protocol::{
     ClientMessage, MemberStatus, Participant, ResumeRoom, RoomId, UserId, limits,

@@ -1524,3 +1524,11 @@ fn reasons_are_counted_in_characters_not_utf16_units() {
     assert_eq!(reason_to_send(&emoji), Ok(Some(emoji.clone())));
     assert!(reason_to_send(&format!("{emoji}😀")).is_err());
 }
+
+#[test]
+fn the_placeholder_of_a_deleted_account_reads_as_deleted_user() {
+    assert_eq!(display_name(&UserId::from(DELETED_USER_ID)), "Deleted user");
+    assert_eq!(display_name(&UserId::from("alice")), "alice");
+    // Only the exact placeholder, not a look-alike (none can be registered anyway).
+    assert_eq!(display_name(&UserId::from("~deleted2")), "~deleted2");
+}

@@ -1,6 +1,6 @@
 //! The words the user reads about errors and numbers, in one place.
 
-use knock_protocol::{ErrorCode, limits};
+use knock_protocol::{ErrorCode, UserId, limits};
 
 use super::Gone;
 
@@ -57,6 +57,24 @@ pub fn describe_error(code: ErrorCode, server_text: &str) -> String {
         other => format!("The server refused that ({other})."),
     }
 }
+
+/// The user id the server gives the messages of a deleted account (no one can register
+/// it).
+pub const DELETED_USER_ID: &str = "~deleted";
+
+/// A user as the interface names them: their id, or "Deleted user" for the messages of
+/// a deleted account.
+pub fn display_name(user: &UserId) -> String {
+    if user.as_str() == DELETED_USER_ID {
+        "Deleted user".into()
+    } else {
+        user.to_string()
+    }
+}
+
+/// Why the sign-in page is back: the server closed the session (signed out from another
+/// device, the password changed there, the account deleted there, or expired).
+pub const SIGNED_OUT_TEXT: &str = "You were signed out. Sign in again to continue.";
 
 /// A knock too soon after a rejection, with the wait the server gave.
 pub fn knock_cooldown_text(retry_after_secs: Option<u64>) -> String {

@@ -8,6 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::config::{Endpoints, parse_config};
+use crate::state::account::{Refusal, SessionInfo, SessionList, order_sessions};
 use crate::state::describe_error;
 
 fn window() -> web_sys::Window {
@@ -152,6 +153,122 @@ pub async fn logout(token: &str) {
     let _ = fetch(&endpoints.api("logout"), "POST", None, Some(token)).await;
 }
 
+// ----- the account page -----
+
+/// An account request with the session's token: the answer's body on success.
+async fn account_request(
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: &str,
+) -> Result<String, Refusal> {
+    let endpoints = endpoints().await;
+    let (status, text) = fetch(&endpoints.api(path), method, body, Some(token))
+        .await
+        .map_err(|_| Refusal::unreachable())?;
+    if (200..300).contains(&status) {
+        Ok(text)
+    } else {
+        Err(Refusal::from_answer(status, &text))
+    }
+}
+
+/// `GET /api/sessions`: this device first, then the most recently used.
+pub async fn sessions(token: &str) -> Result<Vec<SessionInfo>, Refusal> {
+    let text = account_request("GET", "sessions", None, token).await?;
+    let mut list = serde_json::from_str::<SessionList>(&text)
+        .map_err(|_| Refusal {
+            status: 200,
+            code: None,
+            text: "The server sent an answer this app does not understand.".into(),
+        })?
+        .sessions;
+    order_sessions(&mut list);
+    Ok(list)
+}
+
+/// `DELETE /api/sessions/{id}`: signs that device out.
+pub async fn revoke_session(token: &str, session_id: &str) -> Result<(), Refusal> {
+    let path = format!(
+        "sessions/{}",
+        String::from(js_sys::encode_uri_component(session_id))
+    );
+    account_request("DELETE", &path, None, token)
+        .await
+        .map(drop)
+}
+
+/// `POST /api/logout {"everywhere":true}`: every session of the user, this one too.
+pub async fn sign_out_everywhere(token: &str) -> Result<(), Refusal> {
+    account_request("POST", "logout", Some(r#"{"everywhere":true}"#), token)
+        .await
+        .map(drop)
+}
+
+/// `POST /api/password`: the other sessions are signed out.
+pub async fn change_password(token: &str, current: &str, new: &str) -> Result<(), Refusal> {
+    let body = serde_json::json!({ "currentPassword": current, "newPassword": new }).to_string();
+    account_request("POST", "password", Some(&body), token)
+        .await
+        .map(drop)
+}
+
+/// `DELETE /api/account`, with the password again.
+pub async fn delete_account(token: &str, password: &str) -> Result<(), Refusal> {
+    let body = serde_json::json!({ "password": password }).to_string();
+    account_request("DELETE", "account", Some(&body), token)
+        .await
+        .map(drop)
+}
+
+/// `GET /api/export`: the user's data as JSON text.
+pub async fn export_data(token: &str) -> Result<String, Refusal> {
+    account_request("GET", "export", None, token).await
+}
+
+/// Saves `text` as a file named `name` (a Blob, its object URL and a temporary
+/// `<a download>`; the URL is revoked once the download has started).
+pub fn save_file(name: &str, text: &str, mime: &str) -> bool {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return false;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return false;
+    };
+    let saved = window()
+        .document()
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+        .and_then(|a| {
+            a.set_href(&url);
+            a.set_download(name);
+            let _ = a.set_attribute("hidden", "");
+            let body = window().document()?.body()?;
+            body.append_child(&a).ok()?;
+            a.click();
+            a.remove();
+            Some(())
+        })
+        .is_some();
+    // Revoking at once may cancel the download in some browsers: a moment later.
+    let _ = leptos::prelude::set_timeout_with_handle(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        },
+        std::time::Duration::from_secs(10),
+    );
+    saved
+}
+
+/// Today's local date: year, month (1–12), day.
+pub fn local_date() -> (u32, u32, u32) {
+    let date = js_sys::Date::new_0();
+    (date.get_full_year(), date.get_month() + 1, date.get_date())
+}
+
 // ----- clipboard -----
 
 /// Copies `text`; falls back to a hidden text area where the async clipboard API is
@@ -291,6 +408,17 @@ pub fn focus_next_step() {
         .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok());
     if let Some(target) = target {
         focus_if_lost(&target);
+    }
+}
+
+/// Focuses the element with this id when the focus was lost (see [`focus_if_lost`]).
+pub fn focus_id_if_lost(id: &str) {
+    if let Some(el) = window()
+        .document()
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        focus_if_lost(&el);
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`ChatState`] (tested natively), this module only wires events to it and runs the
 //! [`Command`]s it returns. Reconnects use [`Backoff`] with jitter.
 
+use std::future::Future;
 use std::time::Duration;
 
 use knock_protocol::{ClientMessage, ServerMessage, UserId, close_code};
@@ -16,9 +17,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use crate::browser;
+use crate::state::account::Refusal;
 use crate::state::backoff::Backoff;
 use crate::state::heartbeat;
-use crate::state::{ChatState, Command};
+use crate::state::{ChatState, Command, SIGNED_OUT_TEXT};
 
 const SESSION_KEY: &str = "knock.session";
 
@@ -36,6 +38,14 @@ pub struct Session {
     pub user: RwSignal<Option<SignedIn>>,
     /// A sentence for the sign-in page (e.g. why the user was signed out).
     pub flash: RwSignal<Option<String>>,
+}
+
+impl Session {
+    /// The signed-in user's token, untracked (for a request).
+    pub fn token(self) -> Option<String> {
+        self.user
+            .with_untracked(|u| u.as_ref().map(|u| u.token.clone()))
+    }
 }
 
 /// Rooms, members, messages: the client's state.
@@ -73,6 +83,9 @@ struct Driver {
     authenticated: bool,
     /// What the current socket last did, for [`heartbeat::check`] (ms since 1970).
     times: heartbeat::Times,
+    /// A request that ends the session is under way ([`Connection::leave_with`]): the
+    /// server closing the socket for it is expected, not a sign-out by someone else.
+    leaving: bool,
 }
 
 /// The WebSocket connection and the actions that go through it.
@@ -111,6 +124,7 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
             outbox_timer: None,
             authenticated: false,
             times: heartbeat::Times::default(),
+            leaving: false,
         }),
         navigate: StoredValue::new_local(Box::new(navigate)),
     };
@@ -192,9 +206,7 @@ impl Connection {
             match command {
                 Command::Send(frame) => self.send(&frame),
                 Command::Navigate(path) => self.navigate.with_value(|nav| nav(&path)),
-                Command::SessionExpired => {
-                    self.end_session(Some("Your session has ended. Sign in again.".into()));
-                }
+                Command::SessionExpired => self.session_ended(),
                 Command::WakeAfter(delay) => {
                     let timer =
                         set_timeout_with_handle(move || self.act(|_| Vec::new()), delay).ok();
@@ -246,6 +258,50 @@ impl Connection {
         if let Some(token) = token {
             spawn_local(async move { browser::logout(&token).await });
         }
+    }
+
+    /// The server no longer accepts the token: back to sign-in, saying so; or, while a
+    /// request that ends the session is under way, only close the socket and let its
+    /// answer decide.
+    fn session_ended(self) {
+        if self.driver.with_value(|d| d.leaving) {
+            self.stop();
+        } else {
+            self.end_session(Some(SIGNED_OUT_TEXT.into()));
+        }
+    }
+
+    /// Runs `request`, which ends this session when it succeeds (signing out everywhere,
+    /// deleting the account): then back to sign-in with `farewell`. The server closes
+    /// this device's socket (4401) before it answers; that close only stops the socket
+    /// meanwhile, and if the request fails after all the socket opens again.
+    pub async fn leave_with(
+        self,
+        request: impl Future<Output = Result<(), Refusal>>,
+        farewell: &str,
+    ) -> Result<(), Refusal> {
+        self.driver.update_value(|d| d.leaving = true);
+        let result = request.await;
+        let _ = self.driver.try_update_value(|d| d.leaving = false);
+        match &result {
+            Ok(()) => self.end_session(Some(farewell.to_owned())),
+            Err(refusal) if refusal.is(knock_protocol::ErrorCode::Unauthenticated) => {
+                self.end_session(Some(SIGNED_OUT_TEXT.into()));
+            }
+            Err(_) => {
+                if self.session.user.with_untracked(Option::is_some)
+                    && self.status.get_untracked() == ConnStatus::Idle
+                {
+                    self.start();
+                }
+            }
+        }
+        result
+    }
+
+    /// The token was refused by an account request: back to sign-in, saying so.
+    pub fn token_refused(self) {
+        self.end_session(Some(SIGNED_OUT_TEXT.into()));
     }
 
     fn end_session(self, flash: Option<String>) {
@@ -399,7 +455,7 @@ impl Connection {
         self.detach();
         self.chat.0.update(ChatState::on_disconnected);
         if code == close_code::UNAUTHENTICATED {
-            self.end_session(Some("Your session has ended. Sign in again.".into()));
+            self.session_ended();
             return;
         }
         if self.session.user.with_untracked(Option::is_some) {

@@ -1,6 +1,6 @@
-//! Client-side routes: `/`, `/room/:room_id`, `/join/:room_id`.
+//! Client-side routes: `/`, `/room/:room_id`, `/join/:room_id`, `/account`.
 //!
-//! Three routes need no router crate: the path lives in a signal, links push history
+//! Four routes need no router crate: the path lives in a signal, links push history
 //! entries, and `popstate` (back/forward) updates the signal. This keeps the download
 //! small (`leptos_router` with its URL parsing cost about a tenth of the budget). The
 //! server and static hosts answer every unknown path with index.html, so each route
@@ -17,6 +17,8 @@ pub enum Route {
     Room(RoomId),
     /// An invite link: the room id to ask to join.
     Join(RoomId),
+    /// The user's account: sessions, password, export, deletion.
+    Account,
     NotFound,
 }
 
@@ -29,6 +31,7 @@ impl Route {
             [] => Self::Home,
             ["room", id] => Self::Room(RoomId::new(decode(id))),
             ["join", id] => Self::Join(RoomId::new(decode(id))),
+            ["account"] => Self::Account,
             _ => Self::NotFound,
         }
     }
@@ -148,7 +151,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_three_routes() {
+    fn parses_the_routes() {
         assert_eq!(Route::parse("/"), Route::Home);
         assert_eq!(Route::parse(""), Route::Home);
         assert_eq!(Route::parse("/room/abc"), Route::Room(RoomId::from("abc")));
@@ -157,6 +160,9 @@ mod tests {
             Route::parse("/join/abc?x=1"),
             Route::Join(RoomId::from("abc"))
         );
+        assert_eq!(Route::parse("/account"), Route::Account);
+        assert_eq!(Route::parse("/account/"), Route::Account);
+        assert_eq!(Route::parse("/account/x"), Route::NotFound);
         assert_eq!(Route::parse("/room"), Route::NotFound);
         assert_eq!(Route::parse("/room/a/b"), Route::NotFound);
         assert_eq!(Route::parse("/elsewhere"), Route::NotFound);

@@ -10,7 +10,7 @@ use crate::client::{Chat, Connection};
 use crate::components::error_text::ErrorText;
 use crate::components::notices::RequestMessage;
 use crate::components::reason_field::ReasonField;
-use crate::state::{ChatState, Slot};
+use crate::state::{ChatState, Slot, display_name};
 
 /// An approved member as their row shows them; compared to skip unchanged rows.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -97,7 +97,7 @@ fn MemberRow(room_id: RoomId, m: Member) -> impl IntoView {
         <li class="member">
             <span class="avatar" aria-hidden="true">{initial(&m.user_id)}</span>
             <span class="member-name" id=name_id.clone() dir="auto">
-                {m.user_id.to_string()}
+                {display_name(&m.user_id)}
             </span>
             {m.is_me.then(|| view! { <span class="muted">" (you)"</span> })}
             {m.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
@@ -248,7 +248,7 @@ fn OtherRow(room_id: RoomId, p: Participant) -> impl IntoView {
         <li class=if banned { "member banned" } else { "member pending" }>
             <span class="avatar" aria-hidden="true">{initial(&p.user_id)}</span>
             <span class="member-name" id=name_id.clone() dir="auto">
-                {p.user_id.to_string()}
+                {display_name(&p.user_id)}
             </span>
             {waiting}
             {unban}
@@ -259,8 +259,7 @@ fn OtherRow(room_id: RoomId, p: Participant) -> impl IntoView {
 
 /// The first letter of a name, upper case, for the avatar circle.
 pub fn initial(user_id: &UserId) -> String {
-    user_id
-        .as_str()
+    display_name(user_id)
         .chars()
         .next()
         .map(|c| c.to_uppercase().collect())

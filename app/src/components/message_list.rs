@@ -13,6 +13,7 @@ use wasm_bindgen::closure::Closure;
 use crate::browser;
 use crate::client::{Chat, Connection, Session};
 use crate::linkify::{Segment, split_links};
+use crate::state::display_name;
 use crate::state::outbox::{Outgoing, OutgoingState};
 use crate::state::timeline::PageKind;
 
@@ -310,7 +311,7 @@ fn MessageRow(row: Row) -> impl IntoView {
         <li class="msg" class:mine=mine data-seq=message.seq>
             <div class="msg-meta">
                 <span class="msg-author" dir="auto">
-                    {message.user_id.to_string()}
+                    {display_name(&message.user_id)}
                 </span>
                 {mine.then(|| view! { <span class="sr-only">" (you)"</span> })}
                 <time class="msg-time" datetime=iso title=full>

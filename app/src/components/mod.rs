@@ -1,5 +1,9 @@
 //! The views. Each reads what it needs from the contexts in [`crate::client`].
 
+pub mod account;
+pub mod account_delete;
+pub mod account_password;
+pub mod account_sessions;
 pub mod composer;
 pub mod connection_status;
 pub mod copy_button;

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::client::{Connection, Session, provide_client};
+use crate::components::account::AccountPage;
 use crate::components::connection_status::ConnectionStatus;
 use crate::components::home::{HomePage, JoinPage};
 use crate::components::notices::Notices;
@@ -70,6 +71,9 @@ fn SignedIn() -> impl IntoView {
                     <span class="account-name" title="Signed in as" dir="auto">
                         {user_name}
                     </span>
+                    <Link href="/account".into() class="btn btn-quiet account-link">
+                        "Account"
+                    </Link>
                     <button type="button" class="btn btn-quiet" on:click=move |_| connection.sign_out()>
                         "Sign out"
                     </button>
@@ -85,6 +89,7 @@ fn SignedIn() -> impl IntoView {
                         Route::Home => view! { <HomePage /> }.into_any(),
                         Route::Room(room_id) => view! { <RoomPage room_id /> }.into_any(),
                         Route::Join(room_id) => view! { <JoinPage room_id /> }.into_any(),
+                        Route::Account => view! { <AccountPage /> }.into_any(),
                         Route::NotFound => view! { <NotFound /> }.into_any(),
                     }}
                 </main>

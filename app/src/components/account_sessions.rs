@@ -61,7 +61,8 @@ pub fn Sessions() -> impl IntoView {
         load();
     });
 
-    let revoke = move |info: SessionInfo| {
+    // `busy` is the row's: its button stays disabled while the request is under way.
+    let revoke = move |info: SessionInfo, busy: RwSignal<bool>| {
         let Some(token) = session.token() else {
             return;
         };
@@ -82,6 +83,7 @@ pub fn Sessions() -> impl IntoView {
                 // Already gone (signed out there meanwhile): the list is read again.
                 Err(refusal) if refusal.status == 404 => load(),
                 Err(refusal) => {
+                    let _ = busy.try_set(false);
                     let _ = problem.try_set(Some(refusal.text));
                 }
             }
@@ -110,7 +112,7 @@ pub fn Sessions() -> impl IntoView {
 fn SessionItems(
     list: RwSignal<Loaded>,
     now: RwSignal<f64>,
-    revoke: impl Fn(SessionInfo) + Copy + Send + Sync + 'static,
+    revoke: impl Fn(SessionInfo, RwSignal<bool>) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let loaded = move || list.with(|l| matches!(l, Some(Ok(_))));
     let sessions = move || match list.get() {
@@ -143,7 +145,7 @@ fn SessionItems(
 fn SessionRow(
     info: SessionInfo,
     now: RwSignal<f64>,
-    revoke: impl Fn(SessionInfo) + Copy + Send + Sync + 'static,
+    revoke: impl Fn(SessionInfo, RwSignal<bool>) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let id = format!("session-{}", dom_id(&info.session_id));
     let device = device_name(info.user_agent.as_deref());
@@ -160,7 +162,7 @@ fn SessionRow(
                 disabled=move || busy.get()
                 on:click=move |_| {
                     busy.set(true);
-                    revoke(info.clone());
+                    revoke(info.clone(), busy);
                 }
             >
                 "Sign out"

@@ -132,6 +132,33 @@ pub struct Config {
     /// (meanwhile their knocks are refused and no admin is alerted).
     #[arg(long, env = "KNOCK_KNOCK_COOLDOWN_SECS", default_value_t = knock_protocol::limits::KNOCK_COOLDOWN_SECS)]
     pub(crate) knock_cooldown_secs: u64,
+
+    /// Passwords hashed at once (sign-ups, sign-ins, password changes), each on a thread
+    /// of its own with 19 MiB of memory; 0, the default, is one per core.
+    #[arg(long, env = "KNOCK_MAX_HASHING", default_value_t = 0)]
+    pub(crate) max_hashing: usize,
+
+    /// Passwords that may wait for a hashing thread; past them, requests are refused with
+    /// 429 at once (a hash takes tens of milliseconds of a core).
+    #[arg(long, env = "KNOCK_MAX_HASHING_WAITING", default_value_t = 64)]
+    pub(crate) max_hashing_waiting: usize,
+
+    /// Accounts one client address may register per hour (10 at once).
+    #[arg(long, env = "KNOCK_REGISTER_RATE", default_value_t = 60.0)]
+    pub(crate) register_rate: f64,
+
+    /// A session unused this long expires (`30days`, `12h`, `90s`).
+    #[arg(long, env = "KNOCK_SESSION_IDLE", default_value = "30days")]
+    pub(crate) session_idle: humantime::Duration,
+
+    /// A session expires this long after sign-in, used or not.
+    #[arg(long, env = "KNOCK_SESSION_LIFETIME", default_value = "180days")]
+    pub(crate) session_lifetime: humantime::Duration,
+
+    /// How often expired sessions are deleted (their sockets closed) and sessions with an
+    /// open socket are marked used; also how fresh a session's "last used" time is.
+    #[arg(long, env = "KNOCK_SESSION_SWEEP_INTERVAL", default_value = "1h")]
+    pub(crate) session_sweep_interval: humantime::Duration,
 }
 
 impl Config {
@@ -160,6 +187,33 @@ impl Config {
             create_room: rate(self.create_room_rate, 50.0),
             knock: rate(self.knock_rate, 20.0),
             read: rate(self.read_rate, 10.0),
+        }
+    }
+
+    /// Registrations per client address: `register_rate` an hour, 10 at once.
+    pub(crate) fn register_rate(&self) -> crate::throttle::Rate {
+        crate::throttle::Rate {
+            per_second: self.register_rate.max(0.0) / 3_600.0,
+            burst: 10.0_f64.max(self.register_rate / 6.0),
+        }
+    }
+
+    /// Hashing threads: `--max-hashing`, or one per core.
+    pub(crate) fn hashing_threads(&self) -> usize {
+        match self.max_hashing {
+            0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            threads => threads,
+        }
+    }
+
+    pub(crate) fn session_lifetime(&self) -> crate::domain::SessionLifetime {
+        let ms = |duration: humantime::Duration| {
+            i64::try_from(std::time::Duration::from(duration).as_millis()).unwrap_or(i64::MAX)
+        };
+        crate::domain::SessionLifetime {
+            idle_ms: ms(self.session_idle),
+            absolute_ms: ms(self.session_lifetime),
+            refresh_ms: ms(self.session_sweep_interval).max(1),
         }
     }
 

@@ -76,13 +76,21 @@ pub async fn run(
         config.knock_cooldown_secs,
     )
     .with_action_rates(config.action_rates())
-    .with_caps(config.max_waiting_per_room, config.max_rooms_per_user);
+    .with_caps(config.max_waiting_per_room, config.max_rooms_per_user)
+    .with_register_rate(config.register_rate());
+    let accounts = service::AccountPolicy::new(
+        config.hashing_threads(),
+        config.max_hashing_waiting,
+        config.session_lifetime(),
+    )
+    .map_err(|error| StartError::Config(format!("cannot start the hashing threads: {error}")))?;
     let state = AppState {
         allowed_origins: allowed_origins.into(),
         unauthenticated: Arc::new(throttle::KeyedSlots::new(
             config.max_unauthenticated_per_address,
         )),
-        service: Service::new(storage, access, fanout, messages, memberships, limits),
+        service: Service::new(storage, access, fanout, messages, memberships, limits)
+            .with_accounts(accounts),
         config: Arc::new(config),
     };
     let addr = state.config.addr;
@@ -94,6 +102,8 @@ pub async fn run(
         listener.local_addr().map_err(StartError::Serve)?
     );
     let connection_limits = state.config.connection_limits();
+    // Holds a handle of the service (and its batchers): stopped before they are awaited.
+    let sweeper = tokio::spawn(sweep_sessions(state.service.clone()));
     // The router owns the state, and with it the batchers' handles: once it is dropped
     // the batchers drain and end (awaited below).
     let app = http::router(state);
@@ -104,10 +114,27 @@ pub async fn run(
         closing_hub.close_all(CloseReason::RESTARTING);
     })
     .await;
+    sweeper.abort();
+    let _ = sweeper.await;
     // Every handler (and with it every batcher handle) is gone: the batchers drain their
     // queues.
     let _ = messages_task.await;
     let _ = memberships_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Expires sessions every `--session-sweep-interval` (`Service::sweep_sessions`) until
+/// aborted.
+async fn sweep_sessions(service: Service) {
+    let mut ticks = tokio::time::interval(service.sweep_interval());
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match service.sweep_sessions().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "expired sessions deleted"),
+            Err(error) => tracing::warn!(%error, "sweeping sessions failed"),
+        }
+    }
 }

@@ -161,6 +161,19 @@ impl Hub {
         }
     }
 
+    /// The sessions (token hashes) that have a socket here, each once.
+    pub(crate) fn open_sessions(&self) -> Vec<String> {
+        let mut sessions: Vec<String> = self
+            .read()
+            .connections
+            .values()
+            .map(|connection| connection.session.clone())
+            .collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
+    }
+
     pub(crate) fn close(&self, id: ConnId, reason: CloseReason) {
         if let Some(connection) = self.read().connections.get(&id) {
             connection.close(reason);

@@ -148,7 +148,7 @@ async fn open(
     let signed_in =
         tokio::time::timeout(state.config.auth_timeout(), authenticate(stream, state)).await;
     let (user_id, session_hash) = match signed_in {
-        Ok(Ok(signed_in)) => signed_in,
+        Ok(Ok(caller)) => (caller.user_id, caller.token_hash),
         Ok(Err(Refusal::Gone)) => return None,
         Ok(Err(Refusal::Error(error, action))) => {
             let frame = error_frame(&error, action);
@@ -210,7 +210,7 @@ enum Refusal {
 async fn authenticate(
     stream: &mut SplitStream<WebSocket>,
     state: &AppState,
-) -> Result<(knock_protocol::UserId, String), Refusal> {
+) -> Result<crate::service::Caller, Refusal> {
     loop {
         let text = match stream.next().await {
             Some(Ok(Message::Text(text))) => text,

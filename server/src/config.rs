@@ -17,7 +17,10 @@ pub struct Config {
     #[arg(long, env = "KNOCK_ADDR", default_value = "127.0.0.1:3000")]
     pub(crate) addr: SocketAddr,
 
-    /// Where Knock keeps its data: `sqlite:PATH` (the file is created on first start).
+    /// Where Knock keeps its data: `sqlite:PATH` (the file is created on first start) or
+    /// `postgres://user:password@host:5432/db`; TLS to PostgreSQL with `?sslmode=require`
+    /// (encrypted, certificate not checked) or `?sslmode=verify-full&sslrootcert=CA.pem`
+    /// (certificate and host name checked against CA.pem and the system's CAs).
     // URLs carry passwords: `--help` must not print what the environment holds.
     #[arg(
         long,
@@ -33,9 +36,17 @@ pub struct Config {
     pub(crate) allowed_origins: Vec<String>,
 
     /// Redis for fan-out between several Knock nodes (`redis://127.0.0.1:6379`); without
-    /// it, fan-out stays within this process.
+    /// it, fan-out stays within this process. With a password, an ACL user or TLS:
+    /// `redis://:PASSWORD@host:6379`, `rediss://USER:PASSWORD@host:6379` (TLS, the
+    /// certificate checked against the system's CAs or `--redis-ca-file`).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub(crate) redis_url: Option<String>,
+
+    /// PEM file of the CA(s) that signed the Redis server's certificate, for `rediss://`
+    /// to a server whose CA is not among the system's (one's own CA, a self-signed
+    /// certificate); used instead of the system's CAs.
+    #[arg(long, env = "KNOCK_REDIS_CA_FILE")]
+    pub(crate) redis_ca_file: Option<PathBuf>,
 
     /// Folder of the built web client (`cargo leptos build` writes `target/site`;
     /// `scripts/prepare-site.mjs` adds content-hashed names, index.html and .br/.gz copies).
@@ -262,6 +273,17 @@ impl Config {
     }
 }
 
+/// A database or Redis URL without its password (nor user name), for errors and logs:
+/// `rediss://***@cache.internal:6379`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The process's soft limit on open files (`RLIMIT_NOFILE`).
 fn open_file_limit() -> usize {
     rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1_024, |(soft, _)| {
@@ -277,6 +299,20 @@ mod tests {
 
     fn origins(list: &str) -> Result<Vec<String>, String> {
         Config::parse_from(["knock-server", "--allowed-origins", list]).normalized_origins()
+    }
+
+    #[test]
+    fn urls_are_shown_without_user_name_and_password() {
+        use super::redact_url;
+        assert_eq!(
+            redact_url("rediss://knock:pw@cache:6379"),
+            "rediss://***@cache:6379"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@ss@db/knock?sslmode=require"),
+            "postgres://***@db/knock?sslmode=require"
+        );
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
     }
 
     #[test]

@@ -38,8 +38,12 @@ pub(crate) struct AppState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open the database: {0}")]
-    Storage(#[from] storage::StorageError),
+    #[error("cannot open the database {url}: {source}")]
+    Storage {
+        /// Without its password.
+        url: String,
+        source: storage::StorageError,
+    },
     #[error(transparent)]
     Bus(#[from] fanout::BusError),
     #[error("cannot listen on {addr}: {source}")]
@@ -60,11 +64,24 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let allowed_origins = config.normalized_origins().map_err(StartError::Config)?;
-    let storage = storage::open(&config.database_url).await?;
+    let storage = storage::open(&config.database_url)
+        .await
+        .map_err(|source| StartError::Storage {
+            url: config::redact_url(&config.database_url),
+            source,
+        })?;
     let hub = Arc::new(Hub::new());
     let access = RoomAccess::new(storage.clone());
     let fanout = match &config.redis_url {
-        Some(url) => Fanout::with_redis(hub.clone(), access.clone(), url).await?,
+        Some(url) => {
+            Fanout::with_redis(
+                hub.clone(),
+                access.clone(),
+                url,
+                config.redis_ca_file.as_deref(),
+            )
+            .await?
+        }
         None => Fanout::local(hub.clone()),
     };
     let (messages, messages_task) =

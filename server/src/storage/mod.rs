@@ -268,16 +268,6 @@ pub async fn open(url: &str) -> StorageResult<Arc<dyn Storage>> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PostgresStorage::connect(url).await?))
     } else {
-        Err(StorageError::UnsupportedUrl(redact(url)))
-    }
-}
-
-/// A URL without its password, for error messages and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://***{}", &url[..scheme_end], &url[at..])
-        }
-        _ => url.to_owned(),
+        Err(StorageError::UnsupportedUrl(crate::config::redact_url(url)))
     }
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use knock_protocol::{AuthResponse, Credentials, UserId};
 
 use super::{Service, blocking, now_ms};
-use crate::{auth, domain, error::ServiceError};
+use crate::{auth, domain, error::ServiceError, metrics};
 
 impl Service {
     pub(crate) async fn register(
@@ -15,7 +15,7 @@ impl Service {
     ) -> Result<AuthResponse, ServiceError> {
         let user_id = domain::username(&credentials.username)?;
         domain::password(&credentials.password)?;
-        let hash = blocking(move || auth::hash_password(&credentials.password))
+        let hash = metrics::hashing(blocking(move || auth::hash_password(&credentials.password)))
             .await?
             .map_err(|e| ServiceError::Internal(format!("hashing: {e}")))?;
         match self.storage.create_user(&user_id, &hash, now_ms()).await {
@@ -48,7 +48,8 @@ impl Service {
             |c| c.password_hash.clone(),
         );
         let password = credentials.password;
-        let matches = blocking(move || auth::verify_password(&password, &hash)).await?;
+        let matches =
+            metrics::hashing(blocking(move || auth::verify_password(&password, &hash))).await?;
         if let (Some(credential), true) = (stored, matches) {
             if let Some(account) = &account {
                 self.limits.logins_by_account.clear(account);
@@ -71,6 +72,7 @@ impl Service {
         let now = now_ms();
         let locked = |account: bool, left_ms: i64| {
             tracing::warn!(?address, account, "login throttled");
+            metrics::refused(metrics::Refusal::login(account));
             ServiceError::LoginLocked {
                 account,
                 retry_after_secs: u64::try_from(left_ms).unwrap_or(0).div_ceil(1_000),

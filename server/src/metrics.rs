@@ -44,7 +44,7 @@ pub const FRAMES_OUT: &str = "knock_frames_out_total";
 pub const DELIVERIES: &str = "knock_deliveries_total";
 /// Chat messages stored (retries of a stored message not counted again).
 pub const MESSAGES_STORED: &str = "knock_messages_stored_total";
-/// Sockets closed because their outgoing queue was full (close code 4002, too slow).
+/// Sockets closed because their outgoing queue was full (close code 4429, too slow).
 pub const QUEUE_FULL_DISCONNECTS: &str = "knock_queue_full_disconnects_total";
 /// Requests and frames refused by a rate limit, by `kind` ([`Refusal`]).
 pub const RATE_LIMIT_REFUSALS: &str = "knock_rate_limit_refusals_total";
@@ -243,7 +243,7 @@ fn describe() {
     describe_counter!(MESSAGES_STORED, "Chat messages stored.");
     describe_counter!(
         QUEUE_FULL_DISCONNECTS,
-        "Sockets closed because their outgoing queue was full (4002)."
+        "Sockets closed because their outgoing queue was full (4429)."
     );
     describe_counter!(
         RATE_LIMIT_REFUSALS,

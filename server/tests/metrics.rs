@@ -106,8 +106,8 @@ async fn a_scrape_after_a_conversation_counts_it() {
     // Each message to both sockets, besides the other frames queued.
     let deliveries = value(&text, "knock_deliveries_total");
     assert!(deliveries >= 2.0 * sent, "{deliveries}");
-    // What was queued was written (the clients read it), and the two hellos too.
-    assert!(value(&text, "knock_frames_out_total") >= deliveries + 2.0);
+    // At least what the clients read: the messages on both sockets and the two hellos.
+    assert!(value(&text, "knock_frames_out_total") >= 2.0 * sent + 2.0);
     assert_eq!(
         value(
             &text,

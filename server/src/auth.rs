@@ -159,10 +159,16 @@ impl HashingPool {
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<tokio::sync::oneshot::Receiver<T>, Busy> {
         let (done, result) = tokio::sync::oneshot::channel();
+        // Counted from queued to done (the guard goes with the job).
+        let in_flight = crate::metrics::hashing_started();
         let job: Job = Box::new(move |memory| {
             let _ = done.send(work(memory));
+            drop(in_flight);
         });
-        self.jobs.try_send(job).map_err(|_| Busy)?;
+        self.jobs.try_send(job).map_err(|_| {
+            crate::metrics::hashing_refused();
+            Busy
+        })?;
         Ok(result)
     }
 

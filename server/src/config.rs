@@ -30,6 +30,11 @@ pub struct Config {
     )]
     pub(crate) database_url: String,
 
+    /// Address to serve Prometheus metrics on (`GET /metrics`), for example
+    /// `127.0.0.1:9090`; off when unset. Only there: the main address never serves them.
+    #[arg(long, env = "KNOCK_METRICS_ADDR")]
+    pub(crate) metrics_addr: Option<SocketAddr>,
+
     /// Browser origins besides the server's own that may call the API and open sockets,
     /// comma separated (for example the S3 site: `https://chat.example.com`).
     #[arg(long, env = "KNOCK_ALLOWED_ORIGINS", value_delimiter = ',')]

@@ -43,6 +43,7 @@ use crate::{
     access::RoomAccess,
     config::redact_url,
     gateway::{ChatFrame, CloseReason, Hub, Outbound},
+    metrics::{self, RedisOp},
     storage::Membership,
 };
 
@@ -315,6 +316,7 @@ impl Bus {
             .is_err()
         {
             tracing::warn!("publish queue full: an event is dropped (recovered by seq)");
+            metrics::redis_event_dropped();
         }
     }
 
@@ -404,8 +406,11 @@ async fn publish_loop(
                 }
                 Err(error) if attempt == PUBLISH_ATTEMPTS => {
                     tracing::error!(%error, "giving up on an event (recovered by seq)");
+                    metrics::redis_error(RedisOp::Publish);
+                    metrics::redis_event_dropped();
                 }
                 Err(error) => {
+                    metrics::redis_error(RedisOp::Publish);
                     tracing::warn!(%error, attempt, "publishing to Redis failed; retrying");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
@@ -472,8 +477,12 @@ async fn subscribe_loop(client: redis::Client, bus: Bus, hub: Arc<Hub>, access: 
                     deliver(&hub, &access, &bus, message.get_payload_bytes()).await;
                 }
                 tracing::warn!("Redis subscription ended");
+                metrics::redis_error(RedisOp::Subscribe);
             }
-            Err(error) => tracing::warn!(%error, "cannot subscribe to Redis"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot subscribe to Redis");
+                metrics::redis_error(RedisOp::Subscribe);
+            }
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));

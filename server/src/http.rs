@@ -80,6 +80,9 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        // Metrics are served on `--metrics-addr` only: here a scraper pointed at the wrong
+        // port gets a 404, not the page shell.
+        .route("/metrics", any(|| async { StatusCode::NOT_FOUND }))
         .route("/", get(page_shell))
         .merge(api)
         .fallback_service(files)

@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod gateway;
 pub(crate) mod http;
 mod listen;
+pub mod metrics;
 pub mod service;
 pub mod storage;
 #[cfg(test)]
@@ -64,6 +65,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let allowed_origins = config.normalized_origins().map_err(StartError::Config)?;
+    // First, so that everything after it is counted.
+    let metrics_server = match config.metrics_addr {
+        Some(addr) => Some(MetricsServer::start(addr, &config).await?),
+        None => None,
+    };
     let storage = storage::open(&config.database_url)
         .await
         .map_err(|source| StartError::Storage {
@@ -137,6 +143,9 @@ pub async fn run(
     // queues.
     let _ = messages_task.await;
     let _ = memberships_task.await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.stop().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -153,5 +162,60 @@ async fn sweep_sessions(service: Service) {
             Ok(expired) => tracing::info!(expired, "expired sessions deleted"),
             Err(error) => tracing::warn!(%error, "sweeping sessions failed"),
         }
+    }
+}
+
+/// `GET /metrics` on `--metrics-addr`, a listener of its own, and the exporter's upkeep.
+struct MetricsServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<()>,
+    upkeep: tokio::task::JoinHandle<()>,
+}
+
+impl MetricsServer {
+    /// How often the exporter's histograms are drained between scrapes.
+    const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    async fn start(addr: std::net::SocketAddr, config: &Config) -> Result<Self, StartError> {
+        let handle = metrics::install().map_err(StartError::Config)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?;
+        tracing::info!(
+            "metrics at http://{}/metrics",
+            listener.local_addr().map_err(StartError::Serve)?
+        );
+        let limits = listen::ConnectionLimits {
+            // A scraper or two, and someone looking.
+            max_connections: 16,
+            ..config.connection_limits()
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(listen::serve(
+            listener,
+            metrics::router(handle.clone()),
+            limits,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let upkeep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Self::UPKEEP_INTERVAL);
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+        Ok(Self {
+            stop,
+            serving,
+            upkeep,
+        })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.serving.await;
+        self.upkeep.abort();
     }
 }

@@ -9,7 +9,7 @@ use knock_protocol::{
 };
 
 use super::{Service, SocketSession, now_ms, sessions::Caller};
-use crate::{auth, domain, error::ServiceError, storage::Credential};
+use crate::{auth, domain, error::ServiceError, metrics, storage::Credential};
 
 impl Service {
     pub(crate) async fn register(
@@ -22,6 +22,7 @@ impl Service {
         domain::password(&credentials.password)?;
         if !self.limits.registrations.try_take(&address, now_ms()) {
             tracing::warn!(?address, "registrations throttled");
+            metrics::refused(metrics::Refusal::Register);
             return Err(ServiceError::TooManyRegistrations {
                 retry_after_secs: 60,
             });
@@ -260,6 +261,7 @@ impl Service {
         let now = now_ms();
         let locked = |account: bool, left_ms: i64| {
             tracing::warn!(?address, account, "login throttled");
+            metrics::refused(metrics::Refusal::login(account));
             ServiceError::LoginLocked {
                 account,
                 retry_after_secs: u64::try_from(left_ms).unwrap_or(0).div_ceil(1_000),

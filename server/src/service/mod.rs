@@ -36,6 +36,7 @@ use crate::{
     error::ServiceError,
     fanout::Fanout,
     gateway::{ConnId, Hub, Outbound},
+    metrics::{self, Refusal},
     storage::Storage,
     throttle::{FailureLimiter, KeyedLimiter, Rate},
 };
@@ -166,17 +167,18 @@ impl Limits {
     /// Takes one action of `message`'s kind from the user's allowance, for the kinds that
     /// have one (messages are counted where they are stored).
     fn try_take(&self, user: &UserId, message: &ClientMessage) -> Result<(), ServiceError> {
-        let limiter = match message {
-            ClientMessage::CreateRoom { .. } => &self.create_rooms,
-            ClientMessage::JoinRoom(JoinRoom::Request { .. }) => &self.knocks,
+        let (limiter, kind) = match message {
+            ClientMessage::CreateRoom { .. } => (&self.create_rooms, Refusal::CreateRoom),
+            ClientMessage::JoinRoom(JoinRoom::Request { .. }) => (&self.knocks, Refusal::Knock),
             ClientMessage::GetHistory { .. }
             | ClientMessage::GetMembers { .. }
-            | ClientMessage::MyRooms => &self.reads,
+            | ClientMessage::MyRooms => (&self.reads, Refusal::Read),
             _ => return Ok(()),
         };
         if limiter.try_take(user, now_ms()) {
             Ok(())
         } else {
+            metrics::refused(kind);
             Err(ServiceError::RateLimited)
         }
     }

@@ -41,6 +41,8 @@ export class KnockServer {
         // A rejected user may knock again after this long (600 s by default): short, so
         // that a test sees both the refusal and the knock after it.
         '--knock-cooldown-secs', String(KNOCK_COOLDOWN_SECS),
+        // Every test user signs up from 127.0.0.1 (10 an hour per address by default).
+        '--register-rate', '100000000',
       ],
       { cwd: REPO, env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );

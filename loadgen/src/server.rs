@@ -29,7 +29,9 @@ pub const BENCH_FLAGS: [&str; 8] = [
 ];
 
 /// Limits lifted through the environment (see [`BENCH_FLAGS`]).
-pub const BENCH_ENV: [(&str, &str); 6] = [
+pub const BENCH_ENV: [(&str, &str); 8] = [
+    ("KNOCK_REGISTER_RATE", "100000000"),
+    ("KNOCK_MAX_HASHING_WAITING", "100000"),
     ("KNOCK_MAX_WAITING_PER_ROOM", "1000000"),
     ("KNOCK_MAX_ROOMS_PER_USER", "1000000"),
     ("KNOCK_MAX_UNAUTHENTICATED_PER_ADDRESS", "1000000"),

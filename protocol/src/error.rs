@@ -65,6 +65,8 @@ pub enum ErrorCode {
     UserNotFound,
     /// A reason over the character limit.
     ReasonTooLong,
+    /// No session of the caller's has that id.
+    SessionNotFound,
 }
 
 impl ErrorCode {
@@ -99,11 +101,12 @@ impl ErrorCode {
             Self::TargetNotMember => "target_not_member",
             Self::UserNotFound => "user_not_found",
             Self::ReasonTooLong => "reason_too_long",
+            Self::SessionNotFound => "session_not_found",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::Unauthenticated,
         Self::BadRequest,
         Self::UnknownAction,
@@ -132,6 +135,7 @@ impl ErrorCode {
         Self::TargetNotMember,
         Self::UserNotFound,
         Self::ReasonTooLong,
+        Self::SessionNotFound,
     ];
 }
 

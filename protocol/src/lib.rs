@@ -13,7 +13,11 @@ mod server;
 
 pub use client::{ClientMessage, DecodeError, JoinRoom, ResumeRoom, Role, Targets, decode_client};
 pub use error::ErrorCode;
-pub use http::{ApiError, ApiErrorBody, AuthResponse, Credentials, RoomPreview};
+pub use http::{
+    AccountDeletion, AccountExport, ApiError, ApiErrorBody, AuthResponse, Credentials,
+    DELETED_USER, ExportedMessage, ExportedRoom, ExportedUser, LogoutRequest, PasswordChange,
+    RoomPreview, SessionInfo, SessionList,
+};
 pub use ids::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
 pub use server::{ChatMessage, MemberStatus, Participant, RoomSummary, ServerMessage};
 

@@ -6,7 +6,7 @@
 //! The message batcher also fans each stored message out in `seq` order: being the only
 //! writer of messages keeps every room's delivery order equal to its storage order.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use knock_protocol::{RoomId, ServerMessage};
 use tokio::sync::{mpsc, oneshot};
@@ -17,6 +17,7 @@ use crate::{
     error::ServiceError,
     fanout::Fanout,
     gateway::ChatFrame,
+    metrics::{self, Batch},
     storage::{Inserted, MembershipChange, NewMessage, Storage, StorageError},
 };
 
@@ -72,8 +73,12 @@ async fn run(
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (messages, dones): (Vec<NewMessage>, Vec<_>) =
             batch.drain(..).map(|job| (job.message, job.done)).unzip();
-        match storage.insert_messages(&messages).await {
+        let started = Instant::now();
+        let stored = storage.insert_messages(&messages).await;
+        metrics::storage_batch(Batch::Messages, messages.len(), started.elapsed());
+        match stored {
             Ok(results) => {
+                count_new(&results);
                 fan_out(&results, &access, &fanout).await;
                 for (done, result) in dones.into_iter().zip(results) {
                     let _ = done.send(Ok(result));
@@ -108,6 +113,7 @@ async fn store_room_by_room(
         let (messages, dones): (Vec<NewMessage>, Vec<_>) = jobs.into_iter().unzip();
         match storage.insert_messages(&messages).await {
             Ok(results) => {
+                count_new(&results);
                 fan_out(&results, access, fanout).await;
                 for (done, result) in dones.into_iter().zip(results) {
                     let _ = done.send(Ok(result));
@@ -130,6 +136,14 @@ async fn store_room_by_room(
             }
         }
     }
+}
+
+fn count_new(results: &[Inserted]) {
+    let new = results
+        .iter()
+        .filter(|result| matches!(result, Inserted::New(_)))
+        .count();
+    metrics::messages_stored(new as u64);
 }
 
 /// Delivers the batch's new messages, in order, to those who may receive their rooms.
@@ -209,7 +223,10 @@ async fn run_memberships(mut queue: mpsc::Receiver<MembershipJob>, storage: Arc<
     while queue.recv_many(&mut batch, MAX_MEMBERSHIP_BATCH).await > 0 {
         let (changes, dones): (Vec<MembershipChange>, Vec<_>) =
             batch.drain(..).map(|job| (job.change, job.done)).unzip();
-        match storage.set_memberships(&changes).await {
+        let started = Instant::now();
+        let result = storage.set_memberships(&changes).await;
+        metrics::storage_batch(Batch::Memberships, changes.len(), started.elapsed());
+        match result {
             Ok(stored) => {
                 for (done, stored) in dones.into_iter().zip(stored) {
                     let _ = done.send(Ok(stored));

@@ -17,7 +17,10 @@ pub struct Config {
     #[arg(long, env = "KNOCK_ADDR", default_value = "127.0.0.1:3000")]
     pub(crate) addr: SocketAddr,
 
-    /// Where Knock keeps its data: `sqlite:PATH` (the file is created on first start).
+    /// Where Knock keeps its data: `sqlite:PATH` (the file is created on first start) or
+    /// `postgres://user:password@host:5432/db`; TLS to PostgreSQL with `?sslmode=require`
+    /// (encrypted, certificate not checked) or `?sslmode=verify-full&sslrootcert=CA.pem`
+    /// (certificate and host name checked against CA.pem and the system's CAs).
     // URLs carry passwords: `--help` must not print what the environment holds.
     #[arg(
         long,
@@ -27,15 +30,28 @@ pub struct Config {
     )]
     pub(crate) database_url: String,
 
+    /// Address to serve Prometheus metrics on (`GET /metrics`), for example
+    /// `127.0.0.1:9090`; off when unset. Only there: the main address never serves them.
+    #[arg(long, env = "KNOCK_METRICS_ADDR")]
+    pub(crate) metrics_addr: Option<SocketAddr>,
+
     /// Browser origins besides the server's own that may call the API and open sockets,
     /// comma separated (for example the S3 site: `https://chat.example.com`).
     #[arg(long, env = "KNOCK_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub(crate) allowed_origins: Vec<String>,
 
     /// Redis for fan-out between several Knock nodes (`redis://127.0.0.1:6379`); without
-    /// it, fan-out stays within this process.
+    /// it, fan-out stays within this process. With a password, an ACL user or TLS:
+    /// `redis://:PASSWORD@host:6379`, `rediss://USER:PASSWORD@host:6379` (TLS, the
+    /// certificate checked against the system's CAs or `--redis-ca-file`).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub(crate) redis_url: Option<String>,
+
+    /// PEM file of the CA(s) that signed the Redis server's certificate, for `rediss://`
+    /// to a server whose CA is not among the system's (one's own CA, a self-signed
+    /// certificate); used instead of the system's CAs.
+    #[arg(long, env = "KNOCK_REDIS_CA_FILE")]
+    pub(crate) redis_ca_file: Option<PathBuf>,
 
     /// Folder of the built web client (`cargo leptos build` writes `target/site`;
     /// `scripts/prepare-site.mjs` adds content-hashed names, index.html and .br/.gz copies).
@@ -132,6 +148,33 @@ pub struct Config {
     /// (meanwhile their knocks are refused and no admin is alerted).
     #[arg(long, env = "KNOCK_KNOCK_COOLDOWN_SECS", default_value_t = knock_protocol::limits::KNOCK_COOLDOWN_SECS)]
     pub(crate) knock_cooldown_secs: u64,
+
+    /// Passwords hashed at once (sign-ups, sign-ins, password changes), each on a thread
+    /// of its own with 19 MiB of memory; 0, the default, is one per core.
+    #[arg(long, env = "KNOCK_MAX_HASHING", default_value_t = 0)]
+    pub(crate) max_hashing: usize,
+
+    /// Passwords that may wait for a hashing thread; past them, requests are refused with
+    /// 429 at once (a hash takes tens of milliseconds of a core).
+    #[arg(long, env = "KNOCK_MAX_HASHING_WAITING", default_value_t = 64)]
+    pub(crate) max_hashing_waiting: usize,
+
+    /// Accounts one client address may register per hour (10 at once).
+    #[arg(long, env = "KNOCK_REGISTER_RATE", default_value_t = 60.0)]
+    pub(crate) register_rate: f64,
+
+    /// A session unused this long expires (`30days`, `12h`, `90s`).
+    #[arg(long, env = "KNOCK_SESSION_IDLE", default_value = "30days")]
+    pub(crate) session_idle: humantime::Duration,
+
+    /// A session expires this long after sign-in, used or not.
+    #[arg(long, env = "KNOCK_SESSION_LIFETIME", default_value = "180days")]
+    pub(crate) session_lifetime: humantime::Duration,
+
+    /// How often expired sessions are deleted (their sockets closed) and sessions with an
+    /// open socket are marked used; also how fresh a session's "last used" time is.
+    #[arg(long, env = "KNOCK_SESSION_SWEEP_INTERVAL", default_value = "1h")]
+    pub(crate) session_sweep_interval: humantime::Duration,
 }
 
 impl Config {
@@ -160,6 +203,33 @@ impl Config {
             create_room: rate(self.create_room_rate, 50.0),
             knock: rate(self.knock_rate, 20.0),
             read: rate(self.read_rate, 10.0),
+        }
+    }
+
+    /// Registrations per client address: `register_rate` an hour, 10 at once.
+    pub(crate) fn register_rate(&self) -> crate::throttle::Rate {
+        crate::throttle::Rate {
+            per_second: self.register_rate.max(0.0) / 3_600.0,
+            burst: 10.0_f64.max(self.register_rate / 6.0),
+        }
+    }
+
+    /// Hashing threads: `--max-hashing`, or one per core.
+    pub(crate) fn hashing_threads(&self) -> usize {
+        match self.max_hashing {
+            0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            threads => threads,
+        }
+    }
+
+    pub(crate) fn session_lifetime(&self) -> crate::domain::SessionLifetime {
+        let ms = |duration: humantime::Duration| {
+            i64::try_from(std::time::Duration::from(duration).as_millis()).unwrap_or(i64::MAX)
+        };
+        crate::domain::SessionLifetime {
+            idle_ms: ms(self.session_idle),
+            absolute_ms: ms(self.session_lifetime),
+            refresh_ms: ms(self.session_sweep_interval).max(1),
         }
     }
 
@@ -208,6 +278,17 @@ impl Config {
     }
 }
 
+/// A database or Redis URL without its password (nor user name), for errors and logs:
+/// `rediss://***@cache.internal:6379`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The process's soft limit on open files (`RLIMIT_NOFILE`).
 fn open_file_limit() -> usize {
     rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1_024, |(soft, _)| {
@@ -223,6 +304,20 @@ mod tests {
 
     fn origins(list: &str) -> Result<Vec<String>, String> {
         Config::parse_from(["knock-server", "--allowed-origins", list]).normalized_origins()
+    }
+
+    #[test]
+    fn urls_are_shown_without_user_name_and_password() {
+        use super::redact_url;
+        assert_eq!(
+            redact_url("rediss://knock:pw@cache:6379"),
+            "rediss://***@cache:6379"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@ss@db/knock?sslmode=require"),
+            "postgres://***@db/knock?sslmode=require"
+        );
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
     }
 
     #[test]

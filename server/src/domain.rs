@@ -529,6 +529,40 @@ pub fn password(raw: &str) -> Result<(), RuleError> {
     }
 }
 
+/// How long sessions live (docs/protocol.md, "Sessions"), in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLifetime {
+    /// Unused this long, a session has expired.
+    pub idle_ms: i64,
+    /// This long after sign-in, a session has expired, used or not.
+    pub absolute_ms: i64,
+    /// A session's "last used" time is written when it is older than this: using a
+    /// session writes at most once per period, and an open socket marks its session used
+    /// once per period (the sweep).
+    pub refresh_ms: i64,
+}
+
+impl SessionLifetime {
+    pub fn is_live(&self, created_at: i64, last_used_at: i64, now: i64) -> bool {
+        let (unused_since, created_before) = self.expiry_bounds(now);
+        last_used_at >= unused_since && created_at >= created_before
+    }
+
+    /// Sessions last used before the first bound, or created before the second, have
+    /// expired at `now`.
+    pub fn expiry_bounds(&self, now: i64) -> (i64, i64) {
+        (
+            now.saturating_sub(self.idle_ms),
+            now.saturating_sub(self.absolute_ms),
+        )
+    }
+
+    /// Whether using the session now should write its "last used" time.
+    pub fn needs_refresh(&self, last_used_at: i64, now: i64) -> bool {
+        now.saturating_sub(last_used_at) >= self.refresh_ms
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1015,5 +1049,26 @@ mod tests {
         assert_eq!(username("al ice"), Err(RuleError::InvalidUsername));
         assert_eq!(password("1234567"), Err(RuleError::InvalidPassword));
         assert_eq!(password("12345678"), Ok(()));
+    }
+
+    #[test]
+    fn sessions_expire_when_unused_or_old() {
+        let day = 86_400_000;
+        let life = SessionLifetime {
+            idle_ms: 30 * day,
+            absolute_ms: 180 * day,
+            refresh_ms: day / 24,
+        };
+        let now = 1_000 * day;
+        assert!(life.is_live(now - 10 * day, now - day, now));
+        assert!(!life.is_live(now - 40 * day, now - 31 * day, now), "idle");
+        assert!(life.is_live(now - 179 * day, now, now));
+        assert!(
+            !life.is_live(now - 181 * day, now, now),
+            "too old, however used"
+        );
+        assert!(!life.needs_refresh(now - day / 48, now));
+        assert!(life.needs_refresh(now - day / 24, now));
+        assert_eq!(life.expiry_bounds(now), (now - 30 * day, now - 180 * day));
     }
 }

@@ -51,6 +51,13 @@ pub enum ServiceError {
     Conflict,
     #[error("too many sockets from your address are waiting to sign in; try again shortly")]
     TooManyUnauthenticated,
+    /// Every password hashing thread is busy and the queue is full.
+    #[error("the server is busy checking other passwords; try again in a few seconds")]
+    HashingBusy,
+    #[error("too many accounts were registered from your address; try again in {} minutes", .retry_after_secs.div_ceil(60))]
+    TooManyRegistrations { retry_after_secs: u64 },
+    #[error("no session of yours has that id")]
+    SessionNotFound,
     /// Logged where it happens; the client only learns that something failed.
     #[error("storage failed: {0}")]
     Storage(StorageError),
@@ -103,7 +110,11 @@ impl ServiceError {
             Self::UnknownAction(_) => ErrorCode::UnknownAction,
             Self::ForbiddenOrigin => ErrorCode::ForbiddenOrigin,
             Self::NotFound => ErrorCode::NotFound,
-            Self::RateLimited | Self::TooManyUnauthenticated => ErrorCode::RateLimited,
+            Self::RateLimited
+            | Self::TooManyUnauthenticated
+            | Self::HashingBusy
+            | Self::TooManyRegistrations { .. } => ErrorCode::RateLimited,
+            Self::SessionNotFound => ErrorCode::SessionNotFound,
             Self::LoginLocked { .. } => ErrorCode::LoginLocked,
             Self::TooManySockets => ErrorCode::TooManySockets,
             Self::UserNotFound => ErrorCode::UserNotFound,
@@ -111,20 +122,28 @@ impl ServiceError {
         }
     }
 
+    /// How long the client should wait before trying again, when waiting is the answer.
+    pub(crate) fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::LoginLocked {
+                retry_after_secs, ..
+            }
+            | Self::TooManyRegistrations { retry_after_secs }
+            | Self::Rule(RuleError::KnockCooldown { retry_after_secs }) => Some(*retry_after_secs),
+            Self::HashingBusy => Some(1),
+            _ => None,
+        }
+    }
+
     /// The `error` frame for a socket: code, text, the refused `action` and, when the
     /// refusal has one, when to try again.
     pub(crate) fn to_frame(&self, action: Option<&str>) -> ServerMessage {
         let mut frame = ServerMessage::error(self.code(), self.client_message(), action);
-        if let (
-            ServerMessage::Error {
-                retry_after_secs, ..
-            },
-            Self::Rule(RuleError::KnockCooldown {
-                retry_after_secs: secs,
-            }),
-        ) = (&mut frame, self)
+        if let ServerMessage::Error {
+            retry_after_secs, ..
+        } = &mut frame
         {
-            *retry_after_secs = Some(*secs);
+            *retry_after_secs = self.retry_after_secs();
         }
         frame
     }
@@ -173,7 +192,8 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::RoomNotFound
         | ErrorCode::RequestNotFound
         | ErrorCode::UserNotFound
-        | ErrorCode::TargetNotMember => StatusCode::NOT_FOUND,
+        | ErrorCode::TargetNotMember
+        | ErrorCode::SessionNotFound => StatusCode::NOT_FOUND,
         ErrorCode::Banned | ErrorCode::TargetIsAdmin => StatusCode::FORBIDDEN,
         ErrorCode::RateLimited
         | ErrorCode::TooManySockets
@@ -197,22 +217,15 @@ impl IntoResponse for ServiceError {
         self.log_if_internal("HTTP request");
         let code = self.code();
         let mut body = ApiError::new(code, self.client_message());
-        if let Self::LoginLocked {
-            retry_after_secs, ..
-        } = self
-        {
-            body.error.retry_after_secs = Some(retry_after_secs);
-            (
+        body.error.retry_after_secs = self.retry_after_secs();
+        match body.error.retry_after_secs {
+            Some(secs) => (
                 http_status(code),
-                [(
-                    axum::http::header::RETRY_AFTER,
-                    retry_after_secs.to_string(),
-                )],
+                [(axum::http::header::RETRY_AFTER, secs.to_string())],
                 Json(body),
             )
-                .into_response()
-        } else {
-            (http_status(code), Json(body)).into_response()
+                .into_response(),
+            None => (http_status(code), Json(body)).into_response(),
         }
     }
 }

@@ -26,6 +26,7 @@
 
 use std::{
     collections::HashMap,
+    path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -40,7 +41,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     access::RoomAccess,
+    config::redact_url,
     gateway::{ChatFrame, CloseReason, Hub, Outbound},
+    metrics::{self, RedisOp},
     storage::Membership,
 };
 
@@ -139,9 +142,23 @@ enum EventKind {
     Applied { to: String, barrier: u64 },
 }
 
+/// Why fan-out through Redis could not start. Each names Redis by its URL without the
+/// password (nor the user name): the errors are printed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot connect to Redis: {0}")]
-pub struct BusError(#[from] redis::RedisError);
+pub enum BusError {
+    #[error("cannot connect to Redis at {url}: {source}")]
+    Connect {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error("cannot read the Redis CA file {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--redis-url {url}: {problem}")]
+    Url { url: String, problem: &'static str },
+}
 
 impl Fanout {
     /// Fan-out within this process only.
@@ -149,14 +166,29 @@ impl Fanout {
         Self { hub, bus: None }
     }
 
-    /// Fan-out through Redis too; fails if Redis cannot be reached at start.
+    /// Fan-out through Redis too; fails if Redis cannot be reached at start, or refuses
+    /// this node's password or certificate check.
     pub(crate) async fn with_redis(
         hub: Arc<Hub>,
         access: RoomAccess,
         url: &str,
+        ca_file: Option<&Path>,
     ) -> Result<Self, BusError> {
-        let client = redis::Client::open(url)?;
-        let publisher = client.get_connection_manager().await?;
+        let client = redis_client(url, ca_file)?;
+        let connect_error = |source| BusError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        let mut publisher = client
+            .get_connection_manager()
+            .await
+            .map_err(connect_error)?;
+        // Without a password, a Redis that requires one accepts the connection and refuses
+        // every command: ask once, so that this node stops here rather than run cut off.
+        redis::cmd("PING")
+            .query_async::<()>(&mut publisher)
+            .await
+            .map_err(connect_error)?;
         let node: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let (outgoing, queue) = mpsc::channel(PUBLISH_QUEUE);
         tokio::spawn(publish_loop(publisher, queue));
@@ -284,6 +316,7 @@ impl Bus {
             .is_err()
         {
             tracing::warn!("publish queue full: an event is dropped (recovered by seq)");
+            metrics::redis_event_dropped();
         }
     }
 
@@ -373,13 +406,58 @@ async fn publish_loop(
                 }
                 Err(error) if attempt == PUBLISH_ATTEMPTS => {
                     tracing::error!(%error, "giving up on an event (recovered by seq)");
+                    metrics::redis_error(RedisOp::Publish);
+                    metrics::redis_event_dropped();
                 }
                 Err(error) => {
+                    metrics::redis_error(RedisOp::Publish);
                     tracing::warn!(%error, attempt, "publishing to Redis failed; retrying");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
             }
+        }
+    }
+}
+
+/// The client for `url`: `redis://` in the clear, `rediss://` (or `valkeys://`) over TLS,
+/// the server's certificate checked against the system's CAs or those in `ca_file`.
+fn redis_client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, BusError> {
+    let url_problem = |problem| BusError::Url {
+        url: redact_url(url),
+        problem,
+    };
+    let tls = url.starts_with("rediss://") || url.starts_with("valkeys://");
+    // redis-rs turns off every certificate check for `#insecure`, and only when built
+    // with `tls-rustls-insecure`, which Knock is not: say what to do instead.
+    if tls && url.ends_with("#insecure") {
+        return Err(url_problem(
+            "#insecure (no certificate check) is not supported; give the CA that signed \
+             the Redis server's certificate with --redis-ca-file",
+        ));
+    }
+    let connect_error = |source| BusError::Connect {
+        url: redact_url(url),
+        source,
+    };
+    match ca_file {
+        None => redis::Client::open(url).map_err(connect_error),
+        Some(_) if !tls => Err(url_problem(
+            "--redis-ca-file is for TLS; use a rediss:// URL",
+        )),
+        Some(path) => {
+            let root_cert = std::fs::read(path).map_err(|source| BusError::CaFile {
+                path: path.to_owned(),
+                source,
+            })?;
+            redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )
+            .map_err(connect_error)
         }
     }
 }
@@ -399,8 +477,12 @@ async fn subscribe_loop(client: redis::Client, bus: Bus, hub: Arc<Hub>, access: 
                     deliver(&hub, &access, &bus, message.get_payload_bytes()).await;
                 }
                 tracing::warn!("Redis subscription ended");
+                metrics::redis_error(RedisOp::Subscribe);
             }
-            Err(error) => tracing::warn!(%error, "cannot subscribe to Redis"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot subscribe to Redis");
+                metrics::redis_error(RedisOp::Subscribe);
+            }
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));

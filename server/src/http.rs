@@ -9,9 +9,12 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
-    routing::{any, get, post},
+    routing::{any, delete, get, post},
 };
-use knock_protocol::{AuthResponse, Credentials};
+use knock_protocol::{
+    AccountDeletion, AccountExport, AuthResponse, Credentials, LogoutRequest, PasswordChange,
+    SessionList,
+};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     services::{ServeDir, ServeFile},
@@ -45,7 +48,7 @@ pub fn router(state: AppState) -> Router {
         .collect();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
         .max_age(std::time::Duration::from_secs(600));
 
@@ -53,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/register", post(register))
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
+        .route("/api/sessions", get(list_sessions))
+        .route("/api/sessions/{session_id}", delete(revoke_session))
+        .route("/api/password", post(change_password))
+        .route("/api/account", delete(delete_account))
+        .route("/api/export", get(export))
         .route("/api/rooms/{room_id}", get(room_preview))
         .route("/api/{*rest}", any(|| async { ServiceError::NotFound }))
         .route("/ws", get(gateway::upgrade))
@@ -72,6 +80,9 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        // Metrics are served on `--metrics-addr` only: here a scraper pointed at the wrong
+        // port gets a 404, not the page shell.
+        .route("/metrics", any(|| async { StatusCode::NOT_FOUND }))
         .route("/", get(page_shell))
         .merge(api)
         .fallback_service(files)
@@ -308,19 +319,70 @@ pub(crate) fn client_address(
         .and_then(|index| forwarded[index].parse().ok())
 }
 
+/// A JSON body, or `bad_request` saying what was expected.
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    expected: &str,
+) -> Result<T, ServiceError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ServiceError::BadRequest(format!("expected {expected}: {error}")))
+}
+
 fn credentials(body: &Bytes) -> Result<Credentials, ServiceError> {
-    serde_json::from_slice(body).map_err(|error| {
-        ServiceError::BadRequest(format!(
-            "expected {{\"username\": \"…\", \"password\": \"…\"}}: {error}"
-        ))
-    })
+    json_body(body, r#"{"username": "…", "password": "…"}"#)
+}
+
+/// The browser's `User-Agent`, for the sessions list.
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
+        .filter(|agent| !agent.is_empty())
+}
+
+/// The caller of an API route that needs a session: `Authorization: Bearer TOKEN` of a
+/// live session, else `401 unauthenticated`.
+struct SignedIn(crate::service::Caller);
+
+impl axum::extract::FromRequestParts<AppState> for SignedIn {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or(ServiceError::Unauthenticated)?;
+        Ok(Self(state.service.authenticate(token).await?))
+    }
+}
+
+/// The client's address of a request (see [`client_address`]).
+fn address_of(
+    state: &AppState,
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
+) -> Option<std::net::IpAddr> {
+    client_address(peer.ip(), headers, state.config.trusted_proxies)
 }
 
 async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<AuthResponse>), ServiceError> {
-    let signed_in = state.service.register(credentials(&body)?).await?;
+    let address = address_of(&state, peer, &headers);
+    let signed_in = state
+        .service
+        .register(credentials(&body)?, address, user_agent(&headers))
+        .await?;
     Ok((StatusCode::CREATED, Json(signed_in)))
 }
 
@@ -331,8 +393,13 @@ async fn login(
     body: Bytes,
 ) -> Result<Json<AuthResponse>, ServiceError> {
     let credentials = credentials(&body)?;
-    let address = client_address(peer.ip(), &headers, state.config.trusted_proxies);
-    Ok(Json(state.service.login(credentials, address).await?))
+    let address = address_of(&state, peer, &headers);
+    Ok(Json(
+        state
+            .service
+            .login(credentials, address, user_agent(&headers))
+            .await?,
+    ))
 }
 
 async fn room_preview(
@@ -341,24 +408,93 @@ async fn room_preview(
     headers: HeaderMap,
     axum::extract::Path(room_id): axum::extract::Path<String>,
 ) -> Result<Json<knock_protocol::RoomPreview>, ServiceError> {
-    let address = client_address(peer.ip(), &headers, state.config.trusted_proxies);
+    let address = address_of(&state, peer, &headers);
     let room_id = knock_protocol::RoomId::new(room_id);
     Ok(Json(state.service.room_preview(&room_id, address).await?))
 }
 
 async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    body: Bytes,
 ) -> Result<StatusCode, ServiceError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
-        .ok_or(ServiceError::Unauthenticated)?;
-    state.service.logout(token).await?;
+    // The body is optional: an empty one signs out this session only.
+    let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutRequest::default()
+    } else {
+        json_body(&body, r#"{"everywhere": true} or nothing"#)?
+    };
+    state.service.logout(&caller, request.everywhere).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Json<SessionList>, ServiceError> {
+    Ok(Json(SessionList {
+        sessions: state.service.sessions(&caller).await?,
+    }))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    axum::extract::Path(session_id): axum::extract::Path<String>,
+) -> Result<StatusCode, ServiceError> {
+    state.service.revoke_session(&caller, &session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    body: Bytes,
+) -> Result<StatusCode, ServiceError> {
+    let change: PasswordChange =
+        json_body(&body, r#"{"currentPassword": "…", "newPassword": "…"}"#)?;
+    let address = address_of(&state, peer, &headers);
+    state
+        .service
+        .change_password(&caller, change, address)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    body: Bytes,
+) -> Result<StatusCode, ServiceError> {
+    let deletion: AccountDeletion = json_body(&body, r#"{"password": "…"}"#)?;
+    let address = address_of(&state, peer, &headers);
+    state
+        .service
+        .delete_account(&caller, deletion.password, address)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn export(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<impl IntoResponse, ServiceError> {
+    let export: AccountExport = state.service.export(&caller).await?;
+    let disposition = format!(
+        "attachment; filename=\"knock-{}.json\"",
+        caller.user_id.as_str()
+    );
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+        )],
+        Json(export),
+    ))
 }
 
 #[cfg(test)]

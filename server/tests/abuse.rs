@@ -546,3 +546,81 @@ async fn requests_waiting_in_a_room_and_rooms_per_user_are_capped() {
     let rooms = alice.expect("rooms").await;
     assert_eq!(rooms["rooms"].as_array().unwrap().len(), 2);
 }
+
+async fn register_from(
+    server: &TestServer,
+    name: &str,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(server.url("/api/register"))
+        .json(&json!({"username": name, "password": "correct horse battery"}));
+    if let Some(address) = forwarded_for {
+        request = request.header("x-forwarded-for", address);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn one_address_may_register_only_so_many_accounts() {
+    // 10 at once, then (at 6 an hour) one every ten minutes.
+    let server = TestServer::start_with(&["--register-rate", "6", "--trusted-proxies", "1"]).await;
+    for i in 0..10 {
+        let response = register_from(&server, &format!("user{i}"), Some("203.0.113.7")).await;
+        assert_eq!(response.status(), 201, "registration {i}");
+    }
+    let refused = register_from(&server, "user10", Some("203.0.113.7")).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(body["error"]["retryAfterSecs"].as_u64().unwrap() > 0);
+    // Nothing was made of the refused one; another address is not affected.
+    assert_eq!(
+        register_from(&server, "user10", Some("198.51.100.1"))
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_registrations_is_refused_quickly_and_loses_nothing() {
+    // One hashing thread, two waiting: most of 40 at once are refused at once.
+    let server =
+        TestServer::start_with(&["--max-hashing", "1", "--max-hashing-waiting", "2"]).await;
+    let attempts = (0..40).map(|i| {
+        let server = &server;
+        async move { (i, register_from(server, &format!("flood{i}"), None).await) }
+    });
+    let mut created = Vec::new();
+    let mut refused = 0;
+    for (i, response) in futures_util::future::join_all(attempts).await {
+        match response.status().as_u16() {
+            201 => created.push(i),
+            429 => {
+                assert_eq!(response.headers()["retry-after"], "1");
+                let body: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "rate_limited");
+                refused += 1;
+            }
+            other => panic!("registration {i}: {other}"),
+        }
+    }
+    assert!(refused > 0, "a full queue refuses");
+    assert!(
+        created.len() >= 3,
+        "the running and waiting ones are done: {created:?}"
+    );
+    // Every account that was answered 201 exists; the refused names are free.
+    for i in 0..40 {
+        let login = reqwest::Client::new()
+            .post(server.url("/api/login"))
+            .json(&json!({"username": format!("flood{i}"), "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(login == 200, created.contains(&i), "flood{i}: {login}");
+    }
+}

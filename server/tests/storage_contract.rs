@@ -18,10 +18,12 @@ use std::time::Duration;
 use common::postgres::PostgresDatabase;
 use sqlx::{Connection, PgConnection};
 
-use knock_protocol::{ChatMessage, ClientMsgId, MemberStatus, MessageId, RoomId, UserId};
+use knock_protocol::{
+    ChatMessage, ClientMsgId, DELETED_USER, MemberStatus, MessageId, RoomId, UserId,
+};
 use knock_server::storage::{
     self, Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, PostgresStorage,
-    Precondition, Room, Since, Storage, StorageError,
+    Precondition, Room, Session, Since, Storage, StorageError,
 };
 
 /// A fresh, empty database that can be opened (and, for durable backends, reopened).
@@ -79,6 +81,9 @@ macro_rules! storage_contract {
             storage_contract!(@each $fixture;
                 users_are_unique_and_keep_credentials,
                 sessions_are_created_found_and_deleted,
+                sessions_are_listed_used_revoked_and_expired,
+                a_password_hash_can_be_replaced,
+                a_deleted_users_messages_stay_under_the_placeholder,
                 rooms_are_created_with_their_admin,
                 memberships_move_between_statuses_in_order,
                 memberships_need_an_existing_room_and_user,
@@ -123,6 +128,17 @@ storage_contract!(postgres, Fixture::postgres().await, reopen: true);
 
 fn user(name: &str) -> UserId {
     UserId::new(name)
+}
+
+fn session(token_hash: &str, name: &str, created_at: i64) -> Session {
+    Session {
+        token_hash: token_hash.to_owned(),
+        session_id: format!("id-{token_hash}"),
+        user_id: user(name),
+        created_at,
+        last_used_at: created_at,
+        user_agent: None,
+    }
 }
 
 fn room_id(name: &str) -> RoomId {
@@ -302,6 +318,7 @@ mod contract {
             Some(Credential {
                 user_id: user("alice"),
                 password_hash: hash_of("alice"),
+                created_at: 10,
             }),
             "a refused duplicate leaves the first user unchanged"
         );
@@ -310,6 +327,7 @@ mod contract {
             Some(Credential {
                 user_id: user("bob"),
                 password_hash: hash_of("bob"),
+                created_at: 11,
             })
         );
         assert_eq!(storage.credential(&user("carol")).await.unwrap(), None);
@@ -318,59 +336,214 @@ mod contract {
     pub async fn sessions_are_created_found_and_deleted(storage: Arc<dyn Storage>) {
         let storage = &*storage;
         create_users(storage, &["alice", "bob"]).await;
+        let a1 = session("hash-a1", "alice", 100);
+        let mut a2 = session("hash-a2", "alice", 101);
+        a2.user_agent = Some("Firefox".to_owned());
+        let b1 = session("hash-b1", "bob", 102);
+        for new in [&a1, &a2, &b1] {
+            storage.create_session(new).await.unwrap();
+        }
 
-        storage
-            .create_session("hash-a1", &user("alice"), 100)
-            .await
-            .unwrap();
-        storage
-            .create_session("hash-a2", &user("alice"), 101)
-            .await
-            .unwrap();
-        storage
-            .create_session("hash-b1", &user("bob"), 102)
-            .await
-            .unwrap();
-
-        assert_eq!(
-            storage.session_user("hash-a1").await.unwrap(),
-            Some(user("alice"))
-        );
-        assert_eq!(
-            storage.session_user("hash-a2").await.unwrap(),
-            Some(user("alice"))
-        );
-        assert_eq!(
-            storage.session_user("hash-b1").await.unwrap(),
-            Some(user("bob"))
-        );
-        assert_eq!(storage.session_user("hash-none").await.unwrap(), None);
+        assert_eq!(storage.session("hash-a1").await.unwrap(), Some(a1.clone()));
+        assert_eq!(storage.session("hash-a2").await.unwrap(), Some(a2.clone()));
+        assert_eq!(storage.session("hash-b1").await.unwrap(), Some(b1.clone()));
+        assert_eq!(storage.session("hash-none").await.unwrap(), None);
 
         assert!(
             storage
-                .create_session("hash-x", &user("nobody"), 103)
+                .create_session(&session("hash-x", "nobody", 103))
                 .await
                 .is_err(),
             "a session needs an existing user"
         );
-        assert_eq!(storage.session_user("hash-x").await.unwrap(), None);
+        assert_eq!(storage.session("hash-x").await.unwrap(), None);
 
         assert_eq!(
             storage.delete_session("hash-a1").await.unwrap(),
             Some(user("alice"))
         );
-        assert_eq!(storage.session_user("hash-a1").await.unwrap(), None);
+        assert_eq!(storage.session("hash-a1").await.unwrap(), None);
         assert_eq!(storage.delete_session("hash-a1").await.unwrap(), None);
         assert_eq!(storage.delete_session("hash-none").await.unwrap(), None);
 
         // Other sessions, of the same user or another, are untouched.
+        assert_eq!(storage.session("hash-a2").await.unwrap(), Some(a2));
+        assert_eq!(storage.session("hash-b1").await.unwrap(), Some(b1));
+    }
+
+    pub async fn sessions_are_listed_used_revoked_and_expired(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        for new in [
+            session("a-old", "alice", 100),
+            session("a-mid", "alice", 200),
+            session("a-new", "alice", 300),
+            session("b-one", "bob", 150),
+        ] {
+            storage.create_session(&new).await.unwrap();
+        }
+        let listed = |sessions: Vec<Session>| -> Vec<(String, i64)> {
+            sessions
+                .into_iter()
+                .map(|s| (s.token_hash, s.last_used_at))
+                .collect()
+        };
         assert_eq!(
-            storage.session_user("hash-a2").await.unwrap(),
-            Some(user("alice"))
+            listed(storage.sessions_of_user(&user("alice")).await.unwrap()),
+            [
+                ("a-new".to_owned(), 300),
+                ("a-mid".to_owned(), 200),
+                ("a-old".to_owned(), 100)
+            ],
+            "most recently used first"
+        );
+
+        // Using a session moves it up; an earlier time changes nothing.
+        storage
+            .touch_sessions(&["a-old".to_owned(), "missing".to_owned()], 400)
+            .await
+            .unwrap();
+        storage
+            .touch_sessions(&["a-new".to_owned()], 250)
+            .await
+            .unwrap();
+        assert_eq!(
+            listed(storage.sessions_of_user(&user("alice")).await.unwrap()),
+            [
+                ("a-old".to_owned(), 400),
+                ("a-new".to_owned(), 300),
+                ("a-mid".to_owned(), 200)
+            ]
+        );
+        let old = storage.session("a-old").await.unwrap().unwrap();
+        assert_eq!((old.created_at, old.last_used_at), (100, 400));
+
+        // Expired: unused since 250 (a-mid, b-one), or created before 101 (a-old).
+        let mut expired = storage.delete_expired_sessions(250, 101).await.unwrap();
+        expired.sort();
+        assert_eq!(expired, ["a-mid", "a-old", "b-one"]);
+        assert_eq!(
+            listed(storage.sessions_of_user(&user("alice")).await.unwrap()),
+            [("a-new".to_owned(), 300)]
+        );
+
+        // Every session of a user but one.
+        for new in [session("a-2", "alice", 500), session("b-2", "bob", 500)] {
+            storage.create_session(&new).await.unwrap();
+        }
+        assert_eq!(
+            storage
+                .delete_sessions_of_user(&user("alice"), Some("a-2"))
+                .await
+                .unwrap(),
+            ["a-new"]
         );
         assert_eq!(
-            storage.session_user("hash-b1").await.unwrap(),
-            Some(user("bob"))
+            storage
+                .delete_sessions_of_user(&user("alice"), None)
+                .await
+                .unwrap(),
+            ["a-2"]
+        );
+        assert_empty(&storage.sessions_of_user(&user("alice")).await.unwrap());
+        assert!(
+            storage.session("b-2").await.unwrap().is_some(),
+            "bob's stays"
+        );
+    }
+
+    pub async fn a_password_hash_can_be_replaced(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        assert!(
+            storage
+                .set_password_hash(&user("alice"), "new hash")
+                .await
+                .unwrap()
+        );
+        let credential = storage.credential(&user("alice")).await.unwrap().unwrap();
+        assert_eq!(credential.password_hash, "new hash");
+        assert!(
+            !storage
+                .set_password_hash(&user("nobody"), "new hash")
+                .await
+                .unwrap()
+        );
+    }
+
+    pub async fn a_deleted_users_messages_stay_under_the_placeholder(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        create_room(storage, "r", "alice", 10).await;
+        set(
+            storage,
+            &room_id("r"),
+            &user("bob"),
+            membership(MemberStatus::Approved, false),
+            20,
+        )
+        .await;
+        storage
+            .create_session(&session("alice-phone", "alice", 30))
+            .await
+            .unwrap();
+        let sent = vec![
+            new_message("r", "alice", "from alice", 40, Some("c1")),
+            new_message("r", "bob", "from bob", 41, Some("c1")),
+            new_message("r", "alice", "alice again", 42, None),
+        ];
+        storage.insert_messages(&sent).await.unwrap();
+
+        let mine = storage.messages_by_user(&user("alice")).await.unwrap();
+        assert_eq!(seqs(&mine), [1, 3]);
+        assert_eq!(mine[0].message, "from alice");
+        let rooms = storage.memberships_of_user(&user("alice")).await.unwrap();
+        assert_eq!(rooms.len(), 1);
+        assert_eq!(
+            (
+                rooms[0].room_name.as_str(),
+                rooms[0].status,
+                rooms[0].is_admin
+            ),
+            ("r name", MemberStatus::Approved, true)
+        );
+
+        assert!(storage.delete_user(&user("alice")).await.unwrap());
+        assert!(!storage.delete_user(&user("alice")).await.unwrap(), "gone");
+        assert_eq!(storage.credential(&user("alice")).await.unwrap(), None);
+        assert_eq!(storage.session("alice-phone").await.unwrap(), None);
+        assert_eq!(
+            storage
+                .membership(&room_id("r"), &user("alice"))
+                .await
+                .unwrap(),
+            None
+        );
+        let kept = all_messages(storage, "r").await;
+        let authors: Vec<&str> = kept.iter().map(|m| m.user_id.as_str()).collect();
+        assert_eq!(authors, [DELETED_USER, "bob", DELETED_USER]);
+        assert_eq!(kept[0].message, "from alice", "the text stays");
+        assert_empty(&storage.messages_by_user(&user("alice")).await.unwrap());
+        assert!(storage.room(&room_id("r")).await.unwrap().is_some());
+
+        // The name can be registered again and owns nothing of the old account's.
+        storage
+            .create_user(&user("alice"), &hash_of("alice 2"), 50)
+            .await
+            .unwrap();
+        assert_empty(&storage.messages_by_user(&user("alice")).await.unwrap());
+        // A second deleted user's retried client ids do not collide with the first's.
+        storage
+            .insert_messages(&[new_message("r", "bob", "again", 60, Some("c2"))])
+            .await
+            .unwrap();
+        assert!(storage.delete_user(&user("bob")).await.unwrap());
+        assert!(
+            !storage
+                .delete_user(&UserId(DELETED_USER.to_owned()))
+                .await
+                .unwrap(),
+            "the placeholder stays"
         );
     }
 
@@ -1327,7 +1500,7 @@ mod contract {
             let storage = &*storage;
             create_users(storage, &["alice", "bob"]).await;
             storage
-                .create_session("token-hash", &user("bob"), 5)
+                .create_session(&session("token-hash", "bob", 5))
                 .await
                 .unwrap();
             create_room(storage, "r", "alice", 10).await;
@@ -1355,11 +1528,12 @@ mod contract {
             Some(Credential {
                 user_id: user("alice"),
                 password_hash: hash_of("alice"),
+                created_at: 1,
             })
         );
         assert_eq!(
-            storage.session_user("token-hash").await.unwrap(),
-            Some(user("bob"))
+            storage.session("token-hash").await.unwrap(),
+            Some(session("token-hash", "bob", 5))
         );
         assert_eq!(
             storage.room(&room_id("r")).await.unwrap(),

@@ -23,6 +23,7 @@ use super::{
     socket_task::{SocketCloseSignal, SocketQueue, SocketSink},
     write_threads::SocketWriteThreads,
 };
+use crate::metrics;
 
 /// Frames waiting for one socket.
 pub(crate) const QUEUE_CAPACITY: usize = 512;
@@ -94,6 +95,7 @@ impl Hub {
             },
         );
         index.by_user.entry(user_id.clone()).or_default().push(id);
+        metrics::authenticated(index.connections.len(), index.by_user.len());
         Registration { id, queue, close }
     }
 
@@ -106,19 +108,22 @@ impl Hub {
             if ids.is_empty() {
                 index.by_user.remove(&connection.user_id);
             }
+            metrics::authenticated(index.connections.len(), index.by_user.len());
         }
     }
 
     /// Queues `item` for one socket.
     pub(crate) fn send(&self, id: ConnId, item: Outbound) {
         let mut jobs = Vec::new();
+        let mut delivered = 0;
         let too_slow = {
             let index = self.read();
             index
                 .connections
                 .get(&id)
-                .is_some_and(|connection| !enqueue(connection, item, &mut jobs))
+                .is_some_and(|connection| !enqueue(connection, item, &mut jobs, &mut delivered))
         };
+        metrics::delivered(delivered);
         self.write_threads.submit(jobs);
         if too_slow {
             self.drop_slow(&[id]);
@@ -133,18 +138,21 @@ impl Hub {
     ) {
         let mut too_slow = Vec::new();
         let mut jobs = Vec::new();
+        // Counted here and added once: one atomic add per fan-out, not per recipient.
+        let mut delivered = 0;
         {
             let index = self.read();
             for user in users {
                 for id in index.by_user.get(user).into_iter().flatten() {
                     if let Some(connection) = index.connections.get(id)
-                        && !enqueue(connection, item.clone(), &mut jobs)
+                        && !enqueue(connection, item.clone(), &mut jobs, &mut delivered)
                     {
                         too_slow.push(*id);
                     }
                 }
             }
         }
+        metrics::delivered(delivered);
         self.write_threads.submit(jobs);
         if !too_slow.is_empty() {
             self.drop_slow(&too_slow);
@@ -159,6 +167,19 @@ impl Hub {
                 connection.close(reason);
             }
         }
+    }
+
+    /// The sessions (token hashes) that have a socket here, each once.
+    pub(crate) fn open_sessions(&self) -> Vec<String> {
+        let mut sessions: Vec<String> = self
+            .read()
+            .connections
+            .values()
+            .map(|connection| connection.session.clone())
+            .collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
     }
 
     pub(crate) fn close(&self, id: ConnId, reason: CloseReason) {
@@ -205,6 +226,7 @@ impl Hub {
         }
         for id in dropped {
             tracing::warn!(conn = id, "closing a socket whose outgoing queue is full");
+            metrics::queue_full_disconnect();
             self.unregister(id);
         }
     }
@@ -224,13 +246,19 @@ impl Hub {
     }
 }
 
-/// Queues `item`, adding the job that writes it to `jobs` when one is needed. False when
-/// the socket's queue is full (a closed queue means the socket is already going away,
-/// which is not the sender's problem).
-fn enqueue(connection: &Connection, item: Outbound, jobs: &mut Vec<WriteJob<SocketSink>>) -> bool {
+/// Queues `item`, adding the job that writes it to `jobs` when one is needed and counting
+/// it in `delivered`. False when the socket's queue is full (a closed queue means the
+/// socket is already going away, which is not the sender's problem).
+fn enqueue(
+    connection: &Connection,
+    item: Outbound,
+    jobs: &mut Vec<WriteJob<SocketSink>>,
+    delivered: &mut u64,
+) -> bool {
     match connection.mailbox.try_send(item) {
         Ok(job) => {
             jobs.extend(job);
+            *delivered += 1;
             true
         }
         Err(SendError::Closed) => true,

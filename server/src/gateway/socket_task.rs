@@ -17,7 +17,7 @@ use super::{
     frames::{ChatFrame, CloseReason, Outbound},
     mailbox::{CloseSignal, DirectWrite, Queue},
 };
-use crate::{access::RoomAccess, storage::Storage};
+use crate::{access::RoomAccess, metrics, storage::Storage};
 
 /// Catch-up reads from storage in pages of this many messages.
 const CATCH_UP_PAGE: u32 = 200;
@@ -99,6 +99,7 @@ impl DirectWrite for SocketSink {
         if let Outbound::Chat(chat) = item {
             record(&mut self.sent, &chat.room_id, chat.seq);
         }
+        metrics::frame_out();
         true
     }
 
@@ -273,7 +274,11 @@ async fn write(
     replay: &Replay,
 ) -> WriteResult {
     match item {
-        Outbound::Frame(frame) => sink.feed(Message::Text(frame)).await.map_err(Some),
+        Outbound::Frame(frame) => {
+            sink.feed(Message::Text(frame)).await.map_err(Some)?;
+            metrics::frame_out();
+            Ok(())
+        }
         Outbound::Chat(chat) => deliver(sink, sent, &chat, replay).await,
         Outbound::CatchUp { room_id, after_seq } => {
             catch_up(sink, sent, room_id, after_seq, replay).await
@@ -314,6 +319,7 @@ async fn deliver(
     sink.feed(Message::Text(chat.frame.clone()))
         .await
         .map_err(Some)?;
+    metrics::frame_out();
     record(sent, &chat.room_id, chat.seq);
     Ok(())
 }
@@ -368,6 +374,7 @@ async fn catch_up(
             if !was_sent {
                 let frame = ServerMessage::Message(message).to_json();
                 sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
+                metrics::frame_out();
             }
             record(sent, &room_id, cursor);
         }
@@ -413,6 +420,7 @@ async fn send_stored(
             }
             let frame = ServerMessage::Message(message).to_json();
             sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
+            metrics::frame_out();
             record(sent, room_id, cursor);
         }
     }

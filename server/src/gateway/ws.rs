@@ -27,7 +27,7 @@ use super::{
 use crate::{
     AppState,
     error::ServiceError,
-    http,
+    http, metrics,
     service::{SocketSession, now_ms},
     throttle::{Slot, TokenBucket},
 };
@@ -52,6 +52,7 @@ pub(crate) async fn upgrade(
     let address = http::client_address(peer.ip(), &headers, state.config.trusted_proxies);
     let slot = match address.map(|address| state.unauthenticated.try_take(address)) {
         Some(None) => {
+            metrics::refused(metrics::Refusal::UnauthenticatedPerAddress);
             return ServiceError::TooManyUnauthenticated.into_response();
         }
         Some(Some(slot)) => Some(slot),
@@ -98,6 +99,7 @@ async fn serve_split(
     state: AppState,
     slot: Option<Slot<std::net::IpAddr>>,
 ) {
+    let _open = metrics::socket_opened();
     let Some((registration, user_id)) = Box::pin(open(&mut sink, &mut stream, &state, slot)).await
     else {
         return;
@@ -148,7 +150,7 @@ async fn open(
     let signed_in =
         tokio::time::timeout(state.config.auth_timeout(), authenticate(stream, state)).await;
     let (user_id, session_hash) = match signed_in {
-        Ok(Ok(signed_in)) => signed_in,
+        Ok(Ok(caller)) => (caller.user_id, caller.token_hash),
         Ok(Err(Refusal::Gone)) => return None,
         Ok(Err(Refusal::Error(error, action))) => {
             let frame = error_frame(&error, action);
@@ -171,6 +173,7 @@ async fn open(
 
     let hub = state.service.hub().clone();
     if hub.sockets_of(&user_id) >= state.config.max_sockets_per_user {
+        metrics::refused(metrics::Refusal::SocketsPerUser);
         let error = ServiceError::TooManySockets;
         let frame = error_frame(&error, Some("authenticate"));
         refuse(sink, frame, close_code::POLICY, "too many sockets").await;
@@ -197,6 +200,7 @@ async fn open(
         hub.unregister(id);
         return None;
     }
+    metrics::frame_out();
     Some((registration, user_id))
 }
 
@@ -210,17 +214,24 @@ enum Refusal {
 async fn authenticate(
     stream: &mut SplitStream<WebSocket>,
     state: &AppState,
-) -> Result<(knock_protocol::UserId, String), Refusal> {
+) -> Result<crate::service::Caller, Refusal> {
     loop {
         let text = match stream.next().await {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Binary(_))) => {
+                metrics::frame_in(None);
                 return Err(Refusal::Error(ServiceError::Unauthenticated, None));
             }
             Some(Ok(Message::Close(_)) | Err(_)) | None => return Err(Refusal::Gone),
         };
-        return match decode_client(&text) {
+        let decoded = decode_client(&text);
+        metrics::frame_in(match &decoded {
+            Ok(message) => Some(message.action()),
+            Err(DecodeError::BadFields { action, .. }) => Some(action),
+            Err(_) => None,
+        });
+        return match decoded {
             Ok(ClientMessage::Authenticate { token }) => {
                 match state.service.authenticate(token.as_str()).await {
                     Ok(signed_in) => Ok(signed_in),
@@ -248,7 +259,13 @@ async fn refuse(
     code: u16,
     reason: &'static str,
 ) {
-    let _ = sink.send(Message::Text(frame.to_json().into())).await;
+    if sink
+        .send(Message::Text(frame.to_json().into()))
+        .await
+        .is_ok()
+    {
+        metrics::frame_out();
+    }
     let _ = sink
         .send(Message::Close(Some(CloseFrame {
             code,
@@ -302,6 +319,7 @@ async fn read_loop(
             strikes = 0;
         } else {
             strikes += 1;
+            metrics::refused(metrics::Refusal::Frame);
             if strikes == 1 {
                 let error = ServiceError::RateLimited;
                 hub.send(
@@ -311,6 +329,7 @@ async fn read_loop(
             }
             if strikes >= FLOOD_STRIKES {
                 tracing::warn!("closing a flooding socket");
+                metrics::refused(metrics::Refusal::FrameFlood);
                 hub.close(session.conn_id, CloseReason::FLOOD);
                 return;
             }
@@ -319,6 +338,7 @@ async fn read_loop(
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(_) => {
+                metrics::frame_in(None);
                 let error = ServiceError::BadRequest(
                     "binary frames are not supported; send JSON text".into(),
                 );
@@ -358,6 +378,7 @@ async fn answer(text: &str, session: &mut SocketSession, state: &AppState) -> Ve
             None,
         ),
     };
+    metrics::frame_in(action);
     result.unwrap_or_else(|error| {
         error.log_if_internal(action.unwrap_or("frame"));
         vec![Outbound::message(&error_frame(&error, action))]

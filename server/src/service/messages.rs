@@ -25,6 +25,7 @@ impl Service {
         }
         self.access.require(&room_id, &session.user_id).await?;
         if !self.limits.messages.try_take(&session.user_id, now_ms()) {
+            crate::metrics::refused(crate::metrics::Refusal::Message);
             return Err(ServiceError::RateLimited);
         }
         let inserted = self

@@ -10,6 +10,9 @@
 
 mod accounts;
 mod membership;
+mod sessions;
+
+pub(crate) use sessions::Caller;
 
 use membership::MemberRule;
 mod messages;
@@ -26,11 +29,14 @@ use knock_protocol::{ClientMessage, JoinRoom, MemberStatus, RoomId, ServerMessag
 
 use crate::{
     access::RoomAccess,
+    auth::HashingPool,
     batcher::{MembershipBatcher, MessageBatcher},
+    domain::SessionLifetime,
     domain::{self, Decision},
     error::ServiceError,
     fanout::Fanout,
     gateway::{ConnId, Hub, Outbound},
+    metrics::{self, Refusal},
     storage::Storage,
     throttle::{FailureLimiter, KeyedLimiter, Rate},
 };
@@ -46,6 +52,18 @@ const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1_000;
 const PREVIEW_RATE: Rate = Rate {
     per_second: 1.0,
     burst: 20.0,
+};
+
+/// Registrations per client address: 10 at once, then one a minute.
+const REGISTER_RATE: Rate = Rate {
+    per_second: 1.0 / 60.0,
+    burst: 10.0,
+};
+
+/// One data export a minute per user.
+const EXPORT_RATE: Rate = Rate {
+    per_second: 1.0 / 60.0,
+    burst: 1.0,
 };
 
 /// The abuse limits the service enforces (see `throttle.rs`).
@@ -67,6 +85,10 @@ pub struct Limits {
     /// Requests that may wait in one room, and rooms one user may be in or waiting for.
     max_waiting_per_room: usize,
     max_rooms_per_user: usize,
+    /// Accounts registered per client address.
+    registrations: KeyedLimiter<Option<IpAddr>>,
+    /// Data exports per user: each reads everything the user ever wrote.
+    exports: KeyedLimiter<UserId>,
 }
 
 /// The per-user rates of actions other than sending messages.
@@ -113,7 +135,16 @@ impl Limits {
             reads: KeyedLimiter::new(ActionRates::default().read),
             max_waiting_per_room: 1_000,
             max_rooms_per_user: 1_000,
+            registrations: KeyedLimiter::new(REGISTER_RATE),
+            exports: KeyedLimiter::new(EXPORT_RATE),
         }
+    }
+
+    /// This many registrations per client address instead of the default.
+    #[must_use]
+    pub fn with_register_rate(mut self, rate: Rate) -> Self {
+        self.registrations = KeyedLimiter::new(rate);
+        self
     }
 
     /// These caps instead of the defaults (1,000 each).
@@ -136,17 +167,18 @@ impl Limits {
     /// Takes one action of `message`'s kind from the user's allowance, for the kinds that
     /// have one (messages are counted where they are stored).
     fn try_take(&self, user: &UserId, message: &ClientMessage) -> Result<(), ServiceError> {
-        let limiter = match message {
-            ClientMessage::CreateRoom { .. } => &self.create_rooms,
-            ClientMessage::JoinRoom(JoinRoom::Request { .. }) => &self.knocks,
+        let (limiter, kind) = match message {
+            ClientMessage::CreateRoom { .. } => (&self.create_rooms, Refusal::CreateRoom),
+            ClientMessage::JoinRoom(JoinRoom::Request { .. }) => (&self.knocks, Refusal::Knock),
             ClientMessage::GetHistory { .. }
             | ClientMessage::GetMembers { .. }
-            | ClientMessage::MyRooms => &self.reads,
+            | ClientMessage::MyRooms => (&self.reads, Refusal::Read),
             _ => return Ok(()),
         };
         if limiter.try_take(user, now_ms()) {
             Ok(())
         } else {
+            metrics::refused(kind);
             Err(ServiceError::RateLimited)
         }
     }
@@ -170,7 +202,32 @@ pub struct Service {
     memberships: MembershipBatcher,
     limits: Arc<Limits>,
     turns: Arc<RoomTurns>,
+    accounts: Arc<AccountPolicy>,
 }
+
+/// How passwords are hashed and how long sessions live.
+pub struct AccountPolicy {
+    pub(crate) hashing: HashingPool,
+    pub(crate) sessions: SessionLifetime,
+}
+
+impl AccountPolicy {
+    /// `threads` hashing threads, `waiting` more hashes queued for them.
+    pub fn new(threads: usize, waiting: usize, sessions: SessionLifetime) -> std::io::Result<Self> {
+        Ok(Self {
+            hashing: HashingPool::new(threads, waiting)?,
+            sessions,
+        })
+    }
+}
+
+/// The defaults of `--session-idle`, `--session-lifetime` and `--session-sweep-interval`.
+pub const DEFAULT_SESSION_LIFETIME: SessionLifetime = SessionLifetime {
+    idle_ms: 30 * DAY_MS,
+    absolute_ms: 180 * DAY_MS,
+    refresh_ms: DAY_MS / 24,
+};
+const DAY_MS: i64 = 86_400_000;
 
 /// Membership actions on one room take turns on this node: each reads the room's
 /// memberships, applies a rule and writes, and two at once could each act on what the
@@ -245,7 +302,19 @@ impl Service {
             memberships,
             limits: Arc::new(limits),
             turns: Arc::default(),
+            accounts: Arc::new(
+                AccountPolicy::new(2, 64, DEFAULT_SESSION_LIFETIME)
+                    .expect("the system starts two password hashing threads"),
+            ),
         }
+    }
+
+    /// This password hashing and these session lifetimes instead of the defaults (two
+    /// hashing threads).
+    #[must_use]
+    pub fn with_accounts(mut self, accounts: AccountPolicy) -> Self {
+        self.accounts = Arc::new(accounts);
+        self
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -270,6 +339,16 @@ impl Service {
         message: ClientMessage,
     ) -> Result<Vec<Outbound>, ServiceError> {
         self.limits.try_take(&session.user_id, &message)?;
+        self.act(session, message).await
+    }
+
+    /// [`Service::handle`] past the rate limits: membership actions take their room's turn
+    /// and run again when another node's write won.
+    async fn act(
+        &self,
+        session: &mut SocketSession,
+        message: ClientMessage,
+    ) -> Result<Vec<Outbound>, ServiceError> {
         let Some(room_id) = membership_room(&message, session).cloned() else {
             return self.dispatch(session, message).await;
         };
@@ -395,13 +474,4 @@ impl Service {
             None => session.current_room.clone().ok_or(ServiceError::NoRoom),
         }
     }
-}
-
-/// Runs CPU-heavy work (password hashing) off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ServiceError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ServiceError::Internal(format!("blocking task: {e}")))
 }

@@ -45,6 +45,7 @@ impl Service {
         address: Option<IpAddr>,
     ) -> Result<RoomPreview, ServiceError> {
         if !self.limits.previews.try_take(&address, now_ms()) {
+            crate::metrics::refused(crate::metrics::Refusal::Preview);
             return Err(ServiceError::RateLimited);
         }
         let room = self

@@ -3,6 +3,7 @@
 //!
 //! Only domain and protocol types cross this boundary; row structs stay in the backends.
 
+mod accounts;
 mod batch;
 mod postgres;
 mod rows;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ClientMsgId, MessageId, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, ClientMsgId, ExportedRoom, MessageId, Participant, RoomId, RoomSummary, UserId,
 };
 
 /// Defined with the rules, which must not depend on storage; stored here as it is.
@@ -58,6 +59,7 @@ pub type StorageResult<T> = Result<T, StorageError>;
 pub struct Credential {
     pub user_id: UserId,
     pub password_hash: String,
+    pub created_at: i64,
 }
 
 /// Without the hash: a `{:?}` in a log line must not hand it to an offline guesser.
@@ -66,8 +68,23 @@ impl std::fmt::Debug for Credential {
         f.debug_struct("Credential")
             .field("user_id", &self.user_id)
             .field("password_hash", &"<redacted>")
+            .field("created_at", &self.created_at)
             .finish()
     }
+}
+
+/// A signed-in device. Kept by the hash of its token only; `session_id` names it in
+/// lists and revocations and cannot be used to sign in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: String,
+    pub session_id: String,
+    pub user_id: UserId,
+    pub created_at: i64,
+    /// Set to `created_at` by [`Storage::create_session`], then by
+    /// [`Storage::touch_sessions`].
+    pub last_used_at: i64,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,16 +169,42 @@ pub trait Storage: Send + Sync + 'static {
     ) -> StorageResult<()>;
     async fn credential(&self, user_id: &UserId) -> StorageResult<Option<Credential>>;
 
-    /// Sessions are kept by the hash of their token only.
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: &UserId,
-        created_at: i64,
-    ) -> StorageResult<()>;
-    async fn session_user(&self, token_hash: &str) -> StorageResult<Option<UserId>>;
+    /// A new password hash for an existing user; whether the user exists.
+    async fn set_password_hash(&self, user_id: &UserId, password_hash: &str)
+    -> StorageResult<bool>;
+    /// Deletes the user in one transaction: their messages are kept, attributed to
+    /// [`knock_protocol::DELETED_USER`] (without their `clientMsgId`s), rooms they created
+    /// are credited to it too, and their sessions and memberships go. Whether the user
+    /// existed.
+    async fn delete_user(&self, user_id: &UserId) -> StorageResult<bool>;
+    /// Every message the user wrote, oldest first (by time, then room and `seq`).
+    async fn messages_by_user(&self, user_id: &UserId) -> StorageResult<Vec<ChatMessage>>;
+    /// Every membership of the user's, of every status, with its reason and time.
+    async fn memberships_of_user(&self, user_id: &UserId) -> StorageResult<Vec<ExportedRoom>>;
+
+    /// Stores a new session; [`StorageError::NotFound`] (`"user"`) for an unknown user.
+    async fn create_session(&self, session: &Session) -> StorageResult<()>;
+    async fn session(&self, token_hash: &str) -> StorageResult<Option<Session>>;
+    /// The user's sessions, most recently used first.
+    async fn sessions_of_user(&self, user_id: &UserId) -> StorageResult<Vec<Session>>;
+    /// Marks the sessions used at `now` (a time earlier than the stored one changes
+    /// nothing).
+    async fn touch_sessions(&self, token_hashes: &[String], now: i64) -> StorageResult<()>;
     /// Deletes the session; the user it belonged to, if it existed.
     async fn delete_session(&self, token_hash: &str) -> StorageResult<Option<UserId>>;
+    /// Deletes every session of the user but `keep`; the token hashes deleted.
+    async fn delete_sessions_of_user(
+        &self,
+        user_id: &UserId,
+        keep: Option<&str>,
+    ) -> StorageResult<Vec<String>>;
+    /// Deletes the sessions last used before `unused_since` or created before
+    /// `created_before`; the token hashes deleted.
+    async fn delete_expired_sessions(
+        &self,
+        unused_since: i64,
+        created_before: i64,
+    ) -> StorageResult<Vec<String>>;
 
     /// Stores the room and its admin's approved membership together.
     async fn create_room(&self, room: &NewRoom) -> StorageResult<()>;
@@ -225,16 +268,6 @@ pub async fn open(url: &str) -> StorageResult<Arc<dyn Storage>> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PostgresStorage::connect(url).await?))
     } else {
-        Err(StorageError::UnsupportedUrl(redact(url)))
-    }
-}
-
-/// A URL without its password, for error messages and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://***{}", &url[..scheme_end], &url[at..])
-        }
-        _ => url.to_owned(),
+        Err(StorageError::UnsupportedUrl(crate::config::redact_url(url)))
     }
 }

@@ -26,12 +26,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ClientMsgId, MemberStatus, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, ClientMsgId, ExportedRoom, MemberStatus, Participant, RoomId, RoomSummary, UserId,
 };
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use super::accounts;
 use super::batch::{self, ClientKey};
 use super::rows::{
     KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
@@ -39,7 +40,7 @@ use super::rows::{
 };
 use super::{
     Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Precondition, Room,
-    Since, Storage, StorageError, StorageResult,
+    Session, Since, Storage, StorageError, StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -327,49 +328,73 @@ impl Storage for PostgresStorage {
     }
 
     async fn credential(&self, user_id: &UserId) -> StorageResult<Option<Credential>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT user_id, password_hash FROM users WHERE user_id = $1")
-                .bind(user_id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(user_id, password_hash)| Credential {
+        let row: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT user_id, password_hash, created_at FROM users WHERE user_id = $1",
+        )
+        .bind(user_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(user_id, password_hash, created_at)| Credential {
             user_id: UserId(user_id),
             password_hash,
+            created_at,
         }))
     }
 
-    async fn create_session(
+    async fn set_password_hash(
         &self,
-        token_hash: &str,
         user_id: &UserId,
-        created_at: i64,
-    ) -> StorageResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
-            .bind(token_hash)
-            .bind(user_id.as_str())
-            .bind(created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|error| constraint_error(error, "user"))?;
-        Ok(())
+        password_hash: &str,
+    ) -> StorageResult<bool> {
+        accounts::postgres::set_password_hash(&self.pool, user_id, password_hash).await
     }
 
-    async fn session_user(&self, token_hash: &str) -> StorageResult<Option<UserId>> {
-        let user: Option<String> =
-            sqlx::query_scalar("SELECT user_id FROM sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(user.map(UserId))
+    async fn delete_user(&self, user_id: &UserId) -> StorageResult<bool> {
+        accounts::postgres::delete_user(&self.pool, user_id).await
+    }
+
+    async fn messages_by_user(&self, user_id: &UserId) -> StorageResult<Vec<ChatMessage>> {
+        accounts::postgres::messages_by_user(&self.pool, user_id).await
+    }
+
+    async fn memberships_of_user(&self, user_id: &UserId) -> StorageResult<Vec<ExportedRoom>> {
+        accounts::postgres::memberships_of_user(&self.pool, user_id).await
+    }
+
+    async fn create_session(&self, session: &Session) -> StorageResult<()> {
+        accounts::postgres::create_session(&self.pool, session).await
+    }
+
+    async fn session(&self, token_hash: &str) -> StorageResult<Option<Session>> {
+        accounts::postgres::session(&self.pool, token_hash).await
+    }
+
+    async fn sessions_of_user(&self, user_id: &UserId) -> StorageResult<Vec<Session>> {
+        accounts::postgres::sessions_of_user(&self.pool, user_id).await
+    }
+
+    async fn touch_sessions(&self, token_hashes: &[String], now: i64) -> StorageResult<()> {
+        accounts::postgres::touch_sessions(&self.pool, token_hashes, now).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StorageResult<Option<UserId>> {
-        let user: Option<String> =
-            sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(user.map(UserId))
+        accounts::postgres::delete_session(&self.pool, token_hash).await
+    }
+
+    async fn delete_sessions_of_user(
+        &self,
+        user_id: &UserId,
+        keep: Option<&str>,
+    ) -> StorageResult<Vec<String>> {
+        accounts::postgres::delete_sessions_of_user(&self.pool, user_id, keep).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        unused_since: i64,
+        created_before: i64,
+    ) -> StorageResult<Vec<String>> {
+        accounts::postgres::delete_expired_sessions(&self.pool, unused_since, created_before).await
     }
 
     async fn create_room(&self, room: &NewRoom) -> StorageResult<()> {

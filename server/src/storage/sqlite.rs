@@ -10,21 +10,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use knock_protocol::{ChatMessage, MemberStatus, Participant, RoomId, RoomSummary, UserId};
+use knock_protocol::{
+    ChatMessage, ExportedRoom, MemberStatus, Participant, RoomId, RoomSummary, UserId,
+};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use tempfile::TempDir;
 
+use super::accounts;
 use super::rows::{
     MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow, constraint_error,
     seq_bound,
 };
 use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
-    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Since, Storage,
-    StorageResult,
+    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Session, Since,
+    Storage, StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -127,49 +130,73 @@ impl Storage for SqliteStorage {
     }
 
     async fn credential(&self, user_id: &UserId) -> StorageResult<Option<Credential>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT user_id, password_hash FROM users WHERE user_id = ?")
-                .bind(user_id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(user_id, password_hash)| Credential {
+        let row: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT user_id, password_hash, created_at FROM users WHERE user_id = ?",
+        )
+        .bind(user_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(user_id, password_hash, created_at)| Credential {
             user_id: UserId(user_id),
             password_hash,
+            created_at,
         }))
     }
 
-    async fn create_session(
+    async fn set_password_hash(
         &self,
-        token_hash: &str,
         user_id: &UserId,
-        created_at: i64,
-    ) -> StorageResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
-            .bind(token_hash)
-            .bind(user_id.as_str())
-            .bind(created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|error| constraint_error(error, "user"))?;
-        Ok(())
+        password_hash: &str,
+    ) -> StorageResult<bool> {
+        accounts::sqlite::set_password_hash(&self.pool, user_id, password_hash).await
     }
 
-    async fn session_user(&self, token_hash: &str) -> StorageResult<Option<UserId>> {
-        let user: Option<String> =
-            sqlx::query_scalar("SELECT user_id FROM sessions WHERE token_hash = ?")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(user.map(UserId))
+    async fn delete_user(&self, user_id: &UserId) -> StorageResult<bool> {
+        accounts::sqlite::delete_user(&self.pool, user_id).await
+    }
+
+    async fn messages_by_user(&self, user_id: &UserId) -> StorageResult<Vec<ChatMessage>> {
+        accounts::sqlite::messages_by_user(&self.pool, user_id).await
+    }
+
+    async fn memberships_of_user(&self, user_id: &UserId) -> StorageResult<Vec<ExportedRoom>> {
+        accounts::sqlite::memberships_of_user(&self.pool, user_id).await
+    }
+
+    async fn create_session(&self, session: &Session) -> StorageResult<()> {
+        accounts::sqlite::create_session(&self.pool, session).await
+    }
+
+    async fn session(&self, token_hash: &str) -> StorageResult<Option<Session>> {
+        accounts::sqlite::session(&self.pool, token_hash).await
+    }
+
+    async fn sessions_of_user(&self, user_id: &UserId) -> StorageResult<Vec<Session>> {
+        accounts::sqlite::sessions_of_user(&self.pool, user_id).await
+    }
+
+    async fn touch_sessions(&self, token_hashes: &[String], now: i64) -> StorageResult<()> {
+        accounts::sqlite::touch_sessions(&self.pool, token_hashes, now).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StorageResult<Option<UserId>> {
-        let user: Option<String> =
-            sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = ? RETURNING user_id")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(user.map(UserId))
+        accounts::sqlite::delete_session(&self.pool, token_hash).await
+    }
+
+    async fn delete_sessions_of_user(
+        &self,
+        user_id: &UserId,
+        keep: Option<&str>,
+    ) -> StorageResult<Vec<String>> {
+        accounts::sqlite::delete_sessions_of_user(&self.pool, user_id, keep).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        unused_since: i64,
+        created_before: i64,
+    ) -> StorageResult<Vec<String>> {
+        accounts::sqlite::delete_expired_sessions(&self.pool, unused_since, created_before).await
     }
 
     async fn create_room(&self, room: &NewRoom) -> StorageResult<()> {

@@ -47,6 +47,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     database_url: String,
     extra_args: Vec<String>,
+    env: Vec<(String, String)>,
     dir: tempfile::TempDir,
 }
 
@@ -61,18 +62,32 @@ impl TestServer {
 
     /// A server on the given database (a fresh SQLite file when `None`).
     pub async fn start_on(database_url: Option<&str>, extra_args: &[&str]) -> Self {
+        Self::start_with_env(database_url, extra_args, &[]).await
+    }
+
+    /// As [`Self::start_on`], with these environment variables set for the server.
+    pub async fn start_with_env(
+        database_url: Option<&str>,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = database_url.map_or_else(
             || format!("sqlite:{}", dir.path().join("knock.db").display()),
             str::to_owned,
         );
         let extra_args: Vec<String> = extra_args.iter().map(|s| (*s).to_owned()).collect();
-        let (child, addr) = spawn("127.0.0.1:0", &database_url, dir.path(), &extra_args);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        let (child, addr) = spawn("127.0.0.1:0", &database_url, dir.path(), &extra_args, &env);
         let server = Self {
             child: Some(child),
             addr,
             database_url,
             extra_args,
+            env,
             dir,
         };
         server.wait_healthy().await;
@@ -88,6 +103,7 @@ impl TestServer {
             &self.database_url,
             self.dir.path(),
             &self.extra_args,
+            &self.env,
         );
         assert_eq!(addr, self.addr);
         self.child = Some(child);
@@ -187,6 +203,7 @@ fn spawn(
     database_url: &str,
     site_root: &std::path::Path,
     extra_args: &[String],
+    env: &[(String, String)],
 ) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_knock-server"))
         .args(["--addr", addr])
@@ -197,6 +214,11 @@ fn spawn(
         .args(extra_args)
         .env("RUST_LOG", "info")
         .env_remove("KNOCK_ALLOWED_ORIGINS")
+        // Every test user registers from 127.0.0.1, often many at once; a test of these
+        // limits passes the flags, which win over the environment.
+        .env("KNOCK_REGISTER_RATE", "100000000")
+        .env("KNOCK_MAX_HASHING_WAITING", "100000")
+        .envs(env.iter().map(|(key, value)| (key, value)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -3,12 +3,15 @@
 
 use std::cell::RefCell;
 
-use knock_protocol::{ApiError, AuthResponse, Credentials, ErrorCode, RoomId, RoomPreview};
+use knock_protocol::{
+    AccountDeletion, ApiError, AuthResponse, Credentials, ErrorCode, LogoutRequest, PasswordChange,
+    RoomId, RoomPreview, SessionInfo, SessionList,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::config::{Endpoints, parse_config};
-use crate::state::account::{Refusal, SessionInfo, SessionList, order_sessions};
+use crate::state::account::{Refusal, order_sessions};
 use crate::state::describe_error;
 
 fn window() -> web_sys::Window {
@@ -200,14 +203,19 @@ pub async fn revoke_session(token: &str, session_id: &str) -> Result<(), Refusal
 
 /// `POST /api/logout {"everywhere":true}`: every session of the user, this one too.
 pub async fn sign_out_everywhere(token: &str) -> Result<(), Refusal> {
-    account_request("POST", "logout", Some(r#"{"everywhere":true}"#), token)
+    let body = serde_json::to_string(&LogoutRequest { everywhere: true }).expect("serializes");
+    account_request("POST", "logout", Some(&body), token)
         .await
         .map(drop)
 }
 
 /// `POST /api/password`: the other sessions are signed out.
 pub async fn change_password(token: &str, current: &str, new: &str) -> Result<(), Refusal> {
-    let body = serde_json::json!({ "currentPassword": current, "newPassword": new }).to_string();
+    let body = serde_json::to_string(&PasswordChange {
+        current_password: current.to_owned(),
+        new_password: new.to_owned(),
+    })
+    .expect("serializes");
     account_request("POST", "password", Some(&body), token)
         .await
         .map(drop)
@@ -215,7 +223,10 @@ pub async fn change_password(token: &str, current: &str, new: &str) -> Result<()
 
 /// `DELETE /api/account`, with the password again.
 pub async fn delete_account(token: &str, password: &str) -> Result<(), Refusal> {
-    let body = serde_json::json!({ "password": password }).to_string();
+    let body = serde_json::to_string(&AccountDeletion {
+        password: password.to_owned(),
+    })
+    .expect("serializes");
     account_request("DELETE", "account", Some(&body), token)
         .await
         .map(drop)

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use knock_protocol::ErrorCode;
+use knock_protocol::{ErrorCode, SessionInfo};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::browser;
 use crate::client::{Connection, Session};
 use crate::components::account::SessionsChanged;
-use crate::state::account::{SessionInfo, device_name, time_ago};
+use crate::state::account::{device_name, time_ago};
 
 /// The list as last read: `None` while the first answer is awaited.
 type Loaded = Option<Result<Vec<SessionInfo>, String>>;

@@ -4,29 +4,8 @@
 //!
 //! The HTTP calls are in `browser.rs`, the views in `components/account*.rs`.
 
-use knock_protocol::{ApiError, ErrorCode, UserId, limits};
+use knock_protocol::{ApiError, ErrorCode, SessionInfo, UserId, limits};
 use serde::Deserialize;
-
-/// One session, as `GET /api/sessions` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionInfo {
-    pub session_id: String,
-    pub created_at: i64,
-    pub last_used_at: i64,
-    /// `None` when the browser sent no `User-Agent`.
-    #[serde(default)]
-    pub user_agent: Option<String>,
-    /// The session asking: this device.
-    #[serde(default)]
-    pub current: bool,
-}
-
-/// The body of `GET /api/sessions`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct SessionList {
-    pub sessions: Vec<SessionInfo>,
-}
 
 /// This device first, then the others, most recently used first.
 pub fn order_sessions(sessions: &mut [SessionInfo]) {
@@ -241,6 +220,7 @@ pub fn wait_text(secs: u64) -> String {
 pub fn refusal_text(code: ErrorCode, server_text: &str, retry_after_secs: Option<u64>) -> String {
     match code {
         ErrorCode::InvalidCredentials => "That is not your password.".into(),
+        ErrorCode::SessionNotFound => "That device was already signed out.".into(),
         // The server's sentence says which lock and for how many minutes.
         ErrorCode::LoginLocked if !server_text.is_empty() => server_text.to_owned(),
         ErrorCode::LoginLocked => format!(
@@ -450,16 +430,6 @@ mod tests {
     }
 
     #[test]
-    fn decodes_the_session_list() {
-        let body = r#"{"sessions":[{"sessionId":"s1","createdAt":1,"lastUsedAt":2,"userAgent":null,"current":true},{"sessionId":"s2","createdAt":3,"lastUsedAt":4,"userAgent":"curl/8"}]}"#;
-        let list: SessionList = serde_json::from_str(body).unwrap();
-        assert_eq!(list.sessions.len(), 2);
-        assert!(list.sessions[0].current && list.sessions[0].user_agent.is_none());
-        assert!(!list.sessions[1].current);
-        assert_eq!(list.sessions[1].user_agent.as_deref(), Some("curl/8"));
-    }
-
-    #[test]
     fn names_the_export_by_user_and_local_date() {
         assert_eq!(
             export_file_name(&UserId::from("alice"), 2026, 3, 7),
@@ -495,12 +465,19 @@ mod tests {
         );
         assert!(wrong.is(ErrorCode::InvalidCredentials));
         // A code this client does not know: the server's sentence.
-        let unknown = Refusal::from_answer(
+        let gone = Refusal::from_answer(
             404,
             r#"{"error":{"code":"session_not_found","message":"No such session."}}"#,
         );
+        assert!(gone.is(ErrorCode::SessionNotFound));
+        assert_eq!(gone.text, "That device was already signed out.");
+        let unknown = Refusal::from_answer(
+            409,
+            r#"{"error":{"code":"some_newer_code","message":"Not now.","retryAfterSecs":120}}"#,
+        );
         assert_eq!(unknown.code, None);
-        assert_eq!(unknown.text, "No such session.");
+        assert_eq!(unknown.status, 409);
+        assert_eq!(unknown.text, "Not now. Try again in 2 minutes.");
         assert!(Refusal::from_answer(401, "").is(ErrorCode::Unauthenticated));
         assert!(Refusal::from_answer(429, "<html>").is(ErrorCode::RateLimited));
         assert_eq!(

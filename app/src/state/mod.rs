@@ -22,8 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 pub use self::errors::Errors;
 pub use self::intents::reason_to_send;
 pub use self::wording::{
-    DELETED_USER_ID, SIGNED_OUT_TEXT, describe_error, display_name, format_thousands, gone_text,
-    gone_words,
+    SIGNED_OUT_TEXT, describe_error, display_name, format_thousands, gone_text, gone_words,
 };
 
 use knock_protocol::{

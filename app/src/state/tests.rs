@@ -1527,7 +1527,10 @@ fn reasons_are_counted_in_characters_not_utf16_units() {
 
 #[test]
 fn the_placeholder_of_a_deleted_account_reads_as_deleted_user() {
-    assert_eq!(display_name(&UserId::from(DELETED_USER_ID)), "Deleted user");
+    assert_eq!(
+        display_name(&UserId::from(knock_protocol::DELETED_USER)),
+        "Deleted user"
+    );
     assert_eq!(display_name(&UserId::from("alice")), "alice");
     // Only the exact placeholder, not a look-alike (none can be registered anyway).
     assert_eq!(display_name(&UserId::from("~deleted2")), "~deleted2");

@@ -58,14 +58,10 @@ pub fn describe_error(code: ErrorCode, server_text: &str) -> String {
     }
 }
 
-/// The user id the server gives the messages of a deleted account (no one can register
-/// it).
-pub const DELETED_USER_ID: &str = "~deleted";
-
 /// A user as the interface names them: their id, or "Deleted user" for the messages of
 /// a deleted account.
 pub fn display_name(user: &UserId) -> String {
-    if user.as_str() == DELETED_USER_ID {
+    if user.as_str() == knock_protocol::DELETED_USER {
         "Deleted user".into()
     } else {
         user.to_string()

@@ -184,6 +184,7 @@ pub async fn sessions(token: &str) -> Result<Vec<SessionInfo>, Refusal> {
             status: 200,
             code: None,
             text: "The server sent an answer this app does not understand.".into(),
+            retry_after_secs: None,
         })?
         .sessions;
     order_sessions(&mut list);

@@ -11,7 +11,7 @@ use crate::client::{Connection, Session};
 use crate::components::account_delete::DeleteAccount;
 use crate::components::account_password::ChangePassword;
 use crate::components::account_sessions::Sessions;
-use crate::state::account::export_file_name;
+use crate::state::account::{export_file_name, export_refusal_text};
 
 /// Bumped when the list of sessions changed here in another way than through the list.
 #[derive(Clone, Copy)]
@@ -75,7 +75,7 @@ fn DownloadData() -> impl IntoView {
                     connection.token_refused();
                     return;
                 }
-                Err(refusal) => Err(refusal.text),
+                Err(refusal) => Err(export_refusal_text(&refusal)),
             };
             let _ = outcome.try_set(Some(result));
         });

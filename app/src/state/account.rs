@@ -137,6 +137,8 @@ pub struct Refusal {
     pub code: Option<ErrorCode>,
     /// What the user reads.
     pub text: String,
+    /// How long the server asked to wait, when it did.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Refusal {
@@ -146,6 +148,7 @@ impl Refusal {
             status: 0,
             code: None,
             text: "Cannot reach the server. Check your connection and try again.".into(),
+            retry_after_secs: None,
         }
     }
 
@@ -169,6 +172,7 @@ impl Refusal {
                 status,
                 code: Some(e.code),
                 text: refusal_text(e.code, &e.message, e.retry_after_secs),
+                retry_after_secs: e.retry_after_secs,
             };
         }
         // A code this client does not know yet: the server's own sentence.
@@ -180,21 +184,25 @@ impl Refusal {
                     Some(secs) => format!("{} Try again {}.", error.message, wait_text(secs)),
                     None => error.message,
                 },
+                retry_after_secs: error.retry_after_secs,
             },
             _ if status == 401 => Self {
                 status,
                 code: Some(ErrorCode::Unauthenticated),
                 text: refusal_text(ErrorCode::Unauthenticated, "", None),
+                retry_after_secs: None,
             },
             _ if status == 429 => Self {
                 status,
                 code: Some(ErrorCode::RateLimited),
                 text: refusal_text(ErrorCode::RateLimited, "", None),
+                retry_after_secs: None,
             },
             _ => Self {
                 status,
                 code: None,
                 text: format!("The server answered {status}. Try again."),
+                retry_after_secs: None,
             },
         }
     }
@@ -237,6 +245,18 @@ pub fn refusal_text(code: ErrorCode, server_text: &str, retry_after_secs: Option
             limits::PASSWORD_CHARS.end()
         ),
         other => super::describe_error(other, server_text),
+    }
+}
+
+/// Why the export did not come: one a minute is allowed.
+pub fn export_refusal_text(refusal: &Refusal) -> String {
+    if refusal.is(ErrorCode::RateLimited) {
+        let when = refusal
+            .retry_after_secs
+            .map_or_else(|| "in a minute".to_owned(), wait_text);
+        format!("You can download your data once a minute. Try again {when}.")
+    } else {
+        refusal.text.clone()
     }
 }
 
@@ -487,6 +507,22 @@ mod tests {
     }
 
     #[test]
+    fn exports_are_one_a_minute() {
+        let limited = Refusal::from_answer(
+            429,
+            r#"{"error":{"code":"rate_limited","message":"too many requests; slow down","retryAfterSecs":42}}"#,
+        );
+        assert_eq!(
+            export_refusal_text(&limited),
+            "You can download your data once a minute. Try again in 42 seconds."
+        );
+        assert_eq!(
+            export_refusal_text(&Refusal::unreachable()),
+            Refusal::unreachable().text
+        );
+    }
+
+    #[test]
     fn wait_in_seconds_then_minutes() {
         assert_eq!(wait_text(1), "in a second");
         assert_eq!(wait_text(59), "in 59 seconds");
@@ -542,6 +578,7 @@ mod tests {
             status: 401,
             code: Some(ErrorCode::InvalidCredentials),
             text: "That is not your password.".into(),
+            retry_after_secs: None,
         });
         assert_eq!(
             wrong.current.as_deref(),
@@ -552,12 +589,14 @@ mod tests {
             status: 400,
             code: Some(ErrorCode::InvalidPassword),
             text: "too long".into(),
+            retry_after_secs: None,
         });
         assert_eq!(invalid.new.as_deref(), Some("too long"));
         let locked = PasswordProblems::from_refusal(Refusal {
             status: 429,
             code: Some(ErrorCode::LoginLocked),
             text: "locked for 15 minutes".into(),
+            retry_after_secs: None,
         });
         assert_eq!(locked.form.as_deref(), Some("locked for 15 minutes"));
         assert_eq!(locked.focus(), Some(PasswordField::Current));

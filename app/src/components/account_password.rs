@@ -125,34 +125,28 @@ pub fn ChangePassword() -> impl IntoView {
                 // For password managers: whose password this is.
                 <input type="text" name="username" autocomplete="username" value=user_name hidden />
                 <PasswordInput
-                    id="current-password"
+                    field=PasswordField::Current
                     label="Current password"
                     autocomplete="current-password"
                     value=form.current
                     node_ref=form.current_ref
-                    problem=Signal::derive(move || problems.with(|p| p.current.clone()))
-                    clear=move || problems.update(|p| p.current = None)
-                    hint=None
+                    problems
                 />
                 <PasswordInput
-                    id="new-password"
+                    field=PasswordField::New
                     label="New password"
                     autocomplete="new-password"
                     value=form.new
                     node_ref=form.new_ref
-                    problem=Signal::derive(move || problems.with(|p| p.new.clone()))
-                    clear=move || problems.update(|p| p.new = None)
-                    hint=Some("8 to 256 characters.")
+                    problems
                 />
                 <PasswordInput
-                    id="confirm-password"
+                    field=PasswordField::Confirm
                     label="Confirm new password"
                     autocomplete="new-password"
                     value=form.confirm
                     node_ref=form.confirm_ref
-                    problem=Signal::derive(move || problems.with(|p| p.confirm.clone()))
-                    clear=move || problems.update(|p| p.confirm = None)
-                    hint=None
+                    problems
                 />
                 {move || {
                     problems
@@ -175,31 +169,31 @@ pub fn ChangePassword() -> impl IntoView {
     }
 }
 
-/// A password field with its label, its problem (described by it) and a hint.
+/// A password field with its label, its problem (described by it) and, for the new
+/// password, the rule.
 #[component]
 fn PasswordInput(
-    id: &'static str,
+    field: PasswordField,
     label: &'static str,
     autocomplete: &'static str,
     value: RwSignal<String>,
     node_ref: NodeRef<leptos::html::Input>,
-    problem: Signal<Option<String>>,
-    clear: impl Fn() + Copy + 'static,
-    hint: Option<&'static str>,
+    problems: RwSignal<PasswordProblems>,
 ) -> impl IntoView {
-    let error_id = format!("{id}-error");
-    let hint_id = format!("{id}-hint");
-    let described_by = {
-        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
-        move || {
-            let ids: Vec<&str> = [
-                problem.with(Option::is_some).then_some(error_id.as_str()),
-                hint.map(|_| hint_id.as_str()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            (!ids.is_empty()).then(|| ids.join(" "))
+    let id = match field {
+        PasswordField::Current => "current-password",
+        PasswordField::New => "new-password",
+        PasswordField::Confirm => "confirm-password",
+    };
+    let hint = (field == PasswordField::New).then_some("8 to 256 characters.");
+    let problem = move || problems.with(|p| p.at(field).cloned());
+    let described_by = move || {
+        let error = problems.with(|p| p.at(field).is_some());
+        match (error, hint.is_some()) {
+            (true, true) => Some(format!("{id}-error {id}-hint")),
+            (true, false) => Some(format!("{id}-error")),
+            (false, true) => Some(format!("{id}-hint")),
+            (false, false) => None,
         }
     };
     view! {
@@ -211,19 +205,19 @@ fn PasswordInput(
                 autocomplete=autocomplete
                 required
                 node_ref=node_ref
-                aria-invalid=move || problem.with(Option::is_some).to_string()
+                aria-invalid=move || problem().is_some().to_string()
                 aria-describedby=described_by
                 prop:value=value
                 on:input=move |ev| {
                     value.set(event_target_value(&ev));
-                    clear();
+                    problems.update(|p| p.clear(field));
                 }
             />
             {move || {
-                let error_id = error_id.clone();
-                problem.get().map(|text| view! { <p class="error field-error" id=error_id>{text}</p> })
+                problem()
+                    .map(|text| view! { <p class="error field-error" id=format!("{id}-error")>{text}</p> })
             }}
-            {hint.map(|text| view! { <p class="hint" id=hint_id>{text}</p> })}
+            {hint.map(|text| view! { <p class="hint" id=format!("{id}-hint")>{text}</p> })}
         </div>
     }
 }

@@ -114,28 +114,18 @@ fn SessionItems(
     now: RwSignal<f64>,
     revoke: impl Fn(SessionInfo, RwSignal<bool>) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let loaded = move || list.with(|l| matches!(l, Some(Ok(_))));
-    let sessions = move || match list.get() {
-        Some(Ok(sessions)) => sessions,
-        _ => Vec::new(),
-    };
-    view! {
-        {move || {
-            list.with(|l| match l {
-                None => Some(view! { <p class="muted" role="status">"Loading your sessions…"</p> }.into_any()),
-                Some(Err(text)) => Some(view! { <p class="error" role="alert">{text.clone()}</p> }.into_any()),
-                Some(Ok(_)) => None,
-            })
-        }}
-        <Show when=loaded>
+    move || match list.get() {
+        None => view! { <p class="muted" role="status">"Loading your sessions…"</p> }.into_any(),
+        Some(Err(text)) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+        Some(Ok(sessions)) => view! {
             <ul class="sessions" aria-label="Sessions">
-                <For
-                    each=sessions
-                    key=|s| (s.session_id.clone(), s.last_used_at)
-                    children=move |info| view! { <SessionRow info now revoke /> }
-                />
+                {sessions
+                    .into_iter()
+                    .map(|info| view! { <SessionRow info now revoke /> })
+                    .collect_view()}
             </ul>
-        </Show>
+        }
+        .into_any(),
     }
 }
 

@@ -297,6 +297,24 @@ impl PasswordProblems {
         }
     }
 
+    /// The problem at a field.
+    pub fn at(&self, field: PasswordField) -> Option<&String> {
+        match field {
+            PasswordField::Current => self.current.as_ref(),
+            PasswordField::New => self.new.as_ref(),
+            PasswordField::Confirm => self.confirm.as_ref(),
+        }
+    }
+
+    /// The field was changed: its problem goes.
+    pub fn clear(&mut self, field: PasswordField) {
+        match field {
+            PasswordField::Current => self.current = None,
+            PasswordField::New => self.new = None,
+            PasswordField::Confirm => self.confirm = None,
+        }
+    }
+
     /// Places the server's refusal.
     pub fn from_refusal(refusal: Refusal) -> Self {
         match refusal.code {
@@ -556,12 +574,15 @@ mod tests {
         let emoji = "🔑".repeat(8);
         assert!(check_password_change("old password", &emoji, &emoji).is_empty());
 
-        let mismatch = check_password_change("old password", "new password", "new passwort");
+        let mut mismatch = check_password_change("old password", "new password", "new passwort");
+        assert_eq!(mismatch.at(PasswordField::New), None);
         assert_eq!(
             mismatch.confirm.as_deref(),
             Some("The two new passwords are not the same.")
         );
         assert_eq!(mismatch.focus(), Some(PasswordField::Confirm));
+        mismatch.clear(PasswordField::Confirm);
+        assert!(mismatch.is_empty());
 
         let unconfirmed = check_password_change("old password", "new password", "");
         assert_eq!(unconfirmed.focus(), Some(PasswordField::Confirm));

@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { Browser } from '@playwright/test';
-import { test, expect, User, PASSWORD, username, screenshot, type Knock } from './fixtures';
+import {
+  test,
+  expect,
+  expectAccessible,
+  expectAccessibleEverywhere,
+  User,
+  PASSWORD,
+  username,
+  screenshot,
+  type Knock,
+} from './fixtures';
 
 /** Another device of an existing user: a context of its own, signed in with the form. */
 async function signIn(browser: Browser, knock: Knock, name: string, password = PASSWORD) {
@@ -133,6 +143,7 @@ test('change password: checked at each field, then the other devices are signed 
   await change.click();
   await expect(current).toHaveAccessibleDescription('That is not your current password.');
   await expect(current).toBeFocused();
+  await expectAccessible(page, 'with a refused password change');
   await expect(phone.status()).toHaveText('Connected');
 
   await current.fill(PASSWORD);
@@ -207,6 +218,9 @@ test('delete account: the password again, then signed out with a notice; the nam
   await expect(password).toHaveAccessibleDescription('That is not your password.');
   await expect(password).toBeFocused();
   await expect(dan.status()).toHaveText('Connected');
+  // The confirmations open, with a refusal, in light and dark, wide and on a phone.
+  await page.getByRole('button', { name: 'Sign out everywhere', exact: true }).click();
+  await expectAccessibleEverywhere(page, 'with both confirmations open');
 
   await password.fill(PASSWORD);
   await confirm.getByRole('button', { name: 'Yes, delete my account' }).click();

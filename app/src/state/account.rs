@@ -5,15 +5,14 @@
 //! The HTTP calls are in `browser.rs`, the views in `components/account*.rs`.
 
 use knock_protocol::{ApiError, ErrorCode, SessionInfo, UserId, limits};
-use serde::Deserialize;
 
-/// This device first, then the others, most recently used first.
-pub fn order_sessions(sessions: &mut [SessionInfo]) {
-    sessions.sort_by(|a, b| {
-        b.current
-            .cmp(&a.current)
-            .then(b.last_used_at.cmp(&a.last_used_at))
-    });
+/// This device first, then the others in the server's order (most recently used
+/// first). Not a sort: a sort's code for one small list costs more than this.
+pub fn order_sessions(sessions: &mut Vec<SessionInfo>) {
+    if let Some(at) = sessions.iter().position(|s| s.current) {
+        let this = sessions.remove(at);
+        sessions.insert(0, this);
+    }
 }
 
 /// A readable name for a device from its `User-Agent`: "Chrome on Linux", "Safari on
@@ -154,18 +153,6 @@ impl Refusal {
 
     /// Reads a failure answer (`{"error":{"code","message","retryAfterSecs"}}`).
     pub fn from_answer(status: u16, body: &str) -> Self {
-        #[derive(Deserialize)]
-        struct Loose {
-            error: LooseBody,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct LooseBody {
-            #[serde(default)]
-            message: String,
-            #[serde(default)]
-            retry_after_secs: Option<u64>,
-        }
         if let Ok(known) = serde_json::from_str::<ApiError>(body) {
             let e = known.error;
             return Self {
@@ -175,24 +162,15 @@ impl Refusal {
                 retry_after_secs: e.retry_after_secs,
             };
         }
-        // A code this client does not know yet: the server's own sentence.
-        match serde_json::from_str::<Loose>(body) {
-            Ok(Loose { error }) if !error.message.is_empty() => Self {
-                status,
-                code: None,
-                text: match error.retry_after_secs {
-                    Some(secs) => format!("{} Try again {}.", error.message, wait_text(secs)),
-                    None => error.message,
-                },
-                retry_after_secs: error.retry_after_secs,
-            },
-            _ if status == 401 => Self {
+        // Not this contract's answer (a proxy's page, a code newer than this client).
+        match status {
+            401 => Self {
                 status,
                 code: Some(ErrorCode::Unauthenticated),
                 text: refusal_text(ErrorCode::Unauthenticated, "", None),
                 retry_after_secs: None,
             },
-            _ if status == 429 => Self {
+            429 => Self {
                 status,
                 code: Some(ErrorCode::RateLimited),
                 text: refusal_text(ErrorCode::RateLimited, "", None),
@@ -449,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn this_device_first_then_most_recently_used() {
+    fn this_device_first_then_in_the_servers_order() {
         let session = |id: &str, last: i64, current: bool| SessionInfo {
             session_id: id.into(),
             created_at: 0,
@@ -457,14 +435,18 @@ mod tests {
             user_agent: None,
             current,
         };
+        // As the server lists them: most recently used first.
         let mut list = vec![
-            session("old", 1, false),
-            session("me", 2, true),
             session("new", 3, false),
+            session("me", 2, true),
+            session("old", 1, false),
         ];
         order_sessions(&mut list);
         let ids: Vec<&str> = list.iter().map(|s| s.session_id.as_str()).collect();
         assert_eq!(ids, ["me", "new", "old"]);
+        let mut none_current = vec![session("a", 2, false), session("b", 1, false)];
+        order_sessions(&mut none_current);
+        assert_eq!(none_current[0].session_id, "a");
     }
 
     #[test]
@@ -511,11 +493,11 @@ mod tests {
         assert_eq!(gone.text, "That device was already signed out.");
         let unknown = Refusal::from_answer(
             409,
-            r#"{"error":{"code":"some_newer_code","message":"Not now.","retryAfterSecs":120}}"#,
+            r#"{"error":{"code":"some_newer_code","message":"Not now."}}"#,
         );
         assert_eq!(unknown.code, None);
         assert_eq!(unknown.status, 409);
-        assert_eq!(unknown.text, "Not now. Try again in 2 minutes.");
+        assert_eq!(unknown.text, "The server answered 409. Try again.");
         assert!(Refusal::from_answer(401, "").is(ErrorCode::Unauthenticated));
         assert!(Refusal::from_answer(429, "<html>").is(ErrorCode::RateLimited));
         assert_eq!(

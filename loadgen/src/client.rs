@@ -70,6 +70,32 @@ pub async fn register_many(
 }
 
 async fn register(client: &reqwest::Client, url: &str, username: &str) -> anyhow::Result<Account> {
+    match post_credentials(client, url, username, reqwest::StatusCode::CREATED).await? {
+        Answer::Signed(account) => Ok(account),
+        Answer::Refused(after) => {
+            bail!("registering {username}: 429 Too Many Requests (retry after {after:?})")
+        }
+    }
+}
+
+/// What the server answered a sign-up or a sign-in.
+pub enum Answer {
+    /// The account, with a new session token.
+    Signed(Account),
+    /// 429: try again after this long (`Retry-After`, else the body's `retryAfterSecs`,
+    /// else a second).
+    Refused(Duration),
+}
+
+/// `POST url` with `username` and the load generator's password; `expected` is the status
+/// of success (201 for `/api/register`, 200 for `/api/login`). Any other answer but a 429
+/// is an error.
+pub async fn post_credentials(
+    client: &reqwest::Client,
+    url: &str,
+    username: &str,
+    expected: reqwest::StatusCode,
+) -> anyhow::Result<Answer> {
     let response = client
         .post(url)
         .json(&Credentials {
@@ -80,17 +106,28 @@ async fn register(client: &reqwest::Client, url: &str, username: &str) -> anyhow
         .await
         .with_context(|| format!("POST {url}"))?;
     let status = response.status();
-    if status != reqwest::StatusCode::CREATED {
-        let body = response.text().await.unwrap_or_default();
-        let code = serde_json::from_str::<ApiError>(&body)
-            .map_or_else(|_| body.clone(), |e| e.error.code.to_string());
-        bail!("registering {username}: {status} {code}");
+    if status == expected {
+        let auth: AuthResponse = response.json().await?;
+        return Ok(Answer::Signed(Account {
+            user_id: auth.user_id,
+            token: auth.token,
+        }));
     }
-    let auth: AuthResponse = response.json().await?;
-    Ok(Account {
-        user_id: auth.user_id,
-        token: auth.token,
-    })
+    let header = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    let body = response.text().await.unwrap_or_default();
+    let error = serde_json::from_str::<ApiError>(&body).ok();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let secs = header
+            .or_else(|| error.and_then(|e| e.error.retry_after_secs))
+            .unwrap_or(1);
+        return Ok(Answer::Refused(Duration::from_secs(secs)));
+    }
+    let code = error.map_or(body, |e| e.error.code.to_string());
+    bail!("{url} as {username}: {status} {code}");
 }
 
 /// Where sockets go and which loopback addresses they come from.

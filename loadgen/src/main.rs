@@ -1,6 +1,7 @@
 //! `knock-loadgen`: drives a real Knock server over its wire contract and measures it.
 //!
-//! `all` runs the five workloads of issue 5 and writes `docs/benchmarks.md` and the plots;
+//! `all` runs the five workloads of issue 5 and the sign-ups of issue 17, and writes
+//! `docs/benchmarks.md` and the plots;
 //! `smoke` runs a tiny version of each and fails when the protocol flow breaks.
 
 mod client;
@@ -25,7 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::{
     report::Results,
     server::Server,
-    workloads::{Env, Scale, connect, fanout, floor, idle, slow, throughput},
+    workloads::{Env, Scale, connect, fanout, floor, idle, signups, slow, throughput},
 };
 
 #[derive(Parser)]
@@ -54,6 +55,9 @@ enum Command {
     Connect(RunArgs),
     /// Workload 5: one member that never reads.
     Slow(RunArgs),
+    /// Sign-ups (issue 17): a burst of registrations and the server's RSS before, during
+    /// and after it.
+    Signups(RunArgs),
     /// (internal) holds idle sockets for `idle`, in its own process.
     #[command(hide = true)]
     IdleWorker(idle::WorkerArgs),
@@ -101,6 +105,12 @@ struct RunArgs {
     /// Seconds of each throughput step, instead of the scale's.
     #[arg(long)]
     throughput_secs: Option<f64>,
+    /// Registrations in the sign-up burst, instead of the scale's.
+    #[arg(long)]
+    signups: Option<usize>,
+    /// Registrations in flight at once in the sign-up burst, instead of the scale's.
+    #[arg(long)]
+    signups_in_flight: Option<usize>,
     /// Loopback source addresses to spread sockets over (127.0.0.1 ..).
     #[arg(long, default_value_t = 4)]
     sources: u8,
@@ -125,6 +135,7 @@ enum Kind {
     Throughput,
     Connect,
     Slow,
+    Signups,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -141,6 +152,7 @@ fn main() -> anyhow::Result<()> {
         Command::Throughput(args) => (Kind::Throughput, args),
         Command::Connect(args) => (Kind::Connect, args),
         Command::Slow(args) => (Kind::Slow, args),
+        Command::Signups(args) => (Kind::Signups, args),
     };
     runtime.block_on(run(kind, args))
 }
@@ -175,6 +187,8 @@ async fn run(kind: Kind, args: RunArgs) -> anyhow::Result<()> {
         Kind::Slow => scale.slow_members + 1,
         Kind::Throughput => scale.throughput_rooms * scale.throughput_members,
         Kind::Idle | Kind::Connect => 1_000,
+        // The burst registers its own accounts, on a fresh server.
+        Kind::Signups => 2,
         Kind::All | Kind::Smoke => scale.accounts_needed(),
     }
     .min(scale.accounts_needed())
@@ -263,6 +277,12 @@ fn scale_for(kind: Kind, args: &RunArgs, nofile: u64) -> (ScaleName, Scale) {
     }
     if let Some(idle) = args.idle_connections {
         scale.idle_connections = idle;
+    }
+    if let Some(signups) = args.signups {
+        scale.signups = signups;
+    }
+    if let Some(in_flight) = args.signups_in_flight {
+        scale.signups_in_flight = in_flight.max(1);
     }
     // A worker's own limit caps its sockets; leave room for its other files.
     let per_process_cap = usize::try_from(nofile.saturating_sub(200))
@@ -371,6 +391,10 @@ async fn workloads(
         util::log("workload 4: connect rate");
         results.connect = Some(connect::run(env, scale).await.context("connect workload")?);
     }
+    if every || kind == Kind::Signups {
+        util::log("sign-ups: a burst of registrations and the server's memory");
+        results.signups = Some(signups::run(env, scale).await.context("sign-up workload")?);
+    }
     Ok(())
 }
 
@@ -432,8 +456,17 @@ fn check_smoke(results: &Results, scale: &Scale) -> anyhow::Result<()> {
             ));
         }
     }
+    for run in results.signups.iter().flatten() {
+        if run.failures > 0 || run.signed_in != run.sign_ins {
+            problems.push(format!(
+                "sign-ups: {} of {} created, {} of {} signed in: {:?}",
+                run.created, run.asked, run.signed_in, run.sign_ins, run.first_error
+            ));
+        }
+    }
     if results.idle.is_none()
         || results.connect.is_none()
+        || results.signups.is_none()
         || results.fanout.is_none()
         || results.floor.is_none()
         || results.throughput_floor.is_none()

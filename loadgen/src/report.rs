@@ -12,6 +12,7 @@ use crate::{
         fanout::{self, StepRun},
         floor::FloorRun,
         idle::IdleRun,
+        signups::{self, SignupRun},
         slow::SlowRun,
         throughput::{self, RateRun},
     },
@@ -43,6 +44,7 @@ pub struct Results {
     pub throughput_floor: Option<Vec<Vec<FloorRun>>>,
     pub slow: Option<Vec<SlowRun>>,
     pub throughput: Option<Vec<Vec<RateRun>>>,
+    pub signups: Option<Vec<SignupRun>>,
 }
 
 /// Milliseconds, with precision that suits the size; a dash for no value.
@@ -189,6 +191,9 @@ pub fn render(results: &Results, scale: &Scale, plots: &str) -> String {
     }
     if let Some(runs) = &results.slow {
         out.push_str(&slow_section(runs));
+    }
+    if let Some(runs) = &results.signups {
+        out.push_str(&signups_section(runs));
     }
     out
 }
@@ -810,6 +815,80 @@ fn slow_section(runs: &[SlowRun]) -> String {
         &rows,
     ));
     out.push('\n');
+    out
+}
+
+fn signups_section(runs: &[SignupRun]) -> String {
+    let mut out = String::from("## 6. Sign-ups and the server's memory (issue 17)\n\n");
+    let Some(first) = runs.first() else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "{} registrations from one address, {} in flight at a time, each on a freshly started \
+         server with its hashing queue at the server's default (`{}` not set; registrations \
+         per address lifted). A 429 is retried after its `Retry-After`, so every account is \
+         created; *refused* counts those 429s. Server RSS is read before the burst, sampled \
+         every {} ms during it (peak), read right after the last answer and again after {} s \
+         idle; then {} of the new accounts sign in and authenticate a socket.\n",
+        fmt_count(f(first.asked)),
+        first.in_flight,
+        signups::DEFAULTS.join("`, `"),
+        signups::SAMPLE_EVERY.as_millis(),
+        first.idle_secs,
+        first.sign_ins
+    );
+    let mib = |kib: u64| format!("{:.1}", f(kib) / 1024.0);
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            vec![
+                format!("{}", i + 1),
+                mib(r.rss_start_kib),
+                mib(r.rss_peak_kib),
+                mib(r.rss_after_kib),
+                mib(r.rss_idle_kib),
+                format!("{:+.1}", r.kept_mib()),
+                fmt_count(f(r.created)),
+                fmt_count(f(r.refused)),
+                r.failures.to_string(),
+                format!("{:.1}", r.seconds),
+                format!("{:.1}", r.per_second),
+                format!("{} of {}", r.signed_in, r.sign_ins),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "run",
+            "RSS start (MiB)",
+            "peak",
+            "after",
+            "after idle",
+            "kept",
+            "created",
+            "refused (429)",
+            "failed",
+            "seconds",
+            "registrations/s",
+            "signed in",
+        ],
+        &rows,
+    ));
+    let kept = signups::median_kept_mib(runs);
+    let _ = writeln!(
+        out,
+        "\nIssue 17's bound, RSS after the burst within {} MiB of where it started: median \
+         {kept:+.1} MiB, {}.\n",
+        signups::RETURN_BOUND_MIB,
+        verdict(Some(
+            runs.iter().all(|r| r.failures == 0) && kept <= signups::RETURN_BOUND_MIB
+        ))
+    );
+    if let Some(error) = runs.iter().find_map(|r| r.first_error.as_ref()) {
+        let _ = writeln!(out, "First failure: `{error}`\n");
+    }
     out
 }
 

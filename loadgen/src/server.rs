@@ -48,6 +48,8 @@ pub struct Server {
     bin: Option<PathBuf>,
     db_url: String,
     log: PathBuf,
+    /// Variables of [`BENCH_ENV`] left at the server's default on this start.
+    defaults: Vec<&'static str>,
 }
 
 impl Server {
@@ -60,6 +62,7 @@ impl Server {
             bin: None,
             db_url: String::new(),
             log: PathBuf::new(),
+            defaults: Vec::new(),
         }
     }
 
@@ -73,6 +76,7 @@ impl Server {
             bin: Some(bin.to_owned()),
             db_url: format!("sqlite:{}", db.display()),
             log: log.to_owned(),
+            defaults: Vec::new(),
         };
         server.spawn().await?;
         Ok(server)
@@ -97,11 +101,13 @@ impl Server {
     }
 
     /// Stops the server and starts it again on the same database (clean memory, same
-    /// users and sessions); a no-op for an external server.
-    pub async fn restart(&mut self) -> anyhow::Result<()> {
+    /// users and sessions), with these variables of [`BENCH_ENV`] left unset so that the
+    /// server's own default for those limits applies; a no-op for an external server.
+    pub async fn restart_with_defaults(&mut self, defaults: &[&'static str]) -> anyhow::Result<()> {
         if self.bin.is_none() {
             return Ok(());
         }
+        self.defaults = defaults.to_vec();
         self.stop().await;
         self.addr = free_port()?;
         self.spawn().await
@@ -136,13 +142,13 @@ impl Server {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
-        let child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        command
             .arg("--database-url")
             .arg(&self.db_url)
             .arg("--addr")
             .arg(self.addr.to_string())
             .args(BENCH_FLAGS)
-            .envs(BENCH_ENV)
             .env(
                 "RUST_LOG",
                 std::env::var("KNOCK_BENCH_LOG").unwrap_or_else(|_| "info".into()),
@@ -150,7 +156,16 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        for (key, value) in BENCH_ENV {
+            if self.defaults.contains(&key) {
+                // Not inherited from this process either: the server's default applies.
+                command.env_remove(key);
+            } else {
+                command.env(key, value);
+            }
+        }
+        let child = command
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         self.pid = child.id();

@@ -68,6 +68,9 @@ struct Bus {
     node: Arc<str>,
     outgoing: mpsc::Sender<Publish>,
     barriers: Barriers,
+    /// The publisher's connection, multiplexed: shared with what else the nodes keep in
+    /// Redis (the login counters).
+    connection: redis::aio::ConnectionManager,
 }
 
 /// One event to publish; `receivers` learns how many subscribers Redis delivered it to.
@@ -191,18 +194,24 @@ impl Fanout {
             .map_err(connect_error)?;
         let node: Arc<str> = uuid::Uuid::new_v4().to_string().into();
         let (outgoing, queue) = mpsc::channel(PUBLISH_QUEUE);
-        tokio::spawn(publish_loop(publisher, queue));
         let bus = Bus {
             node,
             outgoing,
             barriers: Barriers::default(),
+            connection: publisher.clone(),
         };
+        tokio::spawn(publish_loop(publisher, queue));
         tokio::spawn(subscribe_loop(client, bus.clone(), hub.clone(), access));
         tracing::info!(node = %bus.node, "fan-out through Redis");
         Ok(Self {
             hub,
             bus: Some(bus),
         })
+    }
+
+    /// The Redis connection, when nodes share one.
+    pub(crate) fn redis(&self) -> Option<redis::aio::ConnectionManager> {
+        self.bus.as_ref().map(|bus| bus.connection.clone())
     }
 
     pub(crate) fn hub(&self) -> &Arc<Hub> {

@@ -187,9 +187,10 @@ async fn security_headers(
 async fn check_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|origin| origin_allowed(origin, headers, &state.allowed_origins));
+        let own_scheme = own_scheme(headers, state.config.trusted_proxies, state.config.hsts);
+        let allowed = origin.to_str().is_ok_and(|origin| {
+            origin_allowed(origin, headers, own_scheme, &state.allowed_origins)
+        });
         if !allowed {
             tracing::info!(origin = ?origin, path = %request.uri().path(), "refused origin");
             return ServiceError::ForbiddenOrigin.into_response();
@@ -198,7 +199,25 @@ async fn check_origin(State(state): State<AppState>, request: Request, next: Nex
     next.run(request).await
 }
 
-fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
+/// The scheme browsers reach this server with: what the trusted proxy in front says in
+/// `X-Forwarded-Proto`, else `https` when the server was told it is reached over TLS
+/// (`--hsts`), else `http` (Knock itself speaks plain HTTP).
+fn own_scheme(headers: &HeaderMap, trusted_proxies: usize, hsts: bool) -> &str {
+    let forwarded = headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .map(str::trim)
+        .filter(|_| trusted_proxies > 0);
+    match forwarded {
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => "http",
+        _ if hsts => "https",
+        _ => "http",
+    }
+}
+
+fn origin_allowed(origin: &str, headers: &HeaderMap, own_scheme: &str, allowed: &[String]) -> bool {
     let origin = origin.trim_end_matches('/');
     // The allow-list is lower case (`Config::normalized_origins`).
     if allowed
@@ -207,12 +226,16 @@ fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool
     {
         return true;
     }
-    // The server's own origin: scheme://host[:port] where host[:port] is the Host header.
+    // The server's own origin: its scheme, and the Host header as host[:port].
     let own_host = headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    matches!((own_host, origin_host), (Some(own), Some(host)) if own.eq_ignore_ascii_case(host))
+    match (own_host, origin.split_once("://")) {
+        (Some(own), Some((scheme, host))) => {
+            scheme.eq_ignore_ascii_case(own_scheme) && own.eq_ignore_ascii_case(host)
+        }
+        _ => false,
+    }
 }
 
 /// The page shell: the site root's index.html (precompressed like the other files) when
@@ -546,27 +569,44 @@ mod tests {
 
     #[test]
     fn own_origin_is_always_allowed() {
-        assert!(origin_allowed(
-            "http://127.0.0.1:3000",
-            &host("127.0.0.1:3000"),
-            &[]
-        ));
+        let plain = |origin: &str, host_header: &str| {
+            origin_allowed(origin, &host(host_header), "http", &[])
+        };
+        assert!(plain("http://127.0.0.1:3000", "127.0.0.1:3000"));
+        assert!(plain("HTTP://Chat.Example", "chat.example"));
+        assert!(!plain("http://evil.example", "127.0.0.1:3000"));
+        assert!(!plain("http://127.0.0.1:3001", "127.0.0.1:3000"));
+        assert!(!plain("null", "127.0.0.1:3000"));
+        // The scheme counts: a page on the plain-HTTP twin of a TLS site is not the site.
+        assert!(!plain("https://chat.example", "chat.example"));
         assert!(origin_allowed(
             "https://chat.example",
             &host("chat.example"),
+            "https",
             &[]
         ));
         assert!(!origin_allowed(
-            "http://evil.example",
-            &host("127.0.0.1:3000"),
+            "http://chat.example",
+            &host("chat.example"),
+            "https",
             &[]
         ));
-        assert!(!origin_allowed(
-            "http://127.0.0.1:3001",
-            &host("127.0.0.1:3000"),
-            &[]
-        ));
-        assert!(!origin_allowed("null", &host("127.0.0.1:3000"), &[]));
+    }
+
+    #[test]
+    fn the_own_scheme_comes_from_a_trusted_proxy_or_the_hsts_flag() {
+        let mut headers = host("chat.example");
+        assert_eq!(own_scheme(&headers, 0, false), "http");
+        assert_eq!(own_scheme(&headers, 0, true), "https");
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert_eq!(
+            own_scheme(&headers, 0, false),
+            "http",
+            "a client's word is not taken"
+        );
+        assert_eq!(own_scheme(&headers, 1, false), "https");
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        assert_eq!(own_scheme(&headers, 1, true), "http");
     }
 
     #[test]
@@ -592,26 +632,11 @@ mod tests {
     #[test]
     fn configured_origins_are_allowed() {
         let allowed = vec!["https://chat.example.com".to_owned()];
-        assert!(origin_allowed(
-            "https://chat.example.com",
-            &host("api:3000"),
-            &allowed
-        ));
-        assert!(origin_allowed(
-            "https://chat.example.com/",
-            &host("api:3000"),
-            &allowed
-        ));
-        assert!(!origin_allowed(
-            "http://chat.example.com",
-            &host("api:3000"),
-            &allowed
-        ));
+        let listed = |origin: &str| origin_allowed(origin, &host("api:3000"), "http", &allowed);
+        assert!(listed("https://chat.example.com"));
+        assert!(listed("https://chat.example.com/"));
+        assert!(!listed("http://chat.example.com"));
         // Host names are case-insensitive; browsers send them lower case, people may not.
-        assert!(origin_allowed(
-            "https://Chat.Example.com",
-            &host("api:3000"),
-            &allowed
-        ));
+        assert!(listed("https://Chat.Example.com"));
     }
 }

@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod gateway;
 pub(crate) mod http;
 mod listen;
+mod login_counters;
 pub mod metrics;
 pub mod service;
 pub mod storage;
@@ -101,6 +102,10 @@ pub async fn run(
     .with_action_rates(config.action_rates())
     .with_caps(config.max_waiting_per_room, config.max_rooms_per_user)
     .with_register_rate(config.register_rate());
+    let limits = match fanout.redis() {
+        Some(redis) => limits.with_shared_login_counters(redis),
+        None => limits,
+    };
     let accounts = service::AccountPolicy::new(
         config.hashing_threads(),
         config.max_hashing_waiting,

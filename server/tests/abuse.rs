@@ -624,3 +624,48 @@ async fn a_flood_of_registrations_is_refused_quickly_and_loses_nothing() {
         assert_eq!(login == 200, created.contains(&i), "flood{i}: {login}");
     }
 }
+
+#[tokio::test]
+async fn a_client_that_asks_for_history_and_reads_nothing_is_cut_off_by_bytes() {
+    // 100 messages of 4,000 control characters, each sent escaped as six bytes: one
+    // history page is 2.4 MB. Fewer frames than the 512 a queue holds must still be cut
+    // off when their bytes pass the queue's bound (16 MiB).
+    let server = TestServer::start_with(&NO_RATE_LIMITS).await;
+    let mut alice = server.user("alice").await;
+    let room = alice.create_room("Noise").await;
+    let noise = "\u{1}".repeat(4_000);
+    for seq in 1..=100 {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": noise}))
+            .await;
+        assert_eq!(alice.expect("message").await["seq"], seq);
+    }
+    let mut greedy = server.socket(&alice.token).await;
+    let pages = 100;
+    for _ in 0..pages {
+        greedy
+            .send(json!({"action": "getHistory", "roomId": room, "limit": 100}))
+            .await;
+    }
+    // Reads nothing while the server answers (ten pages fill the queue's bytes and the
+    // network's buffers; all 100 would be 240 MB held for it).
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let mut got = 0;
+    let ended = loop {
+        match greedy.next_or_end().await {
+            Ok(frame) if frame["action"] == "history" => got += 1,
+            Ok(_) => {}
+            Err(ended) => break ended,
+        }
+    };
+    assert!(
+        matches!(ended, Ended::Closed(Some(4429)) | Ended::Dropped),
+        "{ended:?}"
+    );
+    assert!(got < pages, "cut off after {got} of {pages} pages");
+    // The server goes on for everyone else.
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "still here"}))
+        .await;
+    assert_eq!(alice.expect("message").await["seq"], 101);
+}

@@ -78,11 +78,16 @@ struct Cluster {
 
 impl Cluster {
     async fn start(size: usize) -> Self {
+        Self::start_with(size, &[]).await
+    }
+
+    async fn start_with(size: usize, extra_args: &[&str]) -> Self {
         let database = PostgresDatabase::create().await;
         let redis = Redis::start();
         let redis_url = redis.url();
         let mut args = vec!["--redis-url", &redis_url];
         args.extend(common::NO_RATE_LIMITS);
+        args.extend(extra_args);
         let mut nodes = Vec::new();
         for _ in 0..size {
             nodes.push(TestServer::start_on(Some(&database.url), &args).await);
@@ -722,5 +727,46 @@ async fn a_ban_and_an_approval_at_once_on_two_nodes_leave_the_user_banned() {
         )
         .await;
         assert_eq!(again.last().unwrap()["code"], "banned", "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_are_counted_across_nodes() {
+    let cluster = Cluster::start_with(2, &["--login-failures", "3"]).await;
+    let [one, two] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    one.register("alice").await;
+    let login = |node: &TestServer, password: &str| {
+        let request = reqwest::Client::new()
+            .post(node.url("/api/login"))
+            .json(&json!({"username": "alice", "password": password}));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (
+                status,
+                body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    };
+    // Three guesses spread over two nodes use up the one allowance.
+    for node in [one, two, one] {
+        assert_eq!(
+            login(node, "wrong guess").await,
+            (401, "invalid_credentials".to_owned())
+        );
+    }
+    for node in [two, one] {
+        assert_eq!(
+            login(node, "wrong guess").await,
+            (429, "login_locked".to_owned())
+        );
+        assert_eq!(
+            login(node, "correct horse battery").await,
+            (429, "login_locked".to_owned()),
+            "locked on every node, the right password unchecked"
+        );
     }
 }

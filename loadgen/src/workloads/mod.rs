@@ -1,9 +1,11 @@
-//! The five workloads of issue 5, each a function of an [`Env`] and a [`Scale`].
+//! The five workloads of issue 5 and the sign-ups of issue 17, each a function of an
+//! [`Env`] and a [`Scale`].
 
 pub mod connect;
 pub mod fanout;
 pub mod floor;
 pub mod idle;
+pub mod signups;
 pub mod slow;
 pub mod throughput;
 
@@ -47,6 +49,13 @@ pub struct Scale {
     pub slow_message_size: usize,
     /// Kernel receive buffer of the slow socket.
     pub slow_recv_buffer: u32,
+    /// Accounts registered in one sign-up burst, and how many requests are in flight.
+    pub signups: usize,
+    pub signups_in_flight: usize,
+    /// Seconds the server is left idle after the burst before its RSS is read again.
+    pub signups_idle_secs: f64,
+    /// Accounts of the burst that then sign in (and authenticate a socket).
+    pub signups_sign_ins: usize,
 }
 
 impl Scale {
@@ -81,6 +90,10 @@ impl Scale {
             slow_secs: 20.0,
             slow_message_size: 4_000,
             slow_recv_buffer: 4_096,
+            signups: 1_000,
+            signups_in_flight: 300,
+            signups_idle_secs: 5.0,
+            signups_sign_ins: 20,
         }
     }
 
@@ -107,6 +120,10 @@ impl Scale {
             slow_secs: 2.0,
             slow_message_size: 1_000,
             slow_recv_buffer: 4_096,
+            signups: 12,
+            signups_in_flight: 6,
+            signups_idle_secs: 0.5,
+            signups_sign_ins: 3,
         }
     }
 
@@ -154,8 +171,17 @@ impl Env {
 
     /// Starts the server afresh (when this tool started it) and lets it settle.
     pub async fn fresh_server(&mut self) -> anyhow::Result<()> {
+        self.fresh_server_with_defaults(&[]).await
+    }
+
+    /// Like [`Env::fresh_server`], with these limits of [`crate::server::BENCH_ENV`] left
+    /// at the server's default.
+    pub async fn fresh_server_with_defaults(
+        &mut self,
+        defaults: &[&'static str],
+    ) -> anyhow::Result<()> {
         if self.server.can_restart() {
-            self.server.restart().await?;
+            self.server.restart_with_defaults(defaults).await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         Ok(())

@@ -180,14 +180,19 @@ async fn read_to_close(ws: &mut Ws) -> (bool, Option<u16>, u64) {
     }
 }
 
-/// Samples server RSS every 200 ms in the background.
-struct Sampler {
+/// Samples server RSS in the background, as (seconds, MiB).
+pub(super) struct Sampler {
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<Vec<(f64, f64)>>,
 }
 
 impl Sampler {
+    /// Every 200 ms.
     fn start(pid: Option<u32>) -> Self {
+        Self::every(pid, Duration::from_millis(200))
+    }
+
+    pub(super) fn every(pid: Option<u32>, period: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let task = tokio::spawn(async move {
@@ -197,14 +202,14 @@ impl Sampler {
                 if let Some(kib) = pid.and_then(crate::util::rss_kib) {
                     samples.push((start.elapsed().as_secs_f64(), crate::util::f(kib) / 1024.0));
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(period).await;
             }
             samples
         });
         Self { stop, task }
     }
 
-    async fn stop(self) -> Vec<(f64, f64)> {
+    pub(super) async fn stop(self) -> Vec<(f64, f64)> {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.unwrap_or_default()
     }

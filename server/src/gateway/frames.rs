@@ -38,6 +38,16 @@ impl Outbound {
     pub(crate) fn message(message: &ServerMessage) -> Self {
         Self::Frame(message.to_json().into())
     }
+
+    /// The bytes this holds for a socket's queue: its frame's length (a catch-up writes
+    /// from storage as it goes and holds nothing).
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Self::Frame(frame) => frame.len(),
+            Self::Chat(chat) => chat.frame.len(),
+            Self::CatchUp { .. } | Self::Resync => 0,
+        }
+    }
 }
 
 /// Why the server closes a socket.

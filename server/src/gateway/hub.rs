@@ -27,6 +27,10 @@ use crate::metrics;
 
 /// Frames waiting for one socket.
 pub(crate) const QUEUE_CAPACITY: usize = 512;
+/// Bytes of frames waiting for one socket: room for many of the largest history pages
+/// (100 messages of 4,000 characters, each up to six bytes escaped: 2.4 MB), a bound on
+/// what a client that reads nothing can make the server hold.
+pub(crate) const QUEUE_BYTES: usize = 16 << 20;
 
 struct Connection {
     user_id: UserId,
@@ -84,7 +88,7 @@ impl Hub {
     /// hashes to `session`.
     pub fn register(&self, user_id: &UserId, session: &str) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let (sender, queue, close) = mailbox::mailbox(QUEUE_CAPACITY);
+        let (sender, queue, close) = mailbox::mailbox(QUEUE_CAPACITY, QUEUE_BYTES);
         let mut index = self.write();
         index.connections.insert(
             id,

@@ -71,6 +71,11 @@ enum WriteHalf<W> {
 struct State<W> {
     items: VecDeque<Outbound>,
     capacity: usize,
+    /// Bytes of the frames queued or being written by a write thread ([`Outbound::weight`]),
+    /// and how many may be: a client that asks for history pages and reads nothing holds
+    /// no more than that.
+    bytes: usize,
+    max_bytes: usize,
     close: Option<CloseReason>,
     /// The hub dropped its [`Sender`]: nothing more will be queued.
     sender_gone: bool,
@@ -90,12 +95,18 @@ impl<W> Shared<W> {
     }
 }
 
-/// Makes a mailbox for at most `capacity` queued items.
-pub(crate) fn mailbox<W>(capacity: usize) -> (Sender<W>, Queue<W>, CloseSignal<W>) {
+/// Makes a mailbox for at most `capacity` queued items of at most `max_bytes` together
+/// (one larger item is taken when nothing else is queued).
+pub(crate) fn mailbox<W>(
+    capacity: usize,
+    max_bytes: usize,
+) -> (Sender<W>, Queue<W>, CloseSignal<W>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
             capacity,
+            bytes: 0,
+            max_bytes,
             close: None,
             sender_gone: false,
             queue_gone: false,
@@ -125,9 +136,13 @@ impl<W> Sender<W> {
         if state.queue_gone {
             return Err(SendError::Closed);
         }
-        if state.items.len() >= state.capacity {
+        let weight = item.weight();
+        if state.items.len() >= state.capacity
+            || (state.bytes > 0 && state.bytes + weight > state.max_bytes)
+        {
             return Err(SendError::Full);
         }
+        state.bytes += weight;
         state.items.push_back(item);
         if state.scheduled {
             return Ok(None);
@@ -180,8 +195,9 @@ impl<W: DirectWrite> WriteJob<W> {
             let fed = batch.iter().take_while(|item| half.try_feed(item)).count();
             // Flushed even after a refused item: what was fed before it goes out now.
             let flushed = fed == 0 || half.try_flush();
-            batch.drain(..fed);
+            let fed_bytes: usize = batch.drain(..fed).map(|item| item.weight()).sum();
             state = shared.lock();
+            state.bytes = state.bytes.saturating_sub(fed_bytes);
             if state.queue_gone {
                 return;
             }
@@ -270,14 +286,15 @@ impl<W> Queue<W> {
 
     /// The next item, if one is queued.
     pub fn try_recv(&self) -> Option<Outbound> {
-        pop(&mut self.0.lock().items)
+        pop(&mut self.0.lock())
     }
 }
 
-fn pop(items: &mut VecDeque<Outbound>) -> Option<Outbound> {
-    let item = items.pop_front()?;
-    if items.is_empty() && items.capacity() > KEEP_SLOTS {
-        *items = VecDeque::new();
+fn pop<W>(state: &mut State<W>) -> Option<Outbound> {
+    let item = state.items.pop_front()?;
+    state.bytes = state.bytes.saturating_sub(item.weight());
+    if state.items.is_empty() && state.items.capacity() > KEEP_SLOTS {
+        state.items = VecDeque::new();
     }
     Some(item)
 }
@@ -287,6 +304,7 @@ impl<W> Drop for Queue<W> {
         let mut state = self.0.lock();
         state.queue_gone = true;
         state.items = VecDeque::new();
+        state.bytes = 0;
         state.write_half = WriteHalf::WithTask;
     }
 }
@@ -345,7 +363,7 @@ mod tests {
 
     #[tokio::test]
     async fn items_come_out_in_order_then_the_end_once_the_sender_goes() {
-        let (sender, queue, _close) = mailbox::<FakeSink>(4);
+        let (sender, queue, _close) = mailbox::<FakeSink>(4, usize::MAX);
         sender.try_send(frame("a")).unwrap();
         sender.try_send(frame("b")).unwrap();
         drop(sender);
@@ -356,7 +374,7 @@ mod tests {
 
     #[test]
     fn one_write_job_at_a_time_per_mailbox() {
-        let (sender, _queue, _close) = mailbox::<FakeSink>(4);
+        let (sender, _queue, _close) = mailbox::<FakeSink>(4, usize::MAX);
         let job = sender.try_send(frame("a")).unwrap();
         assert!(job.is_some());
         assert!(
@@ -369,19 +387,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_parked_write_half_is_written_to_in_order_without_the_task() {
-        let (sender, queue, _close) = mailbox(4);
+        let (sender, queue, _close) = mailbox(4, usize::MAX);
         queue.park(FakeSink::new()).map_err(|_| "parked").unwrap();
         let job = sender.try_send(frame("a")).unwrap().unwrap();
         sender.try_send(frame("b")).unwrap();
         job.run();
         assert!(!sender.0.lock().task_needed, "the task was not needed");
+        assert_eq!(
+            sender.0.lock().bytes,
+            0,
+            "what was written is no longer held"
+        );
         let half = queue.take_write_half().await.unwrap();
         assert_eq!(half.written, ["a", "b"]);
     }
 
     #[tokio::test]
     async fn what_the_write_half_refuses_is_left_to_the_task_with_what_follows() {
-        let (sender, queue, _close) = mailbox(4);
+        let (sender, queue, _close) = mailbox(4, usize::MAX);
         let mut half = FakeSink::new();
         half.refuse = Some("gap");
         queue.park(half).map_err(|_| "parked").unwrap();
@@ -392,12 +415,17 @@ mod tests {
         assert!(queue.woken().await);
         let half = queue.take_write_half().await.unwrap();
         assert_eq!(half.written, ["a"]);
+        assert_eq!(
+            sender.0.lock().bytes,
+            "gapb".len(),
+            "what waits is still held"
+        );
         assert_eq!(texts(&queue), ["gap", "b"]);
     }
 
     #[tokio::test]
     async fn an_unfinished_flush_wakes_the_task() {
-        let (sender, queue, _close) = mailbox(4);
+        let (sender, queue, _close) = mailbox(4, usize::MAX);
         let mut half = FakeSink::new();
         half.flushes = false;
         queue.park(half).map_err(|_| "parked").unwrap();
@@ -438,7 +466,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_task_gets_the_write_half_back_once_a_write_thread_is_done_with_it() {
-        let (sender, queue, _close) = mailbox(4);
+        let (sender, queue, _close) = mailbox(4, usize::MAX);
         let caught = catch_a_thread_writing_a(&sender, &queue);
         // The thread writes outside the lock: queueing does not wait for it.
         assert!(
@@ -459,7 +487,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_thread_writes_what_was_queued_while_it_wrote() {
-        let (sender, queue, _close) = mailbox(4);
+        let (sender, queue, _close) = mailbox(4, usize::MAX);
         let caught = catch_a_thread_writing_a(&sender, &queue);
         sender.try_send(frame("b")).unwrap();
         caught.release.send(()).unwrap();
@@ -472,7 +500,7 @@ mod tests {
 
     #[test]
     fn while_the_task_holds_the_write_half_items_wait_for_it() {
-        let (sender, queue, _close) = mailbox(4);
+        let (sender, queue, _close) = mailbox(4, usize::MAX);
         sender.try_send(frame("a")).unwrap().unwrap().run();
         let half = FakeSink::new();
         let half = queue.park(half).expect_err("refused: an item is queued");
@@ -482,7 +510,7 @@ mod tests {
 
     #[test]
     fn full_and_closed() {
-        let (sender, queue, _close) = mailbox::<FakeSink>(2);
+        let (sender, queue, _close) = mailbox::<FakeSink>(2, usize::MAX);
         sender.try_send(frame("a")).unwrap();
         sender.try_send(frame("b")).unwrap();
         assert!(matches!(sender.try_send(frame("c")), Err(SendError::Full)));
@@ -494,8 +522,25 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_is_bounded_in_bytes_too() {
+        let (sender, queue, _close) = mailbox::<FakeSink>(100, 10);
+        // One item larger than the bound is taken when nothing else waits.
+        sender.try_send(frame("twelve bytes")).unwrap();
+        assert!(matches!(sender.try_send(frame("a")), Err(SendError::Full)));
+        queue.try_recv().unwrap();
+        sender.try_send(frame("six b.")).unwrap();
+        sender.try_send(frame("four")).unwrap();
+        assert!(
+            matches!(sender.try_send(frame("x")), Err(SendError::Full)),
+            "10 of 10"
+        );
+        queue.try_recv().unwrap();
+        sender.try_send(frame("x")).unwrap();
+    }
+
+    #[test]
     fn a_drained_burst_gives_its_memory_back() {
-        let (sender, queue, _close) = mailbox::<FakeSink>(512);
+        let (sender, queue, _close) = mailbox::<FakeSink>(512, usize::MAX);
         for i in 0..100 {
             sender.try_send(frame(&i.to_string())).unwrap();
         }
@@ -505,7 +550,7 @@ mod tests {
 
     #[tokio::test]
     async fn close_wakes_every_watcher() {
-        let (sender, _queue, close) = mailbox::<FakeSink>(4);
+        let (sender, _queue, close) = mailbox::<FakeSink>(4, usize::MAX);
         let watchers: Vec<_> = (0..2)
             .map(|_| {
                 let close = close.clone();
@@ -526,7 +571,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_sender_counts_as_a_close_without_reason() {
-        let (sender, _queue, close) = mailbox::<FakeSink>(4);
+        let (sender, _queue, close) = mailbox::<FakeSink>(4, usize::MAX);
         drop(sender);
         close.changed().await;
         assert_eq!(close.reason(), None);

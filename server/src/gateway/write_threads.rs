@@ -82,7 +82,7 @@ mod tests {
         let (flush_sender, flushes) = mpsc::channel();
         let mailboxes: Vec<_> = (0..5)
             .map(|id| {
-                let (sender, queue, close) = mailbox(4);
+                let (sender, queue, close) = mailbox(4, usize::MAX);
                 let mut half = FakeSink::new();
                 half.on_flush = Some((id, flush_sender.clone()));
                 queue.park(half).map_err(|_| "parked").unwrap();

@@ -9,7 +9,13 @@ use knock_protocol::{
 };
 
 use super::{Service, SocketSession, now_ms, sessions::Caller};
-use crate::{auth, domain, error::ServiceError, metrics, storage::Credential};
+use crate::{
+    auth, domain,
+    error::ServiceError,
+    login_counters::{Counter, LoginCounters},
+    metrics,
+    storage::Credential,
+};
 
 impl Service {
     pub(crate) async fn register(
@@ -193,31 +199,27 @@ impl Service {
         password: String,
         address: Option<IpAddr>,
     ) -> Result<Credential, ServiceError> {
-        let account = user_id.map(|user| (user.clone(), address));
-        self.reserve_login(account.as_ref(), address)?;
+        let account = user_id.map(|user| LoginCounters::account_key(user, address));
+        let address = address.map(LoginCounters::address_key);
+        self.reserve_login(account.as_deref(), address.as_deref())
+            .await?;
+        let logins = &self.limits.logins;
         let checked = self.verify(user_id, password).await;
-        match checked {
-            Ok(Some(credential)) => {
-                if let Some(account) = &account {
-                    self.limits.logins_by_account.clear(account);
+        if !matches!(checked, Ok(None)) {
+            // Signed in, or not checked (the server was busy or failed): the attempt does
+            // not count; a success clears the account's failures.
+            if let Some(account) = &account {
+                if checked.is_ok() {
+                    logins.clear(Counter::Account, account).await;
+                } else {
+                    logins.give_back(Counter::Account, account).await;
                 }
-                if let Some(address) = address {
-                    self.limits.logins_by_address.give_back(&address);
-                }
-                Ok(credential)
             }
-            Ok(None) => Err(ServiceError::InvalidCredentials),
-            Err(error) => {
-                // Not checked (the server was busy or failed): the attempt is not counted.
-                if let Some(account) = &account {
-                    self.limits.logins_by_account.give_back(account);
-                }
-                if let Some(address) = address {
-                    self.limits.logins_by_address.give_back(&address);
-                }
-                Err(error)
+            if let Some(address) = &address {
+                logins.give_back(Counter::Address, address).await;
             }
         }
+        checked?.ok_or(ServiceError::InvalidCredentials)
     }
 
     async fn verify(
@@ -253,14 +255,15 @@ impl Service {
 
     /// Takes one login attempt from the account's (at this address) and the address's
     /// allowances, or refuses with how long the lock lasts.
-    fn reserve_login(
+    async fn reserve_login(
         &self,
-        account: Option<&(UserId, Option<IpAddr>)>,
-        address: Option<IpAddr>,
+        account: Option<&str>,
+        address: Option<&str>,
     ) -> Result<(), ServiceError> {
         let now = now_ms();
+        let logins = &self.limits.logins;
         let locked = |account: bool, left_ms: i64| {
-            tracing::warn!(?address, account, "login throttled");
+            tracing::warn!(address, account, "login throttled");
             metrics::refused(metrics::Refusal::login(account));
             ServiceError::LoginLocked {
                 account,
@@ -268,16 +271,16 @@ impl Service {
             }
         };
         if let Some(account) = account {
-            self.limits
-                .logins_by_account
-                .try_reserve(account, now)
+            logins
+                .try_reserve(Counter::Account, account, now)
+                .await
                 .map_err(|left_ms| locked(true, left_ms))?;
         }
         if let Some(address) = address
-            && let Err(left_ms) = self.limits.logins_by_address.try_reserve(&address, now)
+            && let Err(left_ms) = logins.try_reserve(Counter::Address, address, now).await
         {
             if let Some(account) = account {
-                self.limits.logins_by_account.give_back(account);
+                logins.give_back(Counter::Account, account).await;
             }
             return Err(locked(false, left_ms));
         }

@@ -36,9 +36,10 @@ use crate::{
     error::ServiceError,
     fanout::Fanout,
     gateway::{ConnId, Hub, Outbound},
+    login_counters::LoginCounters,
     metrics::{self, Refusal},
     storage::Storage,
-    throttle::{FailureLimiter, KeyedLimiter, Rate},
+    throttle::{KeyedLimiter, Rate},
 };
 
 /// Tries of a membership action whose write keeps losing to another node's.
@@ -71,8 +72,7 @@ pub struct Limits {
     messages: KeyedLimiter<UserId>,
     /// Failed logins per account and client address: a stranger's guesses lock the
     /// account from the stranger's address, not from its owner's.
-    logins_by_account: FailureLimiter<(UserId, Option<IpAddr>)>,
-    logins_by_address: FailureLimiter<IpAddr>,
+    logins: LoginCounters,
     /// Unknown addresses (behind a proxy that did not say) share one allowance.
     previews: KeyedLimiter<Option<IpAddr>>,
     /// How long a rejected user waits before knocking again.
@@ -124,8 +124,8 @@ impl Limits {
             knock_cooldown_ms: i64::try_from(knock_cooldown_secs.saturating_mul(1_000))
                 .unwrap_or(i64::MAX),
             messages: KeyedLimiter::new(message_rate),
-            logins_by_account: FailureLimiter::new(login_failures, LOGIN_WINDOW_MS),
-            logins_by_address: FailureLimiter::new(
+            logins: LoginCounters::new(
+                login_failures,
                 login_failures.saturating_mul(10),
                 LOGIN_WINDOW_MS,
             ),
@@ -138,6 +138,13 @@ impl Limits {
             registrations: KeyedLimiter::new(REGISTER_RATE),
             exports: KeyedLimiter::new(EXPORT_RATE),
         }
+    }
+
+    /// Failed logins counted in Redis, shared with every node that uses it.
+    #[must_use]
+    pub fn with_shared_login_counters(mut self, redis: redis::aio::ConnectionManager) -> Self {
+        self.logins = self.logins.shared(redis);
+        self
     }
 
     /// This many registrations per client address instead of the default.

@@ -150,7 +150,8 @@ pub struct Config {
     pub(crate) knock_cooldown_secs: u64,
 
     /// Passwords hashed at once (sign-ups, sign-ins, password changes), each on a thread
-    /// of its own with 19 MiB of memory; 0, the default, is one per core.
+    /// of its own with 19 MiB of memory it keeps; 0, the default, is one per core but at
+    /// most two (docs/benchmarks.md, "Password hashing": each thread's 19 MiB stays).
     #[arg(long, env = "KNOCK_MAX_HASHING", default_value_t = 0)]
     pub(crate) max_hashing: usize,
 
@@ -214,10 +215,12 @@ impl Config {
         }
     }
 
-    /// Hashing threads: `--max-hashing`, or one per core.
+    /// Hashing threads: `--max-hashing`, or one per core up to [`DEFAULT_MAX_HASHING`].
     pub(crate) fn hashing_threads(&self) -> usize {
         match self.max_hashing {
-            0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            0 => std::thread::available_parallelism()
+                .map_or(DEFAULT_MAX_HASHING, std::num::NonZero::get)
+                .min(DEFAULT_MAX_HASHING),
             threads => threads,
         }
     }
@@ -288,6 +291,12 @@ pub(crate) fn redact_url(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// Hashing threads by default, however many cores: each keeps its 19 MiB for good, and
+/// issue 17 bounds what a burst of sign-ups leaves behind to 64 MiB (two threads: +48 MiB
+/// measured in docs/benchmarks.md; four: +86 MiB). Two threads sign up 50 to 80 users a
+/// second.
+const DEFAULT_MAX_HASHING: usize = 2;
 
 /// The process's soft limit on open files (`RLIMIT_NOFILE`).
 fn open_file_limit() -> usize {

@@ -95,12 +95,10 @@ fn compute(
 }
 
 /// A hash to verify against when the username is unknown, so that a login for an unknown
-/// user costs as much time as one with a wrong password.
-pub(crate) fn decoy_hash() -> &'static str {
+/// user costs as much time as one with a wrong password; made once, in `memory`.
+fn decoy_hash(memory: &mut Vec<Block>) -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        hash_password("decoy password", &mut Vec::new()).expect("argon2 hashes a constant")
-    })
+    DECOY.get_or_init(|| hash_password("decoy password", memory).expect("argon2 hashes a constant"))
 }
 
 /// All hashing threads are busy and the queue is full: the caller should try again in a
@@ -181,10 +179,22 @@ impl HashingPool {
             .await
     }
 
-    /// Whether `password` matches `stored`.
-    pub(crate) async fn verify(&self, password: String, stored: String) -> Result<bool, Busy> {
-        self.run(move |memory| verify_password(&password, &stored, memory))
-            .await
+    /// Whether `password` matches `stored`; with none (an unknown user), it is checked
+    /// against a decoy, as long, and never matches.
+    pub(crate) async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, Busy> {
+        self.run(move |memory| {
+            if let Some(stored) = stored {
+                verify_password(&password, &stored, memory)
+            } else {
+                let _ = verify_password(&password, decoy_hash(memory), memory);
+                false
+            }
+        })
+        .await
     }
 }
 

@@ -117,8 +117,15 @@ pub async fn run(
         unauthenticated: Arc::new(throttle::KeyedSlots::new(
             config.max_unauthenticated_per_address,
         )),
-        service: Service::new(storage, access, fanout, messages, memberships, limits)
-            .with_accounts(accounts),
+        service: Service::new(
+            storage,
+            access,
+            fanout,
+            messages,
+            memberships,
+            limits,
+            accounts,
+        ),
         config: Arc::new(config),
     };
     let addr = state.config.addr;

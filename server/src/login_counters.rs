@@ -3,7 +3,7 @@
 //! spreading guesses over the nodes gets one allowance, not one per node; without it, or
 //! while Redis cannot be reached, each node counts in its own memory (`throttle.rs`).
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::LazyLock};
 
 use knock_protocol::UserId;
 use redis::aio::ConnectionManager;
@@ -18,6 +18,10 @@ pub(crate) enum Counter {
     /// One client address, for any accounts.
     Address,
 }
+
+/// The scripts, each hashed once (Redis runs them by their SHA-1).
+static RESERVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RESERVE));
+static GIVE_BACK_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(GIVE_BACK));
 
 /// Takes one from the counter at `KEYS[1]` unless `ARGV[1]` are taken already; the window
 /// (`ARGV[2]` ms) starts at the first. Returns `{1, 0}` when taken, `{0, ms left}` when
@@ -101,7 +105,7 @@ impl LoginCounters {
                 Counter::Account => self.account_max,
                 Counter::Address => self.address_max,
             };
-            let reserved: redis::RedisResult<(i64, i64)> = redis::Script::new(RESERVE)
+            let reserved: redis::RedisResult<(i64, i64)> = RESERVE_SCRIPT
                 .key(key)
                 .arg(max)
                 .arg(self.window_ms)
@@ -121,7 +125,7 @@ impl LoginCounters {
     /// Returns an attempt that did not fail (or was not checked).
     pub(crate) async fn give_back(&self, counter: Counter, key: &str) {
         if let Some(redis) = &self.shared {
-            let given: redis::RedisResult<i64> = redis::Script::new(GIVE_BACK)
+            let given: redis::RedisResult<i64> = GIVE_BACK_SCRIPT
                 .key(key)
                 .invoke_async(&mut redis.clone())
                 .await;

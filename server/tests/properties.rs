@@ -37,7 +37,9 @@ use knock_server::{
     error::ServiceError,
     fanout::Fanout,
     gateway::{Hub, Outbound, SocketQueue as Queue},
-    service::{ActionRates, Limits, Service, SocketSession},
+    service::{
+        AccountPolicy, ActionRates, DEFAULT_SESSION_LIFETIME, Limits, Service, SocketSession,
+    },
     storage,
     throttle::Rate,
 };
@@ -85,6 +87,7 @@ async fn new_service(knock_cooldown_secs: u64) -> Service {
         messages,
         memberships,
         no_limits(knock_cooldown_secs),
+        AccountPolicy::new(1, 64, DEFAULT_SESSION_LIFETIME).expect("a hashing thread"),
     )
 }
 async fn add_user(service: &Service, name: &str) -> UserId {

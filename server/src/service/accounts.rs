@@ -231,10 +231,7 @@ impl Service {
             Some(user_id) => self.storage.credential(user_id).await?,
             None => None,
         };
-        let hash = stored.as_ref().map_or_else(
-            || auth::decoy_hash().to_owned(),
-            |c| c.password_hash.clone(),
-        );
+        let hash = stored.as_ref().map(|c| c.password_hash.clone());
         let matches = self
             .accounts
             .hashing

@@ -300,6 +300,7 @@ impl Service {
         messages: MessageBatcher,
         memberships: MembershipBatcher,
         limits: Limits,
+        accounts: AccountPolicy,
     ) -> Self {
         Self {
             storage,
@@ -309,19 +310,8 @@ impl Service {
             memberships,
             limits: Arc::new(limits),
             turns: Arc::default(),
-            accounts: Arc::new(
-                AccountPolicy::new(2, 64, DEFAULT_SESSION_LIFETIME)
-                    .expect("the system starts two password hashing threads"),
-            ),
+            accounts: Arc::new(accounts),
         }
-    }
-
-    /// This password hashing and these session lifetimes instead of the defaults (two
-    /// hashing threads).
-    #[must_use]
-    pub fn with_accounts(mut self, accounts: AccountPolicy) -> Self {
-        self.accounts = Arc::new(accounts);
-        self
     }
 
     pub fn hub(&self) -> &Arc<Hub> {

@@ -552,7 +552,11 @@ async fn register_from(
     name: &str,
     forwarded_for: Option<&str>,
 ) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
+    // One client for every request: making one per request (its TLS roots) would space
+    // a flood of requests out one after another.
+    static CLIENT: std::sync::LazyLock<reqwest::Client> =
+        std::sync::LazyLock::new(reqwest::Client::new);
+    let mut request = CLIENT
         .post(server.url("/api/register"))
         .json(&json!({"username": name, "password": "correct horse battery"}));
     if let Some(address) = forwarded_for {

@@ -14,6 +14,10 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const MAX_HISTORY_PAGE: u32 = 100;
 /// Page size when `getHistory` names no `limit`.
 pub const DEFAULT_HISTORY_PAGE: u32 = 50;
+/// Most messages of one room that a catch-up sends (after `resume`, or before a live
+/// message that follows a gap): a longer run is cut to its newest this many, after a
+/// `historyGap`.
+pub const MAX_CATCH_UP: u64 = 200;
 /// Most entries in one `resume`.
 pub const MAX_RESUME_ROOMS: usize = 1_000;
 /// Longest `clientMsgId`, in bytes.

@@ -148,6 +148,14 @@ pub enum ServerMessage {
         messages: Vec<ChatMessage>,
         has_more: bool,
     },
+    /// Before a catch-up that skips the older part of a long run of missed messages: those
+    /// with `after_seq < seq < before_seq` were not sent; `getHistory` with `beforeSeq`
+    /// pages them.
+    HistoryGap {
+        room_id: RoomId,
+        after_seq: u64,
+        before_seq: u64,
+    },
     Rooms {
         rooms: Vec<RoomSummary>,
     },

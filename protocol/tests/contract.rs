@@ -478,6 +478,11 @@ fn every_server_variant_round_trips() {
             messages: vec![sample_message()],
             has_more: true,
         },
+        ServerMessage::HistoryGap {
+            room_id: room("r"),
+            after_seq: 3,
+            before_seq: 801,
+        },
         ServerMessage::Rooms {
             rooms: vec![RoomSummary {
                 room_id: room("r"),

@@ -482,6 +482,13 @@ pub(crate) fn user_takes_a_room(rooms: usize, max: usize) -> Result<(), RuleErro
     }
 }
 
+/// Where a catch-up of the messages after `sent_up_to` through `newest` starts: from the
+/// first unless more than [`limits::MAX_CATCH_UP`] are missing, then from the newest that
+/// many, the older ones left for the client to page with `getHistory` (`historyGap`).
+pub(crate) fn catch_up_after(sent_up_to: u64, newest: u64) -> u64 {
+    sent_up_to.max(newest.saturating_sub(limits::MAX_CATCH_UP))
+}
+
 /// The rooms a `resume` catches up: at most [`limits::MAX_RESUME_ROOMS`] entries, each
 /// room once (from the smallest `afterSeq` it was named with, so nothing is skipped), in
 /// the order first named.
@@ -997,6 +1004,16 @@ mod tests {
         assert_eq!(history_page(Some(0)), 1);
         assert_eq!(history_page(Some(7)), 7);
         assert_eq!(history_page(Some(u32::MAX)), limits::MAX_HISTORY_PAGE);
+    }
+
+    #[test]
+    fn a_catch_up_sends_at_most_the_newest_few() {
+        let max = limits::MAX_CATCH_UP;
+        assert_eq!(catch_up_after(0, 0), 0);
+        assert_eq!(catch_up_after(5, 5 + max), 5, "exactly the cap: all of it");
+        assert_eq!(catch_up_after(5, 6 + max), 6);
+        assert_eq!(catch_up_after(0, 10_000), 10_000 - max);
+        assert_eq!(catch_up_after(9, 3), 9, "nothing newer: nothing to skip");
     }
 
     #[test]

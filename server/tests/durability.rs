@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Ended, NO_RATE_LIMITS, TestServer, room_with_member};
+use knock_protocol::limits::MAX_CATCH_UP;
 use serde_json::{Value, json};
 
 fn texts(messages: &Value) -> Vec<String> {
@@ -272,9 +273,7 @@ async fn kill_9_during_sustained_sending_loses_no_acknowledged_message() {
     assert_eq!(bob_seqs, (1..=last_seen).collect::<Vec<_>>());
     bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": last_seen}]}))
         .await;
-    for seq in last_seen + 1..=total as u64 {
-        assert_eq!(bob.expect("message").await["seq"], seq);
-    }
+    bob.expect_catch_up(&room, last_seen, total as u64).await;
     bob.expect_silence().await;
 }
 
@@ -286,7 +285,8 @@ async fn resume_while_messages_keep_arriving_has_no_gap_and_no_duplicate() {
     let room = room_with_member(&mut alice, &mut bob).await;
     let token = bob.token.clone();
     drop(bob);
-    // A long backlog, so that the replay takes a while...
+    // A long backlog, so that the replay takes a while (its newest `MAX_CATCH_UP`, after
+    // a `historyGap`)...
     let backlog = 1_500_u64;
     for i in 0..backlog {
         alice
@@ -302,19 +302,127 @@ async fn resume_while_messages_keep_arriving_has_no_gap_and_no_duplicate() {
     let mut bob = server.socket(&token).await;
     bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 0}]}))
         .await;
-    assert_eq!(bob.expect("message").await["seq"], 1, "the replay began");
+    let first = backlog - MAX_CATCH_UP + 1;
+    assert_eq!(bob.expect("historyGap").await["beforeSeq"], first);
+    assert_eq!(
+        bob.expect("message").await["seq"],
+        first,
+        "the replay began"
+    );
     let live = 100_u64;
     for i in 0..live {
         alice
             .send(json!({"action": "sendMessage", "roomId": room, "message": format!("new {i}")}))
             .await;
     }
-    for seq in 2..=backlog + live {
+    for seq in first + 1..=backlog + live {
         assert_eq!(
             bob.expect("message").await["seq"],
             seq,
             "in order, once each"
         );
     }
+    bob.expect_silence().await;
+}
+
+#[tokio::test]
+async fn a_long_absence_is_caught_up_from_its_newest_messages_and_the_rest_is_paged() {
+    let server = TestServer::start_with(&NO_RATE_LIMITS).await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut bob).await;
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "before"}))
+        .await;
+    alice.expect("message").await;
+    assert_eq!(bob.expect("message").await["seq"], 1);
+    let token = bob.token.clone();
+    drop(bob);
+    let total = 1 + 3 * MAX_CATCH_UP;
+    for i in 2..=total {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": format!("m{i}")}))
+            .await;
+    }
+    for _ in 2..=total {
+        alice.expect("message").await;
+    }
+
+    // The catch-up says what it skipped and sends the newest MAX_CATCH_UP...
+    let mut bob = server.socket(&token).await;
+    bob.send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 1}]}))
+        .await;
+    let first = bob.expect_catch_up(&room, 1, total).await;
+    bob.expect_silence().await;
+    // ...live messages follow it without filling the skipped part again...
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "live"}))
+        .await;
+    assert_eq!(bob.expect("message").await["seq"], total + 1);
+    bob.expect_silence().await;
+
+    // ...and the skipped part is there in history, page by page, every message once.
+    let mut before = first;
+    let mut paged = Vec::new();
+    loop {
+        bob.send(
+            json!({"action": "getHistory", "roomId": room, "beforeSeq": before, "limit": 100}),
+        )
+        .await;
+        let page = bob.expect("history").await;
+        let seqs: Vec<u64> = page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_u64().unwrap())
+            .collect();
+        before = seqs[0];
+        paged.splice(0..0, seqs);
+        if page["hasMore"] == false {
+            break;
+        }
+    }
+    assert_eq!(paged, (1..first).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_member_let_back_in_gets_at_most_a_catch_up_before_the_next_live_message() {
+    let server = TestServer::start_with(&NO_RATE_LIMITS).await;
+    let mut alice = server.user("alice").await;
+    let mut bob = server.user("bob").await;
+    let room = room_with_member(&mut alice, &mut bob).await;
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "hello"}))
+        .await;
+    alice.expect("message").await;
+    assert_eq!(bob.expect("message").await["seq"], 1);
+
+    // Bob is removed; a long conversation goes on without him, on the same socket.
+    alice
+        .send(json!({"action": "removeMember", "roomId": room, "targetUserId": bob.user_id}))
+        .await;
+    assert_eq!(alice.expect("memberChanged").await["status"], "removed");
+    assert_eq!(bob.expect("memberChanged").await["status"], "removed");
+    let said = 2 * MAX_CATCH_UP;
+    for i in 0..said {
+        alice
+            .send(json!({"action": "sendMessage", "roomId": room, "message": format!("m{i}")}))
+            .await;
+    }
+    for _ in 0..said {
+        alice.expect("message").await;
+    }
+    bob.expect_silence().await;
+
+    // Let back in, the next live message comes after the newest of what he missed, not
+    // after all of it.
+    common::admit(&mut alice, &mut bob, &room, &mut []).await;
+    alice
+        .send(json!({"action": "sendMessage", "roomId": room, "message": "welcome back"}))
+        .await;
+    alice.expect("message").await;
+    let live = 2 + said;
+    bob.expect_catch_up(&room, 1, live - 1).await;
+    assert_eq!(bob.expect("message").await["seq"], live);
     bob.expect_silence().await;
 }

@@ -55,6 +55,11 @@ impl ChatState {
                 messages,
                 has_more,
             } => self.on_history(room_id, messages, has_more),
+            ServerMessage::HistoryGap {
+                room_id,
+                after_seq,
+                before_seq,
+            } => self.on_history_gap(&room_id, after_seq, before_seq),
             ServerMessage::Rooms { rooms } => self.on_rooms(rooms),
             // Only the driver cares: it counts as a frame received.
             ServerMessage::Pong => Vec::new(),
@@ -136,6 +141,26 @@ impl ChatState {
         let room = self.room_mut(&room_id);
         room.timeline.apply_page(messages, has_more);
         self.errors.remove(&Slot::Room(room_id));
+        Vec::new()
+    }
+
+    /// A catch-up skipped the older part of what was missed: the timeline starts again
+    /// after it, and the reader pages back into it. A room not on screen counts what was
+    /// skipped as unread, as it would have counted the messages.
+    fn on_history_gap(
+        &mut self,
+        room_id: &RoomId,
+        after_seq: u64,
+        before_seq: u64,
+    ) -> Vec<Command> {
+        let viewing = self.viewing.as_ref() == Some(room_id);
+        let room = self.room_mut(room_id);
+        let skipped = room.timeline.skip_to(after_seq, before_seq);
+        if !viewing {
+            room.unread = room
+                .unread
+                .saturating_add(u32::try_from(skipped).unwrap_or(u32::MAX));
+        }
         Vec::new()
     }
 

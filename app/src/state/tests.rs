@@ -1535,3 +1535,73 @@ fn the_placeholder_of_a_deleted_account_reads_as_deleted_user() {
     // Only the exact placeholder, not a look-alike (none can be registered anyway).
     assert_eq!(display_name(&UserId::from("~deleted2")), "~deleted2");
 }
+
+#[test]
+fn a_long_absence_shows_the_newest_messages_and_pages_back_into_what_was_skipped() {
+    let mut s = alice_in_her_room();
+    s.apply(chat(1, "bob", "before the break"));
+    s.on_disconnected();
+    let commands = s.apply(ServerMessage::Authenticated {
+        user_id: user("alice"),
+    });
+    assert!(sent(&commands).contains(&ClientMessage::Resume {
+        rooms: vec![ResumeRoom {
+            room_id: room(),
+            after_seq: 1
+        }]
+    }));
+    // The server sends the newest of a long run, after saying what it skipped; the
+    // client asks for none of it by itself.
+    assert_eq!(
+        s.apply(ServerMessage::HistoryGap {
+            room_id: room(),
+            after_seq: 1,
+            before_seq: 801,
+        }),
+        NOTHING
+    );
+    for seq in 801..=1_000 {
+        assert_eq!(s.apply(chat(seq, "bob", "news")), NOTHING);
+    }
+    assert_eq!(seqs(&s), (801..=1_000).collect::<Vec<_>>());
+    // Scrolling up pages back from the first message shown.
+    let commands = s.load_older(&room());
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::GetHistory {
+            room_id: room(),
+            before_seq: Some(801),
+            limit: Some(PAGE_SIZE),
+        }]
+    );
+    s.apply(ServerMessage::History {
+        room_id: room(),
+        messages: (801 - u64::from(PAGE_SIZE)..801)
+            .map(|seq| match chat(seq, "bob", "older") {
+                ServerMessage::Message(m) => m,
+                _ => unreachable!(),
+            })
+            .collect(),
+        has_more: true,
+    });
+    assert_eq!(
+        seqs(&s),
+        (801 - u64::from(PAGE_SIZE)..=1_000).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn messages_skipped_in_a_room_not_on_screen_count_as_unread() {
+    let mut s = alice_in_her_room();
+    s.apply(chat(1, "bob", "hi"));
+    s.close_room();
+    s.apply(ServerMessage::HistoryGap {
+        room_id: room(),
+        after_seq: 1,
+        before_seq: 801,
+    });
+    for seq in 801..=1_000 {
+        s.apply(chat(seq, "bob", "news"));
+    }
+    assert_eq!(s.rooms[&room()].unread, 999);
+}

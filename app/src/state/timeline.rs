@@ -64,10 +64,20 @@ impl Timeline {
         } else {
             self.pending_pages.remove(0)
         };
-        let added = messages
-            .into_iter()
-            .filter(|m| self.insert(m.clone()) == Inserted::New)
-            .count();
+        // A page that ends before the oldest known message was asked for before the
+        // timeline skipped ahead (`skip_to`): kept, it would leave a hole no one sees.
+        let detached = match (messages.last(), self.oldest_seq()) {
+            (Some(last), Some(oldest)) => last.seq + 1 < oldest,
+            _ => false,
+        };
+        let added = if detached {
+            0
+        } else {
+            messages
+                .into_iter()
+                .filter(|m| self.insert(m.clone()) == Inserted::New)
+                .count()
+        };
         match kind {
             PageKind::Newest => {
                 if !self.loaded {
@@ -75,8 +85,8 @@ impl Timeline {
                 }
                 self.loaded = true;
             }
-            PageKind::Older => self.has_more = has_more,
-            PageKind::Gap => {}
+            PageKind::Older if !detached => self.has_more = has_more,
+            PageKind::Older | PageKind::Gap => {}
         }
         added
     }
@@ -121,6 +131,20 @@ impl Timeline {
             .unwrap_or(u32::MAX)
             .min(limits::MAX_HISTORY_PAGE);
         Some((seq, limit))
+    }
+
+    /// The server skipped the messages before `before_seq` (`historyGap`): the timeline
+    /// keeps what follows them and pages the rest with older pages, as when a room is
+    /// opened, so that it never holds a hole the reader cannot see. Returns how many
+    /// messages between `after_seq` and `before_seq` it had never received.
+    pub fn skip_to(&mut self, after_seq: u64, before_seq: u64) -> u64 {
+        let known = self.by_seq.range(after_seq + 1..before_seq).count() as u64;
+        let skipped = before_seq
+            .saturating_sub(after_seq + 1)
+            .saturating_sub(known);
+        self.by_seq = self.by_seq.split_off(&before_seq);
+        self.has_more = true;
+        skipped
     }
 
     /// Forgets everything (sign-out, or the user lost access).
@@ -213,6 +237,33 @@ mod tests {
         t.apply_page((6..=8).map(msg).collect(), false);
         assert!(t.has_more, "a gap page says nothing about older messages");
         assert_eq!(seqs(&t), (1..=9).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_skipped_run_leaves_no_hole_and_is_paged_from_its_end() {
+        let mut t = Timeline::default();
+        t.pending_pages.push(PageKind::Newest);
+        t.apply_page((1..=50).map(msg).collect(), false);
+        // An older page asked for before the skip...
+        t.pending_pages.push(PageKind::Older);
+        assert_eq!(t.skip_to(50, 801), 750);
+        assert!(t.is_empty() && t.loaded && t.has_more);
+        for seq in 801..=1_000 {
+            t.insert(msg(seq));
+        }
+        // ...is answered with messages that would leave a hole: dropped.
+        assert_eq!(t.apply_page((1..=20).map(msg).collect(), false), 0);
+        assert!(t.has_more, "still more before the oldest known");
+        assert!(t.can_load_older());
+        // Paging back from the new oldest fills it, page by page.
+        t.pending_pages.push(PageKind::Older);
+        assert_eq!(t.apply_page((701..=800).map(msg).collect(), true), 100);
+        assert_eq!(seqs(&t), (701..=1_000).collect::<Vec<_>>());
+        // Messages received after the skipped run are kept.
+        let mut t = Timeline::default();
+        t.insert(msg(900));
+        assert_eq!(t.skip_to(3, 801), 797);
+        assert_eq!(seqs(&t), [900]);
     }
 
     #[test]

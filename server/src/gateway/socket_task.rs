@@ -17,7 +17,7 @@ use super::{
     frames::{ChatFrame, CloseReason, Outbound},
     mailbox::{CloseSignal, DirectWrite, Queue},
 };
-use crate::{access::RoomAccess, metrics, storage::Storage};
+use crate::{access::RoomAccess, domain, metrics, storage::Storage};
 
 /// Catch-up reads from storage in pages of this many messages.
 const CATCH_UP_PAGE: u32 = 200;
@@ -312,7 +312,12 @@ async fn deliver(
     match plan(sent, chat) {
         ChatPlan::Skip => return Ok(()),
         ChatPlan::FillGapFrom(after) => {
-            send_stored(sink, sent, &chat.room_id, after, chat.seq - 1, replay).await?;
+            let up_to = chat.seq - 1;
+            let start = domain::catch_up_after(after, up_to);
+            if start > after {
+                skip_gap(sink, sent, &chat.room_id, after, start).await?;
+            }
+            send_stored(sink, sent, &chat.room_id, start, up_to, replay).await?;
         }
         ChatPlan::Send => {}
     }
@@ -325,7 +330,8 @@ async fn deliver(
 }
 
 /// `resume`: every stored message after `after_seq` that this socket was not sent yet,
-/// if the user may receive the room now (asked first, as a resync asks for each room).
+/// if the user may receive the room now (asked first, as a resync asks for each room);
+/// of a long run only the newest [`knock_protocol::limits::MAX_CATCH_UP`], after a `historyGap`.
 async fn catch_up(
     sink: &mut SplitSink<WebSocket, Message>,
     sent: &mut SentRuns,
@@ -346,6 +352,7 @@ async fn catch_up(
         },
     );
     let mut cursor = after_seq;
+    let mut capped = false;
     loop {
         // What this socket was sent already is not read again: a `resume` that names a
         // room it is up to date on costs no read at all.
@@ -362,6 +369,18 @@ async fn catch_up(
                 tracing::error!(%error, room = %room_id, "catch-up read failed");
                 None
             })?;
+        // A full first page may be the start of a run longer than a catch-up sends: the
+        // room's newest `seq` says (a short catch-up, the usual one, costs no extra read).
+        if !capped && page.len() == CATCH_UP_PAGE as usize {
+            capped = true;
+            let newest = newest_seq(replay, &room_id).await?;
+            let start = domain::catch_up_after(cursor, newest);
+            if start > cursor {
+                skip_gap(sink, sent, &room_id, cursor, start).await?;
+                cursor = start;
+                continue;
+            }
+        }
         // Asked again for every page: access taken back while a long catch-up runs stops
         // it before the next page goes out.
         if !replay.may_receive(&room_id).await? {
@@ -385,6 +404,43 @@ async fn catch_up(
     if let Some(run) = already {
         record(sent, &room_id, run.to.max(cursor));
     }
+    Ok(())
+}
+
+/// The `seq` of the room's newest stored message.
+async fn newest_seq(replay: &Replay, room_id: &RoomId) -> Result<u64, Option<axum::Error>> {
+    let room = replay.storage().room(room_id).await.map_err(|error| {
+        tracing::error!(%error, room = %room_id, "catch-up read failed");
+        None
+    })?;
+    Ok(room.map_or(0, |room| room.last_seq))
+}
+
+/// Tells the client that the messages with `after < seq <= start` are not sent
+/// (`historyGap`: it pages them with `getHistory`); what this socket was sent of the room
+/// starts again after them.
+async fn skip_gap(
+    sink: &mut SplitSink<WebSocket, Message>,
+    sent: &mut SentRuns,
+    room_id: &RoomId,
+    after: u64,
+    start: u64,
+) -> WriteResult {
+    let frame = ServerMessage::HistoryGap {
+        room_id: room_id.clone(),
+        after_seq: after,
+        before_seq: start + 1,
+    }
+    .to_json();
+    sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
+    metrics::frame_out();
+    sent.insert(
+        room_id.clone(),
+        Sent {
+            from: start + 1,
+            to: start,
+        },
+    );
     Ok(())
 }
 

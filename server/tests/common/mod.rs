@@ -376,6 +376,30 @@ impl Client {
         }
     }
 
+    /// Expects the catch-up of `room` from `after_seq` through `newest`: a `historyGap`
+    /// first when more are missing than a catch-up sends, then each message it sends once,
+    /// in order. Returns the first `seq` sent.
+    pub async fn expect_catch_up(&mut self, room: &str, after_seq: u64, newest: u64) -> u64 {
+        let mut first = after_seq + 1;
+        if newest - after_seq > knock_protocol::limits::MAX_CATCH_UP {
+            let gap = self.expect("historyGap").await;
+            first = newest - knock_protocol::limits::MAX_CATCH_UP + 1;
+            assert_eq!(
+                (&gap["roomId"], &gap["afterSeq"], &gap["beforeSeq"]),
+                (&json!(room), &json!(after_seq), &json!(first)),
+                "{gap}"
+            );
+        }
+        for seq in first..=newest {
+            let message = self.expect("message").await;
+            assert_eq!(
+                (&message["roomId"], &message["seq"]),
+                (&json!(room), &json!(seq))
+            );
+        }
+        first
+    }
+
     pub async fn create_room(&mut self, name: &str) -> String {
         self.send(json!({"action": "createRoom", "roomName": name}))
             .await;

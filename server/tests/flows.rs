@@ -288,6 +288,7 @@ async fn outsiders_see_nothing_of_a_room() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one case per error code, in one conversation
 async fn every_error_code_of_the_socket() {
     let server = TestServer::start().await;
     let mut alice = server.user("alice").await;
@@ -401,6 +402,10 @@ async fn every_error_code_of_the_socket() {
     bob.send(json!({"action": "sendMessage", "message": "early"}))
         .await;
     bob.expect_error("not_member", Some("sendMessage")).await;
+
+    // invalid_query: nothing to search for, or too long.
+    alice.send(json!({"action": "search", "query": "?!"})).await;
+    alice.expect_error("invalid_query", Some("search")).await;
 
     // After all these refusals the socket still works.
     alice.expect("joinRequest").await;

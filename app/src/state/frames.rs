@@ -54,10 +54,12 @@ impl ChatState {
                 room_id,
                 messages,
                 has_more,
+                ..
             } => self.on_history(room_id, messages, has_more),
             ServerMessage::Rooms { rooms } => self.on_rooms(rooms),
-            // Only the driver cares: it counts as a frame received.
-            ServerMessage::Pong => Vec::new(),
+            // Only the driver cares: it counts as a frame received. Nothing here searches
+            // yet, so no results are awaited.
+            ServerMessage::Pong | ServerMessage::SearchResults { .. } => Vec::new(),
             ServerMessage::Error {
                 code,
                 message,
@@ -429,6 +431,8 @@ impl ChatState {
                 room_id: room_id.clone(),
                 before_seq: Some(before_seq),
                 limit: Some(limit),
+                around_seq: None,
+                after_seq: None,
             }));
         }
         let is_new = room.timeline.insert(message) == timeline::Inserted::New;

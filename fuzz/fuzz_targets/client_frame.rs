@@ -65,7 +65,32 @@ fuzz_target!(|data: &[u8]| {
     check_room_name(text);
     check_message_text(text);
     check_reason(Some(text));
+    check_search_query(text);
 });
+
+/// A query becomes words only (letters, digits, combining marks), or is refused for its
+/// stated reason; any snippet of the text itself is pieces of it.
+fn check_search_query(raw: &str) {
+    use domain::search::{is_word_char, search_query, snippet};
+    match search_query(raw) {
+        Ok(query) => {
+            assert!(raw.chars().count() <= limits::MAX_SEARCH_QUERY_CHARS);
+            for word in query.terms.iter().flat_map(|term| &term.words) {
+                assert!(!word.is_empty() && word.chars().all(is_word_char), "{word:?}");
+            }
+            let parts = snippet(raw, &query);
+            let shown: String = parts.iter().map(|part| part.text.as_str()).collect();
+            if raw.chars().count() <= limits::SNIPPET_CHARS {
+                assert_eq!(shown, raw);
+            }
+        }
+        Err(RuleError::QueryTooLong) => {
+            assert!(raw.chars().count() > limits::MAX_SEARCH_QUERY_CHARS);
+        }
+        Err(RuleError::EmptyQuery) => assert!(!raw.chars().any(is_word_char), "{raw:?}"),
+        Err(other) => panic!("search_query({raw:?}) gave {other:?}: unknown to this target"),
+    }
+}
 
 /// The service normalizes each target like a typed username.
 fn check_targets(targets: &Targets) {
@@ -129,7 +154,33 @@ fn check_rules(message: &ClientMessage) {
         | ClientMessage::RemoveMember { reason, .. }
         | ClientMessage::BanMember { reason, .. }
         | ClientMessage::UnbanMember { reason, .. } => check_reason(reason.as_deref()),
-        ClientMessage::GetHistory { limit, .. } => {
+        ClientMessage::Search {
+            query,
+            room_id,
+            before_seq,
+            cursor,
+            limit,
+        } => {
+            check_search_query(query);
+            let _ = domain::search::search_from(room_id.is_some(), *before_seq, cursor.as_deref());
+            let page = domain::search::search_page(*limit);
+            assert!((1..=limits::MAX_SEARCH_PAGE).contains(&page));
+        }
+        ClientMessage::GetHistory {
+            before_seq,
+            after_seq,
+            around_seq,
+            limit,
+            ..
+        } => {
+            let bounds = [before_seq, after_seq, around_seq]
+                .iter()
+                .filter(|bound| bound.is_some())
+                .count();
+            assert_eq!(
+                domain::search::history_page_kind(*before_seq, *after_seq, *around_seq).is_ok(),
+                bounds <= 1
+            );
             let page = limit
                 .unwrap_or(limits::DEFAULT_HISTORY_PAGE)
                 .clamp(1, limits::MAX_HISTORY_PAGE);

@@ -26,7 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::{
     report::Results,
     server::Server,
-    workloads::{Env, Scale, connect, fanout, floor, idle, signups, slow, throughput},
+    workloads::{Env, Scale, connect, fanout, floor, idle, search, signups, slow, throughput},
 };
 
 #[derive(Parser)]
@@ -58,6 +58,9 @@ enum Command {
     /// Sign-ups (issue 17): a burst of registrations and the server's RSS before, during
     /// and after it.
     Signups(RunArgs),
+    /// Search latency (issue 19) against a running server on a filled database; see
+    /// `scripts/bench-search.sh`. Prints a table; not part of `all` or `smoke`.
+    Search(search::SearchArgs),
     /// (internal) holds idle sockets for `idle`, in its own process.
     #[command(hide = true)]
     IdleWorker(idle::WorkerArgs),
@@ -145,6 +148,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let (kind, args) = match cli.command {
         Command::IdleWorker(args) => return runtime.block_on(idle::worker(args)),
+        Command::Search(args) => return runtime.block_on(search::run(args)),
         Command::All(args) => (Kind::All, args),
         Command::Smoke(args) => (Kind::Smoke, args),
         Command::Idle(args) => (Kind::Idle, args),

@@ -32,11 +32,35 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room_id: Option<RoomId>,
     },
+    /// A page of a room's messages: the newest (no bound), those before `beforeSeq`,
+    /// those after `afterSeq`, or those around `aroundSeq` (at most one of the three).
     GetHistory {
         room_id: RoomId,
         /// Only messages with a smaller `seq`; the newest page when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         before_seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+        /// The page around this message, so that a search result opens the room at it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        around_seq: Option<u64>,
+        /// Only messages with a greater `seq`, oldest first: the page below a page
+        /// opened with `aroundSeq`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_seq: Option<u64>,
+    },
+    /// Messages of the user's rooms (or of `roomId`) holding every word of `query`.
+    Search {
+        query: String,
+        /// Only this room; every room the user is an approved member of when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room_id: Option<RoomId>,
+        /// With `roomId`: only messages with a smaller `seq` (the next page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before_seq: Option<u64>,
+        /// The `nextCursor` of the previous page of the same search.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
@@ -163,7 +187,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 15] = [
+    pub const ACTIONS: [&'static str; 16] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -179,6 +203,7 @@ impl ClientMessage {
         "setRole",
         "deleteRoom",
         "ping",
+        "search",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -199,6 +224,7 @@ impl ClientMessage {
             Self::SetRole { .. } => "setRole",
             Self::DeleteRoom { .. } => "deleteRoom",
             Self::Ping => "ping",
+            Self::Search { .. } => "search",
         }
     }
 

@@ -67,6 +67,8 @@ pub enum ErrorCode {
     ReasonTooLong,
     /// No session of the caller's has that id.
     SessionNotFound,
+    /// A search query with no letter or digit, or over the character limit.
+    InvalidQuery,
 }
 
 impl ErrorCode {
@@ -102,11 +104,12 @@ impl ErrorCode {
             Self::UserNotFound => "user_not_found",
             Self::ReasonTooLong => "reason_too_long",
             Self::SessionNotFound => "session_not_found",
+            Self::InvalidQuery => "invalid_query",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::Unauthenticated,
         Self::BadRequest,
         Self::UnknownAction,
@@ -136,6 +139,7 @@ impl ErrorCode {
         Self::UserNotFound,
         Self::ReasonTooLong,
         Self::SessionNotFound,
+        Self::InvalidQuery,
     ];
 }
 

@@ -19,7 +19,9 @@ pub use http::{
     RoomPreview, SessionInfo, SessionList,
 };
 pub use ids::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
-pub use server::{ChatMessage, MemberStatus, Participant, RoomSummary, ServerMessage};
+pub use server::{
+    ChatMessage, MemberStatus, Participant, RoomSummary, SearchResult, ServerMessage, SnippetPart,
+};
 
 /// WebSocket close codes the server uses, beyond the standard ones.
 pub mod close_code {

@@ -18,6 +18,14 @@ pub const DEFAULT_HISTORY_PAGE: u32 = 50;
 /// message that follows a gap): a longer run is cut to its newest this many, after a
 /// `historyGap`.
 pub const MAX_CATCH_UP: u64 = 200;
+/// Longest `search` query, in characters.
+pub const MAX_SEARCH_QUERY_CHARS: usize = 200;
+/// Most results in one `searchResults` page.
+pub const MAX_SEARCH_PAGE: u32 = 50;
+/// Page size when `search` names no `limit`.
+pub const DEFAULT_SEARCH_PAGE: u32 = 20;
+/// Most characters of a search result's snippet (the ellipses aside).
+pub const SNIPPET_CHARS: usize = 160;
 /// Most entries in one `resume`.
 pub const MAX_RESUME_ROOMS: usize = 1_000;
 /// Longest `clientMsgId`, in bytes.

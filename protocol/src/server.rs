@@ -85,6 +85,31 @@ pub struct RoomSummary {
     pub last_seq: u64,
 }
 
+/// One message found by `search`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResult {
+    pub room_id: RoomId,
+    pub seq: u64,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    /// The whole message.
+    pub message: String,
+    pub timestamp: i64,
+    /// An excerpt of the message around its first match, cut in parts; the parts joined
+    /// are the excerpt, as plain text (never HTML).
+    pub snippet: Vec<SnippetPart>,
+}
+
+/// A piece of a search result's snippet: `match` is true for a word the query named.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnippetPart {
+    pub text: String,
+    #[serde(rename = "match")]
+    pub is_match: bool,
+}
+
 /// A frame from the server to a client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
@@ -146,7 +171,25 @@ pub enum ServerMessage {
     History {
         room_id: RoomId,
         messages: Vec<ChatMessage>,
+        /// Older messages exist before the first of the page.
         has_more: bool,
+        /// Newer messages exist after the last of the page: only in answer to `aroundSeq`
+        /// or `afterSeq`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        has_more_after: Option<bool>,
+    },
+    /// The answer to `search`: matching messages, newest first.
+    SearchResults {
+        /// The query as sent, so that a client can drop answers to queries it replaced.
+        query: String,
+        /// The room searched, when the search named one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room_id: Option<RoomId>,
+        results: Vec<SearchResult>,
+        /// More results exist after the last one: ask again with `nextCursor`.
+        has_more: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_cursor: Option<String>,
     },
     /// Before a catch-up that skips the older part of a long run of missed messages: those
     /// with `after_seq < seq < before_seq` were not sent; `getHistory` with `beforeSeq`

@@ -3,8 +3,8 @@
 
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, DecodeError, ErrorCode, JoinRoom, MemberStatus,
-    MessageId, Participant, ResumeRoom, Role, RoomId, RoomSummary, ServerMessage, Targets, UserId,
-    decode_client,
+    MessageId, Participant, ResumeRoom, Role, RoomId, RoomSummary, SearchResult, ServerMessage,
+    SnippetPart, Targets, UserId, decode_client,
 };
 
 /// The seed's JSON examples, copied verbatim (comments included, as the seed has them).
@@ -298,6 +298,40 @@ fn membership_client_variants() -> Vec<ClientMessage> {
     ]
 }
 
+/// Issue 19's action and `getHistory` fields, for the round trips.
+fn search_client_variants() -> Vec<ClientMessage> {
+    vec![
+        ClientMessage::GetHistory {
+            room_id: room("r"),
+            before_seq: None,
+            limit: Some(30),
+            around_seq: Some(1_234),
+            after_seq: None,
+        },
+        ClientMessage::GetHistory {
+            room_id: room("r"),
+            before_seq: None,
+            limit: None,
+            around_seq: None,
+            after_seq: Some(1_250),
+        },
+        ClientMessage::Search {
+            query: "caf\u{e9} \"quoted phrase\" -NEAR(*)".into(),
+            room_id: None,
+            before_seq: None,
+            cursor: Some("p1234".into()),
+            limit: Some(10),
+        },
+        ClientMessage::Search {
+            query: "hello".into(),
+            room_id: Some(room("r")),
+            before_seq: Some(40),
+            cursor: None,
+            limit: None,
+        },
+    ]
+}
+
 #[test]
 fn every_client_variant_round_trips() {
     let mut all = vec![
@@ -341,11 +375,15 @@ fn every_client_variant_round_trips() {
             room_id: room("r"),
             before_seq: Some(10),
             limit: Some(20),
+            around_seq: None,
+            after_seq: None,
         },
         ClientMessage::GetHistory {
             room_id: room("r"),
             before_seq: None,
             limit: None,
+            around_seq: None,
+            after_seq: None,
         },
         ClientMessage::Resume {
             rooms: vec![ResumeRoom {
@@ -357,6 +395,7 @@ fn every_client_variant_round_trips() {
         ClientMessage::Ping,
     ];
     all.extend(membership_client_variants());
+    all.extend(search_client_variants());
     let mut actions_seen = std::collections::BTreeSet::new();
     for message in all {
         let json = message.to_json();
@@ -477,12 +516,20 @@ fn every_server_variant_round_trips() {
             room_id: room("r"),
             messages: vec![sample_message()],
             has_more: true,
+            has_more_after: None,
         },
         ServerMessage::HistoryGap {
             room_id: room("r"),
             after_seq: 3,
             before_seq: 801,
         },
+        ServerMessage::History {
+            room_id: room("r"),
+            messages: vec![sample_message()],
+            has_more: false,
+            has_more_after: Some(true),
+        },
+        search_results(),
         ServerMessage::Rooms {
             rooms: vec![RoomSummary {
                 room_id: room("r"),
@@ -502,6 +549,95 @@ fn every_server_variant_round_trips() {
         let back: ServerMessage = serde_json::from_str(&json).unwrap();
         assert_eq!(back, message, "{json}");
     }
+}
+
+fn search_results() -> ServerMessage {
+    let found = sample_message();
+    ServerMessage::SearchResults {
+        query: "world".into(),
+        room_id: None,
+        results: vec![SearchResult {
+            room_id: found.room_id,
+            seq: found.seq,
+            message_id: found.message_id,
+            user_id: found.user_id,
+            message: found.message,
+            timestamp: found.timestamp,
+            snippet: vec![
+                SnippetPart {
+                    text: "Hello <b>".into(),
+                    is_match: false,
+                },
+                SnippetPart {
+                    text: "world".into(),
+                    is_match: true,
+                },
+                SnippetPart {
+                    text: "</b> \u{1F600}".into(),
+                    is_match: false,
+                },
+            ],
+        }],
+        has_more: true,
+        next_cursor: Some("p17".into()),
+    }
+}
+
+/// The shapes of issue 19 as documented in docs/protocol.md.
+#[test]
+fn search_frames_have_their_documented_json() {
+    assert_eq!(
+        decode_client(r#"{"action":"search","query":"tea","roomId":"r","beforeSeq":9}"#).unwrap(),
+        ClientMessage::Search {
+            query: "tea".into(),
+            room_id: Some(room("r")),
+            before_seq: Some(9),
+            cursor: None,
+            limit: None,
+        }
+    );
+    assert_eq!(
+        decode_client(r#"{"action":"getHistory","roomId":"r","aroundSeq":7,"limit":20}"#).unwrap(),
+        ClientMessage::GetHistory {
+            room_id: room("r"),
+            before_seq: None,
+            limit: Some(20),
+            around_seq: Some(7),
+            after_seq: None,
+        }
+    );
+    let value: serde_json::Value = serde_json::from_str(&search_results().to_json()).unwrap();
+    assert_eq!(value["action"], "searchResults");
+    assert_eq!(value["nextCursor"], "p17");
+    assert_eq!(value["hasMore"], true);
+    let result = &value["results"][0];
+    for field in [
+        "roomId",
+        "seq",
+        "messageId",
+        "userId",
+        "message",
+        "timestamp",
+        "snippet",
+    ] {
+        assert!(result.get(field).is_some(), "{field} missing from {result}");
+    }
+    assert_eq!(
+        result["snippet"][1],
+        serde_json::json!({"text": "world", "match": true})
+    );
+    // Without `aroundSeq` or `afterSeq` a history page is what it always was.
+    let plain = ServerMessage::History {
+        room_id: room("r"),
+        messages: Vec::new(),
+        has_more: false,
+        has_more_after: None,
+    }
+    .to_json();
+    assert_eq!(
+        plain,
+        r#"{"action":"history","roomId":"r","messages":[],"hasMore":false}"#
+    );
 }
 
 #[test]

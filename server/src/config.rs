@@ -108,6 +108,10 @@ pub struct Config {
     #[arg(long, env = "KNOCK_READ_RATE", default_value_t = 10.0)]
     pub(crate) read_rate: f64,
 
+    /// Searches one user may make per second, on average (20 at once).
+    #[arg(long, env = "KNOCK_SEARCH_RATE", default_value_t = 2.0)]
+    pub(crate) search_rate: f64,
+
     /// Join requests that may wait in one room; past it, knocks are refused.
     #[arg(long, env = "KNOCK_MAX_WAITING_PER_ROOM", default_value_t = 1_000)]
     pub(crate) max_waiting_per_room: usize,
@@ -204,6 +208,7 @@ impl Config {
             create_room: rate(self.create_room_rate, 50.0),
             knock: rate(self.knock_rate, 20.0),
             read: rate(self.read_rate, 10.0),
+            search: rate(self.search_rate, 10.0),
         }
     }
 

@@ -2,6 +2,8 @@
 //! message or client id is. Plain functions over plain data; no I/O, no clock, no
 //! randomness, and nothing from storage (storage stores a [`Membership`] as defined here).
 
+pub mod search;
+
 use knock_protocol::{
     ClientMsgId, MemberStatus, Participant, ResumeRoom, Role, Targets, UserId, limits,
 };
@@ -87,6 +89,16 @@ pub enum RuleError {
     TooManyWaiting(usize),
     #[error("you are in or waiting for {0} rooms, the most allowed; leave one first")]
     TooManyRooms(usize),
+    #[error("type a word to search for: a query needs at least one letter or digit")]
+    EmptyQuery,
+    #[error(
+        "a search may have at most {max} characters",
+        max = limits::MAX_SEARCH_QUERY_CHARS
+    )]
+    QueryTooLong,
+    /// Paging fields that do not go together.
+    #[error("{0}")]
+    BadPaging(&'static str),
 }
 
 /// "You were turned down recently. You may ask again in 9 minutes.", rounded up.

@@ -90,7 +90,9 @@ impl ServiceError {
                 RuleError::NulCharacter
                 | RuleError::InvalidClientMsgId
                 | RuleError::BadTargets
-                | RuleError::TooManyResumeRooms => ErrorCode::BadRequest,
+                | RuleError::TooManyResumeRooms
+                | RuleError::BadPaging(_) => ErrorCode::BadRequest,
+                RuleError::EmptyQuery | RuleError::QueryTooLong => ErrorCode::InvalidQuery,
                 RuleError::InvalidUsername => ErrorCode::InvalidUsername,
                 RuleError::InvalidPassword => ErrorCode::InvalidPassword,
                 RuleError::Banned => ErrorCode::Banned,
@@ -208,7 +210,8 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidRoomName
         | ErrorCode::InvalidUsername
         | ErrorCode::InvalidPassword
-        | ErrorCode::ReasonTooLong => StatusCode::BAD_REQUEST,
+        | ErrorCode::ReasonTooLong
+        | ErrorCode::InvalidQuery => StatusCode::BAD_REQUEST,
     }
 }
 

@@ -83,6 +83,8 @@ pub enum Refusal {
     Knock,
     /// History, member lists and room lists over the user's read rate.
     Read,
+    /// Searches over the user's search rate.
+    Search,
     /// A room preview (invite page) over the address's rate.
     Preview,
     /// A login refused because the account (at that address) failed too often.
@@ -102,11 +104,12 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Message,
         Self::CreateRoom,
         Self::Knock,
         Self::Read,
+        Self::Search,
         Self::Preview,
         Self::LoginAccount,
         Self::LoginAddress,
@@ -132,6 +135,7 @@ impl Refusal {
             Self::CreateRoom => "create_room",
             Self::Knock => "knock",
             Self::Read => "read",
+            Self::Search => "search",
             Self::Preview => "preview",
             Self::LoginAccount => "login_account",
             Self::LoginAddress => "login_address",

@@ -288,6 +288,7 @@ async fn outsiders_see_nothing_of_a_room() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one case per error code, in one conversation
 async fn every_error_code_of_the_socket() {
     let server = TestServer::start().await;
     let mut alice = server.user("alice").await;
@@ -328,6 +329,10 @@ async fn every_error_code_of_the_socket() {
     // unknown_action: the seed's $default.
     alice.send(json!({"action": "dance"})).await;
     alice.expect_error("unknown_action", None).await;
+
+    // invalid_query: nothing to search for, or too long (search.rs has more).
+    alice.send(json!({"action": "search", "query": "?!"})).await;
+    alice.expect_error("invalid_query", Some("search")).await;
 
     // invalid_room_name.
     alice

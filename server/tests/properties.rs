@@ -28,7 +28,7 @@ use std::{
 
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, ErrorCode, JoinRoom, MemberStatus, MessageId,
-    ResumeRoom, Role, RoomId, ServerMessage, Targets, UserId,
+    ResumeRoom, Role, RoomId, ServerMessage, Targets, UserId, limits,
 };
 use knock_server::{
     access::RoomAccess,
@@ -69,6 +69,7 @@ fn no_limits(knock_cooldown_secs: u64) -> Limits {
         create_room: unlimited,
         knock: unlimited,
         read: unlimited,
+        search: unlimited,
     })
 }
 
@@ -224,6 +225,8 @@ enum Act {
     Members(Option<Room>),
     Resume(Vec<(Room, u64)>),
     MyRooms,
+    /// A search of every room for a word each message of the case holds.
+    Search,
 }
 
 #[derive(Clone, Debug)]
@@ -371,6 +374,10 @@ fn reads_and_sends(users: usize) -> impl Strategy<Value = Step> {
             actor,
             act: Act::MyRooms,
         }),
+        1 => anyone(users).prop_map(|actor| Step {
+            actor,
+            act: Act::Search,
+        }),
     ]
 }
 
@@ -461,6 +468,8 @@ enum Query {
     Rooms,
     /// Per room named (once each), caught up from that `afterSeq` or refused with that code.
     CatchUp(Vec<(Room, Result<u64, ErrorCode>)>),
+    /// The messages of every room the user is an approved member of, newest first.
+    Search,
 }
 
 /// A new chat message the model expects to be stored and delivered.
@@ -844,30 +853,34 @@ impl Model {
                 self.require_approved(actor, room)?;
                 Ok(Query::Members(room))
             }
-            Act::Resume(rooms) => {
-                // A room named twice is caught up once, from the smaller `afterSeq`; a room
-                // the user may not receive is refused on its own, the others caught up.
-                let mut once: Vec<(Room, u64)> = Vec::new();
-                for (room, after_seq) in rooms {
-                    match once.iter_mut().find(|(named, _)| named == room) {
-                        Some((_, kept)) => *kept = (*kept).min(*after_seq),
-                        None => once.push((*room, *after_seq)),
-                    }
-                }
-                let answers = once
-                    .into_iter()
-                    .map(|(room, after_seq)| {
-                        let answer = self
-                            .require_approved(actor, room)
-                            .map(|()| after_seq)
-                            .map_err(|codes| codes[0]);
-                        (room, answer)
-                    })
-                    .collect();
-                Ok(Query::CatchUp(answers))
-            }
+            Act::Resume(rooms) => Ok(self.catch_up(actor, rooms)),
             Act::MyRooms => Ok(Query::Rooms),
+            Act::Search => Ok(Query::Search),
         }
+    }
+
+    /// `resume`: each room named caught up, or refused on its own.
+    fn catch_up(&self, actor: usize, rooms: &[(Room, u64)]) -> Query {
+        // A room named twice is caught up once, from the smaller `afterSeq`; a room
+        // the user may not receive is refused on its own, the others caught up.
+        let mut once: Vec<(Room, u64)> = Vec::new();
+        for (room, after_seq) in rooms {
+            match once.iter_mut().find(|(named, _)| named == room) {
+                Some((_, kept)) => *kept = (*kept).min(*after_seq),
+                None => once.push((*room, *after_seq)),
+            }
+        }
+        let answers = once
+            .into_iter()
+            .map(|(room, after_seq)| {
+                let answer = self
+                    .require_approved(actor, room)
+                    .map(|()| after_seq)
+                    .map_err(|codes| codes[0]);
+                (room, answer)
+            })
+            .collect();
+        Query::CatchUp(answers)
     }
 
     /// `joinRoom request`: strangers and those who left or were removed ask; a rejected
@@ -1338,6 +1351,15 @@ impl World {
                 room_id: self.room_id(*r),
                 before_seq: None,
                 limit: None,
+                around_seq: None,
+                after_seq: None,
+            },
+            Act::Search => ClientMessage::Search {
+                query: "MESSAGE of".into(),
+                room_id: None,
+                before_seq: None,
+                cursor: None,
+                limit: Some(limits::MAX_SEARCH_PAGE),
             },
             Act::Members(r) => ClientMessage::GetMembers { room_id: room(r) },
             Act::Resume(rooms) => ClientMessage::Resume {
@@ -1510,6 +1532,7 @@ fn check_answer(
                     room_id,
                     messages,
                     has_more,
+                    has_more_after: None,
                 },
             ] = frames.as_slice()
             else {
@@ -1526,6 +1549,33 @@ fn check_answer(
                 .zip(1..)
                 .map(|((sender, text), seq)| (seq, model.users[*sender].to_string(), text.clone()))
                 .collect();
+            prop_assert_eq!(got, want);
+        }
+        Query::Search => {
+            let [ServerMessage::SearchResults { results, .. }] = frames.as_slice() else {
+                return Err(TestCaseError::fail(format!(
+                    "not one searchResults: {answers:?}"
+                )));
+            };
+            let got: Vec<(Room, u64, String)> = results
+                .iter()
+                .map(|r| (world.label(&r.room_id), r.seq, r.message.clone()))
+                .collect();
+            // Messages are stored in the order of the steps that sent them: newest first is
+            // the steps' order backwards, across rooms.
+            let mut want: Vec<(usize, (Room, u64, String))> = Room::REAL
+                .into_iter()
+                .filter(|room| model.require_approved(actor, *room).is_ok())
+                .flat_map(|room| {
+                    model.messages[&room]
+                        .iter()
+                        .zip(1..)
+                        .map(move |((_, text), seq)| (room, seq, text.clone()))
+                })
+                .map(|found| (step_of(&found.2), found))
+                .collect();
+            want.sort_by_key(|found| std::cmp::Reverse(found.0));
+            let want: Vec<(Room, u64, String)> = want.into_iter().map(|(_, found)| found).collect();
             prop_assert_eq!(got, want);
         }
         Query::Members(room) => check_members(world, model, actor, *room, &frames, answers)?,
@@ -1689,6 +1739,17 @@ fn check_nothing_reaches_outsiders(
     for (socket, frames) in observed.frames.iter().enumerate() {
         let user = world.owner[socket];
         for frame in frames {
+            if let ServerMessage::SearchResults { results, .. } = frame {
+                for result in results {
+                    prop_assert!(
+                        model.approved(world.label(&result.room_id), user),
+                        "{} found {:?} in a room they may not read",
+                        world.users[user],
+                        result
+                    );
+                }
+                continue;
+            }
             let room_id = match frame {
                 ServerMessage::Message(ChatMessage { room_id, .. })
                 | ServerMessage::History { room_id, .. }
@@ -1954,6 +2015,14 @@ fn concurrent_scenario() -> impl Strategy<Value = (usize, Vec<Vec<Planned>>)> {
     })
 }
 
+/// The step that sent a message of [`Model::text_of`].
+fn step_of(text: &str) -> usize {
+    text.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a step's text")
+}
+
 fn text_of(sender: usize, index: usize) -> String {
     format!("sender {sender} message {index}")
 }
@@ -2072,6 +2141,8 @@ async fn full_history(
                     room_id: room.clone(),
                     before_seq,
                     limit: Some(100),
+                    around_seq: None,
+                    after_seq: None,
                 },
             )
             .await

@@ -21,9 +21,10 @@ use sqlx::{Connection, PgConnection};
 use knock_protocol::{
     ChatMessage, ClientMsgId, DELETED_USER, MemberStatus, MessageId, RoomId, UserId,
 };
+use knock_server::domain::search::search_query;
 use knock_server::storage::{
-    self, Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, PostgresStorage,
-    Precondition, Room, Session, Since, Storage, StorageError,
+    self, Credential, FoundMessage, Inserted, Membership, MembershipChange, NewMessage, NewRoom,
+    PostgresStorage, Precondition, Room, SearchIn, Session, Since, Storage, StorageError,
 };
 
 /// A fresh, empty database that can be opened (and, for durable backends, reopened).
@@ -99,6 +100,10 @@ macro_rules! storage_contract {
                 rooms_of_user_lists_every_status_by_activity,
                 concurrent_batches_get_distinct_gapless_seqs,
                 concurrent_retries_store_one_message,
+                search_finds_every_word_whatever_its_case_and_accents,
+                search_reads_engine_syntax_as_words,
+                search_pages_newest_first_within_the_rooms_given,
+                search_forgets_the_messages_of_a_deleted_room,
             );
             storage_contract!(@reopen $reopen $fixture);
         }
@@ -282,6 +287,34 @@ async fn all_messages(storage: &dyn Storage, room: &str) -> Vec<ChatMessage> {
         .expect("messages after")
 }
 
+/// What `query` finds `within`, newest first.
+async fn search(
+    storage: &dyn Storage,
+    query: &str,
+    within: SearchIn<'_>,
+    limit: u32,
+) -> Vec<FoundMessage> {
+    let query = search_query(query).unwrap_or_else(|error| panic!("{query:?}: {error}"));
+    storage
+        .search_messages(&query, within, limit)
+        .await
+        .unwrap_or_else(|error| panic!("search {query:?}: {error}"))
+}
+
+/// The texts `query` finds in `room`, newest first.
+async fn texts_found(storage: &dyn Storage, room: &str, query: &str) -> Vec<String> {
+    let room = room_id(room);
+    let within = SearchIn::Room {
+        room_id: &room,
+        before_seq: None,
+    };
+    search(storage, query, within, 50)
+        .await
+        .into_iter()
+        .map(|found| found.message.message)
+        .collect()
+}
+
 async fn last_seq(storage: &dyn Storage, room: &str) -> u64 {
     storage
         .room(&room_id(room))
@@ -289,6 +322,51 @@ async fn last_seq(storage: &dyn Storage, room: &str) -> u64 {
         .expect("room")
         .expect("room exists")
         .last_seq
+}
+
+/// In one room: newest first by seq, before a seq when given (`search_pages_...`).
+async fn one_room_pages_by_seq(storage: &dyn Storage, b: &RoomId) {
+    let b = b.clone();
+    let in_b = search(
+        storage,
+        "tea",
+        SearchIn::Room {
+            room_id: &b,
+            before_seq: Some(4),
+        },
+        2,
+    )
+    .await;
+    assert_eq!(
+        in_b.iter()
+            .map(|found| found.message.seq)
+            .collect::<Vec<_>>(),
+        [3, 2]
+    );
+    let past_the_end = search(
+        storage,
+        "tea",
+        SearchIn::Room {
+            room_id: &b,
+            before_seq: Some(99),
+        },
+        50,
+    )
+    .await;
+    assert_eq!(past_the_end.len(), 5);
+    assert_eq!(
+        search(
+            storage,
+            "tea",
+            SearchIn::Room {
+                room_id: &b,
+                before_seq: Some(1),
+            },
+            50
+        )
+        .await,
+        Vec::new()
+    );
 }
 
 mod contract {
@@ -1573,6 +1651,383 @@ mod contract {
         let summary = storage.rooms_of_user(&user("bob")).await.unwrap();
         assert_eq!(summary.len(), 1);
         assert_eq!(summary[0].last_seq, 3);
+    }
+
+    /// Every word of the query, in any case and with or without the diacritics of Latin
+    /// letters; letters of any script; quoted phrases as phrases.
+    pub async fn search_finds_every_word_whatever_its_case_and_accents(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let texts = [
+            "Meet me at the Café tomorrow",
+            "The cafe is closed",
+            "CRÈME brûlée for dessert, señor",
+            "Привет, как ДЕЛА?",
+            "Καλημέρα ΚΌΣΜΕ",
+            "green tea and black coffee",
+            "black tea, green coffee",
+            "東京 タワー 東京タワーに行く",
+            "write to bob@example.com or e-mail me",
+            "한국어 검색",
+        ];
+        let batch: Vec<NewMessage> = texts
+            .iter()
+            .zip(1..)
+            .map(|(text, at)| new_message("r", "alice", text, at, None))
+            .collect();
+        storage.insert_messages(&batch).await.unwrap();
+        let found = |query: &'static str| texts_found(storage, "r", query);
+
+        assert_eq!(found("cafe").await, [texts[1], texts[0]], "newest first");
+        assert_eq!(found("CAFÉ").await, [texts[1], texts[0]]);
+        assert_eq!(found("café tomorrow").await, [texts[0]]);
+        assert_eq!(found("creme BRULEE senor").await, [texts[2]]);
+        assert_eq!(found("Crème").await, [texts[2]]);
+        assert_eq!(found("привет").await, [texts[3]]);
+        assert_eq!(found("ПРИВЕТ дела").await, [texts[3]]);
+        assert_eq!(found("καλημέρα κόσμε").await, [texts[4]]);
+        assert_eq!(found("ΚΑΛΗΜΈΡΑ").await, [texts[4]]);
+        assert_eq!(found("green tea").await, [texts[6], texts[5]]);
+        assert_eq!(found(r#""green tea""#).await, [texts[5]]);
+        assert_eq!(found(r#""black tea" coffee"#).await, [texts[6]]);
+        assert_eq!(found(r#""tea black""#).await, Vec::<String>::new());
+        // CJK: a word is a run of characters between spaces or punctuation, so a part of
+        // a run is not found (the same on both engines).
+        assert_eq!(found("東京").await, [texts[7]]);
+        assert_eq!(found("タワー").await, [texts[7]]);
+        assert_eq!(found("東京タワーに行く").await, [texts[7]]);
+        assert_eq!(found("行く").await, Vec::<String>::new());
+        assert_eq!(found("검색").await, [texts[9]]);
+        // Punctuation separates words, in messages as in queries.
+        assert_eq!(found("example").await, [texts[8]]);
+        assert_eq!(found("bob example com").await, [texts[8]]);
+        assert_eq!(found(r#""example.com""#).await, [texts[8]]);
+        assert_eq!(found("e-mail").await, [texts[8]]);
+        assert_eq!(found("mail").await, [texts[8]]);
+        assert_eq!(found("absent").await, Vec::<String>::new());
+        assert_eq!(found("cafe absent").await, Vec::<String>::new());
+    }
+
+    /// Characters that are syntax to FTS5 or to tsquery are separators in a query, and the
+    /// words among them are plain words.
+    pub async fn search_reads_engine_syntax_as_words(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let tricky = r#"a "quoted" NEAR(star*) AND -minus: ^caret (OR) NOT x'y & z | !w <-> <2>"#;
+        let plain = "nothing special here";
+        storage
+            .insert_messages(&[
+                new_message("r", "alice", tricky, 1, None),
+                new_message("r", "alice", plain, 2, None),
+            ])
+            .await
+            .unwrap();
+        for query in [
+            "NEAR(star*)",
+            "star*",
+            "AND",
+            "OR",
+            "NOT",
+            "-minus",
+            "minus:",
+            "^caret",
+            "(OR)",
+            r#""quoted""#,
+            "x'y",
+            "z | w",
+            "!w & z",
+            "<-> 2",
+            r#"NEAR("star" "caret", 2)"#,
+            r#""NOT x"#,
+            "*",
+        ]
+        .into_iter()
+        .filter(|query| search_query(query).is_ok())
+        {
+            assert_eq!(
+                texts_found(storage, "r", query).await,
+                [tricky],
+                "{query:?}"
+            );
+        }
+        assert_eq!(
+            texts_found(storage, "r", "special OR star").await,
+            Vec::<String>::new(),
+            "OR is a word that must be there too, not an operator"
+        );
+        // Column filters are words too: no column is named, no room is widened.
+        for query in ["body:star", "room_key:star", "{body}: star", "r72 OR star"] {
+            assert_empty(&texts_found(storage, "r", query).await);
+        }
+    }
+
+    /// Newest first, every page from where the last ended, and never a message of a room
+    /// not given.
+    pub async fn search_pages_newest_first_within_the_rooms_given(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        for room in ["a", "b", "c"] {
+            create_room(storage, room, "alice", 0).await;
+        }
+        for n in 1..=5 {
+            let batch: Vec<NewMessage> = ["a", "b", "c"]
+                .iter()
+                .map(|room| new_message(room, "alice", &format!("tea {room} {n}"), n, None))
+                .collect();
+            storage.insert_messages(&batch).await.unwrap();
+        }
+        let (a, b) = (room_id("a"), room_id("b"));
+        let both = [a.clone(), b.clone()];
+
+        let mut pages = Vec::new();
+        let mut before_position = None;
+        loop {
+            let within = SearchIn::Rooms {
+                room_ids: &both,
+                before_position,
+            };
+            let page = search(storage, "tea", within, 3).await;
+            let Some(last) = page.last() else { break };
+            before_position = Some(last.position);
+            pages.push(page);
+        }
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 3, 1]);
+        let all: Vec<&FoundMessage> = pages.iter().flatten().collect();
+        let texts: Vec<&str> = all
+            .iter()
+            .map(|found| found.message.message.as_str())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "tea b 5", "tea a 5", "tea b 4", "tea a 4", "tea b 3", "tea a 3", "tea b 2",
+                "tea a 2", "tea b 1", "tea a 1"
+            ],
+            "newest first, in the order stored"
+        );
+        assert!(
+            all.windows(2)
+                .all(|pair| pair[0].position > pair[1].position)
+        );
+        let a_found = &all[1].message;
+        assert_eq!(
+            (
+                a_found.room_id.clone(),
+                a_found.seq,
+                a_found.user_id.clone()
+            ),
+            (a.clone(), 5, user("alice"))
+        );
+
+        let only_a = search(
+            storage,
+            "TEA",
+            SearchIn::Rooms {
+                room_ids: std::slice::from_ref(&a),
+                before_position: None,
+            },
+            50,
+        )
+        .await;
+        assert_eq!(only_a.len(), 5);
+        assert!(only_a.iter().all(|found| found.message.room_id == a));
+        let none = search(
+            storage,
+            "tea",
+            SearchIn::Rooms {
+                room_ids: &[],
+                before_position: None,
+            },
+            50,
+        )
+        .await;
+        assert_empty(&none);
+
+        one_room_pages_by_seq(storage, &b).await;
+    }
+
+    /// A deleted room's messages are gone from the index with it; the others stay found.
+    pub async fn search_forgets_the_messages_of_a_deleted_room(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "doomed", "alice", 0).await;
+        create_room(storage, "kept", "alice", 0).await;
+        storage
+            .insert_messages(&[
+                new_message("doomed", "alice", "secret plans", 1, None),
+                new_message("kept", "alice", "public plans", 2, None),
+            ])
+            .await
+            .unwrap();
+        assert!(storage.delete_room(&room_id("doomed")).await.unwrap());
+        let rooms = [room_id("doomed"), room_id("kept")];
+        let within = SearchIn::Rooms {
+            room_ids: &rooms,
+            before_position: None,
+        };
+        let found: Vec<String> = search(storage, "plans", within, 50)
+            .await
+            .into_iter()
+            .map(|found| found.message.message)
+            .collect();
+        assert_eq!(found, ["public plans"]);
+        assert_empty(&texts_found(storage, "doomed", "secret").await);
+        // A room made again with the same id starts with nothing to find.
+        create_room(storage, "doomed", "alice", 3).await;
+        storage
+            .insert_messages(&[new_message("doomed", "alice", "new plans", 4, None)])
+            .await
+            .unwrap();
+        assert_eq!(texts_found(storage, "doomed", "plans").await, ["new plans"]);
+    }
+}
+
+/// The search index beyond the trait, per engine: kept right when a message's text is
+/// changed in place (edits, to come), and built by migration 0004 for the messages stored
+/// before it.
+mod search_index {
+    use super::*;
+    use sqlx::migrate::Migrator;
+    use sqlx::{Executor, SqliteConnection};
+
+    /// The engine's migrations before search, as a database that has not had 0004 yet.
+    async fn migrations_before_search(engine: &str) -> (tempfile::TempDir, Migrator) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(engine);
+        for entry in std::fs::read_dir(&source).expect("migrations") {
+            let path = entry.expect("migration").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.as_str() < "0004" {
+                std::fs::copy(&path, dir.path().join(&name)).expect("copy");
+            }
+        }
+        let migrator = Migrator::new(dir.path()).await.expect("migrator");
+        (dir, migrator)
+    }
+
+    /// Rows as a server before search stored them.
+    const BEFORE_SEARCH: &str = "\
+        INSERT INTO users (user_id, password_hash, created_at) VALUES ('alice', 'x', 1); \
+        INSERT INTO rooms (room_id, room_name, admin_user_id, created_at, last_seq) \
+            VALUES ('r', 'R', 'alice', 1, 2); \
+        INSERT INTO memberships (room_id, user_id, status, is_admin, requested_at, updated_at) \
+            VALUES ('r', 'alice', 'approved', TRUE, 1, 1); \
+        INSERT INTO messages (room_id, seq, message_id, user_id, body, timestamp) \
+            VALUES ('r', 1, 'm1', 'alice', 'Déjà vu', 1), ('r', 2, 'm2', 'alice', 'jamais vu', 2);";
+
+    async fn messages_before_the_migration_are_found(storage: &dyn Storage) {
+        let found: Vec<(String, u64)> = search(
+            storage,
+            "vu",
+            SearchIn::Rooms {
+                room_ids: &[room_id("r")],
+                before_position: None,
+            },
+            10,
+        )
+        .await
+        .into_iter()
+        .map(|found| (found.message.message, found.message.seq))
+        .collect();
+        assert_eq!(
+            found,
+            [("jamais vu".to_owned(), 2), ("Déjà vu".to_owned(), 1)]
+        );
+        assert_eq!(texts_found(storage, "r", "deja").await, ["Déjà vu"]);
+        let sent = new_message("r", "alice", "vu again", 3, None);
+        let inserted = storage
+            .insert_messages(std::slice::from_ref(&sent))
+            .await
+            .unwrap();
+        assert_eq!(inserted, vec![Inserted::New(stored(&sent, 3))]);
+        assert_eq!(
+            texts_found(storage, "r", "vu").await,
+            ["vu again", "jamais vu", "Déjà vu"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_migration_indexes_stored_messages() {
+        let fixture = Fixture::sqlite_file();
+        let (_dir, before) = migrations_before_search("sqlite").await;
+        let options = fixture
+            .url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .create_if_missing(true);
+        let mut connection = SqliteConnection::connect_with(&options).await.unwrap();
+        before.run(&mut connection).await.expect("migrations 1-3");
+        connection.execute(BEFORE_SEARCH).await.expect("old rows");
+        drop(connection);
+        messages_before_the_migration_are_found(&*fixture.open().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_migration_indexes_stored_messages() {
+        let fixture = Fixture::postgres().await;
+        let (_dir, before) = migrations_before_search("postgres").await;
+        let mut connection = PgConnection::connect(&fixture.url).await.unwrap();
+        before.run(&mut connection).await.expect("migrations 1-3");
+        connection.execute(BEFORE_SEARCH).await.expect("old rows");
+        drop(connection);
+        messages_before_the_migration_are_found(&*fixture.open().await).await;
+    }
+
+    const EDIT: &str = "UPDATE messages SET body = 'brand new words' WHERE body = 'old words'";
+
+    async fn store_then_edit(storage: &dyn Storage, edit: impl AsyncFnOnce()) {
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        storage
+            .insert_messages(&[
+                new_message("r", "alice", "old words", 1, None),
+                new_message("r", "alice", "other words", 2, None),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(texts_found(storage, "r", "old").await, ["old words"]);
+        edit().await;
+        assert_empty(&texts_found(storage, "r", "old").await);
+        assert_eq!(
+            texts_found(storage, "r", "brand").await,
+            ["brand new words"]
+        );
+        assert_eq!(
+            texts_found(storage, "r", "words").await,
+            ["other words", "brand new words"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_an_edited_text_is_found_by_its_new_words() {
+        let fixture = Fixture::sqlite_file();
+        let storage = fixture.open().await;
+        let mut connection = SqliteConnection::connect(&fixture.url).await.unwrap();
+        store_then_edit(&*storage, async || {
+            connection.execute(EDIT).await.expect("edit");
+        })
+        .await;
+        // The index still matches the table, through edits and a room's deletion.
+        assert!(storage.delete_room(&room_id("r")).await.unwrap());
+        connection
+            .execute("INSERT INTO messages_search (messages_search) VALUES ('integrity-check')")
+            .await
+            .expect("the index matches the messages");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_an_edited_text_is_found_by_its_new_words() {
+        let fixture = Fixture::postgres().await;
+        let storage = fixture.open().await;
+        let mut connection = PgConnection::connect(&fixture.url).await.unwrap();
+        store_then_edit(&*storage, async || {
+            connection.execute(EDIT).await.expect("edit");
+        })
+        .await;
     }
 }
 

@@ -54,6 +54,7 @@ impl ChatState {
                 room_id,
                 messages,
                 has_more,
+                ..
             } => self.on_history(room_id, messages, has_more),
             ServerMessage::HistoryGap {
                 room_id,
@@ -61,8 +62,9 @@ impl ChatState {
                 before_seq,
             } => self.on_history_gap(&room_id, after_seq, before_seq),
             ServerMessage::Rooms { rooms } => self.on_rooms(rooms),
-            // Only the driver cares: it counts as a frame received.
-            ServerMessage::Pong => Vec::new(),
+            // Only the driver cares: it counts as a frame received. Nothing here searches
+            // yet, so no results are awaited.
+            ServerMessage::Pong | ServerMessage::SearchResults { .. } => Vec::new(),
             ServerMessage::Error {
                 code,
                 message,
@@ -454,6 +456,8 @@ impl ChatState {
                 room_id: room_id.clone(),
                 before_seq: Some(before_seq),
                 limit: Some(limit),
+                around_seq: None,
+                after_seq: None,
             }));
         }
         let is_new = room.timeline.insert(message) == timeline::Inserted::New;

@@ -65,6 +65,8 @@ impl ChatState {
                     room_id: room_id.clone(),
                     before_seq: None,
                     limit: Some(PAGE_SIZE),
+                    around_seq: None,
+                    after_seq: None,
                 }));
             }
         }
@@ -89,6 +91,8 @@ impl ChatState {
             room_id: room_id.clone(),
             before_seq,
             limit: Some(PAGE_SIZE),
+            around_seq: None,
+            after_seq: None,
         })]
     }
 

@@ -159,7 +159,9 @@ fn opening_a_room_loads_members_and_newest_page_once() {
             ClientMessage::GetHistory {
                 room_id: room(),
                 before_seq: None,
-                limit: Some(PAGE_SIZE)
+                limit: Some(PAGE_SIZE),
+                around_seq: None,
+                after_seq: None
             }
         ]
     );
@@ -173,6 +175,7 @@ fn opening_a_room_loads_members_and_newest_page_once() {
             })
             .collect(),
         has_more: true,
+        has_more_after: None,
     });
     assert_eq!(seqs(&s).len(), 50);
     let older = s.load_older(&room());
@@ -181,7 +184,9 @@ fn opening_a_room_loads_members_and_newest_page_once() {
         [ClientMessage::GetHistory {
             room_id: room(),
             before_seq: Some(71),
-            limit: Some(PAGE_SIZE)
+            limit: Some(PAGE_SIZE),
+            around_seq: None,
+            after_seq: None
         }]
     );
     assert!(s.load_older(&room()).is_empty(), "one page at a time");
@@ -414,7 +419,9 @@ fn a_gap_in_live_messages_is_filled_from_history() {
         [ClientMessage::GetHistory {
             room_id: room(),
             before_seq: Some(5),
-            limit: Some(3)
+            limit: Some(3),
+            around_seq: None,
+            after_seq: None
         }]
     );
     s.apply(ServerMessage::History {
@@ -426,6 +433,7 @@ fn a_gap_in_live_messages_is_filled_from_history() {
             })
             .collect(),
         has_more: true,
+        has_more_after: None,
     });
     assert_eq!(seqs(&s), [1, 2, 3, 4, 5]);
     assert!(
@@ -705,6 +713,7 @@ fn rooms_gone_while_offline_leave_the_view_with_a_notice() {
         room_id: room(),
         messages: Vec::new(),
         has_more: false,
+        has_more_after: None,
     });
     bob.on_disconnected();
     bob.send_message(&room(), "typed offline", ClientMsgId::from("c1"))
@@ -1572,6 +1581,8 @@ fn a_long_absence_shows_the_newest_messages_and_pages_back_into_what_was_skipped
             room_id: room(),
             before_seq: Some(801),
             limit: Some(PAGE_SIZE),
+            around_seq: None,
+            after_seq: None,
         }]
     );
     s.apply(ServerMessage::History {
@@ -1583,6 +1594,7 @@ fn a_long_absence_shows_the_newest_messages_and_pages_back_into_what_was_skipped
             })
             .collect(),
         has_more: true,
+        has_more_after: None,
     });
     assert_eq!(
         seqs(&s),

@@ -66,27 +66,70 @@ impl Service {
         &self,
         session: &mut SocketSession,
         room_id: RoomId,
-        before_seq: Option<u64>,
+        page: domain::search::HistoryPage,
         limit: Option<u32>,
     ) -> Result<Vec<Outbound>, ServiceError> {
+        use domain::search::HistoryPage;
         session.current_room = Some(room_id.clone());
         self.access.require(&room_id, &session.user_id).await?;
         let limit = domain::history_page(limit);
-        // One more than asked tells whether an older page exists.
-        let mut messages = self
-            .storage
-            .messages_before(&room_id, before_seq, limit + 1)
-            .await?;
-        let has_more = messages.len() > limit as usize;
-        if has_more {
-            messages.remove(0);
-        }
+        let page_size = limit as usize;
+        // One more than asked, each way, tells whether more exist beyond the page.
+        let (messages, has_more, has_more_after) = match page {
+            HistoryPage::Before(before_seq) => {
+                let mut messages = self
+                    .storage
+                    .messages_before(&room_id, before_seq, limit + 1)
+                    .await?;
+                let has_more = messages.len() > page_size;
+                if has_more {
+                    messages.remove(0);
+                }
+                (messages, has_more, None)
+            }
+            HistoryPage::After(after_seq) => {
+                let mut messages = self
+                    .storage
+                    .messages_after(&room_id, after_seq, limit + 1)
+                    .await?;
+                let has_more_after = messages.len() > page_size;
+                messages.truncate(page_size);
+                let first = messages
+                    .first()
+                    .map_or(after_seq.saturating_add(1), |message| message.seq);
+                let has_more = !self
+                    .storage
+                    .messages_before(&room_id, Some(first), 1)
+                    .await?
+                    .is_empty();
+                (messages, has_more, Some(has_more_after))
+            }
+            HistoryPage::Around(around_seq) => {
+                let mut older = self
+                    .storage
+                    .messages_before(&room_id, Some(around_seq), limit + 1)
+                    .await?;
+                let mut newer = self
+                    .storage
+                    .messages_after(&room_id, around_seq.saturating_sub(1), limit + 1)
+                    .await?;
+                let (older_taken, newer_taken) =
+                    domain::search::around_split(page_size, older.len(), newer.len());
+                let has_more = older.len() > older_taken;
+                let has_more_after = newer.len() > newer_taken;
+                older.drain(..older.len() - older_taken);
+                newer.truncate(newer_taken);
+                older.append(&mut newer);
+                (older, has_more, Some(has_more_after))
+            }
+        };
         // Access taken back while the page was read: nothing of the room goes out.
         self.access.require(&room_id, &session.user_id).await?;
         Ok(vec![Outbound::message(&ServerMessage::History {
             room_id,
             messages,
             has_more,
+            has_more_after,
         })])
     }
 

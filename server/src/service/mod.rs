@@ -4,8 +4,8 @@
 //! One file per family of actions, each adding its functions to [`Service`]:
 //! `accounts.rs` (register, login, logout, authenticate), `rooms.rs` (create a room,
 //! preview one, list one's rooms), `membership.rs` (knock, withdraw, decide, leave, remove, ban, roles, delete a room,
-//! members) and
-//! `messages.rs` (send, history, resume). This file holds the service itself, the
+//! members),
+//! `messages.rs` (send, history, resume) and `search.rs` (search). This file holds the service itself, the
 //! dispatcher [`Service::handle`] and the checks the families share.
 
 mod accounts;
@@ -17,6 +17,7 @@ pub(crate) use sessions::Caller;
 use membership::MemberRule;
 mod messages;
 mod rooms;
+mod search;
 
 use std::{
     collections::HashMap,
@@ -82,6 +83,8 @@ pub struct Limits {
     create_rooms: KeyedLimiter<UserId>,
     knocks: KeyedLimiter<UserId>,
     reads: KeyedLimiter<UserId>,
+    /// Searches per user: each reads the index of every room the user is in.
+    searches: KeyedLimiter<UserId>,
     /// Requests that may wait in one room, and rooms one user may be in or waiting for.
     max_waiting_per_room: usize,
     max_rooms_per_user: usize,
@@ -97,6 +100,7 @@ pub struct ActionRates {
     pub create_room: Rate,
     pub knock: Rate,
     pub read: Rate,
+    pub search: Rate,
 }
 
 impl Default for ActionRates {
@@ -113,6 +117,10 @@ impl Default for ActionRates {
             read: Rate {
                 per_second: 10.0,
                 burst: 100.0,
+            },
+            search: Rate {
+                per_second: 2.0,
+                burst: 20.0,
             },
         }
     }
@@ -133,6 +141,7 @@ impl Limits {
             create_rooms: KeyedLimiter::new(ActionRates::default().create_room),
             knocks: KeyedLimiter::new(ActionRates::default().knock),
             reads: KeyedLimiter::new(ActionRates::default().read),
+            searches: KeyedLimiter::new(ActionRates::default().search),
             max_waiting_per_room: 1_000,
             max_rooms_per_user: 1_000,
             registrations: KeyedLimiter::new(REGISTER_RATE),
@@ -168,6 +177,7 @@ impl Limits {
         self.create_rooms = KeyedLimiter::new(rates.create_room);
         self.knocks = KeyedLimiter::new(rates.knock);
         self.reads = KeyedLimiter::new(rates.read);
+        self.searches = KeyedLimiter::new(rates.search);
         self
     }
 
@@ -180,6 +190,7 @@ impl Limits {
             ClientMessage::GetHistory { .. }
             | ClientMessage::GetMembers { .. }
             | ClientMessage::MyRooms => (&self.reads, Refusal::Read),
+            ClientMessage::Search { .. } => (&self.searches, Refusal::Search),
             _ => return Ok(()),
         };
         if limiter.try_take(user, now_ms()) {
@@ -437,7 +448,22 @@ impl Service {
                 room_id,
                 before_seq,
                 limit,
-            } => self.history(session, room_id, before_seq, limit).await,
+                around_seq,
+                after_seq,
+            } => {
+                let page = domain::search::history_page_kind(before_seq, after_seq, around_seq)?;
+                self.history(session, room_id, page, limit).await
+            }
+            ClientMessage::Search {
+                query,
+                room_id,
+                before_seq,
+                cursor,
+                limit,
+            } => {
+                self.search(session, query, room_id, before_seq, cursor, limit)
+                    .await
+            }
             ClientMessage::Resume { rooms } => self.resume(session, rooms).await,
             ClientMessage::MyRooms => self.my_rooms(session).await,
             ClientMessage::Ping => Ok(vec![Outbound::message(&ServerMessage::Pong)]),

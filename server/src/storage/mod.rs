@@ -18,6 +18,7 @@ use knock_protocol::{
 };
 
 /// Defined with the rules, which must not depend on storage; stored here as it is.
+pub use crate::domain::search::{SearchQuery, SearchTerm};
 pub use crate::domain::{Membership, Since};
 pub use postgres::PostgresStorage;
 pub(crate) use sqlite::SqliteStorage;
@@ -157,6 +158,31 @@ impl Inserted {
     }
 }
 
+/// Where [`Storage::search_messages`] looks. Who may read the rooms is the caller's
+/// business; storage only searches the rooms it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchIn<'a> {
+    /// One room, newest first by `seq`; only `seq < before_seq` when given.
+    Room {
+        room_id: &'a RoomId,
+        before_seq: Option<u64>,
+    },
+    /// These rooms, newest first in the order messages were stored (their
+    /// [`FoundMessage::position`]); only positions below `before_position` when given.
+    Rooms {
+        room_ids: &'a [RoomId],
+        before_position: Option<i64>,
+    },
+}
+
+/// A message [`Storage::search_messages`] found, with its place in the order messages were
+/// stored (unique, increasing with each message stored), for the next page's cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundMessage {
+    pub message: ChatMessage,
+    pub position: i64,
+}
+
 /// Everything Knock keeps. Each method is one transaction.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -253,6 +279,16 @@ pub trait Storage: Send + Sync + 'static {
         after_seq: u64,
         limit: u32,
     ) -> StorageResult<Vec<ChatMessage>>;
+
+    /// Up to `limit` messages of the rooms of `within` that hold every term of `query`
+    /// (each term's words next to each other, in order; case and diacritics aside), newest
+    /// first. Found by an index kept in the transaction that stores each message.
+    async fn search_messages(
+        &self,
+        query: &SearchQuery,
+        within: SearchIn<'_>,
+        limit: u32,
+    ) -> StorageResult<Vec<FoundMessage>>;
 
     /// The user's memberships of every status, with each room's newest `seq`, newest
     /// room activity first.

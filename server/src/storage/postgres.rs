@@ -35,12 +35,13 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use super::accounts;
 use super::batch::{self, ClientKey};
 use super::rows::{
-    KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
-    constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
+    FoundRow, KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow,
+    SummaryRow, constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{
-    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Precondition, Room,
-    Session, Since, Storage, StorageError, StorageResult,
+    Credential, FoundMessage, Inserted, Membership, MembershipChange, NewMessage, NewRoom,
+    Precondition, Room, SearchIn, SearchQuery, Session, Since, Storage, StorageError,
+    StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -595,6 +596,64 @@ impl Storage for PostgresStorage {
         rows.into_iter().map(MessageRow::into_message).collect()
     }
 
+    async fn search_messages(
+        &self,
+        query: &SearchQuery,
+        within: SearchIn<'_>,
+        limit: u32,
+    ) -> StorageResult<Vec<FoundMessage>> {
+        // The terms are bound as values ($4, $5, ...), each made a tsquery by PostgreSQL
+        // with the function that indexed the bodies: nothing typed is read as syntax.
+        let matches = tsquery_of(query, 4);
+        let sql;
+        let statement = match within {
+            SearchIn::Room {
+                room_id,
+                before_seq,
+            } => {
+                sql = format!(
+                    "SELECT id, room_id, seq, message_id, user_id, body, timestamp \
+                     FROM messages \
+                     WHERE room_id = $1 AND seq < $2 AND search_vector @@ ({matches}) \
+                     ORDER BY seq DESC LIMIT $3"
+                );
+                sqlx::query_as::<_, FoundRow>(&sql)
+                    .bind(room_id.as_str().to_owned())
+                    .bind(before_seq.map_or(i64::MAX, seq_bound))
+            }
+            SearchIn::Rooms {
+                room_ids,
+                before_position,
+            } => {
+                if room_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                sql = format!(
+                    "SELECT id, room_id, seq, message_id, user_id, body, timestamp \
+                     FROM messages \
+                     WHERE room_id = ANY($1) AND id < $2 AND search_vector @@ ({matches}) \
+                     ORDER BY id DESC LIMIT $3"
+                );
+                sqlx::query_as::<_, FoundRow>(&sql)
+                    .bind(
+                        room_ids
+                            .iter()
+                            .map(|room| room.0.clone())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(before_position.unwrap_or(i64::MAX))
+            }
+        };
+        let statement = query
+            .terms
+            .iter()
+            .fold(statement.bind(i64::from(limit)), |statement, term| {
+                statement.bind(term.words.join(" "))
+            });
+        let rows = statement.fetch_all(&self.pool).await?;
+        rows.into_iter().map(FoundRow::into_found).collect()
+    }
+
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>> {
         // A room's last activity is its newest message's timestamp (found by primary key
         // through `last_seq`), or the membership's last change before any message.
@@ -611,6 +670,17 @@ impl Storage for PostgresStorage {
         .await?;
         rows.into_iter().map(SummaryRow::into_summary).collect()
     }
+}
+
+/// The tsquery of every term, for terms bound from parameter `$first` on: each term's
+/// words as a phrase, folded as the bodies were (`knock_search_text`, migration 0004).
+fn tsquery_of(query: &SearchQuery, first: usize) -> String {
+    (first..first + query.terms.len())
+        .map(|param| {
+            format!("phraseto_tsquery('pg_catalog.simple'::regconfig, knock_search_text(${param}))")
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
 }
 
 fn is_retryable(error: &sqlx::Error) -> bool {

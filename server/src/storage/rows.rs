@@ -100,6 +100,23 @@ impl MessageRow {
     }
 }
 
+/// A message found by a search, with its position in the order messages were stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct FoundRow {
+    id: i64,
+    #[sqlx(flatten)]
+    message: MessageRow,
+}
+
+impl FoundRow {
+    pub(super) fn into_found(self) -> StorageResult<super::FoundMessage> {
+        Ok(super::FoundMessage {
+            message: self.message.into_message()?,
+            position: self.id,
+        })
+    }
+}
+
 /// A stored message with the client id it was sent with (for deduplication).
 #[derive(sqlx::FromRow)]
 pub(super) struct KeyedMessageRow {

@@ -21,13 +21,13 @@ use tempfile::TempDir;
 
 use super::accounts;
 use super::rows::{
-    MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow, constraint_error,
-    seq_bound,
+    FoundRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
+    constraint_error, seq_bound,
 };
 use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
-    Credential, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room, Session, Since,
-    Storage, StorageResult,
+    Credential, FoundMessage, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room,
+    SearchIn, SearchQuery, Session, Since, Storage, StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -90,6 +90,54 @@ impl SqliteStorage {
             _scratch: scratch,
         })
     }
+}
+
+impl SqliteStorage {
+    /// The id of the room's first message with `seq` or more: ids below it are the
+    /// messages before `seq`.
+    async fn first_id_from(&self, room_id: &RoomId, seq: u64) -> StorageResult<Option<i64>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM messages WHERE room_id = ? AND seq >= ? ORDER BY seq LIMIT 1",
+        )
+        .bind(room_id.as_str())
+        .bind(seq_bound(seq))
+        .fetch_optional(&self.pool)
+        .await?;
+        // No such message: every message of the room is before `seq`.
+        Ok(Some(id.unwrap_or(i64::MAX)))
+    }
+}
+
+/// The FTS5 query for `query` in `rooms`, built from tokens only: each term is a string
+/// (a phrase) in double quotes, any quote in it doubled, so nothing the user typed is read
+/// as FTS5 syntax; the body holds every term, and the room key is one of the rooms'.
+pub(super) fn fts5_match(query: &SearchQuery, rooms: &[RoomId]) -> String {
+    fn quoted(text: &str) -> String {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    }
+    let terms: Vec<String> = query
+        .terms
+        .iter()
+        .map(|term| format!("body : {}", quoted(&term.words.join(" "))))
+        .collect();
+    let rooms: Vec<String> = rooms
+        .iter()
+        .map(|room| format!("room_key : {}", quoted(&room_key(room))))
+        .collect();
+    format!("{} AND ({})", terms.join(" AND "), rooms.join(" OR "))
+}
+
+/// A room's token in the index, as the `room_key` column computes it: `r` and the room
+/// id's bytes in hex (one word whatever the id holds).
+fn room_key(room_id: &RoomId) -> String {
+    use std::fmt::Write;
+    room_id
+        .as_str()
+        .bytes()
+        .fold(String::from("r"), |mut key, byte| {
+            let _ = write!(key, "{byte:02X}");
+            key
+        })
 }
 
 /// Creates the database file readable by its owner only (0600), when it does not exist yet:
@@ -339,6 +387,47 @@ impl Storage for SqliteStorage {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(MessageRow::into_message).collect()
+    }
+
+    async fn search_messages(
+        &self,
+        query: &SearchQuery,
+        within: SearchIn<'_>,
+        limit: u32,
+    ) -> StorageResult<Vec<FoundMessage>> {
+        // Newest first is the index's own rowid order, backwards, so the first `limit`
+        // matches end the walk; within one room rowids grow with seqs.
+        let (rooms, before) = match within {
+            SearchIn::Room {
+                room_id,
+                before_seq,
+            } => {
+                let before = match before_seq {
+                    Some(seq) => self.first_id_from(room_id, seq).await?,
+                    None => None,
+                };
+                (std::slice::from_ref(room_id), before)
+            }
+            SearchIn::Rooms {
+                room_ids,
+                before_position,
+            } => (room_ids, before_position),
+        };
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<FoundRow> = sqlx::query_as(
+            "SELECT m.id, m.room_id, m.seq, m.message_id, m.user_id, m.body, m.timestamp \
+             FROM messages_search s JOIN messages m ON m.id = s.rowid \
+             WHERE messages_search MATCH ? AND s.rowid < ? \
+             ORDER BY s.rowid DESC LIMIT ?",
+        )
+        .bind(fts5_match(query, rooms))
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(FoundRow::into_found).collect()
     }
 
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>> {

@@ -27,7 +27,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub const QUIET: Duration = Duration::from_millis(400);
 
 /// Flags that lift the per-user and per-socket rates, for tests that send a lot.
-pub const NO_RATE_LIMITS: [&str; 12] = [
+pub const NO_RATE_LIMITS: [&str; 14] = [
     "--message-rate",
     "100000",
     "--message-burst",
@@ -39,6 +39,8 @@ pub const NO_RATE_LIMITS: [&str; 12] = [
     "--knock-rate",
     "100000",
     "--read-rate",
+    "100000",
+    "--search-rate",
     "100000",
 ];
 

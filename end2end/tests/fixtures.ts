@@ -339,3 +339,29 @@ export async function screenshot(page: Page, knock: Knock, name: string) {
   if (knock.deployment !== 'same-origin') return;
   await page.screenshot({ path: join(REPO, 'docs', 'screenshots', `${name}.png`) });
 }
+
+/** Sends chat messages over a second raw socket of the same user (the test servers allow bursts). */
+export async function sendRaw(page: Page, wsUrl: string, roomId: string, texts: string[]) {
+  await page.evaluate(
+    async ({ wsUrl, roomId, texts }) => {
+      const token = JSON.parse(localStorage.getItem('knock.session')!).token;
+      const ws = new WebSocket(wsUrl);
+      let acked = 0;
+      const all = new Promise<void>((done, fail) => {
+        ws.onmessage = (ev) => {
+          const frame = JSON.parse(ev.data);
+          if (frame.action === 'messageAck' && ++acked === texts.length) done();
+          if (frame.action === 'error') fail(new Error(JSON.stringify(frame)));
+        };
+      });
+      await new Promise((r) => (ws.onopen = r));
+      ws.send(JSON.stringify({ action: 'authenticate', token }));
+      for (const message of texts) {
+        ws.send(JSON.stringify({ action: 'sendMessage', roomId, message, clientMsgId: crypto.randomUUID() }));
+      }
+      await all;
+      ws.close();
+    },
+    { wsUrl, roomId, texts },
+  );
+}

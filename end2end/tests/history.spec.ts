@@ -1,30 +1,4 @@
-import { test, expect, type Page } from './fixtures';
-
-/** Sends chat messages over a second raw socket of the same user (the test servers allow bursts). */
-async function sendRaw(page: Page, wsUrl: string, roomId: string, texts: string[]) {
-  await page.evaluate(
-    async ({ wsUrl, roomId, texts }) => {
-      const token = JSON.parse(localStorage.getItem('knock.session')!).token;
-      const ws = new WebSocket(wsUrl);
-      let acked = 0;
-      const all = new Promise<void>((done, fail) => {
-        ws.onmessage = (ev) => {
-          const frame = JSON.parse(ev.data);
-          if (frame.action === 'messageAck' && ++acked === texts.length) done();
-          if (frame.action === 'error') fail(new Error(JSON.stringify(frame)));
-        };
-      });
-      await new Promise((r) => (ws.onopen = r));
-      ws.send(JSON.stringify({ action: 'authenticate', token }));
-      for (const message of texts) {
-        ws.send(JSON.stringify({ action: 'sendMessage', roomId, message, clientMsgId: crypto.randomUUID() }));
-      }
-      await all;
-      ws.close();
-    },
-    { wsUrl, roomId, texts },
-  );
-}
+import { test, expect, sendRaw } from './fixtures';
 
 test('history: newest page first, older pages on scrolling up, a marker for new messages below', async ({
   newUser,

@@ -72,7 +72,12 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
 
     let scroll_to_bottom = move || scroll_to_end(list_ref, at_bottom, unseen);
 
-    follow_new_messages(rows, outgoing, list_ref, at_bottom, unseen, seen);
+    let focus_id = room_id.clone();
+    let focus = Memo::new(move |_| {
+        chat.0
+            .with(|s| s.room(&focus_id).and_then(|r| r.timeline.focus))
+    });
+    follow_new_messages(rows, outgoing, list_ref, at_bottom, unseen, seen, focus);
     keep_bottom_on_resize(list_ref, at_bottom);
 
     let load_id = room_id.clone();
@@ -87,6 +92,9 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
         }
         if el.scroll_top() < LOAD_OLDER_AT {
             connection.act(|s| s.load_older(&load_id));
+        }
+        if el.scroll_height() - el.scroll_top() - el.client_height() < LOAD_OLDER_AT {
+            connection.act(|s| s.load_newer(&load_id));
         }
         seen.update_value(|s| s.height = el.scroll_height());
     };
@@ -107,7 +115,7 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
                 }) />
                 <ol class="messages">
                     <For each=move || rows.get() key=Row::key let:row>
-                        <MessageRow row />
+                        <MessageRow row focus />
                     </For>
                     <For
                         each=move || outgoing.get()
@@ -173,6 +181,7 @@ fn keep_bottom_on_resize(list_ref: NodeRef<html::Div>, at_bottom: StoredValue<bo
 
 /// After each change: keep the reading position when older messages arrive on top,
 /// follow new ones at the bottom unless the user scrolled up (then flag them).
+/// A search result opened in the room is brought to the middle of the view once.
 fn follow_new_messages(
     rows: Memo<Vec<Row>>,
     outgoing: Memo<Vec<Outgoing>>,
@@ -180,8 +189,11 @@ fn follow_new_messages(
     at_bottom: StoredValue<bool>,
     unseen: RwSignal<bool>,
     seen: StoredValue<Seen>,
+    focus: Memo<Option<u64>>,
 ) {
+    let shown_focus = StoredValue::new(None::<u64>);
     Effect::new(move |_| {
+        let focus = focus.get();
         let oldest = rows.with(|r| r.first().map(|r| r.message.seq));
         let newest = rows.with(|r| r.last().map_or(0, |r| r.message.seq));
         let newest_mine = rows.with(|r| r.last().is_some_and(|r| r.mine));
@@ -195,7 +207,22 @@ fn follow_new_messages(
             let height = el.scroll_height();
             let grew_on_top = before.oldest.is_some() && oldest < before.oldest;
             let new_at_bottom = newest > before.newest || outgoing_len > before.outgoing;
-            if new_at_bottom {
+            let focused = focus
+                .filter(|seq| shown_focus.get_value() != Some(*seq))
+                .and_then(|seq| {
+                    el.query_selector(&format!("[data-seq=\"{seq}\"]"))
+                        .ok()
+                        .flatten()
+                        .and_then(|row| row.dyn_into::<web_sys::HtmlElement>().ok())
+                        .map(|row| (seq, row))
+                });
+            if let Some((seq, row)) = focused {
+                el.set_scroll_top(
+                    row.offset_top() - (el.client_height() - row.offset_height()) / 2,
+                );
+                at_bottom.set_value(false);
+                shown_focus.set_value(Some(seq));
+            } else if new_at_bottom {
                 let first_load = before.newest == 0 && before.outgoing == 0;
                 if first_load
                     || at_bottom.get_value()
@@ -289,12 +316,14 @@ fn HistoryEdge(room_id: RoomId, #[prop(into)] empty: Signal<bool>) -> impl IntoV
 }
 
 #[component]
-fn MessageRow(row: Row) -> impl IntoView {
+fn MessageRow(row: Row, focus: Memo<Option<u64>>) -> impl IntoView {
     let Row {
         message,
         starts_day,
         mine,
     } = row;
+    let seq = message.seq;
+    let focused = move || focus.get() == Some(seq);
     let time = browser::local_time(message.timestamp);
     let (full, iso) = browser::local_date_time(message.timestamp);
     // A list item of its own (an `<ol>` holds only items): the day's name, read in turn.
@@ -308,7 +337,13 @@ fn MessageRow(row: Row) -> impl IntoView {
     });
     view! {
         {separator}
-        <li class="msg" class:mine=mine data-seq=message.seq>
+        <li
+            class="msg"
+            class:mine=mine
+            class:focused=focused
+            aria-current=move || focused().then_some("true")
+            data-seq=message.seq
+        >
             <div class="msg-meta">
                 <span class="msg-author" dir="auto">
                     {display_name(&message.user_id)}

@@ -17,5 +17,6 @@ pub mod reason_field;
 pub mod room_actions;
 pub mod room_list;
 pub mod room_view;
+pub mod search;
 pub mod shell;
 pub mod sign_in;

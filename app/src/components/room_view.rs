@@ -16,6 +16,7 @@ use crate::components::member_list::MemberList;
 use crate::components::message_list::MessageList;
 use crate::components::reason_field::ReasonField;
 use crate::components::room_actions::{Confirm, RoomButtons, RoomConfirm};
+use crate::components::search::SearchBox;
 use crate::router::Link;
 use crate::state::Slot;
 
@@ -123,6 +124,7 @@ fn Conversation(room_id: RoomId) -> impl IntoView {
     view! {
         <div class="room-body">
             <section class="chat" aria-label="Conversation">
+                <SearchBox room_id=room_id.clone() />
                 <MessageList room_id=room_id.clone() />
                 <Composer room_id=room_id.clone() />
             </section>

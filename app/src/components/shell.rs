@@ -10,6 +10,7 @@ use crate::components::home::{HomePage, JoinPage};
 use crate::components::notices::Notices;
 use crate::components::room_list::RoomList;
 use crate::components::room_view::RoomPage;
+use crate::components::search::SearchBox;
 use crate::components::sign_in::SignInPage;
 use crate::router::{Link, Nav, Route, provide_nav};
 
@@ -82,6 +83,7 @@ fn SignedIn() -> impl IntoView {
             <Notices />
             <div class="layout">
                 <aside class="sidebar" aria-label="Room list">
+                    <SearchBox />
                     <RoomList />
                 </aside>
                 <main class="content" id="main" tabindex="-1">

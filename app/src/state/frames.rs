@@ -54,17 +54,27 @@ impl ChatState {
                 room_id,
                 messages,
                 has_more,
-                ..
-            } => self.on_history(room_id, messages, has_more),
+                has_more_after,
+            } => self.on_history(room_id, messages, has_more, has_more_after),
             ServerMessage::HistoryGap {
                 room_id,
                 after_seq,
                 before_seq,
             } => self.on_history_gap(&room_id, after_seq, before_seq),
             ServerMessage::Rooms { rooms } => self.on_rooms(rooms),
-            // Only the driver cares: it counts as a frame received. Nothing here searches
-            // yet, so no results are awaited.
-            ServerMessage::Pong | ServerMessage::SearchResults { .. } => Vec::new(),
+            ServerMessage::SearchResults {
+                query,
+                room_id,
+                results,
+                has_more,
+                next_cursor,
+            } => {
+                self.search
+                    .answered(&query, room_id.as_ref(), results, has_more, next_cursor);
+                Vec::new()
+            }
+            // Only the driver cares: it counts as a frame received.
+            ServerMessage::Pong => Vec::new(),
             ServerMessage::Error {
                 code,
                 message,
@@ -138,10 +148,11 @@ impl ChatState {
         room_id: RoomId,
         messages: Vec<ChatMessage>,
         has_more: bool,
+        has_more_after: Option<bool>,
     ) -> Vec<Command> {
         remove_first(&mut self.history_requests, &room_id);
         let room = self.room_mut(&room_id);
-        room.timeline.apply_page(messages, has_more);
+        room.timeline.apply_page(messages, has_more, has_more_after);
         self.errors.remove(&Slot::Room(room_id));
         Vec::new()
     }
@@ -157,6 +168,10 @@ impl ChatState {
     ) -> Vec<Command> {
         let viewing = self.viewing.as_ref() == Some(room_id);
         let room = self.room_mut(room_id);
+        if room.timeline.has_newer {
+            // Opened at an older message, it does not follow live messages anyway.
+            return Vec::new();
+        }
         let skipped = room.timeline.skip_to(after_seq, before_seq);
         if !viewing {
             room.unread = room
@@ -182,7 +197,7 @@ impl ChatState {
         }
         // A new room has no history.
         room.timeline.pending_pages.push(PageKind::Newest);
-        room.timeline.apply_page(Vec::new(), false);
+        room.timeline.apply_page(Vec::new(), false, None);
         self.errors.remove(&Slot::CreateRoom);
         if self.creating > 0 {
             self.creating -= 1;
@@ -460,7 +475,7 @@ impl ChatState {
                 after_seq: None,
             }));
         }
-        let is_new = room.timeline.insert(message) == timeline::Inserted::New;
+        let is_new = room.timeline.insert_live(message) == timeline::Inserted::New;
         if is_new && !mine && !viewing {
             room.unread = room.unread.saturating_add(1);
         }
@@ -577,6 +592,7 @@ impl ChatState {
                 };
                 self.errors.insert(slot, readable);
             }
+            Some("search") => self.search.refused(readable),
             Some("sendMessage") => {
                 // Too fast: the outbox sends it again by itself, in order; nothing to say.
                 let rate_limited = code == ErrorCode::RateLimited;

@@ -55,17 +55,27 @@ impl ChatState {
                 }));
             }
             let room = self.room_mut(room_id);
-            if room.is_approved()
-                && !room.timeline.loaded
-                && !room.timeline.pending_pages.contains(&PageKind::Newest)
+            let approved = room.is_approved();
+            let timeline = &mut room.timeline;
+            if approved
+                && !timeline.loaded
+                && !timeline
+                    .pending_pages
+                    .iter()
+                    .any(|k| matches!(k, PageKind::Newest | PageKind::Around))
             {
-                room.timeline.pending_pages.push(PageKind::Newest);
+                // Opened at a search result, the page around it; else the newest.
+                let (kind, around_seq) = match timeline.focus {
+                    Some(seq) => (PageKind::Around, Some(seq)),
+                    None => (PageKind::Newest, None),
+                };
+                timeline.pending_pages.push(kind);
                 self.history_requests.push_back(room_id.clone());
                 commands.push(Command::Send(ClientMessage::GetHistory {
                     room_id: room_id.clone(),
                     before_seq: None,
                     limit: Some(PAGE_SIZE),
-                    around_seq: None,
+                    around_seq,
                     after_seq: None,
                 }));
             }
@@ -94,6 +104,63 @@ impl ChatState {
             around_seq: None,
             after_seq: None,
         })]
+    }
+
+    /// Scrolled to the bottom of a room opened at an older message: the page after the
+    /// newest shown.
+    pub fn load_newer(&mut self, room_id: &RoomId) -> Vec<Command> {
+        if !self.online {
+            return Vec::new();
+        }
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return Vec::new();
+        };
+        if !room.timeline.can_load_newer() {
+            return Vec::new();
+        }
+        room.timeline.pending_pages.push(PageKind::Newer);
+        let after_seq = Some(room.timeline.newest_seq());
+        self.history_requests.push_back(room_id.clone());
+        vec![Command::Send(ClientMessage::GetHistory {
+            room_id: room_id.clone(),
+            before_seq: None,
+            limit: Some(PAGE_SIZE),
+            around_seq: None,
+            after_seq,
+        })]
+    }
+
+    /// Searches all rooms, or one; the results replace those shown.
+    pub fn search(&mut self, query: &str, room_id: Option<RoomId>) -> Vec<Command> {
+        let commands = self.search.start(query, room_id);
+        if !commands.is_empty() && !self.online {
+            self.search.disconnected();
+            return Vec::new();
+        }
+        commands
+    }
+
+    pub fn search_more(&mut self) -> Vec<Command> {
+        if self.online {
+            self.search.more()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Opens a search result: its room, at the message, highlighted.
+    pub fn open_result(&mut self, room_id: &RoomId, seq: u64) -> Vec<Command> {
+        let viewing = self.viewing.as_ref() == Some(room_id);
+        let room = self.room_mut(room_id);
+        let mut commands = Vec::new();
+        if room.timeline.open_at(seq) && viewing {
+            // On screen already: the page around it now (else when the room opens).
+            commands = self.load_room(room_id);
+        }
+        if !viewing {
+            commands.push(Command::Navigate(room_path(room_id)));
+        }
+        commands
     }
 
     /// Creates a room; a name the server would refuse is refused here, at its field.

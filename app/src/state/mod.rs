@@ -14,6 +14,7 @@ mod intents;
 pub mod members;
 pub mod notices;
 pub mod outbox;
+pub mod search;
 pub mod timeline;
 mod wording;
 
@@ -209,6 +210,7 @@ pub struct ChatState {
     pub viewing: Option<RoomId>,
     /// The newest message from someone else in the room on screen, for screen readers.
     pub announcement: String,
+    pub search: search::Search,
     next_notice: u64,
     creating: u32,
     /// `myRooms` sent and not answered yet: only the answer to the last one may tell
@@ -325,7 +327,13 @@ impl ChatState {
         let resume: Vec<ResumeRoom> = self
             .rooms
             .values()
-            .filter(|r| r.is_approved() && (r.timeline.loaded || !r.timeline.is_empty()))
+            // A room opened at an older message (a search result) is not followed live:
+            // it is paged down to the newest instead.
+            .filter(|r| {
+                r.is_approved()
+                    && !r.timeline.has_newer
+                    && (r.timeline.loaded || !r.timeline.is_empty())
+            })
             .map(|r| ResumeRoom {
                 room_id: r.room_id.clone(),
                 after_seq: r.timeline.newest_seq(),
@@ -353,6 +361,7 @@ impl ChatState {
         self.awaiting.clear();
         self.history_requests.clear();
         self.member_requests.clear();
+        self.search.disconnected();
         for room in self.rooms.values_mut() {
             room.timeline.pending_pages.clear();
             // Changes may be missed while away: fetch the list again when next needed

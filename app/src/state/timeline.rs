@@ -17,6 +17,12 @@ pub enum PageKind {
     Older,
     /// Filling a gap noticed in live messages; says nothing about older pages.
     Gap,
+    /// The page around a message (a search result), in place of the newest page.
+    Around,
+    /// The page after the newest known message, while it is not the room's newest.
+    Newer,
+    /// Asked for before the timeline was replaced (`open_at`): its answer is dropped.
+    Stale,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,6 +34,14 @@ pub struct Timeline {
     pub has_more: bool,
     /// Pages asked for and not yet answered, oldest request first.
     pub pending_pages: Vec<PageKind>,
+    /// Newer messages than the newest known exist: the room was opened at a message
+    /// (a search result), and pages are loaded below it as the reader scrolls down.
+    pub has_newer: bool,
+    /// The newest live message seen while `has_newer`: live messages are not kept then
+    /// (they would leave a hole), so this says how far paging down has to go.
+    newest_live: u64,
+    /// The message to bring into view and highlight (the search result opened).
+    pub focus: Option<u64>,
 }
 
 /// What inserting one message did.
@@ -53,8 +67,47 @@ impl Timeline {
         !id.as_str().is_empty() && self.by_seq.values().any(|m| &m.message_id == id)
     }
 
+    /// A live message: kept unless the timeline shows older messages than the newest
+    /// (opened at a search result), where it would leave a hole; then remembered so that
+    /// paging down goes as far as it.
+    pub fn insert_live(&mut self, message: ChatMessage) -> Inserted {
+        if self.has_newer {
+            self.newest_live = self.newest_live.max(message.seq);
+            return Inserted::Duplicate;
+        }
+        self.insert(message)
+    }
+
+    /// Shows the message `seq` highlighted. Unless it is shown already, forgets what is
+    /// shown, to be replaced by the page around it: true when that page is needed.
+    pub fn open_at(&mut self, seq: u64) -> bool {
+        self.focus = Some(seq);
+        if self.by_seq.contains_key(&seq) {
+            return false;
+        }
+        let newest_live = self.newest_live.max(self.newest_seq());
+        *self = Self {
+            focus: Some(seq),
+            newest_live,
+            pending_pages: vec![PageKind::Stale; self.pending_pages.len()],
+            ..Self::default()
+        };
+        true
+    }
+
+    /// Whether the page below the newest known message may be asked for now.
+    pub fn can_load_newer(&self) -> bool {
+        self.loaded && self.has_newer && !self.pending_pages.contains(&PageKind::Newer)
+    }
+
     /// Merges one `history` page, answering the oldest outstanding request.
-    pub fn apply_page(&mut self, messages: Vec<ChatMessage>, has_more: bool) -> usize {
+    /// `has_more_after` is present in answers to `aroundSeq` and `afterSeq`.
+    pub fn apply_page(
+        &mut self,
+        messages: Vec<ChatMessage>,
+        has_more: bool,
+        has_more_after: Option<bool>,
+    ) -> usize {
         let kind = if self.pending_pages.is_empty() {
             if self.loaded {
                 PageKind::Gap
@@ -66,10 +119,11 @@ impl Timeline {
         };
         // A page that ends before the oldest known message was asked for before the
         // timeline skipped ahead (`skip_to`): kept, it would leave a hole no one sees.
-        let detached = match (messages.last(), self.oldest_seq()) {
-            (Some(last), Some(oldest)) => last.seq + 1 < oldest,
-            _ => false,
-        };
+        let detached = kind == PageKind::Stale
+            || match (messages.last(), self.oldest_seq()) {
+                (Some(last), Some(oldest)) => last.seq + 1 < oldest,
+                _ => false,
+            };
         let added = if detached {
             0
         } else {
@@ -86,7 +140,19 @@ impl Timeline {
                 self.loaded = true;
             }
             PageKind::Older if !detached => self.has_more = has_more,
-            PageKind::Older | PageKind::Gap => {}
+            PageKind::Older | PageKind::Gap | PageKind::Stale => {}
+            PageKind::Around => {
+                self.loaded = true;
+                self.has_more = has_more;
+                self.has_newer = has_more_after.unwrap_or(false);
+            }
+            PageKind::Newer => {
+                self.has_newer =
+                    has_more_after.unwrap_or(false) || self.newest_live > self.newest_seq();
+            }
+        }
+        if !self.has_newer {
+            self.newest_live = 0;
         }
         added
     }
@@ -123,7 +189,7 @@ impl Timeline {
     /// message with `seq`, when messages are missing between the newest known and it.
     pub fn gap_before(&self, seq: u64) -> Option<(u64, u32)> {
         let newest = self.newest_seq();
-        if !self.loaded || newest == 0 || seq <= newest + 1 {
+        if !self.loaded || self.has_newer || newest == 0 || seq <= newest + 1 {
             return None;
         }
         let missing = seq - newest - 1;
@@ -200,14 +266,14 @@ mod tests {
     fn newest_page_then_live_then_overlapping_older_page() {
         let mut t = Timeline::default();
         t.pending_pages.push(PageKind::Newest);
-        assert_eq!(t.apply_page((51..=100).map(msg).collect(), true), 50);
+        assert_eq!(t.apply_page((51..=100).map(msg).collect(), true, None), 50);
         assert!(t.loaded && t.has_more);
         assert_eq!(t.insert(msg(101)), Inserted::New);
         assert!(t.can_load_older());
         t.pending_pages.push(PageKind::Older);
         assert!(!t.can_load_older(), "one older page at a time");
         // The older page overlaps what we have by a few messages.
-        assert_eq!(t.apply_page((1..=55).map(msg).collect(), false), 50);
+        assert_eq!(t.apply_page((1..=55).map(msg).collect(), false, None), 50);
         assert_eq!(seqs(&t), (1..=101).collect::<Vec<_>>());
         assert!(!t.has_more);
         assert!(!t.can_load_older());
@@ -218,7 +284,7 @@ mod tests {
         let mut t = Timeline::default();
         t.insert(msg(10));
         t.pending_pages.push(PageKind::Newest);
-        t.apply_page((1..=10).map(msg).collect(), false);
+        t.apply_page((1..=10).map(msg).collect(), false, None);
         assert_eq!(seqs(&t), (1..=10).collect::<Vec<_>>());
         assert!(t.loaded);
     }
@@ -227,14 +293,14 @@ mod tests {
     fn gap_detection_and_gap_pages_leave_has_more_alone() {
         let mut t = Timeline::default();
         t.pending_pages.push(PageKind::Newest);
-        t.apply_page((1..=5).map(msg).collect(), true);
+        t.apply_page((1..=5).map(msg).collect(), true, None);
         assert_eq!(t.gap_before(6), None);
         assert_eq!(t.gap_before(5), None);
         assert_eq!(t.gap_before(9), Some((9, 3)));
         assert_eq!(t.gap_before(1_000), Some((1_000, 100)));
         t.insert(msg(9));
         t.pending_pages.push(PageKind::Gap);
-        t.apply_page((6..=8).map(msg).collect(), false);
+        t.apply_page((6..=8).map(msg).collect(), false, None);
         assert!(t.has_more, "a gap page says nothing about older messages");
         assert_eq!(seqs(&t), (1..=9).collect::<Vec<_>>());
     }
@@ -243,7 +309,7 @@ mod tests {
     fn a_skipped_run_leaves_no_hole_and_is_paged_from_its_end() {
         let mut t = Timeline::default();
         t.pending_pages.push(PageKind::Newest);
-        t.apply_page((1..=50).map(msg).collect(), false);
+        t.apply_page((1..=50).map(msg).collect(), false, None);
         // An older page asked for before the skip...
         t.pending_pages.push(PageKind::Older);
         assert_eq!(t.skip_to(50, 801), 750);
@@ -252,18 +318,53 @@ mod tests {
             t.insert(msg(seq));
         }
         // ...is answered with messages that would leave a hole: dropped.
-        assert_eq!(t.apply_page((1..=20).map(msg).collect(), false), 0);
+        assert_eq!(t.apply_page((1..=20).map(msg).collect(), false, None), 0);
         assert!(t.has_more, "still more before the oldest known");
         assert!(t.can_load_older());
         // Paging back from the new oldest fills it, page by page.
         t.pending_pages.push(PageKind::Older);
-        assert_eq!(t.apply_page((701..=800).map(msg).collect(), true), 100);
+        assert_eq!(
+            t.apply_page((701..=800).map(msg).collect(), true, None),
+            100
+        );
         assert_eq!(seqs(&t), (701..=1_000).collect::<Vec<_>>());
         // Messages received after the skipped run are kept.
         let mut t = Timeline::default();
         t.insert(msg(900));
         assert_eq!(t.skip_to(3, 801), 797);
         assert_eq!(seqs(&t), [900]);
+    }
+
+    #[test]
+    fn opened_at_a_message_it_pages_both_ways_and_catches_up_with_live_ones() {
+        let mut t = Timeline::default();
+        t.pending_pages.push(PageKind::Newest);
+        t.apply_page((951..=1_000).map(msg).collect(), true, None);
+        // An older page is in flight when a search result is opened.
+        t.pending_pages.push(PageKind::Older);
+        assert!(!t.open_at(990), "shown already: only highlighted");
+        assert_eq!(t.focus, Some(990));
+        assert!(t.open_at(300));
+        assert!(t.is_empty() && !t.loaded && t.focus == Some(300));
+        t.pending_pages.push(PageKind::Around);
+        // The stale older page is dropped, the page around the result kept.
+        assert_eq!(t.apply_page((901..=950).map(msg).collect(), true, None), 0);
+        t.apply_page((275..=324).map(msg).collect(), true, Some(true));
+        assert!(t.loaded && t.has_more && t.has_newer);
+        // Live messages meanwhile would leave a hole: not kept, nor filled.
+        assert_eq!(t.insert_live(msg(1_001)), Inserted::Duplicate);
+        assert_eq!(t.gap_before(1_002), None);
+        assert!(t.can_load_newer());
+        t.pending_pages.push(PageKind::Newer);
+        assert!(!t.can_load_newer(), "one page down at a time");
+        // The server's last page reaches the newest stored, but not the live one seen.
+        t.apply_page((325..=1_000).map(msg).collect(), true, Some(false));
+        assert!(t.has_newer, "1,001 was seen live");
+        t.pending_pages.push(PageKind::Newer);
+        t.apply_page(vec![msg(1_001)], true, Some(false));
+        assert!(!t.has_newer);
+        assert_eq!(t.insert_live(msg(1_002)), Inserted::New);
+        assert_eq!(seqs(&t), (275..=1_002).collect::<Vec<_>>());
     }
 
     #[test]
@@ -278,7 +379,7 @@ mod tests {
     fn empty_room() {
         let mut t = Timeline::default();
         t.pending_pages.push(PageKind::Newest);
-        t.apply_page(Vec::new(), false);
+        t.apply_page(Vec::new(), false, None);
         assert!(t.loaded && t.is_empty() && !t.can_load_older());
         assert_eq!(t.newest_seq(), 0);
         assert_eq!(t.oldest_seq(), None);

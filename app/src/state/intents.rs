@@ -444,6 +444,13 @@ impl ChatState {
         }
         self.outbox
             .push(client_msg_id, room_id.clone(), text.to_owned());
+        // Read at an older message (a search result), the room goes back to its newest,
+        // where the message will show.
+        let room = self.room_mut(room_id);
+        if room.timeline.has_newer {
+            room.timeline.clear();
+            return Ok(self.load_room(room_id));
+        }
         Ok(Vec::new())
     }
 

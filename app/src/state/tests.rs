@@ -1617,3 +1617,73 @@ fn messages_skipped_in_a_room_not_on_screen_count_as_unread() {
     }
     assert_eq!(s.rooms[&room()].unread, 999);
 }
+
+#[test]
+fn a_search_result_opens_its_room_at_the_message_and_sending_goes_back_to_the_newest() {
+    let mut s = alice_in_her_room();
+    for seq in 1..=3 {
+        s.apply(chat(seq, "bob", "recent"));
+    }
+    // Shown already: only highlighted.
+    assert_eq!(s.open_result(&room(), 2), NOTHING);
+    assert_eq!(s.rooms[&room()].timeline.focus, Some(2));
+    // Not shown: the page around it replaces what is shown.
+    let around = |seq| ClientMessage::GetHistory {
+        room_id: room(),
+        before_seq: None,
+        limit: Some(PAGE_SIZE),
+        around_seq: Some(seq),
+        after_seq: None,
+    };
+    assert_eq!(sent(&s.open_result(&room(), 700)), [around(700)]);
+    let page = |seqs: std::ops::RangeInclusive<u64>| -> Vec<ChatMessage> {
+        seqs.map(|seq| match chat(seq, "bob", "old") {
+            ServerMessage::Message(m) => m,
+            _ => unreachable!(),
+        })
+        .collect()
+    };
+    s.apply(ServerMessage::History {
+        room_id: room(),
+        messages: page(675..=724),
+        has_more: true,
+        has_more_after: Some(true),
+    });
+    assert_eq!(seqs(&s), (675..=724).collect::<Vec<_>>());
+    // Scrolling down asks for the page after it.
+    assert_eq!(
+        sent(&s.load_newer(&room())),
+        [ClientMessage::GetHistory {
+            room_id: room(),
+            before_seq: None,
+            limit: Some(PAGE_SIZE),
+            around_seq: None,
+            after_seq: Some(724),
+        }]
+    );
+    // A live message is not shown in the middle of old ones, nor does it ask for a gap.
+    assert_eq!(s.apply(chat(2_000, "bob", "live")), NOTHING);
+    assert_eq!(seqs(&s), (675..=724).collect::<Vec<_>>());
+    // Sending from here goes back to the newest messages, where it will show.
+    let commands = s
+        .send_message(&room(), "back to now", ClientMsgId::new("c9"))
+        .unwrap();
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::GetHistory {
+            room_id: room(),
+            before_seq: None,
+            limit: Some(PAGE_SIZE),
+            around_seq: None,
+            after_seq: None,
+        }]
+    );
+    // The page down asked for before is dropped when it comes.
+    s.apply(ServerMessage::History {
+        room_id: room(),
+        messages: page(725..=774),
+        has_more: true,
+        has_more_after: Some(true),
+    });
+    assert!(s.rooms[&room()].timeline.is_empty());
+}

@@ -213,9 +213,13 @@ impl Timeline {
         skipped
     }
 
-    /// Forgets everything (sign-out, or the user lost access).
+    /// Forgets everything (sign-out, lost access, back to the newest from a search
+    /// result); answers to pages asked for before are dropped.
     pub fn clear(&mut self) {
-        *self = Self::default();
+        *self = Self {
+            pending_pages: vec![PageKind::Stale; self.pending_pages.len()],
+            ..Self::default()
+        };
     }
 }
 

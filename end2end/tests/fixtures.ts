@@ -43,9 +43,11 @@ export class KnockServer {
         '--knock-cooldown-secs', String(KNOCK_COOLDOWN_SECS),
         // Every test user signs up from 127.0.0.1 (10 an hour per address by default).
         '--register-rate', '100000000',
-        // Tests fill rooms with long histories over raw sockets (bursts of 20 by default);
-        // the web client paces itself to the default rate whatever the server allows.
+        // Tests fill rooms with long histories over raw sockets (by default bursts of 20
+        // messages, 100 frames); the web client paces itself to the default rate whatever
+        // the server allows.
         '--message-burst', '100000',
+        '--frame-rate', '100000',
       ],
       { cwd: REPO, env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -90,6 +90,10 @@ test('a result deep in a long room opens there, and scrolling loads both ways', 
   );
   await sendRaw(alice.page, knock.api.url.replace('http', 'ws') + '/ws', roomId, texts);
   await expect(bob.message('line 160')).toBeVisible();
+  // Opened afresh, the room shows its newest page only.
+  await bob.page.reload();
+  await expect(bob.message('line 160')).toBeVisible();
+  await expect(bob.message('the needle')).toHaveCount(0);
 
   // Only this room's box, scoped: the result opens the conversation at it.
   const results = await search(bob, 'This room', 'needle');

@@ -67,6 +67,7 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
 
     let list_ref = NodeRef::<html::Div>::new();
     let at_bottom = StoredValue::new(true);
+    let last_top = StoredValue::new(0);
     let unseen = RwSignal::new(false);
     let seen = StoredValue::new(Seen::default());
 
@@ -86,7 +87,12 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
             return;
         };
         let bottom = el.scroll_height() - el.scroll_top() - el.client_height() < FOLLOW_SLACK;
-        at_bottom.set_value(bottom);
+        // Only scrolling up leaves the bottom: messages added below between following
+        // them and this event do not (a burst of them would otherwise stop the following).
+        let top = el.scroll_top();
+        let up = top < last_top.get_value();
+        last_top.set_value(top);
+        at_bottom.set_value(bottom || (at_bottom.get_value() && !up));
         if bottom {
             unseen.set(false);
         }
@@ -223,7 +229,9 @@ fn follow_new_messages(
                 at_bottom.set_value(false);
                 shown_focus.set_value(Some(seq));
             } else if new_at_bottom {
-                let first_load = before.newest == 0 && before.outgoing == 0;
+                // All new, or all replaced (a catch-up that skipped ahead): the newest.
+                let first_load = (before.newest == 0 && before.outgoing == 0)
+                    || oldest.is_some_and(|o| o > before.newest);
                 if first_load
                     || at_bottom.get_value()
                     || outgoing_len > before.outgoing

@@ -7,6 +7,10 @@ function searchForm(user: User, scope: 'All rooms' | 'This room') {
 
 async function search(user: User, scope: 'All rooms' | 'This room', query: string) {
   const form = searchForm(user, scope);
+  if (scope === 'This room' && !(await form.isVisible())) {
+    await user.page.getByRole('button', { name: 'Search this room' }).click();
+    await expect(form.getByLabel('Search messages')).toBeFocused();
+  }
   await form.getByLabel('Search messages').fill(query);
   await form.getByRole('button', { name: 'Search' }).click();
   return user.page.getByRole('region', { name: 'Search results' });

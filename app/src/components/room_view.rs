@@ -75,12 +75,29 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
     let status = Memo::new(move |_| standing.with(|s| s.status));
     let is_admin = Memo::new(move |_| standing.with(|s| s.is_admin));
     let confirm = RwSignal::new(Confirm::Closed);
+    // The room's search box, shown on demand: on a phone it would take the conversation's
+    // room.
+    let searching = RwSignal::new(false);
+    let toggle_search = move |_| {
+        if searching.get_untracked() {
+            chat.0.update(|s| {
+                if s.search
+                    .asked
+                    .as_ref()
+                    .is_some_and(|(_, room)| room.is_some())
+                {
+                    s.search.clear();
+                }
+            });
+        }
+        searching.update(|open| *open = !*open);
+    };
 
     let body = {
         let room_id = room_id.clone();
         move || match status.get() {
             Some(MemberStatus::Approved) => {
-                view! { <Conversation room_id=room_id.clone() /> }.into_any()
+                view! { <Conversation room_id=room_id.clone() searching /> }.into_any()
             }
             Some(MemberStatus::Pending) => view! { <Waiting room_id=room_id.clone() /> }.into_any(),
             Some(MemberStatus::Rejected) => {
@@ -103,6 +120,20 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
                 </h1>
                 <Show when=move || status.get() == Some(MemberStatus::Approved)>
                     <div class="room-tools">
+                        // An icon: on a phone the header's buttons must stay in two rows.
+                        <button
+                            type="button"
+                            class="btn btn-small btn-icon"
+                            aria-label="Search this room"
+                            title="Search this room"
+                            aria-expanded=move || searching.get().to_string()
+                            on:click=toggle_search
+                        >
+                            <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+                                <circle cx="6.5" cy="6.5" r="4.5" fill="none" stroke="currentColor" stroke-width="2" />
+                                <path d="M10 10l4 4" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+                            </svg>
+                        </button>
                         <CopyButton label="Copy room ID" text=id_text />
                         <CopyButton label="Copy invite link" text=invite />
                         <RoomButtons room_id=buttons_room.clone() confirm is_admin />
@@ -116,7 +147,8 @@ fn RoomView(room_id: RoomId) -> impl IntoView {
 }
 
 #[component]
-fn Conversation(room_id: RoomId) -> impl IntoView {
+fn Conversation(room_id: RoomId, searching: RwSignal<bool>) -> impl IntoView {
+    let search_id = room_id.clone();
     let wide = web_sys::window()
         .and_then(|w| w.inner_width().ok())
         .and_then(|w| w.as_f64())
@@ -124,7 +156,9 @@ fn Conversation(room_id: RoomId) -> impl IntoView {
     view! {
         <div class="room-body">
             <section class="chat" aria-label="Conversation">
-                <SearchBox room_id=room_id.clone() />
+                <Show when=move || searching.get()>
+                    <SearchBox room_id=search_id.clone() />
+                </Show>
                 <MessageList room_id=room_id.clone() />
                 <Composer room_id=room_id.clone() />
             </section>

@@ -51,6 +51,14 @@ pub fn SearchBox(#[prop(optional)] room_id: Option<RoomId>) -> impl IntoView {
         "Escape" if shown.get_untracked() => close(),
         _ => {}
     };
+    // The room's box appears on demand (a click on "Search this room"): ready to type.
+    if room_id.is_some() {
+        Effect::new(move |_| {
+            if let Some(i) = input.get() {
+                let _ = i.focus();
+            }
+        });
+    }
     let on_results_key = move |ev: KeyboardEvent| match ev.key().as_str() {
         "ArrowDown" => {
             ev.prevent_default();

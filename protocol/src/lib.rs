@@ -10,6 +10,7 @@ mod http;
 mod ids;
 pub mod limits;
 mod server;
+mod wire_enum;
 
 pub use client::{ClientMessage, DecodeError, JoinRoom, ResumeRoom, Role, Targets, decode_client};
 pub use error::ErrorCode;
@@ -19,7 +20,9 @@ pub use http::{
     RoomPreview, SessionInfo, SessionList,
 };
 pub use ids::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
-pub use server::{ChatMessage, MemberStatus, Participant, RoomSummary, ServerMessage};
+pub use server::{
+    ChatMessage, MemberStatus, Participant, RoomSummary, ServerMessage, decode_server,
+};
 
 /// WebSocket close codes the server uses, beyond the standard ones.
 pub mod close_code {

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use knock_protocol::{ClientMessage, ServerMessage, UserId, close_code};
+use knock_protocol::{ClientMessage, ServerMessage, UserId, close_code, decode_server};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
@@ -389,7 +389,7 @@ impl Connection {
             };
             self.driver
                 .update_value(|d| d.times.last_frame = browser::now_ms());
-            if let Ok(frame) = serde_json::from_str::<ServerMessage>(&text) {
+            if let Ok(frame) = decode_server(&text) {
                 self.receive(frame);
             }
         });

@@ -1,12 +1,12 @@
 //! What a client parses from the server: every WebSocket frame (`ServerMessage`, as
-//! app/src/client.rs decodes it) and the HTTP bodies of register and login (`AuthResponse`,
+//! app/src/client.rs decodes it with `decode_server`) and the HTTP bodies of register and login (`AuthResponse`,
 //! `ApiError`, as app/src/browser.rs decodes them).
 //!
 //! Checks, for any input: nothing panics; whatever decodes survives re-encoding and a
-//! second decode unchanged.
+//! second decode unchanged; what `decode_server` decodes, serde's derive decodes the same.
 #![no_main]
 
-use knock_protocol::{ApiError, AuthResponse, ServerMessage};
+use knock_protocol::{ApiError, AuthResponse, ServerMessage, decode_server};
 use libfuzzer_sys::fuzz_target;
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -16,6 +16,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     round_trip::<ServerMessage>(text);
+    if let Ok(message) = decode_server(text) {
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(text).ok(),
+            Some(message),
+            "decode_server and the derive disagree on {text:?}"
+        );
+    }
     round_trip::<AuthResponse>(text);
     round_trip::<ApiError>(text);
 });

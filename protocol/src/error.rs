@@ -1,9 +1,9 @@
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every error code of the contract, on the WebSocket and over HTTP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// No valid session: bad or revoked token, or a frame before `authenticate`.
@@ -73,7 +73,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The code as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::BadRequest => "bad_request",
@@ -141,6 +141,25 @@ impl ErrorCode {
         Self::SessionNotFound,
         Self::InvalidQuery,
     ];
+}
+
+/// The wire names, in the order of [`ErrorCode::ALL`].
+const NAMES: [&str; ErrorCode::ALL.len()] = {
+    let mut names = [""; ErrorCode::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = ErrorCode::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
+
+/// Decodes what the derive would (`#[serde(rename_all = "snake_case")]`), through one table
+/// (see `wire_enum`).
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::wire_enum::deserialize(deserializer, "ErrorCode", &NAMES, &Self::ALL)
+    }
 }
 
 impl fmt::Display for ErrorCode {

@@ -10,6 +10,7 @@ mod http;
 mod ids;
 pub mod limits;
 mod server;
+mod wire_enum;
 
 pub use client::{ClientMessage, DecodeError, JoinRoom, ResumeRoom, Role, Targets, decode_client};
 pub use error::ErrorCode;
@@ -21,6 +22,7 @@ pub use http::{
 pub use ids::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
 pub use server::{
     ChatMessage, MemberStatus, Participant, RoomSummary, SearchResult, ServerMessage, SnippetPart,
+    decode_server,
 };
 
 /// WebSocket close codes the server uses, beyond the standard ones.

@@ -4,7 +4,7 @@
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, DecodeError, ErrorCode, JoinRoom, MemberStatus,
     MessageId, Participant, ResumeRoom, Role, RoomId, RoomSummary, SearchResult, ServerMessage,
-    SnippetPart, Targets, UserId, decode_client,
+    SnippetPart, Targets, UserId, decode_client, decode_server,
 };
 
 /// The seed's JSON examples, copied verbatim (comments included, as the seed has them).
@@ -144,7 +144,11 @@ fn seed_approval_flow_without_room_id_decodes() {
 #[test]
 fn seed_server_examples_decode() {
     let decode = |text: &str| -> ServerMessage {
-        serde_json::from_str(&strip_line_comments(text)).expect(text)
+        let text = strip_line_comments(text);
+        let message = serde_json::from_str(&text).expect(&text);
+        // The browser client's decoder reads the seed's frames the same way.
+        assert_eq!(decode_server(&text).expect(&text), message);
+        message
     };
     assert_eq!(
         decode(SEED_ROOM_CREATED),
@@ -548,6 +552,7 @@ fn every_server_variant_round_trips() {
         let json = message.to_json();
         let back: ServerMessage = serde_json::from_str(&json).unwrap();
         assert_eq!(back, message, "{json}");
+        assert_eq!(decode_server(&json).unwrap(), message, "{json}");
     }
 }
 
@@ -769,5 +774,65 @@ fn debug_output_hides_tokens_and_passwords() {
         serde_json::to_string(&frame).unwrap(),
         r#"{"action":"authenticate","token":"s3cr3t-token"}"#,
         "on the wire it is the token itself"
+    );
+}
+
+/// The browser client's `decode_server` against serde's derive, on frames that are not
+/// the server's own output: unknown and misplaced fields, the tag last, fields of other
+/// actions with other types, the enums' object form, and frames both refuse.
+#[test]
+fn decode_server_agrees_with_the_derive() {
+    let frames = [
+        r#"{"action":"pong"}"#,
+        r#"{"action":"pong","status":5,"rooms":"no","code":[]}"#,
+        r#"{"roomId":"r","userId":"bob","action":"joinRequest","extra":{"a":[1,2]}}"#,
+        r#"{"action":"message","userId":"alice","message":"Hi","timestamp":1}"#,
+        r#"{"action":"message","userId":"alice","message":"Hi","timestamp":-1,"seq":3,"roomId":"r","messageId":"m"}"#,
+        r#"{"action":"memberChanged","roomId":"r","userId":"u","status":{"banned":null},"isAdmin":false,"reason":null}"#,
+        r#"{"action":"error","code":"knock_cooldown","message":"wait","retryAfterSecs":30,"roomId":null}"#,
+        r#"{"action":"error","code":{"not_admin":null},"message":"no"}"#,
+        r#"{"action":"rooms","rooms":[{"roomId":"r","roomName":"n","status":"left","isAdmin":true,"lastSeq":0}]}"#,
+        r#"{"action":"history","roomId":"r","messages":[],"hasMore":false}"#,
+        r#"{"action":"historyGap","roomId":"r","afterSeq":1,"beforeSeq":9}"#,
+        // Refused by both:
+        r#"{"action":"nope"}"#,
+        r#"{"action":"pong","action":"pong"}"#,
+        r#"{"action":3}"#,
+        "{}",
+        r#"{"action":"authenticated"}"#,
+        r#"{"action":"authenticated","userId":"a","userId":"b"}"#,
+        r#"{"action":"joinResponse","roomId":"r","status":"unknown"}"#,
+        r#"{"action":"error","code":"nope","message":"x"}"#,
+        r#"{"action":"error","code":{"banned":1},"message":"x"}"#,
+        r#"{"action":"messageAck","clientMsgId":"c","roomId":"r","seq":-1,"messageId":"m","timestamp":1}"#,
+        r#"{"action":"pong"} x"#,
+        "not json",
+        "",
+    ];
+    for text in frames {
+        // The client drops what it cannot decode: the errors' wording is not compared.
+        assert_eq!(
+            decode_server(text).ok(),
+            serde_json::from_str::<ServerMessage>(text).ok(),
+            "{text}"
+        );
+    }
+    // The two forms its doc comment names: serde's buffering takes them, decode_server not.
+    for text in [
+        r#"["pong"]"#,
+        r#"{"action":"error","code":{"banned":{}},"message":"x"}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<ServerMessage>(text).is_ok(),
+            "{text}"
+        );
+        assert!(decode_server(text).is_err(), "{text}");
+    }
+    // Unknown unit-variant names still fail with serde's message.
+    let error = serde_json::from_str::<MemberStatus>(r#""gone""#).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unknown variant `gone`, expected one of `pending`, `approved`, `rejected`, `left`, \
+         `removed`, `banned` at line 1 column 6"
     );
 }

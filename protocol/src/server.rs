@@ -270,6 +270,25 @@ impl ServerMessage {
     }
 }
 
+/// Every `action` a server frame may have.
+const SERVER_ACTIONS: [&str; 15] = [
+    "authenticated",
+    "roomCreated",
+    "joinRequest",
+    "joinResponse",
+    "message",
+    "roomMembers",
+    "memberChanged",
+    "roomDeleted",
+    "messageAck",
+    "history",
+    "historyGap",
+    "searchResults",
+    "rooms",
+    "pong",
+    "error",
+];
+
 /// Decodes a frame from the server, as the browser client does.
 ///
 /// The result is what `serde_json::from_str::<ServerMessage>` gives (the derive, which the
@@ -297,23 +316,6 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             ServerMessage::$variant { $($field),* }
         }};
     }
-    const ACTIONS: [&str; 15] = [
-        "authenticated",
-        "roomCreated",
-        "joinRequest",
-        "joinResponse",
-        "message",
-        "roomMembers",
-        "memberChanged",
-        "roomDeleted",
-        "messageAck",
-        "history",
-        "historyGap",
-        "searchResults",
-        "rooms",
-        "pong",
-        "error",
-    ];
     if !text.trim_start().starts_with('{') {
         return Err(serde::de::Error::custom("a server frame is a JSON object"));
     }
@@ -383,6 +385,6 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             room_id: Option<RoomId>,
             retry_after_secs: Option<u64>,
         }),
-        other => return Err(serde::de::Error::unknown_variant(other, &ACTIONS)),
+        other => return Err(serde::de::Error::unknown_variant(other, &SERVER_ACTIONS)),
     })
 }

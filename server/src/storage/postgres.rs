@@ -670,7 +670,10 @@ impl Storage for PostgresStorage {
             .fold(statement.bind(i64::from(limit)), |statement, term| {
                 statement.bind(term.words.join(" "))
             });
-        let rows = statement.fetch_all(&self.pool).await?;
+        // Planned for each search with its own words (not prepared once and reused with a
+        // generic plan): whether a word is rare or common decides between its index and
+        // walking the rooms newest first, and a generic plan took 2 s for a common word.
+        let rows = statement.persistent(false).fetch_all(&self.pool).await?;
         rows.into_iter().map(FoundRow::into_found).collect()
     }
 

@@ -182,9 +182,9 @@ def main():
     else:
         fill_postgres(args, data)
     words = data[6]
-    print(f"RARE={','.join(words[r] for r in range(30_000, 30_010))}")
-    print(f"COMMON={words[2]},{words[3]}")
-    print(f"PHRASE={words[1]} {words[2]},{words[2]} {words[3]}")
+    print(f"RARE='{','.join(words[r] for r in range(30_000, 30_010))}'")
+    print(f"COMMON='{words[2]},{words[3]}'")
+    print(f"PHRASE='{words[1]} {words[2]},{words[2]} {words[3]}'")
 
 
 if __name__ == "__main__":

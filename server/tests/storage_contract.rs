@@ -369,6 +369,35 @@ async fn one_room_pages_by_seq(storage: &dyn Storage, b: &RoomId) {
     );
 }
 
+/// Naming many rooms (past what either backend searches one by one) finds what naming
+/// `given` found (`all`, newest first), and still nothing of the rooms not named.
+async fn many_rooms_find_the_same(storage: &dyn Storage, given: &[RoomId], all: &[&FoundMessage]) {
+    let mut many: Vec<RoomId> = (0..40).map(|n| room_id(&format!("none{n}"))).collect();
+    many.extend_from_slice(given);
+    let found = search(
+        storage,
+        "tea",
+        SearchIn::Rooms {
+            room_ids: &many,
+            before_position: None,
+        },
+        50,
+    )
+    .await;
+    assert_eq!(found.iter().collect::<Vec<_>>(), all);
+    let from_the_fourth = search(
+        storage,
+        "tea",
+        SearchIn::Rooms {
+            room_ids: &many,
+            before_position: Some(all[3].position),
+        },
+        2,
+    )
+    .await;
+    assert_eq!(from_the_fourth.iter().collect::<Vec<_>>(), all[4..6]);
+}
+
 mod contract {
     use super::*;
 
@@ -1811,6 +1840,7 @@ mod contract {
             all.windows(2)
                 .all(|pair| pair[0].position > pair[1].position)
         );
+        many_rooms_find_the_same(storage, &both, &all).await;
         let a_found = &all[1].message;
         assert_eq!(
             (
@@ -1916,15 +1946,20 @@ mod search_index {
             VALUES ('r', 'R', 'alice', 1, 2); \
         INSERT INTO memberships (room_id, user_id, status, is_admin, requested_at, updated_at) \
             VALUES ('r', 'alice', 'approved', TRUE, 1, 1); \
+        INSERT INTO rooms (room_id, room_name, admin_user_id, created_at, last_seq) \
+            VALUES ('q', 'Q', 'alice', 1, 1); \
+        INSERT INTO memberships (room_id, user_id, status, is_admin, requested_at, updated_at) \
+            VALUES ('q', 'alice', 'approved', TRUE, 1, 1); \
         INSERT INTO messages (room_id, seq, message_id, user_id, body, timestamp) \
-            VALUES ('r', 1, 'm1', 'alice', 'Déjà vu', 1), ('r', 2, 'm2', 'alice', 'jamais vu', 2);";
+            VALUES ('r', 1, 'm1', 'alice', 'Déjà vu', 1), ('q', 1, 'q1', 'alice', 'vu in q', 2), \
+                   ('r', 2, 'm2', 'alice', 'jamais vu', 3);";
 
     async fn messages_before_the_migration_are_found(storage: &dyn Storage) {
         let found: Vec<(String, u64)> = search(
             storage,
             "vu",
             SearchIn::Rooms {
-                room_ids: &[room_id("r")],
+                room_ids: &[room_id("r"), room_id("q")],
                 before_position: None,
             },
             10,
@@ -1935,7 +1970,12 @@ mod search_index {
         .collect();
         assert_eq!(
             found,
-            [("jamais vu".to_owned(), 2), ("Déjà vu".to_owned(), 1)]
+            [
+                ("jamais vu".to_owned(), 2),
+                ("vu in q".to_owned(), 1),
+                ("Déjà vu".to_owned(), 1)
+            ],
+            "in the order they were stored"
         );
         assert_eq!(texts_found(storage, "r", "deja").await, ["Déjà vu"]);
         let sent = new_message("r", "alice", "vu again", 3, None);

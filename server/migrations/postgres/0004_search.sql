@@ -19,13 +19,23 @@ CREATE FUNCTION knock_search_text(body TEXT) RETURNS TEXT
         '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~',
         '                                ');
 
--- id numbers messages in the order they were stored (the order of a search across
--- rooms); rows already stored are numbered as they lie in the table. One rewrite of the
--- table for both columns.
+-- id numbers messages in the order they were stored: the order of a search across rooms,
+-- and within a room the order of seq (a search of a few rooms walks each room by seq).
+-- Rows already stored are numbered by time, each room's in seq order.
+ALTER TABLE messages ADD COLUMN id BIGINT;
+UPDATE messages AS m SET id = numbered.id
+    FROM (SELECT room_id, seq, row_number() OVER (ORDER BY arrived, room_id, seq) AS id
+          FROM (SELECT room_id, seq,
+                       max(timestamp) OVER (PARTITION BY room_id ORDER BY seq) AS arrived
+                FROM messages) AS arrivals) AS numbered
+    WHERE m.room_id = numbered.room_id AND m.seq = numbered.seq;
 ALTER TABLE messages
-    ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY,
-    ADD COLUMN search_vector TSVECTOR GENERATED ALWAYS AS
-        (pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, knock_search_text(body)))
-        STORED;
+    ALTER COLUMN id SET NOT NULL,
+    ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;
+SELECT setval(pg_get_serial_sequence('messages', 'id'), COALESCE(max(id), 0) + 1, false)
+    FROM messages;
+CREATE UNIQUE INDEX messages_id ON messages (id);
 
+ALTER TABLE messages ADD COLUMN search_vector TSVECTOR GENERATED ALWAYS AS
+    (pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, knock_search_text(body))) STORED;
 CREATE INDEX messages_search_vector ON messages USING gin (search_vector);

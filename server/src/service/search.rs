@@ -38,7 +38,7 @@ impl Service {
             // answered: a room the user was just removed from is not searched.
             None => self
                 .storage
-                .rooms_of_user(&session.user_id)
+                .memberships_of_user(&session.user_id)
                 .await?
                 .into_iter()
                 .filter(|room| {

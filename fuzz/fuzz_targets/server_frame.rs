@@ -16,7 +16,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     round_trip::<ServerMessage>(text);
-    if let Ok(message) = decode_server(text) {
+    // Compared on JSON whose every string is readable: a lone surrogate escape (`\ude00`)
+    // in a field nobody reads is skipped by decode_server and refused by the derive,
+    // which buffers it; no server writes one (Rust strings cannot hold it).
+    if let Ok(message) = decode_server(text)
+        && serde_json::from_str::<serde_json::Value>(text).is_ok()
+    {
         assert_eq!(
             serde_json::from_str::<ServerMessage>(text).ok(),
             Some(message),

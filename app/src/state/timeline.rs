@@ -86,12 +86,9 @@ impl Timeline {
             return false;
         }
         let newest_live = self.newest_live.max(self.newest_seq());
-        *self = Self {
-            focus: Some(seq),
-            newest_live,
-            pending_pages: vec![PageKind::Stale; self.pending_pages.len()],
-            ..Self::default()
-        };
+        self.clear();
+        self.focus = Some(seq);
+        self.newest_live = newest_live;
         true
     }
 

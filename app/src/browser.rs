@@ -449,3 +449,51 @@ pub fn focus_id(id: &str) {
 pub fn network_up() -> bool {
     window().navigator().on_line()
 }
+
+// ----- notifications -----
+
+/// Whether this browser has the Notification API (not every phone browser does).
+pub fn notifications_supported() -> bool {
+    js_sys::Reflect::has(&window(), &JsValue::from_str("Notification")).unwrap_or(false)
+}
+
+/// Whether the user let this site show notifications.
+pub fn notifications_allowed() -> bool {
+    notifications_supported()
+        && web_sys::Notification::permission() == web_sys::NotificationPermission::Granted
+}
+
+/// Asks the user to let this site show notifications (browsers only ask from a click);
+/// whether they did.
+pub async fn ask_for_notifications() -> bool {
+    if !notifications_supported() {
+        return false;
+    }
+    if let Ok(promise) = web_sys::Notification::request_permission() {
+        let _ = JsFuture::from(promise).await;
+    }
+    notifications_allowed()
+}
+
+/// Whether the page is out of sight (another tab, a minimized window).
+pub fn page_hidden() -> bool {
+    window().document().is_some_and(|d| d.hidden())
+}
+
+/// Shows a notification; a click on it brings the tab forward and calls `on_click`.
+pub fn show_notification(title: &str, body: &str, tag: &str, on_click: impl FnOnce() + 'static) {
+    let options = web_sys::NotificationOptions::new();
+    options.set_body(body);
+    options.set_tag(tag);
+    options.set_icon("/favicon.svg");
+    let Ok(notification) = web_sys::Notification::new_with_options(title, &options) else {
+        return;
+    };
+    let shown = notification.clone();
+    let click = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = window().focus();
+        shown.close();
+        on_click();
+    });
+    notification.set_onclick(Some(click.unchecked_ref()));
+}

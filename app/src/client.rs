@@ -20,9 +20,11 @@ use crate::browser;
 use crate::state::account::Refusal;
 use crate::state::backoff::Backoff;
 use crate::state::heartbeat;
-use crate::state::{ChatState, Command, SIGNED_OUT_TEXT};
+use crate::state::{Alert, ChatState, Command, SIGNED_OUT_TEXT};
 
 const SESSION_KEY: &str = "knock.session";
+/// "on" when the user asked for browser notifications on this device.
+const NOTIFY_KEY: &str = "knock.notify";
 
 /// A signed-in user, as kept in `localStorage` across reloads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +96,9 @@ pub struct Connection {
     pub status: RwSignal<ConnStatus>,
     /// The browser says it has a network (`navigator.onLine`, `online`/`offline`).
     pub network: RwSignal<bool>,
+    /// The user wants browser notifications while the tab is hidden (and the browser
+    /// allows them).
+    pub notify: RwSignal<bool>,
     session: Session,
     chat: Chat,
     driver: StoredValue<Driver, LocalStorage>,
@@ -112,6 +117,10 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
     let connection = Connection {
         status: RwSignal::new(ConnStatus::Idle),
         network: RwSignal::new(browser::network_up()),
+        notify: RwSignal::new(
+            browser::storage_get(NOTIFY_KEY).as_deref() == Some("on")
+                && browser::notifications_allowed(),
+        ),
         session,
         chat,
         driver: StoredValue::new_local(Driver {
@@ -207,6 +216,7 @@ impl Connection {
                 Command::Send(frame) => self.send(&frame),
                 Command::Navigate(path) => self.navigate.with_value(|nav| nav(&path)),
                 Command::SessionExpired => self.session_ended(),
+                Command::Alert(alert) => self.alert(&alert),
                 Command::WakeAfter(delay) => {
                     let timer =
                         set_timeout_with_handle(move || self.act(|_| Vec::new()), delay).ok();
@@ -218,6 +228,30 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Shows `alert` as a browser notification, when the user asked for them and the tab
+    /// is out of sight (in sight, the page itself shows what happened).
+    fn alert(self, alert: &Alert) {
+        if !self.notify.get_untracked()
+            || !browser::page_hidden()
+            || !browser::notifications_allowed()
+        {
+            return;
+        }
+        let path = alert.path.clone();
+        browser::show_notification(&alert.title, &alert.body, &alert.tag, move || {
+            self.navigate.with_value(|nav| nav(&path));
+        });
+    }
+
+    /// Turns browser notifications on (asking the browser's permission, from a click) or
+    /// off; whether they are on afterwards.
+    pub async fn set_notify(self, on: bool) -> bool {
+        let on = on && browser::ask_for_notifications().await;
+        browser::storage_set(NOTIFY_KEY, if on { "on" } else { "off" });
+        let _ = self.notify.try_set(on);
+        on
     }
 
     fn send(self, frame: &ClientMessage) {

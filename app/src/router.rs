@@ -1,4 +1,4 @@
-//! Client-side routes: `/`, `/room/:room_id`, `/join/:room_id`, `/account`.
+//! Client-side routes: `/`, `/room/:room_id`, `/join/:room_id`, `/account`, `/requests`.
 //!
 //! Four routes need no router crate: the path lives in a signal, links push history
 //! entries, and `popstate` (back/forward) updates the signal. This keeps the download
@@ -19,6 +19,8 @@ pub enum Route {
     Join(RoomId),
     /// The user's account: sessions, password, export, deletion.
     Account,
+    /// Every join request waiting in the rooms the user administers.
+    Requests,
     NotFound,
 }
 
@@ -32,6 +34,7 @@ impl Route {
             ["room", id] => Self::Room(RoomId::new(decode(id))),
             ["join", id] => Self::Join(RoomId::new(decode(id))),
             ["account"] => Self::Account,
+            ["requests"] => Self::Requests,
             _ => Self::NotFound,
         }
     }
@@ -163,6 +166,7 @@ mod tests {
         assert_eq!(Route::parse("/account"), Route::Account);
         assert_eq!(Route::parse("/account/"), Route::Account);
         assert_eq!(Route::parse("/account/x"), Route::NotFound);
+        assert_eq!(Route::parse("/requests"), Route::Requests);
         assert_eq!(Route::parse("/room"), Route::NotFound);
         assert_eq!(Route::parse("/room/a/b"), Route::NotFound);
         assert_eq!(Route::parse("/elsewhere"), Route::NotFound);

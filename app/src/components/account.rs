@@ -11,6 +11,7 @@ use crate::client::{Connection, Session};
 use crate::components::account_delete::DeleteAccount;
 use crate::components::account_password::ChangePassword;
 use crate::components::account_sessions::Sessions;
+use crate::components::notify_toggle::NotifyToggle;
 use crate::state::account::{export_file_name, export_refusal_text};
 
 /// Bumped when the list of sessions changed here in another way than through the list.
@@ -31,6 +32,10 @@ pub fn AccountPage() -> impl IntoView {
         <section class="home account-page" aria-labelledby="account-title">
             <h1 class="page-title" id="account-title">"Account"</h1>
             <p class="lede">"Signed in as " <strong dir="auto">{name}</strong></p>
+            <section class="card account-section" aria-labelledby="notify-title">
+                <h2 id="notify-title">"Notifications"</h2>
+                <NotifyToggle />
+            </section>
             <Sessions />
             <ChangePassword />
             <DownloadData />

@@ -13,6 +13,7 @@ pub mod join_requests;
 pub mod member_list;
 pub mod message_list;
 pub mod notices;
+pub mod notify_toggle;
 pub mod reason_field;
 pub mod room_actions;
 pub mod room_list;

@@ -110,3 +110,42 @@ fn RoomRow(row: Row) -> impl IntoView {
         </li>
     }
 }
+
+/// "Requests": every join request waiting in the user's rooms, on one page. Shown to the
+/// admins of some room, with how many wait.
+#[component]
+pub fn RequestsLink() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let admin = Memo::new(move |_| chat.0.with(|s| s.rooms.values().any(|r| r.is_admin)));
+    let waiting = Memo::new(move |_| {
+        chat.0.with(|s| {
+            s.rooms
+                .values()
+                .map(crate::state::RoomState::pending_requests)
+                .sum::<usize>()
+        })
+    });
+    view! {
+        <Show when=move || admin.get()>
+            <Link href="/requests".into() class="requests-link">
+                "Requests"
+                {move || {
+                    let n = waiting.get();
+                    (n > 0)
+                        .then(|| {
+                            let label = if n == 1 {
+                                "1 waiting".to_owned()
+                            } else {
+                                format!("{n} waiting")
+                            };
+                            view! {
+                                <span class="badge badge-alert" title=label.clone() aria-label=label>
+                                    {n}
+                                </span>
+                            }
+                        })
+                }}
+            </Link>
+        </Show>
+    }
+}

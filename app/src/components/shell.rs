@@ -7,8 +7,9 @@ use crate::client::{Connection, Session, provide_client};
 use crate::components::account::AccountPage;
 use crate::components::connection_status::ConnectionStatus;
 use crate::components::home::{HomePage, JoinPage};
+use crate::components::join_requests::RequestsPage;
 use crate::components::notices::Notices;
-use crate::components::room_list::RoomList;
+use crate::components::room_list::{RequestsLink, RoomList};
 use crate::components::room_view::RoomPage;
 use crate::components::search::SearchBox;
 use crate::components::sign_in::SignInPage;
@@ -84,6 +85,7 @@ fn SignedIn() -> impl IntoView {
             <div class="layout">
                 <aside class="sidebar" aria-label="Room list">
                     <SearchBox />
+                    <RequestsLink />
                     <RoomList />
                 </aside>
                 <main class="content" id="main" tabindex="-1">
@@ -92,6 +94,7 @@ fn SignedIn() -> impl IntoView {
                         Route::Room(room_id) => view! { <RoomPage room_id /> }.into_any(),
                         Route::Join(room_id) => view! { <JoinPage room_id /> }.into_any(),
                         Route::Account => view! { <AccountPage /> }.into_any(),
+                        Route::Requests => view! { <RequestsPage /> }.into_any(),
                         Route::NotFound => view! { <NotFound /> }.into_any(),
                     }}
                 </main>

@@ -5,6 +5,7 @@ use knock_protocol::{
     RoomId, RoomSummary, ServerMessage, UserId,
 };
 
+use super::alerts;
 use super::timeline::{self, PageKind};
 use super::wording::knock_cooldown_text;
 use super::{
@@ -217,16 +218,17 @@ impl ChatState {
         room.members
             .apply(&user_id, MemberStatus::Pending, false, reason.clone());
         let name_unknown = room.name.is_none();
+        let alert = Command::Alert(alerts::join_request(room, &user_id, reason.as_deref()));
         self.notify(Notice::JoinRequest {
             room_id: room_id.clone(),
             user_id,
             reason,
         });
+        let mut commands = vec![alert];
         if name_unknown {
-            vec![self.ask_rooms()]
-        } else {
-            Vec::new()
+            commands.push(self.ask_rooms());
         }
+        commands
     }
 
     fn on_join_response(
@@ -276,6 +278,9 @@ impl ChatState {
                 }
             }
             MemberStatus::Approved => {
+                if previous == Some(MemberStatus::Pending) {
+                    commands.push(Command::Alert(alerts::decision(room, status, None)));
+                }
                 if previous != Some(MemberStatus::Approved) {
                     if previous == Some(MemberStatus::Pending) && !viewing {
                         self.notify(Notice::Approved {
@@ -290,6 +295,13 @@ impl ChatState {
                 }
             }
             MemberStatus::Rejected => {
+                if previous == Some(MemberStatus::Pending) {
+                    commands.push(Command::Alert(alerts::decision(
+                        room,
+                        status,
+                        reason.as_deref(),
+                    )));
+                }
                 room.timeline.clear();
                 room.members.clear();
                 room.rejection.clone_from(&reason);

@@ -6,6 +6,7 @@
 //! (catch-up after reconnect, dedupe, outbox, membership changes) is tested natively.
 
 pub mod account;
+mod alerts;
 pub mod backoff;
 mod errors;
 mod frames;
@@ -49,6 +50,19 @@ pub enum Command {
     /// Call [`ChatState::pump_outbox`] again after this long (a message waits for the
     /// rate).
     WakeAfter(std::time::Duration),
+    /// Something happened that the user may want to hear of while the tab is hidden: the
+    /// Leptos layer shows it as a browser notification when they turned those on.
+    Alert(Alert),
+}
+
+/// A browser notification's content, and the page a click on it opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub title: String,
+    pub body: String,
+    pub path: String,
+    /// Notifications with the same tag replace each other (one per room and kind).
+    pub tag: String,
 }
 
 /// Where an error is shown: next to what the user did.

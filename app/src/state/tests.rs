@@ -46,6 +46,17 @@ fn actions(commands: &[Command]) -> Vec<&'static str> {
             Command::Navigate(_) => "navigate",
             Command::SessionExpired => "sessionExpired",
             Command::WakeAfter(_) => "wake",
+            Command::Alert(_) => "alert",
+        })
+        .collect()
+}
+
+fn alerts(commands: &[Command]) -> Vec<super::Alert> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Alert(alert) => Some(alert.clone()),
+            _ => None,
         })
         .collect()
 }
@@ -265,7 +276,11 @@ fn join_request_approval_flow_for_requester_and_admin() {
         status: MemberStatus::Approved,
         reason: None,
     });
-    assert_eq!(actions(&commands), ["myRooms", "getMembers", "getHistory"]);
+    // And is alerted, should the tab be out of sight.
+    assert_eq!(
+        actions(&commands),
+        ["alert", "myRooms", "getMembers", "getHistory"]
+    );
     assert!(bob.rooms[&room()].is_approved());
     assert_eq!(bob.notices, [], "the room's page itself shows it");
     // The same news through memberChanged changes nothing more.
@@ -1686,4 +1701,77 @@ fn a_search_result_opens_its_room_at_the_message_and_sending_goes_back_to_the_ne
         has_more_after: Some(true),
     });
     assert!(s.rooms[&room()].timeline.is_empty());
+}
+
+#[test]
+fn admins_are_alerted_of_knocks_and_knockers_of_decisions() {
+    let mut alice = alice_in_her_room();
+    let commands = alice.apply(ServerMessage::JoinRequest {
+        user_id: user("carol"),
+        room_id: room(),
+        reason: Some("Sam sent me".into()),
+    });
+    let [alert] = alerts(&commands).try_into().expect("one alert");
+    assert_eq!(alert.title, "carol asks to join Book club");
+    assert_eq!(alert.body, "\u{201c}Sam sent me\u{201d}");
+    assert_eq!(alert.path, room_path(&room()));
+
+    let mut carol = signed_in("carol");
+    carol.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Pending,
+            is_admin: false,
+            last_seq: 0,
+        }],
+    });
+    let commands = carol.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Approved,
+        reason: None,
+    });
+    let [alert] = alerts(&commands).try_into().expect("one alert");
+    assert_eq!(alert.title, "You are in Book club");
+    // Confirming what is already known says nothing again.
+    let commands = carol.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Approved,
+        reason: None,
+    });
+    assert_eq!(alerts(&commands), []);
+
+    let mut dave = signed_in("dave");
+    dave.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Pending,
+            is_admin: false,
+            last_seq: 0,
+        }],
+    });
+    let commands = dave.apply(ServerMessage::JoinResponse {
+        room_id: room(),
+        status: MemberStatus::Rejected,
+        reason: Some("Members only".into()),
+    });
+    let [alert] = alerts(&commands).try_into().expect("one alert");
+    assert_eq!(alert.title, "Your request to join Book club was declined");
+    assert_eq!(alert.body, "\u{201c}Members only\u{201d}");
+}
+
+#[test]
+fn rooms_listed_at_sign_in_alert_nobody() {
+    let mut bob = signed_in("bob");
+    let commands = bob.apply(ServerMessage::Rooms {
+        rooms: vec![RoomSummary {
+            room_id: room(),
+            room_name: "Book club".into(),
+            status: MemberStatus::Approved,
+            is_admin: false,
+            last_seq: 3,
+        }],
+    });
+    assert_eq!(alerts(&commands), []);
 }

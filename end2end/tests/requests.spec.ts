@@ -1,0 +1,135 @@
+import { test, expect, type User } from './fixtures';
+
+/**
+ * The Requests page (issue 18): an admin answers the knocks on all their rooms in one
+ * place; and browser notifications of knocks and decisions while the tab is hidden.
+ */
+
+/** Records the notifications the page shows (the browser's own Notification still shows them). */
+async function recordNotifications(user: User) {
+  await user.context.grantPermissions(['notifications']);
+  await user.context.addInitScript(() => {
+    const Real = window.Notification;
+    const shown: { title: string; body: string }[] = [];
+    (window as unknown as { shownNotifications: typeof shown }).shownNotifications = shown;
+    class Recorded extends Real {
+      constructor(title: string, options?: NotificationOptions) {
+        super(title, options);
+        shown.push({ title, body: options?.body ?? '' });
+      }
+    }
+    window.Notification = Recorded as typeof Notification;
+  });
+}
+
+function shownNotifications(user: User) {
+  return user.page.evaluate(
+    () => (window as unknown as { shownNotifications: { title: string; body: string }[] }).shownNotifications,
+  );
+}
+
+/** Puts another tab of the same browser in front, so that Knock's page is hidden. */
+async function hideKnock(user: User) {
+  const other = await user.context.newPage();
+  await other.goto('about:blank');
+  await other.bringToFront();
+  await expect.poll(() => user.page.evaluate(() => document.visibilityState)).toBe('hidden');
+  return other;
+}
+
+test('an admin answers the knocks on all their rooms from the Requests page', async ({ newUser }) => {
+  const admin = await newUser('rqa');
+  const ann = await newUser('rqn');
+  const bo = await newUser('rqb');
+  const books = await admin.createRoom('Books');
+  const films = await admin.createRoom('Films');
+
+  await ann.askToJoin(books);
+  await bo.askToJoin(films);
+
+  const link = admin.page.getByRole('link', { name: /^Requests/ });
+  await expect(link).toHaveAccessibleName('Requests 2 waiting');
+  await link.click();
+  await expect(admin.page.getByRole('heading', { level: 1, name: 'Requests' })).toBeVisible();
+  const booksRequests = admin.page.getByRole('region', { name: /^Books/ });
+  const filmsRequests = admin.page.getByRole('region', { name: /^Films/ });
+  await expect(booksRequests.getByText(ann.name)).toBeVisible();
+  await expect(filmsRequests.getByText(bo.name)).toBeVisible();
+
+  // Let one in, turn the other away: each hears at once, and the page empties.
+  await booksRequests.getByRole('button', { name: 'Approve', exact: true }).click();
+  await expect(ann.page.getByLabel('Message', { exact: true })).toBeVisible();
+  await filmsRequests.getByRole('button', { name: 'Reject', exact: true }).click();
+  await expect(bo.page.getByRole('heading', { name: 'Your request was rejected' })).toBeVisible();
+  await expect(admin.page.getByText('No one is waiting.', { exact: false })).toBeVisible();
+  await expect(link).toHaveAccessibleName('Requests');
+
+  // A knock while the page is open shows up on it.
+  const cy = await newUser('rqc');
+  await cy.askToJoin(films);
+  await expect(filmsRequests.getByText(cy.name)).toBeVisible();
+});
+
+test('browser notifications: knocks to the admin and the answer to the knocker, while the tab is hidden', async ({
+  newUser,
+}) => {
+  const admin = await newUser('nta');
+  const asker = await newUser('ntk');
+  await recordNotifications(admin);
+  await recordNotifications(asker);
+  const roomId = await admin.createRoom('Quiet room');
+
+  // Off until asked for, on the account page.
+  for (const user of [admin, asker]) {
+    await user.page.goto('/account');
+    const toggle = user.page.getByRole('checkbox', { name: 'Browser notifications' });
+    await expect(toggle).not.toBeChecked();
+    await toggle.check();
+    await expect(toggle).toBeChecked();
+  }
+  // Still on after a reload.
+  await admin.page.reload();
+  await expect(admin.page.getByRole('checkbox', { name: 'Browser notifications' })).toBeChecked();
+  await expect(admin.status()).toHaveText('Connected');
+
+  await asker.askToJoin(roomId);
+  // In sight, the page itself shows the knock: no notification.
+  const link = admin.page.getByRole('link', { name: /^Requests/ });
+  await expect(link).toHaveAccessibleName('Requests 1 waiting');
+  expect(await shownNotifications(admin)).toEqual([]);
+
+  // Out of sight, the next knock comes as a notification.
+  const late = await newUser('ntl');
+  const otherTab = await hideKnock(admin);
+  await late.askToJoin(roomId);
+  await expect.poll(() => shownNotifications(admin)).toEqual([
+    { title: `${late.name} asks to join Quiet room`, body: 'Open Knock to let them in or not.' },
+  ]);
+  await admin.page.bringToFront();
+  await otherTab.close();
+
+  // The knocker hears the answer while looking elsewhere.
+  const askerTab = await hideKnock(asker);
+  await admin.page.goto(`/room/${roomId}`);
+  await admin.page
+    .getByRole('region', { name: /Join requests/ })
+    .locator('li', { hasText: asker.name })
+    .getByRole('button', { name: 'Approve', exact: true })
+    .click();
+  await expect.poll(() => shownNotifications(asker)).toEqual([
+    { title: 'You are in Quiet room', body: 'Your request to join was approved.' },
+  ]);
+  await asker.page.bringToFront();
+  await askerTab.close();
+
+  // Turned off, nothing more comes.
+  await admin.page.goto('/account');
+  await admin.page.getByRole('checkbox', { name: 'Browser notifications' }).uncheck();
+  await expect(admin.status()).toHaveText('Connected');
+  const third = await newUser('ntt');
+  const hidden = await hideKnock(admin);
+  await third.askToJoin(roomId);
+  await expect(link).toHaveAccessibleName('Requests 2 waiting');
+  expect(await shownNotifications(admin)).toEqual([]);
+  await hidden.close();
+});

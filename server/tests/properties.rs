@@ -1346,6 +1346,7 @@ impl World {
                 message: Model::text_of(index),
                 room_id: room(r),
                 client_msg_id: with_id.then(|| ClientMsgId::new(Model::client_msg_id_of(index))),
+                reply_to: None,
             },
             Act::History(r) => ClientMessage::GetHistory {
                 room_id: self.room_id(*r),
@@ -2090,6 +2091,7 @@ async fn send_all(
             message: text_of(sender.index, original),
             room_id: Some(rooms[planned.room].clone()),
             client_msg_id: client_msg_id.clone().map(ClientMsgId::new),
+            reply_to: None,
         };
         let id = client_msg_id.as_deref();
         let got = match planned.kind {

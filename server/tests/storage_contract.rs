@@ -168,6 +168,7 @@ fn new_message(
         timestamp,
         message_id: MessageId::new(uuid::Uuid::new_v4().to_string()),
         client_msg_id: client_msg_id.map(ClientMsgId::new),
+        reply_to: None,
     }
 }
 
@@ -204,6 +205,9 @@ fn stored(sent: &NewMessage, seq: u64) -> ChatMessage {
         timestamp: sent.timestamp,
         seq,
         message_id: sent.message_id.clone(),
+        reply_to: sent.reply_to.clone(),
+        edited_at: None,
+        deleted: false,
     }
 }
 

@@ -69,7 +69,8 @@ impl Service {
             .collect())
     }
 
-    /// What a reply to `message_id` shows of it; the message must be one of the room's.
+    /// What a reply to `message_id` shows of it; the message must be one of the room's, and
+    /// not deleted (there is nothing left to answer).
     async fn replied(
         &self,
         room_id: &RoomId,
@@ -80,6 +81,9 @@ impl Service {
             .message(room_id, message_id)
             .await?
             .ok_or(domain::RuleError::MessageNotFound)?;
+        if answered.deleted {
+            return Err(domain::RuleError::MessageDeleted.into());
+        }
         Ok(crate::storage::reply_to(
             answered.message_id.0,
             answered.user_id.0,

@@ -20,7 +20,7 @@ async fn both_get_message(clients: &mut [&mut Client], seq: u64, text: &str) -> 
             (&frame["seq"], &frame["message"]),
             (&json!(seq), &json!(text))
         );
-        id = frame["messageId"].as_str().unwrap().to_owned();
+        frame["messageId"].as_str().unwrap().clone_into(&mut id);
     }
     id
 }

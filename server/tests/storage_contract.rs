@@ -1980,7 +1980,10 @@ mod contract {
             })
         );
         let third = new_message("r", "alice", "later", 11, None);
-        let stored = storage.insert_messages(&[third.clone()]).await.unwrap();
+        let stored = storage
+            .insert_messages(std::slice::from_ref(&third))
+            .await
+            .unwrap();
         assert_eq!(new_one(&stored[0]).seq, 4, "after the edit's seq");
         let deleted = storage
             .change_message(&delete("r", &second.message_id, 12))
@@ -2052,6 +2055,12 @@ mod contract {
             },
         ];
         assert_eq!(log, expected);
+        log_pages_and_export(storage, &expected).await;
+    }
+
+    /// Every page of the log is the entries after its start, in order; the export holds
+    /// the current text and leaves the deleted message out.
+    async fn log_pages_and_export(storage: &dyn Storage, expected: &[LogEntry]) {
         for after in 0..=5 {
             for limit in 1..=3 {
                 let page = storage
@@ -2068,7 +2077,6 @@ mod contract {
             }
         }
 
-        // The export holds the current text and leaves the deleted message out.
         let exported: Vec<String> = storage
             .messages_by_user(&user("bob"))
             .await
@@ -2225,7 +2233,10 @@ mod contract {
         create_room(storage, "r", "alice", 0).await;
         let long = "a".repeat(limits::REPLY_EXCERPT_CHARS - 1) + "é and more";
         let question = new_message("r", "alice", &long, 1, None);
-        storage.insert_messages(&[question.clone()]).await.unwrap();
+        storage
+            .insert_messages(std::slice::from_ref(&question))
+            .await
+            .unwrap();
         let reply_to = ReplyTo {
             message_id: question.message_id.clone(),
             user_id: user("alice"),
@@ -2236,7 +2247,10 @@ mod contract {
             reply_to: Some(reply_to.clone()),
             ..new_message("r", "bob", "yes", 2, None)
         };
-        let stored = storage.insert_messages(&[answer.clone()]).await.unwrap();
+        let stored = storage
+            .insert_messages(std::slice::from_ref(&answer))
+            .await
+            .unwrap();
         assert_eq!(
             new_one(&stored[0]).reply_to,
             Some(reply_to),
@@ -2307,7 +2321,10 @@ mod contract {
         create_users(storage, &["alice"]).await;
         create_room(storage, "r", "alice", 0).await;
         let message = new_message("r", "alice", "first", 1, None);
-        storage.insert_messages(&[message.clone()]).await.unwrap();
+        storage
+            .insert_messages(std::slice::from_ref(&message))
+            .await
+            .unwrap();
         storage
             .change_message(&edit("r", &message.message_id, "edited", 2))
             .await
@@ -2316,7 +2333,10 @@ mod contract {
         create_room(storage, "r", "alice", 3).await;
         assert_empty(&storage.log_after(&room_id("r"), 0, 10).await.unwrap());
         let again = new_message("r", "alice", "again", 4, None);
-        storage.insert_messages(&[again.clone()]).await.unwrap();
+        storage
+            .insert_messages(std::slice::from_ref(&again))
+            .await
+            .unwrap();
         assert!(matches!(
             storage
                 .change_message(&delete("r", &again.message_id, 5))

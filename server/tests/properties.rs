@@ -20,6 +20,10 @@
 //! 2. `seq_is_gapless_under_concurrent_senders`: many senders at once, with retries;
 //!    `seq` is gapless, each sender's order is kept, retries are acknowledged with the
 //!    same `seq`, and every member's socket sees each room in `seq` order exactly once.
+//! 3. `edits_and_deletions_keep_the_room_log_gapless_and_delivered_once`: random sends,
+//!    edits and deletions by an admin and two members, each answered as the rules say;
+//!    the room's log numbers them 1..N, each member's socket is sent each entry once, in
+//!    order, and history reads as the model does.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -2398,5 +2402,250 @@ proptest! {
             .build()
             .expect("runtime");
         runtime.block_on(run_concurrent(room_count, plans))?;
+    }
+}
+
+// =====================================================================================
+// 3. Edits and deletions are entries of the room's log (issue 18).
+// =====================================================================================
+
+/// One step of a log case: user `by` (0 is the room's admin) sends a message, or edits or
+/// deletes the message at `target` (an index into those sent so far, wrapping).
+#[derive(Clone, Debug)]
+enum LogAct {
+    Send {
+        by: usize,
+    },
+    Edit {
+        by: usize,
+        target: Index,
+        same_text: bool,
+    },
+    Delete {
+        by: usize,
+        target: Index,
+    },
+}
+
+fn log_acts() -> impl Strategy<Value = Vec<LogAct>> {
+    let act = prop_oneof![
+        3 => (0..3usize).prop_map(|by| LogAct::Send { by }),
+        2 => (0..3usize, any::<Index>(), proptest::bool::weighted(0.2))
+            .prop_map(|(by, target, same_text)| LogAct::Edit { by, target, same_text }),
+        2 => (0..3usize, any::<Index>()).prop_map(|(by, target)| LogAct::Delete { by, target }),
+    ];
+    proptest::collection::vec(act, 1..30)
+}
+
+/// A message as the model holds it.
+#[derive(Clone, Debug)]
+struct Modelled {
+    author: usize,
+    text: String,
+    deleted: bool,
+    id: MessageId,
+}
+
+/// Random sends, edits and deletions by an admin and two members of one room, each checked
+/// against the rules (only the author edits, the author or an admin deletes, nothing twice,
+/// the same text is no edit); then the log numbers every entry stored 1..N, every member's
+/// socket was sent each entry once in `seq` order, and history reads as the model does.
+async fn run_log_case(acts: Vec<LogAct>) -> Result<(), TestCaseError> {
+    let service = new_service(0).await;
+    let mut users = Vec::new();
+    for name in ["admin", "bob", "carol"] {
+        users.push(add_user(&service, name).await);
+    }
+    let (mut sessions, mut queues): (Vec<_>, Vec<_>) =
+        users.iter().map(|user| open_socket(&service, user)).unzip();
+    service
+        .handle(
+            &mut sessions[0],
+            ClientMessage::CreateRoom {
+                room_name: "Log".into(),
+            },
+        )
+        .await
+        .expect("room created");
+    let room_id = sessions[0].current_room.clone().expect("current room");
+    for member in 1..3 {
+        for (actor, message) in [
+            (
+                member,
+                ClientMessage::JoinRoom(JoinRoom::Request {
+                    room_id: room_id.clone(),
+                    reason: None,
+                }),
+            ),
+            (
+                0,
+                ClientMessage::JoinRoom(JoinRoom::Approve {
+                    room_id: Some(room_id.clone()),
+                    targets: Targets::one(users[member].clone()),
+                }),
+            ),
+        ] {
+            service
+                .handle(&mut sessions[actor], message)
+                .await
+                .expect("admitted");
+        }
+    }
+    for queue in &mut queues {
+        drain(queue);
+    }
+
+    let mut messages: Vec<Modelled> = Vec::new();
+    let mut entries = 0u64;
+    for (index, act) in acts.iter().enumerate() {
+        let (by, request, expected): (usize, ClientMessage, Result<bool, ErrorCode>) = match act {
+            LogAct::Send { by } => (
+                *by,
+                ClientMessage::SendMessage {
+                    message: format!("message {index}"),
+                    room_id: Some(room_id.clone()),
+                    client_msg_id: None,
+                    reply_to: None,
+                },
+                Ok(true),
+            ),
+            LogAct::Edit { .. } | LogAct::Delete { .. } if messages.is_empty() => continue,
+            LogAct::Edit {
+                by,
+                target,
+                same_text,
+            } => {
+                let target = &messages[target.index(messages.len())];
+                // A tombstone's text is empty, which no edit may be (`empty_message`).
+                let text = if *same_text && !target.deleted {
+                    target.text.clone()
+                } else {
+                    format!("edit {index}")
+                };
+                let expected = if target.author != *by {
+                    Err(ErrorCode::NotAdmin)
+                } else if target.deleted {
+                    Err(ErrorCode::MessageDeleted)
+                } else {
+                    Ok(text != target.text)
+                };
+                (
+                    *by,
+                    ClientMessage::EditMessage {
+                        room_id: room_id.clone(),
+                        message_id: target.id.clone(),
+                        message: text,
+                    },
+                    expected,
+                )
+            }
+            LogAct::Delete { by, target } => {
+                let target = &messages[target.index(messages.len())];
+                let expected = if target.author != *by && *by != 0 {
+                    Err(ErrorCode::NotAdmin)
+                } else if target.deleted {
+                    Err(ErrorCode::MessageDeleted)
+                } else {
+                    Ok(true)
+                };
+                (
+                    *by,
+                    ClientMessage::DeleteMessage {
+                        room_id: room_id.clone(),
+                        message_id: target.id.clone(),
+                    },
+                    expected,
+                )
+            }
+        };
+        let answer = service.handle(&mut sessions[by], request.clone()).await;
+        prop_assert_eq!(
+            answer.as_ref().map(|_| ()).map_err(ServiceError::code),
+            expected.map(|_| ()),
+            "step {} {:?}",
+            index,
+            act
+        );
+        if expected != Ok(true) {
+            continue;
+        }
+        entries += 1;
+        match request {
+            ClientMessage::SendMessage { message, .. } => {
+                let stored = service
+                    .storage()
+                    .log_after(&room_id, entries - 1, 1)
+                    .await
+                    .expect("log read");
+                let Some(storage::LogEntry::Message(stored)) = stored.into_iter().next() else {
+                    return Err(TestCaseError::fail(format!("no message at seq {entries}")));
+                };
+                messages.push(Modelled {
+                    author: by,
+                    text: message,
+                    deleted: false,
+                    id: stored.message_id,
+                });
+            }
+            ClientMessage::EditMessage {
+                message_id,
+                message,
+                ..
+            } => {
+                let edited = messages.iter_mut().find(|m| m.id == message_id).unwrap();
+                edited.text = message;
+            }
+            ClientMessage::DeleteMessage { message_id, .. } => {
+                let deleted = messages.iter_mut().find(|m| m.id == message_id).unwrap();
+                deleted.deleted = true;
+                deleted.text = String::new();
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    // The log: 1..N, one entry per change stored.
+    let log = service
+        .storage()
+        .log_after(&room_id, 0, u32::MAX)
+        .await
+        .expect("log read");
+    let seqs: Vec<u64> = log.iter().map(storage::LogEntry::seq).collect();
+    prop_assert_eq!(seqs, (1..=entries).collect::<Vec<u64>>());
+    // Every member's socket: each entry once, in seq order.
+    for queue in &mut queues {
+        let sent: Vec<u64> = drain(queue)
+            .into_iter()
+            .filter_map(|item| match item {
+                Outbound::Chat(chat) => Some(chat.seq),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(&sent, &(1..=entries).collect::<Vec<u64>>());
+    }
+    // History reads as the model does.
+    let history = full_history(&service, &mut sessions[1], &room_id).await;
+    let read: Vec<(String, bool)> = history
+        .into_iter()
+        .map(|message| (message.message, message.deleted))
+        .collect();
+    let modelled: Vec<(String, bool)> = messages
+        .into_iter()
+        .map(|message| (message.text, message.deleted))
+        .collect();
+    prop_assert_eq!(read, modelled);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    #[test]
+    fn edits_and_deletions_keep_the_room_log_gapless_and_delivered_once(acts in log_acts()) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(run_log_case(acts))?;
     }
 }

@@ -2450,7 +2450,8 @@ struct Modelled {
 /// against the rules (only the author edits, the author or an admin deletes, nothing twice,
 /// the same text is no edit); then the log numbers every entry stored 1..N, every member's
 /// socket was sent each entry once in `seq` order, and history reads as the model does.
-async fn run_log_case(acts: Vec<LogAct>) -> Result<(), TestCaseError> {
+/// An admin (socket 0) and two approved members (1, 2) of one room, every socket drained.
+async fn log_room() -> (Service, Vec<SocketSession>, Vec<Queue>, RoomId) {
     let service = new_service(0).await;
     let mut users = Vec::new();
     for name in ["admin", "bob", "carol"] {
@@ -2468,7 +2469,7 @@ async fn run_log_case(acts: Vec<LogAct>) -> Result<(), TestCaseError> {
         .await
         .expect("room created");
     let room_id = sessions[0].current_room.clone().expect("current room");
-    for member in 1..3 {
+    for (member, user) in users.iter().enumerate().skip(1) {
         for (actor, message) in [
             (
                 member,
@@ -2481,7 +2482,7 @@ async fn run_log_case(acts: Vec<LogAct>) -> Result<(), TestCaseError> {
                 0,
                 ClientMessage::JoinRoom(JoinRoom::Approve {
                     room_id: Some(room_id.clone()),
-                    targets: Targets::one(users[member].clone()),
+                    targets: Targets::one(user.clone()),
                 }),
             ),
         ] {
@@ -2494,69 +2495,111 @@ async fn run_log_case(acts: Vec<LogAct>) -> Result<(), TestCaseError> {
     for queue in &mut queues {
         drain(queue);
     }
+    (service, sessions, queues, room_id)
+}
 
+/// The request a step makes, who makes it, and what the rules answer: `Ok(true)` stores an
+/// entry, `Ok(false)` changes nothing (the same text). `None`: nothing to edit or delete yet.
+fn log_request(
+    index: usize,
+    act: &LogAct,
+    messages: &[Modelled],
+    room_id: &RoomId,
+) -> Option<(usize, ClientMessage, Result<bool, ErrorCode>)> {
+    Some(match act {
+        LogAct::Send { by } => (
+            *by,
+            ClientMessage::SendMessage {
+                message: format!("message {index}"),
+                room_id: Some(room_id.clone()),
+                client_msg_id: None,
+                reply_to: None,
+            },
+            Ok(true),
+        ),
+        LogAct::Edit { .. } | LogAct::Delete { .. } if messages.is_empty() => return None,
+        LogAct::Edit {
+            by,
+            target,
+            same_text,
+        } => {
+            let target = &messages[target.index(messages.len())];
+            // A tombstone's text is empty, which no edit may be (`empty_message`).
+            let text = if *same_text && !target.deleted {
+                target.text.clone()
+            } else {
+                format!("edit {index}")
+            };
+            let expected = if target.author != *by {
+                Err(ErrorCode::NotAdmin)
+            } else if target.deleted {
+                Err(ErrorCode::MessageDeleted)
+            } else {
+                Ok(text != target.text)
+            };
+            let request = ClientMessage::EditMessage {
+                room_id: room_id.clone(),
+                message_id: target.id.clone(),
+                message: text,
+            };
+            (*by, request, expected)
+        }
+        LogAct::Delete { by, target } => {
+            let target = &messages[target.index(messages.len())];
+            let expected = if target.author != *by && *by != 0 {
+                Err(ErrorCode::NotAdmin)
+            } else if target.deleted {
+                Err(ErrorCode::MessageDeleted)
+            } else {
+                Ok(true)
+            };
+            let request = ClientMessage::DeleteMessage {
+                room_id: room_id.clone(),
+                message_id: target.id.clone(),
+            };
+            (*by, request, expected)
+        }
+    })
+}
+
+/// The model after a stored entry: a new message (`stored_id`), an edit or a deletion.
+fn apply_log_entry(
+    messages: &mut Vec<Modelled>,
+    by: usize,
+    request: ClientMessage,
+    stored_id: MessageId,
+) {
+    match request {
+        ClientMessage::SendMessage { message, .. } => messages.push(Modelled {
+            author: by,
+            text: message,
+            deleted: false,
+            id: stored_id,
+        }),
+        ClientMessage::EditMessage { message, .. } => {
+            let edited = messages.iter_mut().find(|m| m.id == stored_id).unwrap();
+            edited.text = message;
+        }
+        ClientMessage::DeleteMessage { .. } => {
+            let deleted = messages.iter_mut().find(|m| m.id == stored_id).unwrap();
+            deleted.deleted = true;
+            deleted.text = String::new();
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Random sends, edits and deletions by an admin and two members of one room, each checked
+/// against the rules (only the author edits, the author or an admin deletes, nothing twice,
+/// the same text is no edit); then the log numbers every entry stored 1..N, every member's
+/// socket was sent each entry once in `seq` order, and history reads as the model does.
+async fn run_log_case(acts: Vec<LogAct>) -> Result<(), TestCaseError> {
+    let (service, mut sessions, mut queues, room_id) = log_room().await;
     let mut messages: Vec<Modelled> = Vec::new();
     let mut entries = 0u64;
     for (index, act) in acts.iter().enumerate() {
-        let (by, request, expected): (usize, ClientMessage, Result<bool, ErrorCode>) = match act {
-            LogAct::Send { by } => (
-                *by,
-                ClientMessage::SendMessage {
-                    message: format!("message {index}"),
-                    room_id: Some(room_id.clone()),
-                    client_msg_id: None,
-                    reply_to: None,
-                },
-                Ok(true),
-            ),
-            LogAct::Edit { .. } | LogAct::Delete { .. } if messages.is_empty() => continue,
-            LogAct::Edit {
-                by,
-                target,
-                same_text,
-            } => {
-                let target = &messages[target.index(messages.len())];
-                // A tombstone's text is empty, which no edit may be (`empty_message`).
-                let text = if *same_text && !target.deleted {
-                    target.text.clone()
-                } else {
-                    format!("edit {index}")
-                };
-                let expected = if target.author != *by {
-                    Err(ErrorCode::NotAdmin)
-                } else if target.deleted {
-                    Err(ErrorCode::MessageDeleted)
-                } else {
-                    Ok(text != target.text)
-                };
-                (
-                    *by,
-                    ClientMessage::EditMessage {
-                        room_id: room_id.clone(),
-                        message_id: target.id.clone(),
-                        message: text,
-                    },
-                    expected,
-                )
-            }
-            LogAct::Delete { by, target } => {
-                let target = &messages[target.index(messages.len())];
-                let expected = if target.author != *by && *by != 0 {
-                    Err(ErrorCode::NotAdmin)
-                } else if target.deleted {
-                    Err(ErrorCode::MessageDeleted)
-                } else {
-                    Ok(true)
-                };
-                (
-                    *by,
-                    ClientMessage::DeleteMessage {
-                        room_id: room_id.clone(),
-                        message_id: target.id.clone(),
-                    },
-                    expected,
-                )
-            }
+        let Some((by, request, expected)) = log_request(index, act, &messages, &room_id) else {
+            continue;
         };
         let answer = service.handle(&mut sessions[by], request.clone()).await;
         prop_assert_eq!(
@@ -2570,38 +2613,21 @@ async fn run_log_case(acts: Vec<LogAct>) -> Result<(), TestCaseError> {
             continue;
         }
         entries += 1;
-        match request {
-            ClientMessage::SendMessage { message, .. } => {
-                let stored = service
-                    .storage()
-                    .log_after(&room_id, entries - 1, 1)
-                    .await
-                    .expect("log read");
-                let Some(storage::LogEntry::Message(stored)) = stored.into_iter().next() else {
-                    return Err(TestCaseError::fail(format!("no message at seq {entries}")));
-                };
-                messages.push(Modelled {
-                    author: by,
-                    text: message,
-                    deleted: false,
-                    id: stored.message_id,
-                });
-            }
-            ClientMessage::EditMessage {
-                message_id,
-                message,
-                ..
-            } => {
-                let edited = messages.iter_mut().find(|m| m.id == message_id).unwrap();
-                edited.text = message;
-            }
-            ClientMessage::DeleteMessage { message_id, .. } => {
-                let deleted = messages.iter_mut().find(|m| m.id == message_id).unwrap();
-                deleted.deleted = true;
-                deleted.text = String::new();
-            }
-            _ => unreachable!(),
-        }
+        // The entry just stored names its message (a new one's id is the server's).
+        let stored = service
+            .storage()
+            .log_after(&room_id, entries - 1, 1)
+            .await
+            .expect("log read");
+        let stored_id = match stored.into_iter().next() {
+            Some(storage::LogEntry::Message(message)) => message.message_id,
+            Some(
+                storage::LogEntry::Edited { message_id, .. }
+                | storage::LogEntry::Deleted { message_id, .. },
+            ) => message_id,
+            None => return Err(TestCaseError::fail(format!("nothing at seq {entries}"))),
+        };
+        apply_log_entry(&mut messages, by, request, stored_id);
     }
 
     // The log: 1..N, one entry per change stored.

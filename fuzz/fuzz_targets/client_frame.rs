@@ -142,7 +142,8 @@ fn check_reason(raw: Option<&str>) {
 fn check_rules(message: &ClientMessage) {
     match message {
         ClientMessage::CreateRoom { room_name } => check_room_name(room_name),
-        ClientMessage::SendMessage { message, .. } => check_message_text(message),
+        ClientMessage::SendMessage { message, .. }
+        | ClientMessage::EditMessage { message, .. } => check_message_text(message),
         ClientMessage::JoinRoom(JoinRoom::Approve { targets, .. }) => check_targets(targets),
         ClientMessage::JoinRoom(JoinRoom::Reject {
             targets, reason, ..

@@ -169,6 +169,7 @@ pub async fn send_plan(
             message: probe_text(run, k, now_us(), size),
             room_id: Some(sender.room_id.clone()),
             client_msg_id: Some(ClientMsgId::new(format!("{client_id_prefix}-{k}"))),
+            reply_to: None,
         };
         send(sender.sink, &message).await?;
     }

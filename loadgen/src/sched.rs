@@ -123,6 +123,9 @@ mod tests {
             timestamp: 1,
             seq: 9,
             message_id: MessageId::new("m"),
+            reply_to: None,
+            edited_at: None,
+            deleted: false,
         })
         .to_json();
         assert_eq!(parse_probe(&frame), Some((3, 41, 123_456)));

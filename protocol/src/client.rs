@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientMsgId, RoomId, SessionToken, UserId};
+use crate::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
 
 /// A frame from a client to the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,9 @@ pub enum ClientMessage {
         /// Makes retries safe: stored at most once per user and id.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<ClientMsgId>,
+        /// The message of the same room this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
     },
     GetMembers {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +109,17 @@ pub enum ClientMessage {
     /// Answered with `pong`: browsers cannot see WebSocket pings, so a client checks with
     /// this that its socket still carries frames.
     Ping,
+    /// The author replaces the text of their message.
+    EditMessage {
+        room_id: RoomId,
+        message_id: MessageId,
+        message: String,
+    },
+    /// The author, or an admin of the room, deletes a message: its text is gone for good.
+    DeleteMessage {
+        room_id: RoomId,
+        message_id: MessageId,
+    },
 }
 
 /// A member's role in `setRole`.
@@ -187,7 +201,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 16] = [
+    pub const ACTIONS: [&'static str; 18] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -204,6 +218,8 @@ impl ClientMessage {
         "deleteRoom",
         "ping",
         "search",
+        "editMessage",
+        "deleteMessage",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -225,6 +241,8 @@ impl ClientMessage {
             Self::DeleteRoom { .. } => "deleteRoom",
             Self::Ping => "ping",
             Self::Search { .. } => "search",
+            Self::EditMessage { .. } => "editMessage",
+            Self::DeleteMessage { .. } => "deleteMessage",
         }
     }
 

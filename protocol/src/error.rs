@@ -69,6 +69,10 @@ pub enum ErrorCode {
     SessionNotFound,
     /// A search query with no letter or digit, or over the character limit.
     InvalidQuery,
+    /// No message with that id in that room.
+    MessageNotFound,
+    /// The message was deleted: it cannot be edited or deleted again.
+    MessageDeleted,
 }
 
 impl ErrorCode {
@@ -105,11 +109,13 @@ impl ErrorCode {
             Self::ReasonTooLong => "reason_too_long",
             Self::SessionNotFound => "session_not_found",
             Self::InvalidQuery => "invalid_query",
+            Self::MessageNotFound => "message_not_found",
+            Self::MessageDeleted => "message_deleted",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 32] = [
         Self::Unauthenticated,
         Self::BadRequest,
         Self::UnknownAction,
@@ -140,6 +146,8 @@ impl ErrorCode {
         Self::ReasonTooLong,
         Self::SessionNotFound,
         Self::InvalidQuery,
+        Self::MessageNotFound,
+        Self::MessageDeleted,
     ];
 }
 

@@ -21,8 +21,8 @@ pub use http::{
 };
 pub use ids::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
 pub use server::{
-    ChatMessage, MemberStatus, Participant, RoomSummary, SearchResult, ServerMessage, SnippetPart,
-    decode_server,
+    ChatMessage, MemberStatus, Participant, ReplyTo, RoomSummary, SearchResult, ServerMessage,
+    SnippetPart, decode_server,
 };
 
 /// WebSocket close codes the server uses, beyond the standard ones.

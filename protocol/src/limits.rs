@@ -26,6 +26,8 @@ pub const MAX_SEARCH_PAGE: u32 = 50;
 pub const DEFAULT_SEARCH_PAGE: u32 = 20;
 /// Most characters of a search result's snippet (the ellipses aside).
 pub const SNIPPET_CHARS: usize = 160;
+/// Most characters of the answered message's text that a reply's `replyTo.excerpt` holds.
+pub const REPLY_EXCERPT_CHARS: usize = 100;
 /// Most entries in one `resume`.
 pub const MAX_RESUME_ROOMS: usize = 1_000;
 /// Longest `clientMsgId`, in bytes.

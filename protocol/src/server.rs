@@ -85,6 +85,36 @@ pub struct ChatMessage {
     pub seq: u64,
     #[serde(default)]
     pub message_id: MessageId,
+    /// The message this one answers, as it reads now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+    /// When the text was last edited; absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// A tombstone: the message was deleted and `message` is empty.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// The message a reply answers: its author and the start of its current text
+/// (`limits::REPLY_EXCERPT_CHARS` characters at most), read when the reply is sent out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyTo {
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    /// Empty when the answered message was deleted.
+    pub excerpt: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
 }
 
 /// One row of `roomMembers`.
@@ -108,7 +138,8 @@ pub struct RoomSummary {
     pub room_name: String,
     pub status: MemberStatus,
     pub is_admin: bool,
-    /// The newest message's `seq`, 0 when the room has none (or the user may not read it).
+    /// The `seq` of the room's newest entry (a message, an edit or a deletion): what a
+    /// client resumes from. 0 when the room has none (or the user may not read it).
     pub last_seq: u64,
 }
 
@@ -231,6 +262,20 @@ pub enum ServerMessage {
     },
     /// The answer to `ping`.
     Pong,
+    /// A message's new text; `seq` is this edit's place in the room's log.
+    MessageEdited {
+        room_id: RoomId,
+        message_id: MessageId,
+        message: String,
+        edited_at: i64,
+        seq: u64,
+    },
+    /// A message was deleted; `seq` is this deletion's place in the room's log.
+    MessageDeleted {
+        room_id: RoomId,
+        message_id: MessageId,
+        seq: u64,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -271,7 +316,7 @@ impl ServerMessage {
 }
 
 /// Every `action` a server frame may have.
-const SERVER_ACTIONS: [&str; 15] = [
+const SERVER_ACTIONS: [&str; 17] = [
     "authenticated",
     "roomCreated",
     "joinRequest",
@@ -287,6 +332,8 @@ const SERVER_ACTIONS: [&str; 15] = [
     "rooms",
     "pong",
     "error",
+    "messageEdited",
+    "messageDeleted",
 ];
 
 /// Decodes a frame from the server, as the browser client does.
@@ -377,6 +424,18 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
         }),
         "rooms" => fields!(Rooms { rooms: Vec<RoomSummary> }),
         "pong" => ServerMessage::Pong,
+        "messageEdited" => fields!(MessageEdited {
+            room_id: RoomId,
+            message_id: MessageId,
+            message: String,
+            edited_at: i64,
+            seq: u64,
+        }),
+        "messageDeleted" => fields!(MessageDeleted {
+            room_id: RoomId,
+            message_id: MessageId,
+            seq: u64,
+        }),
         "error" => fields!(Error {
             code: ErrorCode,
             message: String,

@@ -3,8 +3,8 @@
 
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, DecodeError, ErrorCode, JoinRoom, MemberStatus,
-    MessageId, Participant, ResumeRoom, Role, RoomId, RoomSummary, SearchResult, ServerMessage,
-    SnippetPart, Targets, UserId, decode_client, decode_server,
+    MessageId, Participant, ReplyTo, ResumeRoom, Role, RoomId, RoomSummary, SearchResult,
+    ServerMessage, SnippetPart, Targets, UserId, decode_client, decode_server,
 };
 
 /// The seed's JSON examples, copied verbatim (comments included, as the seed has them).
@@ -118,6 +118,7 @@ fn seed_client_examples_decode() {
             message: "Hello everyone!".into(),
             room_id: None,
             client_msg_id: None,
+            reply_to: None,
         }
     );
     assert_eq!(
@@ -191,6 +192,9 @@ fn seed_server_examples_decode() {
             timestamp: 1_699_999_999_999,
             seq: 0,
             message_id: MessageId::default(),
+            reply_to: None,
+            edited_at: None,
+            deleted: false,
         })
     );
     let ServerMessage::RoomMembers {
@@ -252,6 +256,81 @@ fn sample_message() -> ChatMessage {
         timestamp: 1_700_000_000_123,
         seq: 7,
         message_id: MessageId::new("0b9c5a5e-2f0e-4f44-8d7c-55a1b2c3d4e5"),
+        reply_to: None,
+        edited_at: None,
+        deleted: false,
+    }
+}
+
+/// Issue 18's edit, delete and reply actions, for the round trips.
+fn edit_client_variants() -> Vec<ClientMessage> {
+    vec![
+        ClientMessage::SendMessage {
+            message: "me too".into(),
+            room_id: Some(room("r")),
+            client_msg_id: Some(ClientMsgId::new("c-2")),
+            reply_to: Some(MessageId::new("m1")),
+        },
+        ClientMessage::EditMessage {
+            room_id: room("r"),
+            message_id: MessageId::new("m1"),
+            message: "fixed typo".into(),
+        },
+        ClientMessage::DeleteMessage {
+            room_id: room("r"),
+            message_id: MessageId::new("m1"),
+        },
+    ]
+}
+
+/// Issue 18's frames and `message` fields, for the round trips.
+fn edit_server_variants() -> Vec<ServerMessage> {
+    vec![
+        ServerMessage::MessageEdited {
+            room_id: room("r"),
+            message_id: MessageId::new("m1"),
+            message: "fixed typo".into(),
+            edited_at: 1_700_000_000_999,
+            seq: 12,
+        },
+        ServerMessage::MessageDeleted {
+            room_id: room("r"),
+            message_id: MessageId::new("m1"),
+            seq: 13,
+        },
+        ServerMessage::Message(ChatMessage {
+            reply_to: Some(ReplyTo {
+                message_id: MessageId::new("m1"),
+                user_id: UserId::new("bob"),
+                excerpt: "fixed typo".into(),
+                deleted: false,
+            }),
+            edited_at: Some(1_700_000_001_000),
+            ..sample_message()
+        }),
+        ServerMessage::Message(ChatMessage {
+            message: String::new(),
+            deleted: true,
+            reply_to: Some(ReplyTo {
+                message_id: MessageId::new("m1"),
+                user_id: UserId::new("bob"),
+                excerpt: String::new(),
+                deleted: true,
+            }),
+            ..sample_message()
+        }),
+        ServerMessage::error(ErrorCode::MessageNotFound, "no", Some("editMessage")),
+        ServerMessage::error(ErrorCode::MessageDeleted, "gone", Some("deleteMessage")),
+    ]
+}
+
+/// A message that was never edited, deleted or a reply is sent exactly as before: the new
+/// fields are absent, not null or false.
+#[test]
+fn plain_messages_carry_no_new_fields() {
+    let sent = ServerMessage::Message(sample_message()).to_json();
+    for field in ["replyTo", "editedAt", "deleted"] {
+        assert!(!sent.contains(field), "{field} in {sent}");
     }
 }
 
@@ -366,11 +445,13 @@ fn every_client_variant_round_trips() {
             message: "hi".into(),
             room_id: Some(room("r")),
             client_msg_id: Some(ClientMsgId::new("c-1")),
+            reply_to: None,
         },
         ClientMessage::SendMessage {
             message: "hi".into(),
             room_id: None,
             client_msg_id: None,
+            reply_to: None,
         },
         ClientMessage::GetMembers {
             room_id: Some(room("r")),
@@ -400,6 +481,7 @@ fn every_client_variant_round_trips() {
     ];
     all.extend(membership_client_variants());
     all.extend(search_client_variants());
+    all.extend(edit_client_variants());
     let mut actions_seen = std::collections::BTreeSet::new();
     for message in all {
         let json = message.to_json();
@@ -548,6 +630,7 @@ fn every_server_variant_round_trips() {
         ServerMessage::error(ErrorCode::BadRequest, "not JSON", None),
     ];
     all.extend(membership_server_variants());
+    all.extend(edit_server_variants());
     for message in all {
         let json = message.to_json();
         let back: ServerMessage = serde_json::from_str(&json).unwrap();

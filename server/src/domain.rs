@@ -5,7 +5,7 @@
 pub mod search;
 
 use knock_protocol::{
-    ClientMsgId, MemberStatus, Participant, ResumeRoom, Role, Targets, UserId, limits,
+    ChatMessage, ClientMsgId, MemberStatus, Participant, ResumeRoom, Role, Targets, UserId, limits,
 };
 
 /// A user's standing in one room.
@@ -99,6 +99,12 @@ pub enum RuleError {
     /// Paging fields that do not go together.
     #[error("{0}")]
     BadPaging(&'static str),
+    #[error("this room has no message with that id")]
+    MessageNotFound,
+    #[error("that message was deleted")]
+    MessageDeleted,
+    #[error("only its author may edit a message")]
+    NotAuthor,
 }
 
 /// "You were turned down recently. You may ask again in 9 minutes.", rounded up.
@@ -445,6 +451,43 @@ pub(crate) fn client_msg_id(id: &ClientMsgId) -> Result<(), RuleError> {
         return Err(RuleError::InvalidClientMsgId);
     }
     Ok(())
+}
+
+/// Whether `actor` may edit `message`: its author only (an approved member: checked with
+/// access), and not once it is deleted.
+pub(crate) fn may_edit(actor: &UserId, message: &ChatMessage) -> Result<(), RuleError> {
+    if message.user_id != *actor {
+        return Err(RuleError::NotAuthor);
+    }
+    if message.deleted {
+        return Err(RuleError::MessageDeleted);
+    }
+    Ok(())
+}
+
+/// Whether `actor` (with this membership of the message's room) may delete `message`: its
+/// author, or an acting admin of the room; not twice.
+pub(crate) fn may_delete(
+    actor: &UserId,
+    membership: Option<Membership>,
+    message: &ChatMessage,
+) -> Result<(), RuleError> {
+    if message.user_id != *actor {
+        require_admin(membership)?;
+    }
+    if message.deleted {
+        return Err(RuleError::MessageDeleted);
+    }
+    Ok(())
+}
+
+/// The start of a message that a reply shows: at most `limits::REPLY_EXCERPT_CHARS`
+/// characters, cut between characters.
+pub(crate) fn reply_excerpt(text: &str) -> &str {
+    match text.char_indices().nth(limits::REPLY_EXCERPT_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
 
 /// Whether a member list (`getMembers`) shows a user with this status: approved and

@@ -82,7 +82,9 @@ impl ServiceError {
         match self {
             Self::Rule(rule) => match rule {
                 RuleError::NotMember => ErrorCode::NotMember,
-                RuleError::NotAdmin => ErrorCode::NotAdmin,
+                RuleError::NotAdmin | RuleError::NotAuthor => ErrorCode::NotAdmin,
+                RuleError::MessageNotFound => ErrorCode::MessageNotFound,
+                RuleError::MessageDeleted => ErrorCode::MessageDeleted,
                 RuleError::RequestNotFound(_) => ErrorCode::RequestNotFound,
                 RuleError::InvalidRoomName => ErrorCode::InvalidRoomName,
                 RuleError::EmptyMessage => ErrorCode::EmptyMessage,
@@ -186,7 +188,9 @@ fn locked_text(account: bool, retry_after_secs: u64) -> String {
 pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        ErrorCode::UsernameTaken | ErrorCode::LastAdmin => StatusCode::CONFLICT,
+        ErrorCode::UsernameTaken | ErrorCode::LastAdmin | ErrorCode::MessageDeleted => {
+            StatusCode::CONFLICT
+        }
         ErrorCode::ForbiddenOrigin | ErrorCode::NotMember | ErrorCode::NotAdmin => {
             StatusCode::FORBIDDEN
         }
@@ -195,7 +199,8 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::RequestNotFound
         | ErrorCode::UserNotFound
         | ErrorCode::TargetNotMember
-        | ErrorCode::SessionNotFound => StatusCode::NOT_FOUND,
+        | ErrorCode::SessionNotFound
+        | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
         ErrorCode::Banned | ErrorCode::TargetIsAdmin => StatusCode::FORBIDDEN,
         ErrorCode::RateLimited
         | ErrorCode::TooManySockets

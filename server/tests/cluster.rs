@@ -234,6 +234,47 @@ async fn delivery_recovers_after_redis_restarts_mid_conversation() {
     bob.expect_silence().await;
 }
 
+/// An edit and a deletion on one node reach the member on the other, live, in the room's
+/// order; after a Redis outage the other node catches them up by seq like messages.
+#[tokio::test]
+async fn edits_and_deletions_reach_the_other_nodes_members() {
+    let mut cluster = Cluster::start(2).await;
+    let mut alice = cluster.nodes[0].user("alice").await;
+    let mut bob = cluster.nodes[1].user("bob").await;
+    let room = alice.create_room("Edits").await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
+    say(&mut alice, &room, "helo").await;
+    let typo = alice.expect("message").await["messageId"].clone();
+    assert_eq!(bob.expect("message").await["seq"], 1);
+
+    alice
+        .send(
+            json!({"action": "editMessage", "roomId": room, "messageId": typo, "message": "hello"}),
+        )
+        .await;
+    alice.expect("messageEdited").await;
+    let edited = bob.expect("messageEdited").await;
+    assert_eq!(
+        (&edited["seq"], &edited["messageId"], &edited["message"]),
+        (&json!(2), &typo, &json!("hello"))
+    );
+
+    cluster.redis.kill();
+    alice
+        .send(json!({"action": "deleteMessage", "roomId": room, "messageId": typo}))
+        .await;
+    alice.expect("messageDeleted").await;
+    say(&mut alice, &room, "after").await;
+    alice.expect("message").await;
+    cluster.redis.spawn();
+    assert_eq!(
+        bob.expect("messageDeleted").await,
+        json!({"action": "messageDeleted", "roomId": room, "messageId": typo, "seq": 3})
+    );
+    assert_eq!(bob.expect("message").await["seq"], 4);
+    bob.expect_silence().await;
+}
+
 // =====================================================================================
 // Taking access back across nodes (issue 16): from the moment the acting admin is
 // answered, no node sends the room to whoever lost it.

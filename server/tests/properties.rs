@@ -20,6 +20,10 @@
 //! 2. `seq_is_gapless_under_concurrent_senders`: many senders at once, with retries;
 //!    `seq` is gapless, each sender's order is kept, retries are acknowledged with the
 //!    same `seq`, and every member's socket sees each room in `seq` order exactly once.
+//! 3. `edits_and_deletions_keep_the_room_log_gapless_and_delivered_once`: random sends,
+//!    edits and deletions by an admin and two members, each answered as the rules say;
+//!    the room's log numbers them 1..N, each member's socket is sent each entry once, in
+//!    order, and history reads as the model does.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -1346,6 +1350,7 @@ impl World {
                 message: Model::text_of(index),
                 room_id: room(r),
                 client_msg_id: with_id.then(|| ClientMsgId::new(Model::client_msg_id_of(index))),
+                reply_to: None,
             },
             Act::History(r) => ClientMessage::GetHistory {
                 room_id: self.room_id(*r),
@@ -2090,6 +2095,7 @@ async fn send_all(
             message: text_of(sender.index, original),
             room_id: Some(rooms[planned.room].clone()),
             client_msg_id: client_msg_id.clone().map(ClientMsgId::new),
+            reply_to: None,
         };
         let id = client_msg_id.as_deref();
         let got = match planned.kind {
@@ -2396,5 +2402,276 @@ proptest! {
             .build()
             .expect("runtime");
         runtime.block_on(run_concurrent(room_count, plans))?;
+    }
+}
+
+// =====================================================================================
+// 3. Edits and deletions are entries of the room's log (issue 18).
+// =====================================================================================
+
+/// One step of a log case: user `by` (0 is the room's admin) sends a message, or edits or
+/// deletes the message at `target` (an index into those sent so far, wrapping).
+#[derive(Clone, Debug)]
+enum LogAct {
+    Send {
+        by: usize,
+    },
+    Edit {
+        by: usize,
+        target: Index,
+        same_text: bool,
+    },
+    Delete {
+        by: usize,
+        target: Index,
+    },
+}
+
+fn log_acts() -> impl Strategy<Value = Vec<LogAct>> {
+    let act = prop_oneof![
+        3 => (0..3usize).prop_map(|by| LogAct::Send { by }),
+        2 => (0..3usize, any::<Index>(), proptest::bool::weighted(0.2))
+            .prop_map(|(by, target, same_text)| LogAct::Edit { by, target, same_text }),
+        2 => (0..3usize, any::<Index>()).prop_map(|(by, target)| LogAct::Delete { by, target }),
+    ];
+    proptest::collection::vec(act, 1..30)
+}
+
+/// A message as the model holds it.
+#[derive(Clone, Debug)]
+struct Modelled {
+    author: usize,
+    text: String,
+    deleted: bool,
+    id: MessageId,
+}
+
+/// Random sends, edits and deletions by an admin and two members of one room, each checked
+/// against the rules (only the author edits, the author or an admin deletes, nothing twice,
+/// the same text is no edit); then the log numbers every entry stored 1..N, every member's
+/// socket was sent each entry once in `seq` order, and history reads as the model does.
+/// An admin (socket 0) and two approved members (1, 2) of one room, every socket drained.
+async fn log_room() -> (Service, Vec<SocketSession>, Vec<Queue>, RoomId) {
+    let service = new_service(0).await;
+    let mut users = Vec::new();
+    for name in ["admin", "bob", "carol"] {
+        users.push(add_user(&service, name).await);
+    }
+    let (mut sessions, mut queues): (Vec<_>, Vec<_>) =
+        users.iter().map(|user| open_socket(&service, user)).unzip();
+    service
+        .handle(
+            &mut sessions[0],
+            ClientMessage::CreateRoom {
+                room_name: "Log".into(),
+            },
+        )
+        .await
+        .expect("room created");
+    let room_id = sessions[0].current_room.clone().expect("current room");
+    for (member, user) in users.iter().enumerate().skip(1) {
+        for (actor, message) in [
+            (
+                member,
+                ClientMessage::JoinRoom(JoinRoom::Request {
+                    room_id: room_id.clone(),
+                    reason: None,
+                }),
+            ),
+            (
+                0,
+                ClientMessage::JoinRoom(JoinRoom::Approve {
+                    room_id: Some(room_id.clone()),
+                    targets: Targets::one(user.clone()),
+                }),
+            ),
+        ] {
+            service
+                .handle(&mut sessions[actor], message)
+                .await
+                .expect("admitted");
+        }
+    }
+    for queue in &mut queues {
+        drain(queue);
+    }
+    (service, sessions, queues, room_id)
+}
+
+/// The request a step makes, who makes it, and what the rules answer: `Ok(true)` stores an
+/// entry, `Ok(false)` changes nothing (the same text). `None`: nothing to edit or delete yet.
+fn log_request(
+    index: usize,
+    act: &LogAct,
+    messages: &[Modelled],
+    room_id: &RoomId,
+) -> Option<(usize, ClientMessage, Result<bool, ErrorCode>)> {
+    Some(match act {
+        LogAct::Send { by } => (
+            *by,
+            ClientMessage::SendMessage {
+                message: format!("message {index}"),
+                room_id: Some(room_id.clone()),
+                client_msg_id: None,
+                reply_to: None,
+            },
+            Ok(true),
+        ),
+        LogAct::Edit { .. } | LogAct::Delete { .. } if messages.is_empty() => return None,
+        LogAct::Edit {
+            by,
+            target,
+            same_text,
+        } => {
+            let target = &messages[target.index(messages.len())];
+            // A tombstone's text is empty, which no edit may be (`empty_message`).
+            let text = if *same_text && !target.deleted {
+                target.text.clone()
+            } else {
+                format!("edit {index}")
+            };
+            let expected = if target.author != *by {
+                Err(ErrorCode::NotAdmin)
+            } else if target.deleted {
+                Err(ErrorCode::MessageDeleted)
+            } else {
+                Ok(text != target.text)
+            };
+            let request = ClientMessage::EditMessage {
+                room_id: room_id.clone(),
+                message_id: target.id.clone(),
+                message: text,
+            };
+            (*by, request, expected)
+        }
+        LogAct::Delete { by, target } => {
+            let target = &messages[target.index(messages.len())];
+            let expected = if target.author != *by && *by != 0 {
+                Err(ErrorCode::NotAdmin)
+            } else if target.deleted {
+                Err(ErrorCode::MessageDeleted)
+            } else {
+                Ok(true)
+            };
+            let request = ClientMessage::DeleteMessage {
+                room_id: room_id.clone(),
+                message_id: target.id.clone(),
+            };
+            (*by, request, expected)
+        }
+    })
+}
+
+/// The model after a stored entry: a new message (`stored_id`), an edit or a deletion.
+fn apply_log_entry(
+    messages: &mut Vec<Modelled>,
+    by: usize,
+    request: ClientMessage,
+    stored_id: MessageId,
+) {
+    match request {
+        ClientMessage::SendMessage { message, .. } => messages.push(Modelled {
+            author: by,
+            text: message,
+            deleted: false,
+            id: stored_id,
+        }),
+        ClientMessage::EditMessage { message, .. } => {
+            let edited = messages.iter_mut().find(|m| m.id == stored_id).unwrap();
+            edited.text = message;
+        }
+        ClientMessage::DeleteMessage { .. } => {
+            let deleted = messages.iter_mut().find(|m| m.id == stored_id).unwrap();
+            deleted.deleted = true;
+            deleted.text = String::new();
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Random sends, edits and deletions by an admin and two members of one room, each checked
+/// against the rules (only the author edits, the author or an admin deletes, nothing twice,
+/// the same text is no edit); then the log numbers every entry stored 1..N, every member's
+/// socket was sent each entry once in `seq` order, and history reads as the model does.
+async fn run_log_case(acts: Vec<LogAct>) -> Result<(), TestCaseError> {
+    let (service, mut sessions, mut queues, room_id) = log_room().await;
+    let mut messages: Vec<Modelled> = Vec::new();
+    let mut entries = 0u64;
+    for (index, act) in acts.iter().enumerate() {
+        let Some((by, request, expected)) = log_request(index, act, &messages, &room_id) else {
+            continue;
+        };
+        let answer = service.handle(&mut sessions[by], request.clone()).await;
+        prop_assert_eq!(
+            answer.as_ref().map(|_| ()).map_err(ServiceError::code),
+            expected.map(|_| ()),
+            "step {} {:?}",
+            index,
+            act
+        );
+        if expected != Ok(true) {
+            continue;
+        }
+        entries += 1;
+        // The entry just stored names its message (a new one's id is the server's).
+        let stored = service
+            .storage()
+            .log_after(&room_id, entries - 1, 1)
+            .await
+            .expect("log read");
+        let stored_id = match stored.into_iter().next() {
+            Some(storage::LogEntry::Message(message)) => message.message_id,
+            Some(
+                storage::LogEntry::Edited { message_id, .. }
+                | storage::LogEntry::Deleted { message_id, .. },
+            ) => message_id,
+            None => return Err(TestCaseError::fail(format!("nothing at seq {entries}"))),
+        };
+        apply_log_entry(&mut messages, by, request, stored_id);
+    }
+
+    // The log: 1..N, one entry per change stored.
+    let log = service
+        .storage()
+        .log_after(&room_id, 0, u32::MAX)
+        .await
+        .expect("log read");
+    let seqs: Vec<u64> = log.iter().map(storage::LogEntry::seq).collect();
+    prop_assert_eq!(seqs, (1..=entries).collect::<Vec<u64>>());
+    // Every member's socket: each entry once, in seq order.
+    for queue in &mut queues {
+        let sent: Vec<u64> = drain(queue)
+            .into_iter()
+            .filter_map(|item| match item {
+                Outbound::Chat(chat) => Some(chat.seq),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(&sent, &(1..=entries).collect::<Vec<u64>>());
+    }
+    // History reads as the model does.
+    let history = full_history(&service, &mut sessions[1], &room_id).await;
+    let read: Vec<(String, bool)> = history
+        .into_iter()
+        .map(|message| (message.message, message.deleted))
+        .collect();
+    let modelled: Vec<(String, bool)> = messages
+        .into_iter()
+        .map(|message| (message.text, message.deleted))
+        .collect();
+    prop_assert_eq!(read, modelled);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    #[test]
+    fn edits_and_deletions_keep_the_room_log_gapless_and_delivered_once(acts in log_acts()) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(run_log_case(acts))?;
     }
 }

@@ -19,12 +19,14 @@ use common::postgres::PostgresDatabase;
 use sqlx::{Connection, PgConnection};
 
 use knock_protocol::{
-    ChatMessage, ClientMsgId, DELETED_USER, MemberStatus, MessageId, RoomId, UserId,
+    ChatMessage, ClientMsgId, DELETED_USER, MemberStatus, MessageId, ReplyTo, RoomId, UserId,
+    limits,
 };
 use knock_server::domain::search::search_query;
 use knock_server::storage::{
-    self, Credential, FoundMessage, Inserted, Membership, MembershipChange, NewMessage, NewRoom,
-    PostgresStorage, Precondition, Room, SearchIn, Session, Since, Storage, StorageError,
+    self, ChangeKind, Changed, Credential, FoundMessage, Inserted, LogEntry, Membership,
+    MembershipChange, MessageChange, NewMessage, NewRoom, PostgresStorage, Precondition, Room,
+    SearchIn, Session, Since, Storage, StorageError,
 };
 
 /// A fresh, empty database that can be opened (and, for durable backends, reopened).
@@ -104,6 +106,12 @@ macro_rules! storage_contract {
                 search_reads_engine_syntax_as_words,
                 search_pages_newest_first_within_the_rooms_given,
                 search_forgets_the_messages_of_a_deleted_room,
+                edits_and_deletions_take_the_rooms_next_seq_between_messages,
+                edits_and_deletions_are_refused_on_messages_they_cannot_change,
+                concurrent_edits_and_messages_share_one_gapless_log,
+                search_finds_edited_text_and_not_deleted_messages,
+                replies_show_the_answered_message_as_it_reads_now,
+                deleting_a_room_deletes_its_changes,
             );
             storage_contract!(@reopen $reopen $fixture);
         }
@@ -168,6 +176,7 @@ fn new_message(
         timestamp,
         message_id: MessageId::new(uuid::Uuid::new_v4().to_string()),
         client_msg_id: client_msg_id.map(ClientMsgId::new),
+        reply_to: None,
     }
 }
 
@@ -204,6 +213,9 @@ fn stored(sent: &NewMessage, seq: u64) -> ChatMessage {
         timestamp: sent.timestamp,
         seq,
         message_id: sent.message_id.clone(),
+        reply_to: sent.reply_to.clone(),
+        edited_at: None,
+        deleted: false,
     }
 }
 
@@ -313,6 +325,32 @@ async fn texts_found(storage: &dyn Storage, room: &str, query: &str) -> Vec<Stri
         .into_iter()
         .map(|found| found.message.message)
         .collect()
+}
+
+fn edit(room: &str, message_id: &MessageId, text: &str, at: i64) -> MessageChange {
+    MessageChange {
+        room_id: room_id(room),
+        message_id: message_id.clone(),
+        kind: ChangeKind::Edit(text.to_owned()),
+        at,
+    }
+}
+
+fn delete(room: &str, message_id: &MessageId, at: i64) -> MessageChange {
+    MessageChange {
+        room_id: room_id(room),
+        message_id: message_id.clone(),
+        kind: ChangeKind::Delete,
+        at,
+    }
+}
+
+/// `stored` without the reply the batch was given (reads join the answered message).
+fn stored_message(sent: &NewMessage, seq: u64) -> ChatMessage {
+    ChatMessage {
+        reply_to: None,
+        ..stored(sent, seq)
+    }
 }
 
 async fn last_seq(storage: &dyn Storage, room: &str) -> u64 {
@@ -1911,6 +1949,411 @@ mod contract {
             .await
             .unwrap();
         assert_eq!(texts_found(storage, "doomed", "plans").await, ["new plans"]);
+    }
+
+    /// An edit or a deletion is an entry of the room's log: it takes the room's next seq,
+    /// between the messages stored before and after it, and the message reads as it is now.
+    pub async fn edits_and_deletions_take_the_rooms_next_seq_between_messages(
+        storage: Arc<dyn Storage>,
+    ) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let first = new_message("r", "alice", "helo", 1, None);
+        let second = new_message("r", "bob", "oops", 2, None);
+        storage
+            .insert_messages(&[first.clone(), second.clone()])
+            .await
+            .unwrap();
+        let edited = storage
+            .change_message(&edit("r", &first.message_id, "hello", 10))
+            .await
+            .unwrap();
+        assert_eq!(
+            edited,
+            Changed::Stored(LogEntry::Edited {
+                room_id: room_id("r"),
+                message_id: first.message_id.clone(),
+                message: "hello".into(),
+                edited_at: 10,
+                seq: 3,
+            })
+        );
+        let third = new_message("r", "alice", "later", 11, None);
+        let stored = storage
+            .insert_messages(std::slice::from_ref(&third))
+            .await
+            .unwrap();
+        assert_eq!(new_one(&stored[0]).seq, 4, "after the edit's seq");
+        let deleted = storage
+            .change_message(&delete("r", &second.message_id, 12))
+            .await
+            .unwrap();
+        assert_eq!(
+            deleted,
+            Changed::Stored(LogEntry::Deleted {
+                room_id: room_id("r"),
+                message_id: second.message_id.clone(),
+                seq: 5,
+            })
+        );
+        assert_eq!(last_seq(storage, "r").await, 5);
+        let summary = &storage.rooms_of_user(&user("bob")).await.unwrap();
+        assert_empty(summary);
+        assert_eq!(
+            storage.rooms_of_user(&user("alice")).await.unwrap()[0].last_seq,
+            5,
+            "rooms list the newest log entry"
+        );
+
+        // The messages as they read now: the edit's text and time, the deletion's tombstone.
+        let now_first = ChatMessage {
+            message: "hello".into(),
+            edited_at: Some(10),
+            ..stored_message(&first, 1)
+        };
+        let tombstone = ChatMessage {
+            message: String::new(),
+            deleted: true,
+            ..stored_message(&second, 2)
+        };
+        let now_third = stored_message(&third, 4);
+        let history = storage
+            .messages_before(&room_id("r"), None, 50)
+            .await
+            .unwrap();
+        assert_eq!(
+            history,
+            [now_first.clone(), tombstone.clone(), now_third.clone()]
+        );
+        assert_eq!(seqs(&all_messages(storage, "r").await), [1, 2, 4]);
+        assert_eq!(
+            storage
+                .message(&room_id("r"), &first.message_id)
+                .await
+                .unwrap(),
+            Some(now_first.clone())
+        );
+
+        // The log: every entry once, in seq order, from anywhere, in pages.
+        let log = storage.log_after(&room_id("r"), 0, 50).await.unwrap();
+        let expected = vec![
+            LogEntry::Message(now_first),
+            LogEntry::Message(tombstone),
+            LogEntry::Edited {
+                room_id: room_id("r"),
+                message_id: first.message_id.clone(),
+                message: "hello".into(),
+                edited_at: 10,
+                seq: 3,
+            },
+            LogEntry::Message(now_third),
+            LogEntry::Deleted {
+                room_id: room_id("r"),
+                message_id: second.message_id.clone(),
+                seq: 5,
+            },
+        ];
+        assert_eq!(log, expected);
+        log_pages_and_export(storage, &expected).await;
+    }
+
+    /// Every page of the log is the entries after its start, in order; the export holds
+    /// the current text and leaves the deleted message out.
+    async fn log_pages_and_export(storage: &dyn Storage, expected: &[LogEntry]) {
+        for after in 0..=5 {
+            for limit in 1..=3 {
+                let page = storage
+                    .log_after(&room_id("r"), after, limit)
+                    .await
+                    .unwrap();
+                let want: Vec<LogEntry> = expected
+                    .iter()
+                    .filter(|entry| entry.seq() > after)
+                    .take(limit as usize)
+                    .cloned()
+                    .collect();
+                assert_eq!(page, want, "after {after}, limit {limit}");
+            }
+        }
+
+        let exported: Vec<String> = storage
+            .messages_by_user(&user("bob"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|message| message.message)
+            .collect();
+        assert_empty(&exported);
+        let exported: Vec<String> = storage
+            .messages_by_user(&user("alice"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|message| message.message)
+            .collect();
+        assert_eq!(exported, ["hello", "later"]);
+    }
+
+    /// A change to a message that is not the room's, or deleted, or to the text it has,
+    /// stores nothing and takes no seq.
+    pub async fn edits_and_deletions_are_refused_on_messages_they_cannot_change(
+        storage: Arc<dyn Storage>,
+    ) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        create_room(storage, "other", "alice", 0).await;
+        let message = new_message("r", "alice", "text", 1, None);
+        let elsewhere = new_message("other", "alice", "there", 1, None);
+        storage
+            .insert_messages(&[message.clone(), elsewhere.clone()])
+            .await
+            .unwrap();
+        let unknown = MessageId::new("no-such-message");
+        for refused in [
+            edit("r", &unknown, "x", 2),
+            delete("r", &unknown, 2),
+            edit("r", &elsewhere.message_id, "x", 2),
+            delete("r", &elsewhere.message_id, 2),
+        ] {
+            assert_eq!(
+                storage.change_message(&refused).await.unwrap(),
+                Changed::NotFound,
+                "{refused:?}"
+            );
+        }
+        assert_eq!(
+            storage
+                .change_message(&edit("r", &message.message_id, "text", 2))
+                .await
+                .unwrap(),
+            Changed::Unchanged
+        );
+        assert_eq!(last_seq(storage, "r").await, 1, "nothing taken a seq");
+        assert!(matches!(
+            storage
+                .change_message(&delete("r", &message.message_id, 3))
+                .await
+                .unwrap(),
+            Changed::Stored(LogEntry::Deleted { seq: 2, .. })
+        ));
+        for refused in [
+            edit("r", &message.message_id, "again", 4),
+            delete("r", &message.message_id, 4),
+        ] {
+            assert_eq!(
+                storage.change_message(&refused).await.unwrap(),
+                Changed::AlreadyDeleted,
+                "{refused:?}"
+            );
+        }
+        assert_eq!(last_seq(storage, "r").await, 2);
+        assert_eq!(last_seq(storage, "other").await, 1);
+        assert!(matches!(
+            storage
+                .change_message(&MessageChange {
+                    room_id: room_id("ghost"),
+                    ..delete("r", &message.message_id, 5)
+                })
+                .await,
+            Ok(Changed::NotFound) | Err(StorageError::NotFound("room"))
+        ));
+    }
+
+    /// Edits and messages stored at once, from several tasks, number the room's log
+    /// 1..N without a gap or a repeat.
+    pub async fn concurrent_edits_and_messages_share_one_gapless_log(storage: Arc<dyn Storage>) {
+        create_users(&*storage, &["alice"]).await;
+        create_room(&*storage, "r", "alice", 0).await;
+        let firsts: Vec<NewMessage> = (0..10)
+            .map(|i| new_message("r", "alice", &format!("m{i}"), i, None))
+            .collect();
+        storage.insert_messages(&firsts).await.unwrap();
+        let mut tasks = Vec::new();
+        for (i, first) in firsts.iter().enumerate() {
+            let editor = storage.clone();
+            let id = first.message_id.clone();
+            tasks.push(tokio::spawn(async move {
+                let changed = editor
+                    .change_message(&edit("r", &id, &format!("edited {i}"), 100))
+                    .await
+                    .unwrap();
+                assert!(matches!(changed, Changed::Stored(_)), "{changed:?}");
+            }));
+            let sender = storage.clone();
+            tasks.push(tokio::spawn(async move {
+                let message = new_message("r", "alice", &format!("n{i}"), 100, None);
+                sender.insert_messages(&[message]).await.unwrap();
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let log = storage.log_after(&room_id("r"), 0, 100).await.unwrap();
+        let seqs: Vec<u64> = log.iter().map(LogEntry::seq).collect();
+        assert_eq!(seqs, (1..=30).collect::<Vec<u64>>());
+        assert_eq!(last_seq(&*storage, "r").await, 30);
+    }
+
+    /// Search finds a message by its edited text, not its old one, and a deleted message
+    /// not at all.
+    pub async fn search_finds_edited_text_and_not_deleted_messages(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let typo = new_message("r", "alice", "meet at the cafe", 1, None);
+        let secret = new_message("r", "alice", "the secret password", 2, None);
+        storage
+            .insert_messages(&[typo.clone(), secret.clone()])
+            .await
+            .unwrap();
+        storage
+            .change_message(&edit("r", &typo.message_id, "meet at the library", 3))
+            .await
+            .unwrap();
+        storage
+            .change_message(&delete("r", &secret.message_id, 4))
+            .await
+            .unwrap();
+        assert_empty(&texts_found(storage, "r", "cafe").await);
+        assert_eq!(
+            texts_found(storage, "r", "library").await,
+            ["meet at the library"]
+        );
+        assert_empty(&texts_found(storage, "r", "secret").await);
+        assert_eq!(texts_found(storage, "r", "meet").await.len(), 1);
+    }
+
+    /// A reply reads the message it answers as it is when read: its author and the start
+    /// of its current text, nothing of it once deleted.
+    pub async fn replies_show_the_answered_message_as_it_reads_now(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let long = "a".repeat(limits::REPLY_EXCERPT_CHARS - 1) + "é and more";
+        let question = new_message("r", "alice", &long, 1, None);
+        storage
+            .insert_messages(std::slice::from_ref(&question))
+            .await
+            .unwrap();
+        let reply_to = ReplyTo {
+            message_id: question.message_id.clone(),
+            user_id: user("alice"),
+            excerpt: "as the service saw it".into(),
+            deleted: false,
+        };
+        let answer = NewMessage {
+            reply_to: Some(reply_to.clone()),
+            ..new_message("r", "bob", "yes", 2, None)
+        };
+        let stored = storage
+            .insert_messages(std::slice::from_ref(&answer))
+            .await
+            .unwrap();
+        assert_eq!(
+            new_one(&stored[0]).reply_to,
+            Some(reply_to),
+            "sent live as given"
+        );
+        let reply_of = |messages: Vec<ChatMessage>| {
+            messages
+                .into_iter()
+                .find(|message| message.message_id == answer.message_id)
+                .expect("the answer")
+                .reply_to
+        };
+        let expected = |excerpt: &str, deleted| {
+            Some(ReplyTo {
+                message_id: question.message_id.clone(),
+                user_id: user("alice"),
+                excerpt: excerpt.to_owned(),
+                deleted,
+            })
+        };
+        let cut = "a".repeat(limits::REPLY_EXCERPT_CHARS - 1) + "é";
+        assert_eq!(
+            reply_of(all_messages(storage, "r").await),
+            expected(&cut, false)
+        );
+        storage
+            .change_message(&edit("r", &question.message_id, "short now", 3))
+            .await
+            .unwrap();
+        let history = storage
+            .messages_before(&room_id("r"), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(reply_of(history), expected("short now", false));
+        let single = storage
+            .message(&room_id("r"), &answer.message_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(single.reply_to, expected("short now", false));
+        storage
+            .change_message(&delete("r", &question.message_id, 4))
+            .await
+            .unwrap();
+        let logged: Vec<ChatMessage> = storage
+            .log_after(&room_id("r"), 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|entry| match entry {
+                LogEntry::Message(message) => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reply_of(logged), expected("", true));
+        // A deleted reply shows nothing, not even what it answered.
+        storage
+            .change_message(&delete("r", &answer.message_id, 5))
+            .await
+            .unwrap();
+        assert_eq!(reply_of(all_messages(storage, "r").await), None);
+    }
+
+    /// A deleted room's edits and deletions go with it: a room made again with its id
+    /// starts its log at 1.
+    pub async fn deleting_a_room_deletes_its_changes(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let message = new_message("r", "alice", "first", 1, None);
+        storage
+            .insert_messages(std::slice::from_ref(&message))
+            .await
+            .unwrap();
+        storage
+            .change_message(&edit("r", &message.message_id, "edited", 2))
+            .await
+            .unwrap();
+        assert!(storage.delete_room(&room_id("r")).await.unwrap());
+        create_room(storage, "r", "alice", 3).await;
+        assert_empty(&storage.log_after(&room_id("r"), 0, 10).await.unwrap());
+        let again = new_message("r", "alice", "again", 4, None);
+        storage
+            .insert_messages(std::slice::from_ref(&again))
+            .await
+            .unwrap();
+        assert!(matches!(
+            storage
+                .change_message(&delete("r", &again.message_id, 5))
+                .await
+                .unwrap(),
+            Changed::Stored(LogEntry::Deleted { seq: 2, .. })
+        ));
+        assert_eq!(
+            storage
+                .log_after(&room_id("r"), 0, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(LogEntry::seq)
+                .collect::<Vec<_>>(),
+            [1, 2]
+        );
     }
 }
 

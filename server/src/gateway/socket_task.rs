@@ -19,7 +19,8 @@ use super::{
 };
 use crate::{access::RoomAccess, domain, metrics, storage::Storage};
 
-/// Catch-up reads from storage in pages of this many messages.
+/// Catch-up reads the room's log (messages, edits, deletions) from storage in pages of
+/// this many entries.
 const CATCH_UP_PAGE: u32 = 200;
 /// Most queued frames the task writes in a row before the close signal is looked at.
 const WRITE_BURST: usize = 256;
@@ -329,7 +330,8 @@ async fn deliver(
     Ok(())
 }
 
-/// `resume`: every stored message after `after_seq` that this socket was not sent yet,
+/// `resume`: every entry of the room's log (messages, edits, deletions) after `after_seq`
+/// that this socket was not sent yet,
 /// if the user may receive the room now (asked first, as a resync asks for each room);
 /// of a long run only the newest [`knock_protocol::limits::MAX_CATCH_UP`], after a `historyGap`.
 async fn catch_up(
@@ -363,7 +365,7 @@ async fn catch_up(
         }
         let page = replay
             .storage()
-            .messages_after(&room_id, cursor, CATCH_UP_PAGE)
+            .log_after(&room_id, cursor, CATCH_UP_PAGE)
             .await
             .map_err(|error| {
                 tracing::error!(%error, room = %room_id, "catch-up read failed");
@@ -387,11 +389,11 @@ async fn catch_up(
             break;
         }
         let full = page.len() == CATCH_UP_PAGE as usize;
-        for message in page {
-            cursor = message.seq;
-            let was_sent = already.is_some_and(|run| (run.from..=run.to).contains(&message.seq));
+        for entry in page {
+            cursor = entry.seq();
+            let was_sent = already.is_some_and(|run| (run.from..=run.to).contains(&cursor));
             if !was_sent {
-                let frame = ServerMessage::Message(message).to_json();
+                let frame = entry.into_frame().to_json();
                 sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
                 metrics::frame_out();
             }
@@ -444,7 +446,7 @@ async fn skip_gap(
     Ok(())
 }
 
-/// Sends stored messages with `after < seq <= up_to`.
+/// Sends the room's stored log entries with `after < seq <= up_to`.
 async fn send_stored(
     sink: &mut SplitSink<WebSocket, Message>,
     sent: &mut SentRuns,
@@ -460,7 +462,7 @@ async fn send_stored(
             .min(CATCH_UP_PAGE);
         let page = replay
             .storage()
-            .messages_after(room_id, cursor, want)
+            .log_after(room_id, cursor, want)
             .await
             .map_err(|error| {
                 tracing::error!(%error, room = %room_id, "gap read failed");
@@ -469,12 +471,12 @@ async fn send_stored(
         if page.is_empty() {
             break;
         }
-        for message in page {
-            cursor = message.seq;
+        for entry in page {
+            cursor = entry.seq();
             if cursor > up_to {
                 break;
             }
-            let frame = ServerMessage::Message(message).to_json();
+            let frame = entry.into_frame().to_json();
             sink.feed(Message::Text(frame.into())).await.map_err(Some)?;
             metrics::frame_out();
             record(sent, room_id, cursor);

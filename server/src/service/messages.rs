@@ -1,6 +1,6 @@
 //! Messages: send, read history, resume after a gap.
 
-use knock_protocol::{ClientMsgId, MessageId, ResumeRoom, RoomId, ServerMessage};
+use knock_protocol::{ClientMsgId, MessageId, ReplyTo, ResumeRoom, RoomId, ServerMessage};
 
 use super::{Service, SocketSession, now_ms};
 use crate::{
@@ -17,6 +17,7 @@ impl Service {
         room_id: Option<RoomId>,
         text: String,
         client_msg_id: Option<ClientMsgId>,
+        reply_to: Option<MessageId>,
     ) -> Result<Vec<Outbound>, ServiceError> {
         let room_id = Self::room_or_current(session, room_id)?;
         domain::message_text(&text)?;
@@ -24,6 +25,11 @@ impl Service {
             domain::client_msg_id(id)?;
         }
         self.access.require(&room_id, &session.user_id).await?;
+        // A reply costs one read of the message it answers; a plain message none.
+        let reply_to = match reply_to {
+            Some(message_id) => Some(self.replied(&room_id, &message_id).await?),
+            None => None,
+        };
         if !self.limits.messages.try_take(&session.user_id, now_ms()) {
             crate::metrics::refused(crate::metrics::Refusal::Message);
             return Err(ServiceError::RateLimited);
@@ -39,6 +45,7 @@ impl Service {
                 // instead of on a random page of it, one page fewer written per message.
                 message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
                 client_msg_id: client_msg_id.clone(),
+                reply_to,
             })
             .await?;
         let stored = match &inserted {
@@ -60,6 +67,29 @@ impl Service {
             })
             .into_iter()
             .collect())
+    }
+
+    /// What a reply to `message_id` shows of it; the message must be one of the room's, and
+    /// not deleted (there is nothing left to answer).
+    async fn replied(
+        &self,
+        room_id: &RoomId,
+        message_id: &MessageId,
+    ) -> Result<ReplyTo, ServiceError> {
+        let answered = self
+            .storage
+            .message(room_id, message_id)
+            .await?
+            .ok_or(domain::RuleError::MessageNotFound)?;
+        if answered.deleted {
+            return Err(domain::RuleError::MessageDeleted.into());
+        }
+        Ok(crate::storage::reply_to(
+            answered.message_id.0,
+            answered.user_id.0,
+            &answered.message,
+            answered.deleted,
+        ))
     }
 
     pub(super) async fn history(

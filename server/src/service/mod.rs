@@ -9,6 +9,7 @@
 //! dispatcher [`Service::handle`] and the checks the families share.
 
 mod accounts;
+mod edits;
 mod membership;
 mod sessions;
 
@@ -182,7 +183,7 @@ impl Limits {
     }
 
     /// Takes one action of `message`'s kind from the user's allowance, for the kinds that
-    /// have one (messages are counted where they are stored).
+    /// have one (messages are counted where they are stored, after their checks).
     fn try_take(&self, user: &UserId, message: &ClientMessage) -> Result<(), ServiceError> {
         let (limiter, kind) = match message {
             ClientMessage::CreateRoom { .. } => (&self.create_rooms, Refusal::CreateRoom),
@@ -191,6 +192,11 @@ impl Limits {
             | ClientMessage::GetMembers { .. }
             | ClientMessage::MyRooms => (&self.reads, Refusal::Read),
             ClientMessage::Search { .. } => (&self.searches, Refusal::Search),
+            // Each is an entry of the room's log, delivered to every member as a message
+            // is: they share the sender's message allowance.
+            ClientMessage::EditMessage { .. } | ClientMessage::DeleteMessage { .. } => {
+                (&self.messages, Refusal::Message)
+            }
             _ => return Ok(()),
         };
         if limiter.try_take(user, now_ms()) {
@@ -372,6 +378,7 @@ impl Service {
         self.dispatch(session, message).await
     }
 
+    #[allow(clippy::too_many_lines, reason = "one short arm per action")]
     async fn dispatch(
         &self,
         session: &mut SocketSession,
@@ -439,8 +446,9 @@ impl Service {
                 message,
                 room_id,
                 client_msg_id,
+                reply_to,
             } => {
-                self.send_message(session, room_id, message, client_msg_id)
+                self.send_message(session, room_id, message, client_msg_id, reply_to)
                     .await
             }
             ClientMessage::GetMembers { room_id } => self.members(session, room_id).await,
@@ -467,6 +475,18 @@ impl Service {
             ClientMessage::Resume { rooms } => self.resume(session, rooms).await,
             ClientMessage::MyRooms => self.my_rooms(session).await,
             ClientMessage::Ping => Ok(vec![Outbound::message(&ServerMessage::Pong)]),
+            ClientMessage::EditMessage {
+                room_id,
+                message_id,
+                message,
+            } => {
+                self.edit_message(session, room_id, message_id, message)
+                    .await
+            }
+            ClientMessage::DeleteMessage {
+                room_id,
+                message_id,
+            } => self.delete_message(session, room_id, message_id).await,
         }
     }
 

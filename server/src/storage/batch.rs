@@ -120,6 +120,9 @@ impl Plan {
                     timestamp: message.timestamp,
                     seq: first_seqs[room] + nth - 1,
                     message_id: message.message_id.clone(),
+                    reply_to: message.reply_to.clone(),
+                    edited_at: None,
+                    deleted: false,
                 }),
             };
             results.push(result);
@@ -142,6 +145,7 @@ mod tests {
             timestamp: 7,
             message_id: MessageId::new(format!("{room}-{user}-{client_id:?}")),
             client_msg_id: client_id.map(ClientMsgId::new),
+            reply_to: None,
         }
     }
 
@@ -191,6 +195,9 @@ mod tests {
             timestamp: 1,
             seq: 4,
             message_id: MessageId::new("old"),
+            reply_to: None,
+            edited_at: None,
+            deleted: false,
         };
         let batch = [
             message("a", "u", Some("x")), // stored before the batch

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod batch;
+mod log;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -14,12 +15,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ClientMsgId, ExportedRoom, MessageId, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, ClientMsgId, ExportedRoom, MessageId, Participant, ReplyTo, RoomId, RoomSummary,
+    ServerMessage, UserId,
 };
 
 /// Defined with the rules, which must not depend on storage; stored here as it is.
 pub use crate::domain::search::{SearchQuery, SearchTerm};
 pub use crate::domain::{Membership, Since};
+pub(crate) use log::reply_to;
 pub use postgres::PostgresStorage;
 pub(crate) use sqlite::SqliteStorage;
 
@@ -139,6 +142,101 @@ pub struct NewMessage {
     pub timestamp: i64,
     pub message_id: MessageId,
     pub client_msg_id: Option<ClientMsgId>,
+    /// The message of the same room this one answers, as it read when the reply was
+    /// checked (only its id is stored; reads join the answered message as it is then).
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// What an edit or a deletion does to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The new text.
+    Edit(String),
+    Delete,
+}
+
+/// An edit or a deletion to store; its `seq` is given by the storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageChange {
+    pub room_id: RoomId,
+    pub message_id: MessageId,
+    pub kind: ChangeKind,
+    pub at: i64,
+}
+
+/// What [`Storage::change_message`] did.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one is returned per edit or deletion and moved straight into a frame"
+)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changed {
+    /// Stored with the room's next `seq`.
+    Stored(LogEntry),
+    /// The room has no message with that id; nothing stored.
+    NotFound,
+    /// The message was deleted already; nothing stored.
+    AlreadyDeleted,
+    /// An edit to the text the message already has; nothing stored.
+    Unchanged,
+}
+
+/// One entry of a room's log, which numbers messages and the changes to them with one
+/// gapless `seq` (see `docs/reliability.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogEntry {
+    /// A message, as it reads now (a tombstone once deleted).
+    Message(ChatMessage),
+    Edited {
+        room_id: RoomId,
+        message_id: MessageId,
+        message: String,
+        edited_at: i64,
+        seq: u64,
+    },
+    Deleted {
+        room_id: RoomId,
+        message_id: MessageId,
+        seq: u64,
+    },
+}
+
+impl LogEntry {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::Message(message) => message.seq,
+            Self::Edited { seq, .. } | Self::Deleted { seq, .. } => *seq,
+        }
+    }
+
+    /// The frame a client is sent for this entry.
+    pub fn into_frame(self) -> ServerMessage {
+        match self {
+            Self::Message(message) => ServerMessage::Message(message),
+            Self::Edited {
+                room_id,
+                message_id,
+                message,
+                edited_at,
+                seq,
+            } => ServerMessage::MessageEdited {
+                room_id,
+                message_id,
+                message,
+                edited_at,
+                seq,
+            },
+            Self::Deleted {
+                room_id,
+                message_id,
+                seq,
+            } => ServerMessage::MessageDeleted {
+                room_id,
+                message_id,
+                seq,
+            },
+        }
+    }
 }
 
 /// What happened to one message of a batch.
@@ -265,7 +363,8 @@ pub trait Storage: Send + Sync + 'static {
     /// message as [`Inserted::Duplicate`] and stores nothing. One result per input.
     async fn insert_messages(&self, batch: &[NewMessage]) -> StorageResult<Vec<Inserted>>;
     /// Up to `limit` of the newest messages with `seq < before_seq` (all when `None`),
-    /// returned oldest first.
+    /// returned oldest first: messages only, as they read now (deleted ones as
+    /// tombstones), so their seqs may skip those of changes.
     async fn messages_before(
         &self,
         room_id: &RoomId,
@@ -293,6 +392,26 @@ pub trait Storage: Send + Sync + 'static {
     /// The user's memberships of every status, with each room's newest `seq`, newest
     /// room activity first.
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>>;
+
+    /// The room's message with that id as it reads now (a tombstone once deleted); `None`
+    /// when the room has no such message.
+    async fn message(
+        &self,
+        room_id: &RoomId,
+        message_id: &MessageId,
+    ) -> StorageResult<Option<ChatMessage>>;
+    /// Stores an edit or a deletion as the room's next log entry, taking its `seq` from the
+    /// counter messages take theirs from (under the same lock), and brings the message to
+    /// its new state, in one transaction. A deletion empties the text and the reply.
+    async fn change_message(&self, change: &MessageChange) -> StorageResult<Changed>;
+    /// Up to `limit` entries of the room's log with `seq > after_seq`, in `seq` order:
+    /// messages as they read now, then the changes to them as entries of their own.
+    async fn log_after(
+        &self,
+        room_id: &RoomId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StorageResult<Vec<LogEntry>>;
 }
 
 /// Opens the storage named by `url`: `sqlite:PATH` (the file is created when missing) or

@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ClientMsgId, ExportedRoom, MemberStatus, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, ClientMsgId, ExportedRoom, MemberStatus, MessageId, Participant, RoomId,
+    RoomSummary, UserId,
 };
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
@@ -34,14 +35,15 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::accounts;
 use super::batch::{self, ClientKey};
+use super::log::{self, LogRow};
 use super::rows::{
     FoundRow, KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow,
     SummaryRow, constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{
-    Credential, FoundMessage, Inserted, Membership, MembershipChange, NewMessage, NewRoom,
-    Precondition, Room, SearchIn, SearchQuery, Session, Since, Storage, StorageError,
-    StorageResult,
+    ChangeKind, Changed, Credential, FoundMessage, Inserted, LogEntry, Membership,
+    MembershipChange, MessageChange, NewMessage, NewRoom, Precondition, Room, SearchIn,
+    SearchQuery, Session, Since, Storage, StorageError, StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -262,9 +264,9 @@ async fn insert_new(
     // finds that copy.
     let inserted = sqlx::query(
         "INSERT INTO messages \
-         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) \
+         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id, reply_to) \
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], \
-                              $5::text[], $6::bigint[], $7::text[]) \
+                              $5::text[], $6::bigint[], $7::text[], $8::text[]) \
          ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING",
     )
     .bind(columns.room_ids)
@@ -274,6 +276,7 @@ async fn insert_new(
     .bind(columns.bodies)
     .bind(columns.timestamps)
     .bind(columns.client_msg_ids)
+    .bind(columns.reply_tos)
     .execute(&mut *tx)
     .await
     // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
@@ -295,6 +298,7 @@ struct MessageColumns<'a> {
     bodies: Vec<&'a str>,
     timestamps: Vec<i64>,
     client_msg_ids: Vec<Option<&'a str>>,
+    reply_tos: Vec<Option<&'a str>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -307,6 +311,12 @@ impl<'a> MessageColumns<'a> {
         self.timestamps.push(message.timestamp);
         self.client_msg_ids
             .push(message.client_msg_id.as_ref().map(ClientMsgId::as_str));
+        self.reply_tos.push(
+            message
+                .reply_to
+                .as_ref()
+                .map(|reply| reply.message_id.as_str()),
+        );
     }
 }
 
@@ -564,17 +574,12 @@ impl Storage for PostgresStorage {
     ) -> StorageResult<Vec<ChatMessage>> {
         // The newest page first (walking the primary key backwards), then oldest first.
         let before = before_seq.map_or(i64::MAX, seq_bound);
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT room_id, seq, message_id, user_id, body, timestamp FROM ( \
-                 SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
-                 WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3 \
-             ) AS page ORDER BY seq ASC",
-        )
-        .bind(room_id.as_str())
-        .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<MessageRow> = sqlx::query_as(log::MESSAGES_BEFORE)
+            .bind(room_id.as_str())
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(MessageRow::into_message).collect()
     }
 
@@ -584,15 +589,12 @@ impl Storage for PostgresStorage {
         after_seq: u64,
         limit: u32,
     ) -> StorageResult<Vec<ChatMessage>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
-             WHERE room_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3",
-        )
-        .bind(room_id.as_str())
-        .bind(seq_bound(after_seq))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<MessageRow> = sqlx::query_as(log::MESSAGES_AFTER)
+            .bind(room_id.as_str())
+            .bind(seq_bound(after_seq))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(MessageRow::into_message).collect()
     }
 
@@ -685,13 +687,101 @@ impl Storage for PostgresStorage {
              FROM memberships m \
              JOIN rooms r ON r.room_id = m.room_id \
              LEFT JOIN messages last ON last.room_id = r.room_id AND last.seq = r.last_seq \
+             LEFT JOIN message_changes change \
+                 ON change.room_id = r.room_id AND change.seq = r.last_seq \
              WHERE m.user_id = $1 \
-             ORDER BY COALESCE(last.timestamp, m.updated_at) DESC, r.room_id ASC",
+             ORDER BY COALESCE(last.timestamp, change.at, m.updated_at) DESC, r.room_id ASC",
         )
         .bind(user_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(SummaryRow::into_summary).collect()
+    }
+
+    async fn message(
+        &self,
+        room_id: &RoomId,
+        message_id: &MessageId,
+    ) -> StorageResult<Option<ChatMessage>> {
+        let row: Option<MessageRow> = sqlx::query_as(log::MESSAGE)
+            .bind(room_id.as_str())
+            .bind(message_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(MessageRow::into_message).transpose()
+    }
+
+    async fn change_message(&self, change: &MessageChange) -> StorageResult<Changed> {
+        // The room's row lock, as a message batch takes it: writers of the room's log, on
+        // any node, queue behind each other, so seqs stay gapless and in commit order.
+        let mut tx = self.pool.begin().await?;
+        let locked: Option<i64> =
+            sqlx::query_scalar("SELECT last_seq FROM rooms WHERE room_id = $1 FOR UPDATE")
+                .bind(change.room_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if locked.is_none() {
+            return Err(StorageError::NotFound("room"));
+        }
+        // Read under the lock: a deletion committed by another node meanwhile is seen.
+        let current: Option<(String, bool)> = sqlx::query_as(log::CURRENT)
+            .bind(change.room_id.as_str())
+            .bind(change.message_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(refused) = log::refusal(
+            current
+                .as_ref()
+                .map(|(body, deleted)| (body.as_str(), *deleted)),
+            &change.kind,
+        ) {
+            return Ok(refused);
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE room_id = $1 RETURNING last_seq",
+        )
+        .bind(change.room_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let (kind, body) = log::kind_and_body(&change.kind);
+        sqlx::query(log::INSERT_CHANGE)
+            .bind(change.room_id.as_str())
+            .bind(seq)
+            .bind(change.message_id.as_str())
+            .bind(kind)
+            .bind(body)
+            .bind(change.at)
+            .execute(&mut *tx)
+            .await?;
+        let apply = match &change.kind {
+            ChangeKind::Edit(text) => sqlx::query(log::APPLY_EDIT)
+                .bind(change.room_id.as_str())
+                .bind(change.message_id.as_str())
+                .bind(text.as_str())
+                .bind(change.at),
+            ChangeKind::Delete => sqlx::query(log::APPLY_DELETE)
+                .bind(change.room_id.as_str())
+                .bind(change.message_id.as_str())
+                .bind(change.at),
+        };
+        apply.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Changed::Stored(log::entry(change, seq_from_db(seq)?)))
+    }
+
+    async fn log_after(
+        &self,
+        room_id: &RoomId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StorageResult<Vec<LogEntry>> {
+        let rows: Vec<LogRow> = sqlx::query_as(log::LOG_AFTER)
+            .bind(room_id.as_str())
+            .bind(seq_bound(after_seq))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(LogRow::into_entry).collect()
     }
 }
 

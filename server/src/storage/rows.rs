@@ -77,25 +77,54 @@ impl ParticipantRow {
     }
 }
 
+/// A message row. Reads of history, catch-up and a single message also select its state
+/// and the message it answers (`storage/log.rs`); others (search, export, client ids) leave
+/// those columns out and read a message as plain.
 #[derive(sqlx::FromRow)]
 pub(super) struct MessageRow {
-    room_id: String,
-    seq: i64,
-    message_id: String,
-    user_id: String,
-    body: String,
-    timestamp: i64,
+    pub(super) room_id: String,
+    pub(super) seq: i64,
+    pub(super) message_id: String,
+    pub(super) user_id: String,
+    pub(super) body: String,
+    pub(super) timestamp: i64,
+    #[sqlx(default)]
+    pub(super) edited_at: Option<i64>,
+    #[sqlx(default)]
+    pub(super) deleted_at: Option<i64>,
+    #[sqlx(default)]
+    pub(super) reply_id: Option<String>,
+    #[sqlx(default)]
+    pub(super) reply_user_id: Option<String>,
+    #[sqlx(default)]
+    pub(super) reply_body: Option<String>,
+    #[sqlx(default)]
+    pub(super) reply_deleted_at: Option<i64>,
 }
 
 impl MessageRow {
     pub(super) fn into_message(self) -> StorageResult<ChatMessage> {
+        let deleted = self.deleted_at.is_some();
+        // A tombstone shows nothing of what it was, not even what it answered.
+        let reply_to = match (self.reply_id, self.reply_user_id) {
+            (Some(message_id), Some(user_id)) if !deleted => Some(super::log::reply_to(
+                message_id,
+                user_id,
+                self.reply_body.as_deref().unwrap_or_default(),
+                self.reply_deleted_at.is_some(),
+            )),
+            _ => None,
+        };
         Ok(ChatMessage {
             room_id: RoomId(self.room_id),
             user_id: UserId(self.user_id),
-            message: self.body,
+            message: if deleted { String::new() } else { self.body },
             timestamp: self.timestamp,
             seq: seq_from_db(self.seq)?,
             message_id: MessageId(self.message_id),
+            reply_to,
+            edited_at: self.edited_at,
+            deleted,
         })
     }
 }

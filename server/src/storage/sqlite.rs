@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ExportedRoom, MemberStatus, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, ExportedRoom, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -20,14 +20,16 @@ use sqlx::sqlite::{
 use tempfile::TempDir;
 
 use super::accounts;
+use super::log::{self, LogRow};
 use super::rows::{
     FoundRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
     constraint_error, seq_bound,
 };
 use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
-    Credential, FoundMessage, Inserted, Membership, MembershipChange, NewMessage, NewRoom, Room,
-    SearchIn, SearchQuery, Session, Since, Storage, StorageError, StorageResult,
+    Changed, Credential, FoundMessage, Inserted, LogEntry, Membership, MembershipChange,
+    MessageChange, NewMessage, NewRoom, Room, SearchIn, SearchQuery, Session, Since, Storage,
+    StorageError, StorageResult,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -364,17 +366,12 @@ impl Storage for SqliteStorage {
     ) -> StorageResult<Vec<ChatMessage>> {
         // The newest page first (walking the primary key backwards), then oldest first.
         let before = before_seq.map_or(i64::MAX, seq_bound);
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT room_id, seq, message_id, user_id, body, timestamp FROM ( \
-                 SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
-                 WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ? \
-             ) ORDER BY seq ASC",
-        )
-        .bind(room_id.as_str())
-        .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<MessageRow> = sqlx::query_as(log::MESSAGES_BEFORE)
+            .bind(room_id.as_str())
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(MessageRow::into_message).collect()
     }
 
@@ -384,15 +381,12 @@ impl Storage for SqliteStorage {
         after_seq: u64,
         limit: u32,
     ) -> StorageResult<Vec<ChatMessage>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
-             WHERE room_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?",
-        )
-        .bind(room_id.as_str())
-        .bind(seq_bound(after_seq))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<MessageRow> = sqlx::query_as(log::MESSAGES_AFTER)
+            .bind(room_id.as_str())
+            .bind(seq_bound(after_seq))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(MessageRow::into_message).collect()
     }
 
@@ -471,12 +465,46 @@ impl Storage for SqliteStorage {
              FROM memberships m \
              JOIN rooms r ON r.room_id = m.room_id \
              LEFT JOIN messages last ON last.room_id = r.room_id AND last.seq = r.last_seq \
+             LEFT JOIN message_changes change \
+                 ON change.room_id = r.room_id AND change.seq = r.last_seq \
              WHERE m.user_id = ? \
-             ORDER BY COALESCE(last.timestamp, m.updated_at) DESC, r.room_id ASC",
+             ORDER BY COALESCE(last.timestamp, change.at, m.updated_at) DESC, r.room_id ASC",
         )
         .bind(user_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(SummaryRow::into_summary).collect()
+    }
+
+    async fn message(
+        &self,
+        room_id: &RoomId,
+        message_id: &MessageId,
+    ) -> StorageResult<Option<ChatMessage>> {
+        let row: Option<MessageRow> = sqlx::query_as(log::MESSAGE)
+            .bind(room_id.as_str())
+            .bind(message_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(MessageRow::into_message).transpose()
+    }
+
+    async fn change_message(&self, change: &MessageChange) -> StorageResult<Changed> {
+        self.writes.change_message(change).await
+    }
+
+    async fn log_after(
+        &self,
+        room_id: &RoomId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StorageResult<Vec<LogEntry>> {
+        let rows: Vec<LogRow> = sqlx::query_as(log::LOG_AFTER)
+            .bind(room_id.as_str())
+            .bind(seq_bound(after_seq))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(LogRow::into_entry).collect()
     }
 }

@@ -22,11 +22,15 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::batch::{self, ClientKey};
+use super::log;
 use super::rows::{
     rusqlite_constraint_error, rusqlite_is_foreign_key_violation as is_foreign_key_violation,
     seq_bound, seq_from_db,
 };
-use super::{Inserted, MembershipChange, NewMessage, Precondition, StorageError, StorageResult};
+use super::{
+    ChangeKind, Changed, Inserted, MembershipChange, MessageChange, NewMessage, Precondition,
+    StorageError, StorageResult,
+};
 
 /// One batch to write, and where its outcome goes.
 enum Job {
@@ -37,6 +41,10 @@ enum Job {
     Memberships {
         changes: Vec<MembershipChange>,
         reply: oneshot::Sender<StorageResult<Vec<bool>>>,
+    },
+    Change {
+        change: MessageChange,
+        reply: oneshot::Sender<StorageResult<Changed>>,
     },
 }
 
@@ -86,6 +94,13 @@ impl SqliteWriteThread {
         self.run(|reply| Job::Memberships { changes, reply }).await
     }
 
+    /// [`super::Storage::change_message`], in one transaction on the thread: the thread
+    /// that numbers messages numbers changes too.
+    pub(super) async fn change_message(&self, change: &MessageChange) -> StorageResult<Changed> {
+        let change = change.clone();
+        self.run(|reply| Job::Change { change, reply }).await
+    }
+
     /// Hands the job over and waits for its outcome.
     async fn run<T>(
         &self,
@@ -123,6 +138,9 @@ fn serve(mut connection: Connection, queue: &mpsc::Receiver<Job>) {
             Job::Memberships { changes, reply } => {
                 let _ = reply.send(set_memberships(&mut connection, &changes));
             }
+            Job::Change { change, reply } => {
+                let _ = reply.send(change_message(&mut connection, &change));
+            }
         }
     }
 }
@@ -143,8 +161,8 @@ fn insert_messages(
     let results = plan.resolve(batch, &last_seqs)?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO messages \
-         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id, reply_to) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for (message, seq) in batch::new_rows(batch, &results) {
         insert
@@ -156,6 +174,10 @@ fn insert_messages(
                 message.message.as_str(),
                 message.timestamp,
                 message.client_msg_id.as_ref().map(ClientMsgId::as_str),
+                message
+                    .reply_to
+                    .as_ref()
+                    .map(|reply| reply.message_id.as_str()),
             ))
             // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
             .map_err(|error| rusqlite_constraint_error(error, "user"))?;
@@ -163,6 +185,64 @@ fn insert_messages(
     drop(insert);
     tx.commit()?;
     Ok(results)
+}
+
+/// One transaction: the message's state is read under the write lock, then the room's next
+/// `seq` taken, the change stored and the message brought to its new state.
+fn change_message(connection: &mut Connection, change: &MessageChange) -> StorageResult<Changed> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: Option<(String, bool)> = tx
+        .prepare_cached(log::CURRENT)?
+        .query_row(
+            (change.room_id.as_str(), change.message_id.as_str()),
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    if let Some(refused) = log::refusal(
+        current
+            .as_ref()
+            .map(|(body, deleted)| (body.as_str(), *deleted)),
+        &change.kind,
+    ) {
+        return Ok(refused);
+    }
+    let last_seqs = take_seqs(&tx, &[(change.room_id.clone(), 1)])?;
+    let seq = *last_seqs
+        .get(&change.room_id)
+        .ok_or(StorageError::NotFound("room"))?;
+    let (kind, body) = log::kind_and_body(&change.kind);
+    tx.prepare_cached(&positional(log::INSERT_CHANGE))?
+        .execute((
+            change.room_id.as_str(),
+            seq_bound(seq),
+            change.message_id.as_str(),
+            kind,
+            body,
+            change.at,
+        ))?;
+    match &change.kind {
+        ChangeKind::Edit(text) => tx.prepare_cached(&positional(log::APPLY_EDIT))?.execute((
+            change.room_id.as_str(),
+            change.message_id.as_str(),
+            text.as_str(),
+            change.at,
+        ))?,
+        ChangeKind::Delete => tx
+            .prepare_cached(&positional(log::APPLY_DELETE))?
+            .execute((
+                change.room_id.as_str(),
+                change.message_id.as_str(),
+                change.at,
+            ))?,
+    };
+    tx.commit()?;
+    Ok(Changed::Stored(log::entry(change, seq)))
+}
+
+/// A statement of `storage/log.rs` (`$N` parameters, which sqlx numbers by N) as rusqlite
+/// binds it: SQLite numbers `$N` in order of appearance, `?N` by N.
+fn positional(sql: &str) -> String {
+    sql.replace('$', "?")
 }
 
 /// One transaction for the batch, applied in order; an error returns before the commit and
@@ -281,6 +361,9 @@ fn stored_client_keys(
                 timestamp,
                 seq: seq_from_db(seq)?,
                 message_id: MessageId(message_id),
+                reply_to: None,
+                edited_at: None,
+                deleted: false,
             };
             stored.insert((user_id.clone(), client_msg_id.clone()), message);
         }

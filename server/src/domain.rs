@@ -481,15 +481,6 @@ pub(crate) fn may_delete(
     Ok(())
 }
 
-/// The start of a message that a reply shows: at most `limits::REPLY_EXCERPT_CHARS`
-/// characters, cut between characters.
-pub(crate) fn reply_excerpt(text: &str) -> &str {
-    match text.char_indices().nth(limits::REPLY_EXCERPT_CHARS) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
-}
-
 /// Whether a member list (`getMembers`) shows a user with this status: approved and
 /// pending users to everyone, banned ones to admins (their "Banned" list).
 pub(crate) fn listed_in_members(status: MemberStatus, to_admin: bool) -> bool {

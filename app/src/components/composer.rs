@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use crate::browser;
 use crate::client::{Chat, ConnStatus, Connection};
 use crate::ids::new_client_msg_id;
-use crate::state::format_thousands;
+use crate::state::{display_name, format_thousands};
 
 /// Where drafts are kept; `Connection` forgets them at sign-out (a shared computer
 /// must not show the next person what was typed).
@@ -50,6 +50,8 @@ pub fn counter_text(chars: usize) -> Option<String> {
     })
 }
 
+// The box, its keys, the reply it quotes and its errors share the draft's signals.
+#[allow(clippy::too_many_lines)]
 #[component]
 pub fn Composer(room_id: RoomId) -> impl IntoView {
     let chat = expect_context::<Chat>();
@@ -59,6 +61,8 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
     let chars = Memo::new(move |_| text.with(|t| t.chars().count()));
     let over = move || chars.get() > limits::MAX_MESSAGE_CHARS;
     let failed_room = room_id.clone();
+    let reply_room = room_id.clone();
+    let cancel_room = room_id.clone();
     let server_error = move || chat.0.with(|s| s.composer_error(&failed_room));
 
     let draft_room = room_id.clone();
@@ -94,10 +98,23 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
         }
     };
     let send_on_submit = send.clone();
+    let replying = Memo::new(move |_| {
+        chat.0
+            .with(|s| s.room(&reply_room).and_then(|r| r.replying_to.clone()))
+    });
+    let cancel_reply = move || {
+        connection.act(|s| {
+            s.cancel_reply(&cancel_room);
+            Vec::new()
+        })
+    };
+    let cancel_on_escape = cancel_reply.clone();
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             send();
+        } else if ev.key() == "Escape" && replying.with_untracked(Option::is_some) {
+            cancel_on_escape();
         }
     };
 
@@ -110,6 +127,31 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
             }
         >
             <label for="message" class="composer-label">"Message"</label>
+            {move || {
+                replying
+                    .get()
+                    .map(|quote| {
+                        let cancel = cancel_reply.clone();
+                        view! {
+                            <div class="reply-bar">
+                                <span class="reply-bar-text">
+                                    "Replying to "
+                                    <strong dir="auto">{display_name(&quote.user_id)}</strong>
+                                    ": "
+                                    <span dir="auto">{quote.excerpt}</span>
+                                </span>
+                                <button
+                                    type="button"
+                                    class="btn btn-small btn-quiet"
+                                    aria-label="Cancel reply"
+                                    on:click=move |_| cancel()
+                                >
+                                    "×"
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
             <div class="composer-row">
                 <textarea
                     id="message"

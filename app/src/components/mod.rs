@@ -12,6 +12,7 @@ pub mod home;
 pub mod join_requests;
 pub mod member_list;
 pub mod message_list;
+pub mod message_row;
 pub mod notices;
 pub mod notify_toggle;
 pub mod reason_field;

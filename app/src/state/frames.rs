@@ -63,6 +63,24 @@ impl ChatState {
                 before_seq,
             } => self.on_history_gap(&room_id, after_seq, before_seq),
             ServerMessage::Rooms { rooms } => self.on_rooms(rooms),
+            ServerMessage::MessageEdited {
+                room_id,
+                message_id,
+                message,
+                edited_at,
+                seq,
+            } => {
+                if let Some(room) = self.rooms.get_mut(&room_id) {
+                    room.timeline
+                        .apply_edit(&message_id, &message, edited_at, seq);
+                }
+                Vec::new()
+            }
+            ServerMessage::MessageDeleted {
+                room_id,
+                message_id,
+                seq,
+            } => self.on_message_deleted(&room_id, &message_id, seq),
             ServerMessage::SearchResults {
                 query,
                 room_id,
@@ -96,6 +114,21 @@ impl ChatState {
                 )
             }
         }
+    }
+
+    /// A message became a tombstone; a reply being written to it is dropped.
+    fn on_message_deleted(
+        &mut self,
+        room_id: &RoomId,
+        message_id: &MessageId,
+        seq: u64,
+    ) -> Vec<Command> {
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            room.timeline.apply_delete(message_id, seq);
+            room.replying_to
+                .take_if(|reply| &reply.message_id == message_id);
+        }
+        Vec::new()
     }
 
     fn on_room_members(
@@ -141,6 +174,8 @@ impl ChatState {
             timestamp,
             seq,
             message_id,
+            reply_to: sent.reply_to,
+            ..ChatMessage::default()
         })
     }
 
@@ -605,6 +640,7 @@ impl ChatState {
                 self.errors.insert(slot, readable);
             }
             Some("search") => self.search.refused(readable),
+            Some("editMessage" | "deleteMessage") => self.message_change_refused(readable),
             Some("sendMessage") => {
                 // Too fast: the outbox sends it again by itself, in order; nothing to say.
                 let rate_limited = code == ErrorCode::RateLimited;

@@ -442,8 +442,9 @@ impl ChatState {
         if text.chars().count() > limits::MAX_MESSAGE_CHARS {
             return Err(describe_error(ErrorCode::MessageTooLong, ""));
         }
+        let reply_to = self.room_mut(room_id).replying_to.take();
         self.outbox
-            .push(client_msg_id, room_id.clone(), text.to_owned());
+            .push_reply(client_msg_id, room_id.clone(), text.to_owned(), reply_to);
         // Read at an older message (a search result), the room goes back to its newest,
         // where the message will show.
         let room = self.room_mut(room_id);

@@ -13,6 +13,7 @@ mod frames;
 pub mod heartbeat;
 mod intents;
 pub mod members;
+mod message_actions;
 pub mod notices;
 pub mod outbox;
 pub mod search;
@@ -28,7 +29,7 @@ pub use self::wording::{
 };
 
 use knock_protocol::{
-    ClientMessage, MemberStatus, Participant, ResumeRoom, RoomId, UserId, limits,
+    ClientMessage, MemberStatus, Participant, ReplyTo, ResumeRoom, RoomId, UserId, limits,
 };
 
 use self::members::Members;
@@ -150,6 +151,8 @@ pub struct RoomState {
     pub not_found: bool,
     /// Why the user's request was rejected, when the admin said.
     pub rejection: Option<String>,
+    /// The message the user is answering in the composer ("Reply").
+    pub replying_to: Option<ReplyTo>,
 }
 
 impl RoomState {
@@ -164,6 +167,7 @@ impl RoomState {
             unread: 0,
             not_found: false,
             rejection: None,
+            replying_to: None,
         }
     }
 
@@ -350,7 +354,7 @@ impl ChatState {
             })
             .map(|r| ResumeRoom {
                 room_id: r.room_id.clone(),
-                after_seq: r.timeline.newest_seq(),
+                after_seq: r.timeline.resume_after(),
             })
             .collect();
         // The server takes so many rooms per frame.

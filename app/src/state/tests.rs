@@ -18,14 +18,19 @@ fn user(name: &str) -> UserId {
 }
 
 fn chat(seq: u64, from: &str, text: &str) -> ServerMessage {
-    ServerMessage::Message(ChatMessage {
+    ServerMessage::Message(chat_message(seq, from, text))
+}
+
+fn chat_message(seq: u64, from: &str, text: &str) -> ChatMessage {
+    ChatMessage {
         room_id: room(),
         user_id: user(from),
         message: text.into(),
         timestamp: 1_700_000_000_000,
         seq,
         message_id: MessageId::new(format!("m{seq}")),
-    })
+        ..ChatMessage::default()
+    }
 }
 
 fn sent(commands: &[Command]) -> Vec<ClientMessage> {
@@ -1774,4 +1779,152 @@ fn rooms_listed_at_sign_in_alert_nobody() {
         }],
     });
     assert_eq!(alerts(&commands), []);
+}
+
+#[test]
+fn edits_and_deletions_change_the_message_and_its_quotes_and_move_the_resume_point() {
+    let mut bob = bob_in_the_room();
+    bob.apply(ServerMessage::Message(ChatMessage {
+        reply_to: Some(knock_protocol::ReplyTo {
+            message_id: MessageId::new("m1"),
+            user_id: user("alice"),
+            excerpt: "welcome".into(),
+            deleted: false,
+        }),
+        ..chat_message(2, "carol", "thanks")
+    }));
+    bob.apply(ServerMessage::MessageEdited {
+        room_id: room(),
+        message_id: MessageId::new("m1"),
+        message: "welcome all".into(),
+        edited_at: 5,
+        seq: 3,
+    });
+    let timeline = &bob.rooms[&room()].timeline;
+    let first = timeline.by_id(&MessageId::new("m1")).unwrap();
+    assert_eq!(
+        (first.message.as_str(), first.edited_at),
+        ("welcome all", Some(5))
+    );
+    let reply = timeline.by_id(&MessageId::new("m2")).unwrap();
+    assert_eq!(reply.reply_to.as_ref().unwrap().excerpt, "welcome all");
+    // The same entry again (a catch-up after a reconnect) changes nothing.
+    let before = bob.clone();
+    bob.apply(ServerMessage::MessageEdited {
+        room_id: room(),
+        message_id: MessageId::new("m1"),
+        message: "welcome all".into(),
+        edited_at: 5,
+        seq: 3,
+    });
+    assert_eq!(bob, before);
+
+    // A live message after the edit is no gap: seq 3 was the edit.
+    assert_eq!(sent(&bob.apply(chat(4, "alice", "next"))), []);
+
+    bob.apply(ServerMessage::MessageDeleted {
+        room_id: room(),
+        message_id: MessageId::new("m1"),
+        seq: 5,
+    });
+    let timeline = &bob.rooms[&room()].timeline;
+    let first = timeline.by_id(&MessageId::new("m1")).unwrap();
+    assert!(first.deleted && first.message.is_empty());
+    let quote = timeline
+        .by_id(&MessageId::new("m2"))
+        .unwrap()
+        .reply_to
+        .clone()
+        .unwrap();
+    assert!(quote.deleted && quote.excerpt.is_empty());
+    // After a reconnect, the resume goes on after the deletion.
+    bob.on_disconnected();
+    let commands = bob.apply(ServerMessage::Authenticated {
+        user_id: user("bob"),
+    });
+    assert!(sent(&commands).contains(&ClientMessage::Resume {
+        rooms: vec![ResumeRoom {
+            room_id: room(),
+            after_seq: 5,
+        }],
+    }));
+}
+
+#[test]
+fn a_reply_quotes_the_message_until_sent_and_goes_with_it() {
+    let mut bob = bob_in_the_room();
+    bob.start_reply(&room(), &MessageId::new("m1"));
+    let quote = bob.rooms[&room()].replying_to.clone().expect("quoted");
+    assert_eq!(
+        (quote.user_id.as_str(), quote.excerpt.as_str()),
+        ("alice", "welcome")
+    );
+    let mut commands = bob
+        .send_message(&room(), "hi!", ClientMsgId::new("c1"))
+        .unwrap();
+    commands.extend(bob.pump_outbox(0.0));
+    assert!(matches!(
+        &sent(&commands)[..],
+        [ClientMessage::SendMessage { reply_to: Some(id), .. }] if id.as_str() == "m1"
+    ));
+    assert_eq!(
+        bob.rooms[&room()].replying_to,
+        None,
+        "the composer is free again"
+    );
+    // A reply being written to a message that gets deleted is dropped.
+    bob.start_reply(&room(), &MessageId::new("m1"));
+    bob.apply(ServerMessage::MessageDeleted {
+        room_id: room(),
+        message_id: MessageId::new("m1"),
+        seq: 2,
+    });
+    assert_eq!(bob.rooms[&room()].replying_to, None);
+    bob.start_reply(&room(), &MessageId::new("m1"));
+    assert_eq!(
+        bob.rooms[&room()].replying_to,
+        None,
+        "no reply to a tombstone"
+    );
+}
+
+#[test]
+fn who_may_edit_and_delete() {
+    let bob = bob_in_the_room();
+    let welcome = MessageId::new("m1");
+    assert!(!bob.may_edit(&room(), &welcome), "alice's message");
+    assert!(!bob.may_delete(&room(), &welcome), "bob is no admin");
+    let mut alice = alice_in_her_room();
+    alice.apply(chat(1, "alice", "welcome"));
+    alice.apply(chat(2, "bob", "hello"));
+    assert!(alice.may_edit(&room(), &welcome));
+    assert!(!alice.may_edit(&room(), &MessageId::new("m2")));
+    assert!(
+        alice.may_delete(&room(), &MessageId::new("m2")),
+        "an admin deletes any"
+    );
+    // Unchanged or empty text sends nothing.
+    assert_eq!(
+        alice.edit_message(&room(), &welcome, "welcome"),
+        Ok(Vec::new())
+    );
+    assert!(alice.edit_message(&room(), &welcome, "  ").is_err());
+    assert_eq!(
+        sent(&alice.edit_message(&room(), &welcome, "welcome!").unwrap()),
+        [ClientMessage::EditMessage {
+            room_id: room(),
+            message_id: welcome.clone(),
+            message: "welcome!".into(),
+        }]
+    );
+    // A refusal shows on the room's page.
+    alice.apply(ServerMessage::error(
+        ErrorCode::MessageDeleted,
+        "",
+        Some("editMessage"),
+    ));
+    assert_eq!(
+        alice.error(&Slot::Room(room())).as_deref(),
+        Some("That message was deleted.")
+    );
 }

@@ -996,6 +996,68 @@ mod tests {
         assert_eq!(room_name(&"é".repeat(101)), Err(RuleError::InvalidRoomName));
     }
 
+    fn chat(author: &str, deleted: bool) -> ChatMessage {
+        ChatMessage {
+            room_id: knock_protocol::RoomId::new("r"),
+            user_id: UserId::new(author),
+            message: if deleted {
+                String::new()
+            } else {
+                "text".into()
+            },
+            timestamp: 1,
+            seq: 1,
+            message_id: knock_protocol::MessageId::new("m"),
+            reply_to: None,
+            edited_at: None,
+            deleted,
+        }
+    }
+
+    #[test]
+    fn only_the_author_edits_and_the_author_or_an_admin_deletes() {
+        let alice = UserId::new("alice");
+        let admin = Some(Membership {
+            status: MemberStatus::Approved,
+            is_admin: true,
+        });
+        let member = Some(Membership {
+            status: MemberStatus::Approved,
+            is_admin: false,
+        });
+        assert_eq!(may_edit(&alice, &chat("alice", false)), Ok(()));
+        assert_eq!(
+            may_edit(&alice, &chat("bob", false)),
+            Err(RuleError::NotAuthor)
+        );
+        assert_eq!(
+            may_edit(&alice, &chat("alice", true)),
+            Err(RuleError::MessageDeleted)
+        );
+        assert_eq!(may_delete(&alice, member, &chat("alice", false)), Ok(()));
+        assert_eq!(may_delete(&alice, admin, &chat("bob", false)), Ok(()));
+        assert_eq!(
+            may_delete(&alice, member, &chat("bob", false)),
+            Err(RuleError::NotAdmin)
+        );
+        assert_eq!(
+            may_delete(&alice, admin, &chat("bob", true)),
+            Err(RuleError::MessageDeleted)
+        );
+    }
+
+    #[test]
+    fn reply_excerpts_are_cut_between_characters() {
+        assert_eq!(reply_excerpt("short"), "short");
+        let long = "é".repeat(limits::REPLY_EXCERPT_CHARS + 5);
+        assert_eq!(
+            reply_excerpt(&long).chars().count(),
+            limits::REPLY_EXCERPT_CHARS
+        );
+        let exact = "a".repeat(limits::REPLY_EXCERPT_CHARS);
+        assert_eq!(reply_excerpt(&exact), exact);
+    }
+
     #[test]
     fn message_texts() {
         assert_eq!(message_text("hi"), Ok(()));

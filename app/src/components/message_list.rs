@@ -29,11 +29,15 @@ pub struct Row {
     pub mine: bool,
     /// The user administers the room: they may delete anyone's message.
     pub admin: bool,
+    /// The first message after the read marker the room was opened with: the "New
+    /// messages" divider goes before it.
+    pub starts_unread: bool,
 }
 
 /// What a row is drawn from: a change to any of it draws the row again.
 type RowKey = (
     MessageId,
+    bool,
     bool,
     bool,
     Option<i64>,
@@ -47,6 +51,7 @@ impl Row {
         (
             m.message_id.clone(),
             self.starts_day,
+            self.starts_unread,
             self.admin,
             m.edited_at,
             m.deleted,
@@ -282,17 +287,24 @@ fn message_rows(chat: Chat, room_id: RoomId, me: Option<UserId>) -> Memo<Vec<Row
                 return Vec::new();
             };
             let mut previous_day = None;
+            let mut divider = room.divider_after;
             room.timeline
                 .messages()
                 .map(|m| {
                     let day = browser::local_day_key(m.timestamp);
                     let starts_day = previous_day != Some(day);
                     previous_day = Some(day);
+                    let mine = me.as_ref() == Some(&m.user_id);
+                    let starts_unread = divider.is_some_and(|after| m.seq > after && !mine);
+                    if starts_unread {
+                        divider = None;
+                    }
                     Row {
-                        mine: me.as_ref() == Some(&m.user_id),
+                        mine,
                         message: m.clone(),
                         starts_day,
                         admin: room.is_admin,
+                        starts_unread,
                     }
                 })
                 .collect::<Vec<_>>()

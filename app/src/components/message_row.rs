@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use crate::browser;
 use crate::client::{Chat, Connection};
 use crate::components::message_list::Row;
-use crate::linkify::{Segment, split_links};
+use crate::linkify::{Segment, split_links, split_mentions};
 use crate::state::{RoomState, display_name};
 
 /// How long a touch must rest on a message to open its menu, in milliseconds.
@@ -25,6 +25,7 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
         starts_day,
         mine,
         admin,
+        starts_unread,
     } = row;
     let seq = message.seq;
     let focused = move || focus.get() == Some(seq);
@@ -36,6 +37,13 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
         view! {
             <li class="day-sep">
                 <span>{label}</span>
+            </li>
+        }
+    });
+    let unread_divider = starts_unread.then(|| {
+        view! {
+            <li class="unread-divider" role="separator">
+                <span>"New messages"</span>
             </li>
         }
     });
@@ -52,6 +60,10 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
         view! { <p class="msg-text msg-deleted">"Message deleted"</p> }.into_any()
     } else {
         let text = message.message.clone();
+        let mentions: Vec<String> = message.mentions.iter().map(ToString::to_string).collect();
+        let me = expect_context::<crate::client::Session>()
+            .user
+            .with_untracked(|u| u.as_ref().map(|u| u.user_id.to_string()));
         let text_for_edit = message.message.clone();
         let edit_room = room_id.clone();
         let edit_id = message.message_id.clone();
@@ -63,7 +75,7 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
                     move || {
                         view! {
                             <p class="msg-text" dir="auto" id=text_id.clone()>
-                                {message_body(&text)}
+                                {message_body(&text, &mentions, me.as_deref())}
                             </p>
                         }
                     }
@@ -122,6 +134,7 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
     });
     view! {
         {separator}
+        {unread_divider}
         <li
             class="msg"
             class:mine=mine
@@ -359,10 +372,16 @@ fn DeleteConfirm(
     }
 }
 
-/// The message as text nodes, with web links clickable.
-fn message_body(text: &str) -> Vec<AnyView> {
+/// The message as text nodes, with web links clickable and the mentions the server
+/// listed marked (the user's own more strongly).
+fn message_body(text: &str, mentions: &[String], me: Option<&str>) -> Vec<AnyView> {
+    let names: Vec<&str> = mentions.iter().map(String::as_str).collect();
     split_links(text)
         .into_iter()
+        .flat_map(|segment| match segment {
+            Segment::Text(t) if !names.is_empty() => split_mentions(t, &names),
+            other => vec![other],
+        })
         .map(|segment| match segment {
             Segment::Text(t) => t.to_owned().into_any(),
             Segment::Link(url) => view! {
@@ -371,6 +390,11 @@ fn message_body(text: &str) -> Vec<AnyView> {
                 </a>
             }
             .into_any(),
+            Segment::Mention(name) => {
+                let mine = me.is_some_and(|me| name[1..].eq_ignore_ascii_case(me));
+                view! { <span class="mention" class:mention-me=mine>{name.to_owned()}</span> }
+                    .into_any()
+            }
         })
         .collect()
 }

@@ -1928,3 +1928,123 @@ fn who_may_edit_and_delete() {
         Some("That message was deleted.")
     );
 }
+
+fn summary(last_seq: u64, read_seq: u64, unread: u64, mentions: u64) -> RoomSummary {
+    RoomSummary {
+        room_id: room(),
+        room_name: "Book club".into(),
+        status: MemberStatus::Approved,
+        is_admin: false,
+        last_seq,
+        read_seq,
+        unread_count: unread,
+        mention_count: mentions,
+        pending_count: None,
+    }
+}
+
+#[test]
+fn unread_and_mention_counts_come_from_the_server_and_follow_other_devices() {
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![summary(12, 9, 3, 1)],
+    });
+    let r = &bob.rooms[&room()];
+    assert_eq!((r.unread, r.mentions, r.read_seq), (3, 1, 9));
+    // A mention arriving live counts, and alerts.
+    let commands = bob.apply(ServerMessage::Message(ChatMessage {
+        mentions: vec![user("bob")],
+        ..chat_message(13, "alice", "@bob look")
+    }));
+    let [alert] = alerts(&commands).try_into().expect("one alert");
+    assert_eq!(alert.title, "alice mentioned you in Book club");
+    let r = &bob.rooms[&room()];
+    assert_eq!((r.unread, r.mentions), (4, 2));
+    // Read on another device up to the newest: both clear.
+    bob.apply(ServerMessage::ReadMarker {
+        room_id: room(),
+        seq: 13,
+    });
+    let r = &bob.rooms[&room()];
+    assert_eq!((r.unread, r.mentions, r.read_seq), (0, 0, 13));
+    // An older marker changes nothing.
+    bob.apply(ServerMessage::ReadMarker {
+        room_id: room(),
+        seq: 10,
+    });
+    assert_eq!(bob.rooms[&room()].read_seq, 13);
+}
+
+#[test]
+fn the_room_on_screen_is_marked_read_at_most_once_a_second() {
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![summary(3, 1, 2, 0)],
+    });
+    bob.open_room(&room());
+    let r = &bob.rooms[&room()];
+    assert_eq!((r.unread, r.divider_after), (0, Some(1)), "the divider after the marker");
+    bob.apply(ServerMessage::History {
+        room_id: room(),
+        messages: vec![
+            chat_message(1, "alice", "a"),
+            chat_message(2, "alice", "b"),
+            chat_message(3, "alice", "c"),
+        ],
+        has_more: false,
+        has_more_after: None,
+    });
+    assert_eq!(
+        sent(&bob.pump_outbox(0.0)),
+        [ClientMessage::MarkRead {
+            room_id: room(),
+            seq: 3
+        }]
+    );
+    // Sent, nothing more until something newer comes.
+    assert_eq!(sent(&bob.pump_outbox(10.0)), []);
+    bob.apply(chat(4, "alice", "d"));
+    let commands = bob.pump_outbox(500.0);
+    assert_eq!(sent(&commands), [], "within the second");
+    assert!(commands.contains(&Command::WakeAfter(std::time::Duration::from_millis(500))));
+    assert_eq!(
+        sent(&bob.pump_outbox(1_000.0)),
+        [ClientMessage::MarkRead {
+            room_id: room(),
+            seq: 4
+        }]
+    );
+    // The server's confirmation moves the marker.
+    bob.apply(ServerMessage::ReadMarker {
+        room_id: room(),
+        seq: 4,
+    });
+    assert_eq!(sent(&bob.pump_outbox(5_000.0)), []);
+}
+
+#[test]
+fn admins_read_member_lists_only_of_rooms_where_someone_waits() {
+    let mut alice = signed_in("alice");
+    let quiet = RoomSummary {
+        is_admin: true,
+        pending_count: Some(0),
+        ..summary(0, 0, 0, 0)
+    };
+    let other = RoomId::from("7d2a9c1e-1b2c-4d5e-8f90-a1b2c3d4e5f6");
+    let busy = RoomSummary {
+        room_id: other.clone(),
+        room_name: "Busy".into(),
+        pending_count: Some(2),
+        ..quiet.clone()
+    };
+    let commands = alice.apply(ServerMessage::Rooms {
+        rooms: vec![quiet, busy],
+    });
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::GetMembers {
+            room_id: Some(other.clone())
+        }]
+    );
+    assert_eq!(alice.rooms[&other].pending_requests(), 2, "counted before the list comes");
+}

@@ -106,6 +106,11 @@ pub enum ClientMessage {
     /// Answered with `pong`: browsers cannot see WebSocket pings, so a client checks with
     /// this that its socket still carries frames.
     Ping,
+    /// The user has read the room up to `seq`: the read marker moves there (never back).
+    MarkRead {
+        room_id: RoomId,
+        seq: u64,
+    },
 }
 
 /// A member's role in `setRole`.
@@ -187,7 +192,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 16] = [
+    pub const ACTIONS: [&'static str; 17] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -204,6 +209,7 @@ impl ClientMessage {
         "deleteRoom",
         "ping",
         "search",
+        "markRead",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -225,6 +231,7 @@ impl ClientMessage {
             Self::DeleteRoom { .. } => "deleteRoom",
             Self::Ping => "ping",
             Self::Search { .. } => "search",
+            Self::MarkRead { .. } => "markRead",
         }
     }
 

@@ -85,6 +85,10 @@ pub struct ChatMessage {
     pub seq: u64,
     #[serde(default)]
     pub message_id: MessageId,
+    /// The approved members the text names with `@username` (see `docs/protocol.md`,
+    /// *Mentions*), each once, in order of first appearance; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
 
 /// One row of `roomMembers`.
@@ -110,6 +114,18 @@ pub struct RoomSummary {
     pub is_admin: bool,
     /// The newest message's `seq`, 0 when the room has none (or the user may not read it).
     pub last_seq: u64,
+    /// The user's read marker: every `seq` up to it has been read (0 unless approved).
+    #[serde(default)]
+    pub read_seq: u64,
+    /// Messages after `read_seq` written by others.
+    #[serde(default)]
+    pub unread_count: u64,
+    /// Messages after `read_seq` written by others that mention the user.
+    #[serde(default)]
+    pub mention_count: u64,
+    /// Pending join requests of the room: for its admins only (absent for others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_count: Option<u64>,
 }
 
 /// One message found by `search`.
@@ -229,6 +245,12 @@ pub enum ServerMessage {
     Rooms {
         rooms: Vec<RoomSummary>,
     },
+    /// The user's read marker of a room moved forward (`markRead`), to every socket of the
+    /// user on every node.
+    ReadMarker {
+        room_id: RoomId,
+        seq: u64,
+    },
     /// The answer to `ping`.
     Pong,
     Error {
@@ -271,7 +293,7 @@ impl ServerMessage {
 }
 
 /// Every `action` a server frame may have.
-const SERVER_ACTIONS: [&str; 15] = [
+const SERVER_ACTIONS: [&str; 16] = [
     "authenticated",
     "roomCreated",
     "joinRequest",
@@ -287,6 +309,7 @@ const SERVER_ACTIONS: [&str; 15] = [
     "rooms",
     "pong",
     "error",
+    "readMarker",
 ];
 
 /// Decodes a frame from the server, as the browser client does.
@@ -376,6 +399,10 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             before_seq: u64,
         }),
         "rooms" => fields!(Rooms { rooms: Vec<RoomSummary> }),
+        "readMarker" => fields!(ReadMarker {
+            room_id: RoomId,
+            seq: u64
+        }),
         "pong" => ServerMessage::Pong,
         "error" => fields!(Error {
             code: ErrorCode,

@@ -123,6 +123,7 @@ mod tests {
             timestamp: 1,
             seq: 9,
             message_id: MessageId::new("m"),
+            mentions: Vec::new(),
         })
         .to_json();
         assert_eq!(parse_probe(&frame), Some((3, 41, 123_456)));

@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
             timestamp: i64::try_from(n).unwrap_or(i64::MAX),
             message_id: MessageId(uuid::Uuid::now_v7().to_string()),
             client_msg_id: Some(ClientMsgId(uuid::Uuid::new_v4().to_string())),
+            mentions: Vec::new(),
         };
         let storage = &storage;
         async move {

@@ -168,6 +168,7 @@ fn new_message(
         timestamp,
         message_id: MessageId::new(uuid::Uuid::new_v4().to_string()),
         client_msg_id: client_msg_id.map(ClientMsgId::new),
+        mentions: Vec::new(),
     }
 }
 
@@ -204,6 +205,7 @@ fn stored(sent: &NewMessage, seq: u64) -> ChatMessage {
         timestamp: sent.timestamp,
         seq,
         message_id: sent.message_id.clone(),
+        mentions: sent.mentions.clone(),
     }
 }
 

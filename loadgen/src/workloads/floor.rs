@@ -127,6 +127,7 @@ fn knock_frame_bytes(size: usize) -> usize {
         timestamp: 1_764_000_000_000,
         seq: 1_000,
         message_id: MessageId::new(id),
+        mentions: Vec::new(),
     })
     .to_json();
     json.len() + if json.len() < 126 { 2 } else { 4 }

@@ -23,7 +23,10 @@ impl Service {
         if let Some(id) = &client_msg_id {
             domain::client_msg_id(id)?;
         }
-        self.access.require(&room_id, &session.user_id).await?;
+        let room = self.access.require(&room_id, &session.user_id).await?;
+        // Who is approved comes from the room access the check above just used: no query
+        // per message.
+        let mentions = domain::mentions::mentions(&text, |user| room.membership(user).is_some());
         if !self.limits.messages.try_take(&session.user_id, now_ms()) {
             crate::metrics::refused(crate::metrics::Refusal::Message);
             return Err(ServiceError::RateLimited);
@@ -39,6 +42,7 @@ impl Service {
                 // instead of on a random page of it, one page fewer written per message.
                 message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
                 client_msg_id: client_msg_id.clone(),
+                mentions,
             })
             .await?;
         let stored = match &inserted {
@@ -131,6 +135,27 @@ impl Service {
             has_more,
             has_more_after,
         })])
+    }
+
+    /// `markRead`: the approved member's marker moves forward (see
+    /// [`crate::storage::Storage::mark_read`]); when it moved, every socket of the user, on
+    /// every node, this one included, is told where it now is. Otherwise nothing is sent.
+    pub(super) async fn mark_read(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+        seq: u64,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        self.access.require(&room_id, &session.user_id).await?;
+        if let Some(seq) = self
+            .storage
+            .mark_read(&room_id, &session.user_id, seq)
+            .await?
+        {
+            self.fanout
+                .to_user(&session.user_id, &ServerMessage::ReadMarker { room_id, seq });
+        }
+        Ok(Vec::new())
     }
 
     pub(super) async fn resume(

@@ -189,7 +189,8 @@ impl Limits {
             ClientMessage::JoinRoom(JoinRoom::Request { .. }) => (&self.knocks, Refusal::Knock),
             ClientMessage::GetHistory { .. }
             | ClientMessage::GetMembers { .. }
-            | ClientMessage::MyRooms => (&self.reads, Refusal::Read),
+            | ClientMessage::MyRooms
+            | ClientMessage::MarkRead { .. } => (&self.reads, Refusal::Read),
             ClientMessage::Search { .. } => (&self.searches, Refusal::Search),
             _ => return Ok(()),
         };
@@ -467,6 +468,7 @@ impl Service {
             ClientMessage::Resume { rooms } => self.resume(session, rooms).await,
             ClientMessage::MyRooms => self.my_rooms(session).await,
             ClientMessage::Ping => Ok(vec![Outbound::message(&ServerMessage::Pong)]),
+            ClientMessage::MarkRead { room_id, seq } => self.mark_read(session, room_id, seq).await,
         }
     }
 

@@ -120,6 +120,7 @@ impl Plan {
                     timestamp: message.timestamp,
                     seq: first_seqs[room] + nth - 1,
                     message_id: message.message_id.clone(),
+                    mentions: message.mentions.clone(),
                 }),
             };
             results.push(result);
@@ -142,6 +143,7 @@ mod tests {
             timestamp: 7,
             message_id: MessageId::new(format!("{room}-{user}-{client_id:?}")),
             client_msg_id: client_id.map(ClientMsgId::new),
+            mentions: Vec::new(),
         }
     }
 
@@ -191,6 +193,7 @@ mod tests {
             timestamp: 1,
             seq: 4,
             message_id: MessageId::new("old"),
+            mentions: Vec::new(),
         };
         let batch = [
             message("a", "u", Some("x")), // stored before the batch

@@ -139,6 +139,8 @@ pub struct NewMessage {
     pub timestamp: i64,
     pub message_id: MessageId,
     pub client_msg_id: Option<ClientMsgId>,
+    /// The members the text mentions ([`crate::domain::mentions`]), stored with it.
+    pub mentions: Vec<UserId>,
 }
 
 /// What happened to one message of a batch.
@@ -291,8 +293,23 @@ pub trait Storage: Send + Sync + 'static {
     ) -> StorageResult<Vec<FoundMessage>>;
 
     /// The user's memberships of every status, with each room's newest `seq`, newest
-    /// room activity first.
+    /// room activity first, in one statement. For approved memberships also the read
+    /// marker, the messages after it written by others and those of them that mention the
+    /// user, and for approved admins the room's pending requests (`None` for everyone
+    /// else); other rows have zeros.
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>>;
+
+    /// Moves an approved member's read marker up to `seq`, or to the room's newest `seq`
+    /// when `seq` is beyond it, in one statement. The new marker when it moved; `None`
+    /// when it did not (it was already there or further, the user is not approved, or the
+    /// room does not exist). Approval sets the marker to the room's newest `seq`
+    /// ([`Storage::set_memberships`]), creating a room sets it to 0.
+    async fn mark_read(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        seq: u64,
+    ) -> StorageResult<Option<u64>>;
 }
 
 /// Opens the storage named by `url`: `sqlite:PATH` (the file is created when missing) or

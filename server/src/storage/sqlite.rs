@@ -22,7 +22,7 @@ use tempfile::TempDir;
 use super::accounts;
 use super::rows::{
     FoundRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
-    constraint_error, seq_bound,
+    constraint_error, seq_bound, seq_from_db,
 };
 use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
@@ -365,8 +365,8 @@ impl Storage for SqliteStorage {
         // The newest page first (walking the primary key backwards), then oldest first.
         let before = before_seq.map_or(i64::MAX, seq_bound);
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT room_id, seq, message_id, user_id, body, timestamp FROM ( \
-                 SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
+            "SELECT room_id, seq, message_id, user_id, body, timestamp, mentions FROM ( \
+                 SELECT room_id, seq, message_id, user_id, body, timestamp, mentions FROM messages \
                  WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ? \
              ) ORDER BY seq ASC",
         )
@@ -385,7 +385,7 @@ impl Storage for SqliteStorage {
         limit: u32,
     ) -> StorageResult<Vec<ChatMessage>> {
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT room_id, seq, message_id, user_id, body, timestamp FROM messages \
+            "SELECT room_id, seq, message_id, user_id, body, timestamp, mentions FROM messages \
              WHERE room_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?",
         )
         .bind(room_id.as_str())
@@ -465,9 +465,32 @@ impl Storage for SqliteStorage {
 
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>> {
         // A room's last activity is its newest message's timestamp (found by primary key
-        // through `last_seq`), or the membership's last change before any message.
+        // through `last_seq`), or the membership's last change before any message. The
+        // counts are made for approved memberships only, each by an index range after the
+        // marker: unread messages by the messages' (room, seq) key, mentions by
+        // message_mentions' (user, room, seq), requests by memberships_pending.
+        //
+        // Edits and deletions (issue 18, item 1) number entries of the same seq log: the
+        // counts read `messages`, which holds messages only, and once messages can be
+        // deleted both subqueries add `AND u.deleted_at IS NULL` / `AND x.deleted_at IS NULL`.
         let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT r.room_id, r.room_name, m.status, m.is_admin, r.last_seq \
+            "SELECT r.room_id, r.room_name, m.status, m.is_admin, r.last_seq, \
+                    CASE WHEN m.status = 'approved' THEN m.read_seq ELSE 0 END AS read_seq, \
+                    CASE WHEN m.status = 'approved' THEN ( \
+                        SELECT count(*) FROM messages u \
+                        WHERE u.room_id = m.room_id AND u.seq > m.read_seq \
+                        AND u.user_id <> m.user_id \
+                    ) ELSE 0 END AS unread_count, \
+                    CASE WHEN m.status = 'approved' THEN ( \
+                        SELECT count(*) FROM message_mentions n \
+                        JOIN messages x ON x.room_id = n.room_id AND x.seq = n.seq \
+                        WHERE n.user_id = m.user_id AND n.room_id = m.room_id \
+                        AND n.seq > m.read_seq AND x.user_id <> m.user_id \
+                    ) ELSE 0 END AS mention_count, \
+                    CASE WHEN m.status = 'approved' AND m.is_admin THEN ( \
+                        SELECT count(*) FROM memberships p \
+                        WHERE p.room_id = m.room_id AND p.status = 'pending' \
+                    ) END AS pending_count \
              FROM memberships m \
              JOIN rooms r ON r.room_id = m.room_id \
              LEFT JOIN messages last ON last.room_id = r.room_id AND last.seq = r.last_seq \
@@ -478,5 +501,27 @@ impl Storage for SqliteStorage {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(SummaryRow::into_summary).collect()
+    }
+
+    async fn mark_read(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        seq: u64,
+    ) -> StorageResult<Option<u64>> {
+        // One statement: the marker moves forward only, and not past the room's newest seq.
+        let moved: Option<i64> = sqlx::query_scalar(
+            "UPDATE memberships \
+             SET read_seq = min(?3, (SELECT last_seq FROM rooms WHERE room_id = ?1)) \
+             WHERE room_id = ?1 AND user_id = ?2 AND status = 'approved' \
+             AND read_seq < min(?3, (SELECT last_seq FROM rooms WHERE room_id = ?1)) \
+             RETURNING read_seq",
+        )
+        .bind(room_id.as_str())
+        .bind(user_id.as_str())
+        .bind(seq_bound(seq))
+        .fetch_optional(&self.pool)
+        .await?;
+        moved.map(seq_from_db).transpose()
     }
 }

@@ -23,8 +23,8 @@ use tokio::sync::oneshot;
 
 use super::batch::{self, ClientKey};
 use super::rows::{
-    rusqlite_constraint_error, rusqlite_is_foreign_key_violation as is_foreign_key_violation,
-    seq_bound, seq_from_db,
+    mentions_from_db, mentions_to_db, rusqlite_constraint_error,
+    rusqlite_is_foreign_key_violation as is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{Inserted, MembershipChange, NewMessage, Precondition, StorageError, StorageResult};
 
@@ -143,8 +143,12 @@ fn insert_messages(
     let results = plan.resolve(batch, &last_seqs)?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO messages \
-         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id, mentions) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut mention = tx.prepare_cached(
+        "INSERT INTO message_mentions (room_id, seq, user_id) VALUES (?1, ?2, ?3) \
+         ON CONFLICT DO NOTHING",
     )?;
     for (message, seq) in batch::new_rows(batch, &results) {
         insert
@@ -156,10 +160,15 @@ fn insert_messages(
                 message.message.as_str(),
                 message.timestamp,
                 message.client_msg_id.as_ref().map(ClientMsgId::as_str),
+                mentions_to_db(&message.mentions),
             ))
             // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
             .map_err(|error| rusqlite_constraint_error(error, "user"))?;
+        for user_id in &message.mentions {
+            mention.execute((message.room_id.as_str(), seq_bound(seq), user_id.as_str()))?;
+        }
     }
+    drop(mention);
     drop(insert);
     tx.commit()?;
     Ok(results)
@@ -219,22 +228,32 @@ fn set_memberships(
     Ok(stored)
 }
 
+// A new membership's read marker is the room's newest seq, and so is an existing one's
+// when it becomes approved (never lower than it was): a member let in finds none of the
+// room's past unread.
 const UPSERT_ANY: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = ?1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason";
+     updated_at = excluded.updated_at, reason = excluded.reason, \
+     read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
+                THEN max(excluded.read_seq, memberships.read_seq) ELSE memberships.read_seq END";
 const INSERT_IF_ABSENT: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = ?1), 0)) \
      ON CONFLICT (room_id, user_id) DO NOTHING";
 const UPSERT_IF_IS: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = ?1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason \
+     updated_at = excluded.updated_at, reason = excluded.reason, \
+     read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
+                THEN max(excluded.read_seq, memberships.read_seq) ELSE memberships.read_seq END \
      WHERE memberships.status = ?7 AND memberships.is_admin = ?8";
 
 /// After a foreign key refused a membership: which parent is missing, the room (the usual
@@ -257,7 +276,7 @@ fn stored_client_keys(
     keys: &[ClientKey],
 ) -> StorageResult<HashMap<ClientKey, ChatMessage>> {
     let mut select = tx.prepare_cached(
-        "SELECT room_id, seq, message_id, body, timestamp FROM messages \
+        "SELECT room_id, seq, message_id, body, timestamp, mentions FROM messages \
          WHERE user_id = ?1 AND client_msg_id = ?2",
     )?;
     let mut stored = HashMap::new();
@@ -270,10 +289,11 @@ fn stored_client_keys(
                     row.get::<_, String>(2)?,
                     row.get::<_, String>(3)?,
                     row.get::<_, i64>(4)?,
+                    row.get::<_, Option<String>>(5)?,
                 ))
             })
             .optional()?;
-        if let Some((room_id, seq, message_id, body, timestamp)) = row {
+        if let Some((room_id, seq, message_id, body, timestamp, mentions)) = row {
             let message = ChatMessage {
                 room_id: RoomId(room_id),
                 user_id: user_id.clone(),
@@ -281,6 +301,7 @@ fn stored_client_keys(
                 timestamp,
                 seq: seq_from_db(seq)?,
                 message_id: MessageId(message_id),
+                mentions: mentions_from_db(mentions.as_deref()),
             };
             stored.insert((user_id.clone(), client_msg_id.clone()), message);
         }

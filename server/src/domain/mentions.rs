@@ -56,7 +56,10 @@ pub fn mentions(text: &str, is_member: impl Fn(&UserId) -> bool) -> Vec<UserId> 
             found.push(member);
         }
         // The name's characters cannot start another mention; skip them.
-        while rest.peek().is_some_and(|(index, _)| *index < name_start + name_len) {
+        while rest
+            .peek()
+            .is_some_and(|(index, _)| *index < name_start + name_len)
+        {
             previous = rest.next().map(|(_, c)| c);
         }
     }
@@ -103,7 +106,11 @@ mod tests {
         assert_eq!(found("ask @bob."), ["bob"], "a sentence's full stop");
         assert_eq!(found("@bob's idea"), ["bob"]);
         assert_eq!(found("«@bob»\n@carol"), ["bob", "carol"]);
-        assert_eq!(found("@bob.smith here"), ["bob.smith"], "the longest name first");
+        assert_eq!(
+            found("@bob.smith here"),
+            ["bob.smith"],
+            "the longest name first"
+        );
         assert_eq!(found("@dave- hi"), ["dave-"], "a name ending in '-' itself");
     }
 
@@ -128,7 +135,16 @@ mod tests {
 
     #[test]
     fn any_text_is_safe() {
-        for text in ["@", "@@", "é@", "@\u{1F600}", "a@b@c", "@-", "@...", "\u{0301}@bob"] {
+        for text in [
+            "@",
+            "@@",
+            "é@",
+            "@\u{1F600}",
+            "a@b@c",
+            "@-",
+            "@...",
+            "\u{0301}@bob",
+        ] {
             let _ = found(text);
         }
         // A combining mark belongs to the letter before it: still inside a word.

@@ -152,8 +152,10 @@ impl Service {
             .mark_read(&room_id, &session.user_id, seq)
             .await?
         {
-            self.fanout
-                .to_user(&session.user_id, &ServerMessage::ReadMarker { room_id, seq });
+            self.fanout.to_user(
+                &session.user_id,
+                &ServerMessage::ReadMarker { room_id, seq },
+            );
         }
         Ok(Vec::new())
     }

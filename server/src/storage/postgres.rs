@@ -36,8 +36,7 @@ use super::accounts;
 use super::batch::{self, ClientKey};
 use super::rows::{
     FoundRow, KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow,
-    SummaryRow, constraint_error, is_foreign_key_violation, mentions_to_db, seq_bound,
-    seq_from_db,
+    SummaryRow, constraint_error, is_foreign_key_violation, mentions_to_db, seq_bound, seq_from_db,
 };
 use super::{
     Credential, FoundMessage, Inserted, Membership, MembershipChange, NewMessage, NewRoom,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use knock_protocol::{MemberStatus, MessageId, RoomId, UserId};
 use knock_server::storage::{
-    self, Membership, MembershipChange, NewMessage, NewRoom, Precondition,
+    self, Membership, MembershipChange, NewMessage, NewRoom, Precondition, Storage,
 };
 
 const ROOMS: usize = 500;
@@ -32,6 +32,28 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(calls > 0, "no calls to time");
 
     let storage = storage::open(&url).await?;
+    let me = fill(storage.as_ref()).await?;
+
+    let first = storage.rooms_of_user(&me).await?;
+    anyhow::ensure!(first.len() == ROOMS, "{} rooms listed", first.len());
+    let unread: u64 = first.iter().map(|room| room.unread_count).sum();
+    let mentions: u64 = first.iter().map(|room| room.mention_count).sum();
+    let pending: u64 = first.iter().filter_map(|room| room.pending_count).sum();
+    println!("per answer: {unread} unread, {mentions} mentions, {pending} pending requests");
+
+    let mut latencies = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        let rooms = storage.rooms_of_user(&me).await?;
+        latencies.push(started.elapsed());
+        anyhow::ensure!(rooms.len() == ROOMS);
+    }
+    print_timing("rooms_of_user (500 rooms)", latencies);
+    Ok(())
+}
+
+/// Makes the user, their 500 rooms and the rooms' messages; the user's id.
+async fn fill(storage: &dyn Storage) -> anyhow::Result<UserId> {
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let me = UserId(format!("me-{run}"));
     let other = UserId(format!("other-{run}"));
@@ -117,22 +139,7 @@ async fn main() -> anyhow::Result<()> {
         filled.elapsed().as_secs_f64()
     );
 
-    let first = storage.rooms_of_user(&me).await?;
-    anyhow::ensure!(first.len() == ROOMS, "{} rooms listed", first.len());
-    let unread: u64 = first.iter().map(|room| room.unread_count).sum();
-    let mentions: u64 = first.iter().map(|room| room.mention_count).sum();
-    let pending: u64 = first.iter().filter_map(|room| room.pending_count).sum();
-    println!("per answer: {unread} unread, {mentions} mentions, {pending} pending requests");
-
-    let mut latencies = Vec::with_capacity(calls);
-    for _ in 0..calls {
-        let started = Instant::now();
-        let rooms = storage.rooms_of_user(&me).await?;
-        latencies.push(started.elapsed());
-        anyhow::ensure!(rooms.len() == ROOMS);
-    }
-    print_timing("rooms_of_user (500 rooms)", latencies);
-    Ok(())
+    Ok(me)
 }
 
 fn print_timing(what: &str, mut latencies: Vec<Duration>) {

@@ -1728,6 +1728,17 @@ fn check_members(
     Ok(())
 }
 
+/// A row of `rooms` as compared: room, name, status, admin, lastSeq, and (readSeq,
+/// unreadCount, mentionCount, pendingCount).
+type RoomsRow = (
+    Room,
+    String,
+    MemberStatus,
+    bool,
+    u64,
+    (u64, u64, u64, Option<u64>),
+);
+
 fn check_rooms(
     world: &World,
     model: &Model,
@@ -1740,15 +1751,7 @@ fn check_rooms(
     };
     // The order (most recently active first) is not checked: activity times
     // within one millisecond tie.
-    type Row = (
-        Room,
-        String,
-        MemberStatus,
-        bool,
-        u64,
-        (u64, u64, u64, Option<u64>),
-    );
-    let mut got: Vec<Row> = rooms
+    let mut got: Vec<RoomsRow> = rooms
         .iter()
         .map(|r| {
             (

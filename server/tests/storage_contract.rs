@@ -1592,7 +1592,10 @@ mod contract {
             vec![user("alice")]
         );
         // A retry is answered with the stored message, mentions included.
-        let again = storage.insert_messages(&[retry.clone()]).await.unwrap();
+        let again = storage
+            .insert_messages(std::slice::from_ref(&retry))
+            .await
+            .unwrap();
         assert_eq!(duplicate_one(&again[0]).mentions, vec![user("alice")]);
         // They go with the room: a room made again under its id counts none of them.
         assert!(storage.delete_room(&room_id("r")).await.unwrap());

@@ -779,9 +779,19 @@ async fn a_read_marker_reaches_the_users_sockets_on_other_nodes() {
     };
     let mut alice = a.user("alice").await;
     let mut bob = a.user("bob").await;
+    // Open before the room exists, so that what it hears of the room through Redis is
+    // known: the room, the request, and the two member changes.
+    let mut alice_on_b = b.socket(&alice.token).await;
     let room = alice.create_room("Read across nodes").await;
     admit(&mut alice, &mut bob, &room, &mut []).await;
-    let mut alice_on_b = b.socket(&alice.token).await;
+    for action in [
+        "roomCreated",
+        "joinRequest",
+        "memberChanged",
+        "memberChanged",
+    ] {
+        alice_on_b.expect(action).await;
+    }
     say(&mut bob, &room, "@alice read me").await;
     for client in [&mut alice, &mut alice_on_b, &mut bob] {
         assert_eq!(client.expect("message").await["mentions"], json!(["alice"]));

@@ -120,6 +120,11 @@ pub enum ClientMessage {
         room_id: RoomId,
         message_id: MessageId,
     },
+    /// The user has read the room up to `seq`: the read marker moves there (never back).
+    MarkRead {
+        room_id: RoomId,
+        seq: u64,
+    },
 }
 
 /// A member's role in `setRole`.
@@ -201,7 +206,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 18] = [
+    pub const ACTIONS: [&'static str; 19] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -220,6 +225,7 @@ impl ClientMessage {
         "search",
         "editMessage",
         "deleteMessage",
+        "markRead",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -243,6 +249,7 @@ impl ClientMessage {
             Self::Search { .. } => "search",
             Self::EditMessage { .. } => "editMessage",
             Self::DeleteMessage { .. } => "deleteMessage",
+            Self::MarkRead { .. } => "markRead",
         }
     }
 

@@ -94,6 +94,10 @@ pub struct ChatMessage {
     /// A tombstone: the message was deleted and `message` is empty.
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
+    /// The approved members the text names with `@username` (see `docs/protocol.md`,
+    /// *Mentions*), each once, in order of first appearance; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
 
 #[allow(
@@ -141,6 +145,18 @@ pub struct RoomSummary {
     /// The `seq` of the room's newest entry (a message, an edit or a deletion): what a
     /// client resumes from. 0 when the room has none (or the user may not read it).
     pub last_seq: u64,
+    /// The user's read marker: every `seq` up to it has been read (0 unless approved).
+    #[serde(default)]
+    pub read_seq: u64,
+    /// Messages after `read_seq` written by others.
+    #[serde(default)]
+    pub unread_count: u64,
+    /// Messages after `read_seq` written by others that mention the user.
+    #[serde(default)]
+    pub mention_count: u64,
+    /// Pending join requests of the room: for its admins only (absent for others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_count: Option<u64>,
 }
 
 /// One message found by `search`.
@@ -260,6 +276,12 @@ pub enum ServerMessage {
     Rooms {
         rooms: Vec<RoomSummary>,
     },
+    /// The user's read marker of a room moved forward (`markRead`), to every socket of the
+    /// user on every node.
+    ReadMarker {
+        room_id: RoomId,
+        seq: u64,
+    },
     /// The answer to `ping`.
     Pong,
     /// A message's new text; `seq` is this edit's place in the room's log.
@@ -316,7 +338,7 @@ impl ServerMessage {
 }
 
 /// Every `action` a server frame may have.
-const SERVER_ACTIONS: [&str; 17] = [
+const SERVER_ACTIONS: [&str; 18] = [
     "authenticated",
     "roomCreated",
     "joinRequest",
@@ -334,6 +356,7 @@ const SERVER_ACTIONS: [&str; 17] = [
     "error",
     "messageEdited",
     "messageDeleted",
+    "readMarker",
 ];
 
 /// Decodes a frame from the server, as the browser client does.
@@ -346,6 +369,7 @@ const SERVER_ACTIONS: [&str; 17] = [
 /// that serde's buffering also accepts, and that Knock's server never sends, are refused
 /// here: the whole frame as an array (`["pong"]`), and an empty object as the value of a
 /// unit variant written as an object (`"code": {"banned": {}}`).
+#[allow(clippy::too_many_lines)] // one short arm per frame: a table, not logic
 pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
     #[derive(Deserialize)]
     struct Action {
@@ -423,6 +447,10 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             before_seq: u64,
         }),
         "rooms" => fields!(Rooms { rooms: Vec<RoomSummary> }),
+        "readMarker" => fields!(ReadMarker {
+            room_id: RoomId,
+            seq: u64
+        }),
         "pong" => ServerMessage::Pong,
         "messageEdited" => fields!(MessageEdited {
             room_id: RoomId,

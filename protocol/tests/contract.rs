@@ -195,6 +195,7 @@ fn seed_server_examples_decode() {
             reply_to: None,
             edited_at: None,
             deleted: false,
+            mentions: Vec::new(),
         })
     );
     let ServerMessage::RoomMembers {
@@ -259,6 +260,7 @@ fn sample_message() -> ChatMessage {
         reply_to: None,
         edited_at: None,
         deleted: false,
+        mentions: Vec::new(),
     }
 }
 
@@ -478,6 +480,10 @@ fn every_client_variant_round_trips() {
         },
         ClientMessage::MyRooms,
         ClientMessage::Ping,
+        ClientMessage::MarkRead {
+            room_id: room("r"),
+            seq: 42,
+        },
     ];
     all.extend(membership_client_variants());
     all.extend(search_client_variants());
@@ -623,6 +629,10 @@ fn every_server_variant_round_trips() {
                 status: MemberStatus::Pending,
                 is_admin: false,
                 last_seq: 0,
+                read_seq: 0,
+                unread_count: 0,
+                mention_count: 0,
+                pending_count: None,
             }],
         },
         ServerMessage::Pong,
@@ -631,6 +641,7 @@ fn every_server_variant_round_trips() {
     ];
     all.extend(membership_server_variants());
     all.extend(edit_server_variants());
+    all.extend(read_state_server_variants());
     for message in all {
         let json = message.to_json();
         let back: ServerMessage = serde_json::from_str(&json).unwrap();
@@ -917,5 +928,92 @@ fn decode_server_agrees_with_the_derive() {
         error.to_string(),
         "unknown variant `gone`, expected one of `pending`, `approved`, `rejected`, `left`, \
          `removed`, `banned` at line 1 column 6"
+    );
+}
+
+/// Issue 18's read state and mentions, for the round trips.
+fn read_state_server_variants() -> Vec<ServerMessage> {
+    vec![
+        ServerMessage::Rooms {
+            rooms: vec![read_state_summary()],
+        },
+        ServerMessage::Message(ChatMessage {
+            mentions: vec![UserId::new("bob"), UserId::new("carol")],
+            ..sample_message()
+        }),
+        ServerMessage::ReadMarker {
+            room_id: room("r"),
+            seq: 17,
+        },
+    ]
+}
+
+/// An admin's row of `rooms` with read state (issue 18).
+fn read_state_summary() -> RoomSummary {
+    RoomSummary {
+        room_id: room("r"),
+        room_name: "General".into(),
+        status: MemberStatus::Approved,
+        is_admin: true,
+        last_seq: 40,
+        read_seq: 30,
+        unread_count: 8,
+        mention_count: 1,
+        pending_count: Some(2),
+    }
+}
+
+/// The read-state and mention shapes of issue 18 as documented in docs/protocol.md.
+#[test]
+fn read_state_frames_have_their_documented_json() {
+    assert_eq!(
+        decode_client(r#"{"action":"markRead","roomId":"r","seq":17}"#).unwrap(),
+        ClientMessage::MarkRead {
+            room_id: room("r"),
+            seq: 17,
+        }
+    );
+    assert_eq!(
+        ServerMessage::ReadMarker {
+            room_id: room("r"),
+            seq: 17
+        }
+        .to_json(),
+        r#"{"action":"readMarker","roomId":"r","seq":17}"#
+    );
+    let rooms = ServerMessage::Rooms {
+        rooms: vec![read_state_summary()],
+    }
+    .to_json();
+    assert_eq!(
+        rooms,
+        r#"{"action":"rooms","rooms":[{"roomId":"r","roomName":"General","status":"approved","isAdmin":true,"lastSeq":40,"readSeq":30,"unreadCount":8,"mentionCount":1,"pendingCount":2}]}"#
+    );
+    // A non-admin's row has no pendingCount; an older server's rows (no read state) decode
+    // with zeros.
+    let old = r#"{"action":"rooms","rooms":[{"roomId":"r","roomName":"G","status":"pending","isAdmin":false,"lastSeq":0}]}"#;
+    let ServerMessage::Rooms { rooms } = decode_server(old).unwrap() else {
+        panic!("rooms")
+    };
+    assert_eq!(
+        (
+            rooms[0].read_seq,
+            rooms[0].unread_count,
+            rooms[0].mention_count,
+            rooms[0].pending_count
+        ),
+        (0, 0, 0, None)
+    );
+    // `mentions` is absent when empty, a list of user ids otherwise.
+    let plain = ServerMessage::Message(sample_message()).to_json();
+    assert!(!plain.contains("mentions"), "{plain}");
+    let mentioning = ServerMessage::Message(ChatMessage {
+        mentions: vec![UserId::new("bob")],
+        ..sample_message()
+    })
+    .to_json();
+    assert!(
+        mentioning.ends_with(r#","mentions":["bob"]}"#),
+        "{mentioning}"
     );
 }

@@ -811,3 +811,52 @@ async fn failed_logins_are_counted_across_nodes() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_read_marker_reaches_the_users_sockets_on_other_nodes() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let mut alice = a.user("alice").await;
+    let mut bob = a.user("bob").await;
+    // Open before the room exists, so that what it hears of the room through Redis is
+    // known: the room, the request, and the two member changes.
+    let mut alice_on_b = b.socket(&alice.token).await;
+    let room = alice.create_room("Read across nodes").await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
+    for action in [
+        "roomCreated",
+        "joinRequest",
+        "memberChanged",
+        "memberChanged",
+    ] {
+        alice_on_b.expect(action).await;
+    }
+    say(&mut bob, &room, "@alice read me").await;
+    for client in [&mut alice, &mut alice_on_b, &mut bob] {
+        assert_eq!(client.expect("message").await["mentions"], json!(["alice"]));
+    }
+
+    alice_on_b
+        .send(json!({"action": "markRead", "roomId": room, "seq": 1}))
+        .await;
+    for socket in [&mut alice_on_b, &mut alice] {
+        let marker = socket.expect("readMarker").await;
+        assert_eq!(
+            (&marker["roomId"], &marker["seq"]),
+            (&json!(room), &json!(1))
+        );
+    }
+    bob.expect_silence().await;
+    // Both nodes read the same state.
+    alice.send(json!({"action": "myRooms"})).await;
+    let rooms = alice.expect("rooms").await;
+    assert_eq!(
+        (
+            &rooms["rooms"][0]["readSeq"],
+            &rooms["rooms"][0]["mentionCount"]
+        ),
+        (&json!(1), &json!(0))
+    );
+}

@@ -8,8 +8,9 @@
 //!    rejected or banned in each room, checked step by step against a model of the rules
 //!    written from the contract: knocks (with a message to the admins), withdrawals,
 //!    approvals and rejections (of one user or several, with a reason), leaving, removals,
-//!    bans and unbans, roles, deleting a room, messages, history, member lists, resume and
-//!    `myRooms`. Each step checks the action's success or error code, every notice and
+//!    bans and unbans, roles, deleting a room, messages, history, member lists, resume,
+//!    `markRead` (the marker moves forward only, `readMarker` to the user's sockets) and
+//!    `myRooms` (with each row's read marker, unread and pending counts). Each step checks the action's success or error code, every notice and
 //!    live message each socket is sent (reasons included, and to whom), each query's
 //!    answer, and the stored memberships with their reasons; and, explicitly, that
 //!    nobody who is not an approved member of a room after the step was sent anything of
@@ -231,6 +232,11 @@ enum Act {
     MyRooms,
     /// A search of every room for a word each message of the case holds.
     Search,
+    /// `markRead` of the room up to this seq.
+    MarkRead {
+        room: Room,
+        seq: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -382,6 +388,10 @@ fn reads_and_sends(users: usize) -> impl Strategy<Value = Step> {
             actor,
             act: Act::Search,
         }),
+        2 => (anyone(users), room(), 0..8u64).prop_map(|(actor, room, seq)| Step {
+            actor,
+            act: Act::MarkRead { room, seq },
+        }),
     ]
 }
 
@@ -525,6 +535,10 @@ fn note_room_deleted(room: Room) -> String {
     format!("roomDeleted {room:?}")
 }
 
+fn note_read_marker(room: Room, seq: u64) -> String {
+    format!("readMarker {room:?} seq={seq}")
+}
+
 fn note_ack(client_msg_id: &str, room: Room, seq: u64) -> String {
     format!("messageAck {client_msg_id} {room:?} seq={seq}")
 }
@@ -565,6 +579,9 @@ struct Model {
     messages: BTreeMap<Room, Vec<(usize, String)>>,
     /// The status the user of the last change [`Model::set`] stored had before it.
     before_last_set: Option<MemberStatus>,
+    /// Read markers by (room, user): 0 until set; the room's newest seq on approval, then
+    /// moved forward by `markRead` (never back, never past the newest seq).
+    read: BTreeMap<(Room, usize), u64>,
 }
 
 impl Model {
@@ -601,6 +618,7 @@ impl Model {
             current,
             messages: Room::REAL.into_iter().map(|r| (r, Vec::new())).collect(),
             before_last_set: None,
+            read: BTreeMap::new(),
         }
     }
 
@@ -661,6 +679,11 @@ impl Model {
             "only approved members are admins"
         );
         self.before_last_set = self.status.insert((room, user), status);
+        if status == MemberStatus::Approved && self.before_last_set != Some(status) {
+            let newest = self.last_seq(room);
+            let marker = self.read.entry((room, user)).or_insert(0);
+            *marker = (*marker).max(newest);
+        }
         if admin {
             self.admins.insert((room, user));
         } else {
@@ -860,7 +883,34 @@ impl Model {
             Act::Resume(rooms) => Ok(self.catch_up(actor, rooms)),
             Act::MyRooms => Ok(Query::Rooms),
             Act::Search => Ok(Query::Search),
+            Act::MarkRead { room, seq } => {
+                self.require_approved(actor, *room)?;
+                let moved_to = (*seq).min(self.last_seq(*room));
+                let marker = self.read.entry((*room, actor)).or_insert(0);
+                if moved_to > *marker {
+                    *marker = moved_to;
+                    self.tell(notes, |u| u == actor, &note_read_marker(*room, moved_to));
+                }
+                Ok(Query::Nothing)
+            }
         }
+    }
+
+    /// The user's marker of the room, with the messages by others after it.
+    fn read_state(&self, room: Room, user: usize) -> (u64, u64) {
+        let marker = self.read.get(&(room, user)).copied().unwrap_or(0);
+        let unread = self.messages[&room]
+            .iter()
+            .skip(usize::try_from(marker).expect("small"))
+            .filter(|(sender, _)| *sender != user)
+            .count();
+        (marker, unread as u64)
+    }
+
+    fn pending_count(&self, room: Room) -> u64 {
+        (0..self.users.len())
+            .filter(|u| self.status_of(room, *u) == Some(MemberStatus::Pending))
+            .count() as u64
     }
 
     /// `resume`: each room named caught up, or refused on its own.
@@ -1122,6 +1172,7 @@ impl Model {
         self.status.retain(|(r, _), _| *r != room);
         self.admins.retain(|(r, _)| *r != room);
         self.reasons.retain(|(r, _), _| *r != room);
+        self.read.retain(|(r, _), _| *r != room);
         self.messages.insert(room, Vec::new());
     }
 }
@@ -1377,6 +1428,10 @@ impl World {
                     .collect(),
             },
             Act::MyRooms => ClientMessage::MyRooms,
+            Act::MarkRead { room: r, seq } => ClientMessage::MarkRead {
+                room_id: self.room_id(*r),
+                seq: *seq,
+            },
             other => unreachable!("not a query: {other:?}"),
         }
     }
@@ -1408,6 +1463,9 @@ impl World {
                 reason.as_deref(),
             ),
             ServerMessage::RoomDeleted { room_id } => note_room_deleted(self.label(room_id)),
+            ServerMessage::ReadMarker { room_id, seq } => {
+                note_read_marker(self.label(room_id), *seq)
+            }
             ServerMessage::MessageAck {
                 client_msg_id,
                 room_id,
@@ -1675,6 +1733,17 @@ fn check_members(
     Ok(())
 }
 
+/// A row of `rooms` as compared: room, name, status, admin, lastSeq, and (readSeq,
+/// unreadCount, mentionCount, pendingCount).
+type RoomsRow = (
+    Room,
+    String,
+    MemberStatus,
+    bool,
+    u64,
+    (u64, u64, u64, Option<u64>),
+);
+
 fn check_rooms(
     world: &World,
     model: &Model,
@@ -1687,7 +1756,7 @@ fn check_rooms(
     };
     // The order (most recently active first) is not checked: activity times
     // within one millisecond tie.
-    let mut got: Vec<(Room, String, MemberStatus, bool, u64)> = rooms
+    let mut got: Vec<RoomsRow> = rooms
         .iter()
         .map(|r| {
             (
@@ -1696,6 +1765,7 @@ fn check_rooms(
                 r.status,
                 r.is_admin,
                 r.last_seq,
+                (r.read_seq, r.unread_count, r.mention_count, r.pending_count),
             )
         })
         .collect();
@@ -1708,11 +1778,17 @@ fn check_rooms(
                 status,
                 MemberStatus::Approved | MemberStatus::Pending | MemberStatus::Rejected
             );
-            let last_seq = if status == MemberStatus::Approved {
-                model.last_seq(room)
+            let approved = status == MemberStatus::Approved;
+            let last_seq = if approved { model.last_seq(room) } else { 0 };
+            // No message of the cases mentions anyone.
+            let (read_seq, unread) = if approved {
+                model.read_state(room, actor)
             } else {
-                0
+                (0, 0)
             };
+            let pending = model
+                .is_admin(room, actor)
+                .then(|| model.pending_count(room));
             listed.then(|| {
                 (
                     room,
@@ -1720,6 +1796,7 @@ fn check_rooms(
                     status,
                     model.is_admin(room, actor),
                     last_seq,
+                    (read_seq, unread, 0, pending),
                 )
             })
         })
@@ -1727,7 +1804,8 @@ fn check_rooms(
     prop_assert_eq!(
         got,
         want,
-        "not the rooms left, removed from, banned from or deleted; lastSeq 0 unless approved"
+        "not the rooms left, removed from, banned from or deleted; lastSeq 0 unless approved; \
+         read state and pending requests as the model counts them"
     );
     Ok(())
 }

@@ -190,7 +190,8 @@ impl Limits {
             ClientMessage::JoinRoom(JoinRoom::Request { .. }) => (&self.knocks, Refusal::Knock),
             ClientMessage::GetHistory { .. }
             | ClientMessage::GetMembers { .. }
-            | ClientMessage::MyRooms => (&self.reads, Refusal::Read),
+            | ClientMessage::MyRooms
+            | ClientMessage::MarkRead { .. } => (&self.reads, Refusal::Read),
             ClientMessage::Search { .. } => (&self.searches, Refusal::Search),
             // Each is an entry of the room's log, delivered to every member as a message
             // is: they share the sender's message allowance.
@@ -487,6 +488,7 @@ impl Service {
                 room_id,
                 message_id,
             } => self.delete_message(session, room_id, message_id).await,
+            ClientMessage::MarkRead { room_id, seq } => self.mark_read(session, room_id, seq).await,
         }
     }
 

@@ -106,6 +106,11 @@ pub enum ClientMessage {
     /// Answered with `pong`: browsers cannot see WebSocket pings, so a client checks with
     /// this that its socket still carries frames.
     Ping,
+    /// The user is typing in the room: a hint for its other members, never stored, and
+    /// forwarded at most once per [`crate::limits::TYPING_THROTTLE_SECS`].
+    Typing {
+        room_id: RoomId,
+    },
 }
 
 /// A member's role in `setRole`.
@@ -187,7 +192,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 16] = [
+    pub const ACTIONS: [&'static str; 17] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -204,6 +209,7 @@ impl ClientMessage {
         "deleteRoom",
         "ping",
         "search",
+        "typing",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -225,6 +231,7 @@ impl ClientMessage {
             Self::DeleteRoom { .. } => "deleteRoom",
             Self::Ping => "ping",
             Self::Search { .. } => "search",
+            Self::Typing { .. } => "typing",
         }
     }
 

@@ -98,6 +98,9 @@ pub struct Participant {
     /// sent to the room's admins only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Whether the user has a socket open now (any node); sent only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online: bool,
 }
 
 /// One row of `rooms`: a room the user belongs to or asked to join.
@@ -231,6 +234,20 @@ pub enum ServerMessage {
     },
     /// The answer to `ping`.
     Pong,
+    /// Another member of the room is typing (to the room's approved members but them); a
+    /// client shows it for [`crate::limits::TYPING_EXPIRES_SECS`] unless renewed, and ends
+    /// it at a `message` from that user.
+    Typing {
+        room_id: RoomId,
+        user_id: UserId,
+    },
+    /// Members of the room who came online or went offline since the last such frame of
+    /// the room (at most one per room per [`crate::limits::PRESENCE_TICK_MS`]).
+    Presence {
+        room_id: RoomId,
+        online: Vec<UserId>,
+        offline: Vec<UserId>,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -271,7 +288,7 @@ impl ServerMessage {
 }
 
 /// Every `action` a server frame may have.
-const SERVER_ACTIONS: [&str; 15] = [
+const SERVER_ACTIONS: [&str; 17] = [
     "authenticated",
     "roomCreated",
     "joinRequest",
@@ -287,6 +304,8 @@ const SERVER_ACTIONS: [&str; 15] = [
     "rooms",
     "pong",
     "error",
+    "typing",
+    "presence",
 ];
 
 /// Decodes a frame from the server, as the browser client does.
@@ -377,6 +396,15 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
         }),
         "rooms" => fields!(Rooms { rooms: Vec<RoomSummary> }),
         "pong" => ServerMessage::Pong,
+        "typing" => fields!(Typing {
+            room_id: RoomId,
+            user_id: UserId
+        }),
+        "presence" => fields!(Presence {
+            room_id: RoomId,
+            online: Vec<UserId>,
+            offline: Vec<UserId>,
+        }),
         "error" => fields!(Error {
             code: ErrorCode,
             message: String,

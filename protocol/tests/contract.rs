@@ -219,6 +219,7 @@ fn participant(user: &str, status: MemberStatus, is_admin: bool) -> Participant 
         status,
         is_admin,
         reason: None,
+        online: false,
     }
 }
 
@@ -333,6 +334,7 @@ fn search_client_variants() -> Vec<ClientMessage> {
             cursor: None,
             limit: None,
         },
+        ClientMessage::Typing { room_id: room("r") },
     ]
 }
 
@@ -500,7 +502,25 @@ fn every_server_variant_round_trips() {
                     reason: Some("spam".into()),
                     ..participant("eve", MemberStatus::Banned, false)
                 },
+                Participant {
+                    online: true,
+                    ..participant("carol", MemberStatus::Approved, false)
+                },
             ],
+        },
+        ServerMessage::Typing {
+            room_id: room("r"),
+            user_id: UserId::new("bob"),
+        },
+        ServerMessage::Presence {
+            room_id: room("r"),
+            online: vec![UserId::new("bob"), UserId::new("carol")],
+            offline: vec![],
+        },
+        ServerMessage::Presence {
+            room_id: room("r"),
+            online: vec![],
+            offline: vec![UserId::new("dave")],
         },
         ServerMessage::MemberChanged {
             room_id: room("r"),

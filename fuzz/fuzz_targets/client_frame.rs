@@ -194,7 +194,8 @@ fn check_rules(message: &ClientMessage) {
         | ClientMessage::GetMembers { .. }
         | ClientMessage::Resume { .. }
         | ClientMessage::MyRooms
-        | ClientMessage::Ping => {}
+        | ClientMessage::Ping
+        | ClientMessage::Typing { .. } => {}
     }
 }
 

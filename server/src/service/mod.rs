@@ -16,6 +16,7 @@ pub(crate) use sessions::Caller;
 
 use membership::MemberRule;
 mod messages;
+mod presence;
 mod rooms;
 mod search;
 
@@ -92,7 +93,26 @@ pub struct Limits {
     registrations: KeyedLimiter<Option<IpAddr>>,
     /// Data exports per user: each reads everything the user ever wrote.
     exports: KeyedLimiter<UserId>,
+    /// `typing` forwarded per user and room: one per `limits::TYPING_THROTTLE_SECS`,
+    /// the others dropped silently (they are hints a client repeats).
+    typing_per_room: KeyedLimiter<(UserId, RoomId)>,
+    /// `typing` forwarded per user, all rooms together: a client that types in a few
+    /// rooms at once never meets it, one that names every room of its user does.
+    typing: KeyedLimiter<UserId>,
 }
+
+/// One `typing` per user and room per throttle period.
+#[allow(clippy::cast_precision_loss)] // A few seconds.
+const TYPING_PER_ROOM_RATE: Rate = Rate {
+    per_second: 1.0 / knock_protocol::limits::TYPING_THROTTLE_SECS as f64,
+    burst: 1.0,
+};
+
+/// `typing` forwarded per user across their rooms.
+const TYPING_RATE: Rate = Rate {
+    per_second: 2.0,
+    burst: 10.0,
+};
 
 /// The per-user rates of actions other than sending messages.
 #[derive(Clone, Copy, Debug)]
@@ -146,6 +166,8 @@ impl Limits {
             max_rooms_per_user: 1_000,
             registrations: KeyedLimiter::new(REGISTER_RATE),
             exports: KeyedLimiter::new(EXPORT_RATE),
+            typing_per_room: KeyedLimiter::new(TYPING_PER_ROOM_RATE),
+            typing: KeyedLimiter::new(TYPING_RATE),
         }
     }
 
@@ -221,6 +243,8 @@ pub struct Service {
     limits: Arc<Limits>,
     turns: Arc<RoomTurns>,
     accounts: Arc<AccountPolicy>,
+    /// Who is online; `None` until [`Service::with_presence`] (then nobody is).
+    presence: Option<crate::presence::Presence>,
 }
 
 /// How passwords are hashed and how long sessions live.
@@ -322,7 +346,15 @@ impl Service {
             limits: Arc::new(limits),
             turns: Arc::default(),
             accounts: Arc::new(accounts),
+            presence: None,
         }
+    }
+
+    /// Answers `online` in member lists from `presence`.
+    #[must_use]
+    pub fn with_presence(mut self, presence: crate::presence::Presence) -> Self {
+        self.presence = Some(presence);
+        self
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -467,6 +499,7 @@ impl Service {
             ClientMessage::Resume { rooms } => self.resume(session, rooms).await,
             ClientMessage::MyRooms => self.my_rooms(session).await,
             ClientMessage::Ping => Ok(vec![Outbound::message(&ServerMessage::Pong)]),
+            ClientMessage::Typing { room_id } => self.typing(session, room_id).await,
         }
     }
 

@@ -17,7 +17,8 @@
 //! it from the bus into its [`Changes`] and, at its next tick, sends the frames to its
 //! own sockets of the rooms' approved members.
 //!
-//! Each node renews its lease in `knock:presence:nodes` every [`HEARTBEAT`]; a node whose
+//! Each node renews its lease in `knock:presence:nodes` every [`HEARTBEAT`] (by Redis's
+//! clock, so nodes' clocks need not agree); a node whose
 //! lease ([`LEASE`]) ran out is swept by another, which takes its users out as their
 //! sockets closing would: a crashed node's users stay online at most [`LEASE`] plus one
 //! [`HEARTBEAT`] (20 s). At every heartbeat a node also sets what Redis says of its own
@@ -39,7 +40,6 @@ use crate::{
     access::RoomAccess,
     fanout::{self, Fanout},
     gateway::{Hub, Outbound},
-    service::now_ms,
     storage::Storage,
 };
 
@@ -326,7 +326,9 @@ impl Registry {
 
     async fn heartbeat(&self, hub: &Hub, storage: &dyn Storage) -> redis::RedisResult<()> {
         let mut redis = self.redis.clone();
-        let now = now_ms();
+        // Redis's clock, not this node's: leases are compared across nodes.
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut redis).await?;
+        let now = secs * 1_000 + micros / 1_000;
         let expires = now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
         redis::cmd("ZADD")
             .arg(NODES_KEY)

@@ -818,3 +818,32 @@ async fn presence_and_typing_cross_nodes() {
     let gone = alice.expect("presence").await;
     assert_eq!(change(&gone), (json!([]), json!(["bob"])));
 }
+
+#[tokio::test]
+async fn the_users_of_a_crashed_node_go_offline() {
+    let mut cluster = Cluster::start(2).await;
+    let mut alice = cluster.nodes[0].user("alice").await;
+    let mut bob = cluster.nodes[1].user("bob").await;
+    let room = alice.create_room("Crash").await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
+    alice.sees_presence = true;
+
+    // Node 2 dies without closing Bob's socket: nobody there says he left. Its lease
+    // (15 s) runs out and node 1 sweeps it (checked every 5 s): a bound of 20 s.
+    cluster.nodes[1].stop(true);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let gone = alice.expect("presence").await;
+    assert_eq!(
+        (&gone["online"], &gone["offline"]),
+        (&json!([]), &json!(["bob"]))
+    );
+    alice
+        .send(json!({"action": "getMembers", "roomId": room}))
+        .await;
+    let members = alice.expect("roomMembers").await;
+    assert_eq!(members["participants"][1]["userId"], "bob");
+    assert!(
+        members["participants"][1].get("online").is_none(),
+        "{members}"
+    );
+}

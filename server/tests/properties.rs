@@ -65,12 +65,18 @@ fn no_limits(knock_cooldown_secs: u64) -> Limits {
         per_second: 1e9,
         burst: 1e9,
     };
-    Limits::new(unlimited, 1000, knock_cooldown_secs).with_action_rates(ActionRates {
-        create_room: unlimited,
-        knock: unlimited,
-        read: unlimited,
-        search: unlimited,
-    })
+    Limits::new(unlimited, 1000, knock_cooldown_secs)
+        .with_action_rates(ActionRates {
+            create_room: unlimited,
+            knock: unlimited,
+            read: unlimited,
+            search: unlimited,
+        })
+        // One `typing` per user and room per case, however long the case takes.
+        .with_typing_throttle(Rate {
+            per_second: 1e-9,
+            burst: 1.0,
+        })
 }
 
 async fn new_service(knock_cooldown_secs: u64) -> Service {
@@ -227,6 +233,7 @@ enum Act {
     MyRooms,
     /// A search of every room for a word each message of the case holds.
     Search,
+    Typing(Room),
 }
 
 #[derive(Clone, Debug)]
@@ -378,6 +385,10 @@ fn reads_and_sends(users: usize) -> impl Strategy<Value = Step> {
             actor,
             act: Act::Search,
         }),
+        1 => (anyone(users), room()).prop_map(|(actor, room)| Step {
+            actor,
+            act: Act::Typing(room),
+        }),
     ]
 }
 
@@ -517,6 +528,10 @@ fn note_member_changed(
     )
 }
 
+fn note_typing(room: Room, user: &UserId) -> String {
+    format!("typing {room:?} {user}")
+}
+
 fn note_room_deleted(room: Room) -> String {
     format!("roomDeleted {room:?}")
 }
@@ -561,6 +576,8 @@ struct Model {
     messages: BTreeMap<Room, Vec<(usize, String)>>,
     /// The status the user of the last change [`Model::set`] stored had before it.
     before_last_set: Option<MemberStatus>,
+    /// (room, user) pairs whose `typing` was forwarded: the next ones are dropped.
+    typed: BTreeSet<(Room, usize)>,
 }
 
 impl Model {
@@ -597,6 +614,7 @@ impl Model {
             current,
             messages: Room::REAL.into_iter().map(|r| (r, Vec::new())).collect(),
             before_last_set: None,
+            typed: BTreeSet::new(),
         }
     }
 
@@ -856,6 +874,21 @@ impl Model {
             Act::Resume(rooms) => Ok(self.catch_up(actor, rooms)),
             Act::MyRooms => Ok(Query::Rooms),
             Act::Search => Ok(Query::Search),
+            Act::Typing(room) => {
+                self.current[socket] = Some(*room);
+                self.require_approved(actor, *room)?;
+                // To the room's other approved members, once per user and room (the
+                // throttle), never to the typist's own sockets.
+                if self.typed.insert((*room, actor)) {
+                    let note = note_typing(*room, &self.users[actor]);
+                    self.tell(
+                        notes,
+                        |user| user != actor && self.approved(*room, user),
+                        &note,
+                    );
+                }
+                Ok(Query::Nothing)
+            }
         }
     }
 
@@ -1372,6 +1405,9 @@ impl World {
                     .collect(),
             },
             Act::MyRooms => ClientMessage::MyRooms,
+            Act::Typing(r) => ClientMessage::Typing {
+                room_id: self.room_id(*r),
+            },
             other => unreachable!("not a query: {other:?}"),
         }
     }
@@ -1403,6 +1439,7 @@ impl World {
                 reason.as_deref(),
             ),
             ServerMessage::RoomDeleted { room_id } => note_room_deleted(self.label(room_id)),
+            ServerMessage::Typing { room_id, user_id } => note_typing(self.label(room_id), user_id),
             ServerMessage::MessageAck {
                 client_msg_id,
                 room_id,

@@ -193,6 +193,14 @@ impl Limits {
         self
     }
 
+    /// This many `typing` forwarded per user and room instead of one per
+    /// `limits::TYPING_THROTTLE_SECS` (tests make it one per case, whatever the time).
+    #[must_use]
+    pub fn with_typing_throttle(mut self, per_room: Rate) -> Self {
+        self.typing_per_room = KeyedLimiter::new(per_room);
+        self
+    }
+
     /// These rates instead of the defaults.
     #[must_use]
     pub fn with_action_rates(mut self, rates: ActionRates) -> Self {

@@ -200,7 +200,8 @@ fn check_rules(message: &ClientMessage) {
         | ClientMessage::MyRooms
         | ClientMessage::DeleteMessage { .. }
         | ClientMessage::MarkRead { .. }
-        | ClientMessage::Ping => {}
+        | ClientMessage::Ping
+        | ClientMessage::Typing { .. } => {}
     }
 }
 

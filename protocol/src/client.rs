@@ -125,6 +125,11 @@ pub enum ClientMessage {
         room_id: RoomId,
         seq: u64,
     },
+    /// The user is typing in the room: a hint for its other members, never stored, and
+    /// forwarded at most once per [`crate::limits::TYPING_THROTTLE_SECS`].
+    Typing {
+        room_id: RoomId,
+    },
 }
 
 /// A member's role in `setRole`.
@@ -206,7 +211,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 19] = [
+    pub const ACTIONS: [&'static str; 20] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -226,6 +231,7 @@ impl ClientMessage {
         "editMessage",
         "deleteMessage",
         "markRead",
+        "typing",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -250,6 +256,7 @@ impl ClientMessage {
             Self::EditMessage { .. } => "editMessage",
             Self::DeleteMessage { .. } => "deleteMessage",
             Self::MarkRead { .. } => "markRead",
+            Self::Typing { .. } => "typing",
         }
     }
 

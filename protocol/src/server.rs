@@ -132,6 +132,9 @@ pub struct Participant {
     /// sent to the room's admins only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Whether the user has a socket open now (any node); sent only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online: bool,
 }
 
 /// One row of `rooms`: a room the user belongs to or asked to join.
@@ -298,6 +301,20 @@ pub enum ServerMessage {
         message_id: MessageId,
         seq: u64,
     },
+    /// Another member of the room is typing (to the room's approved members but them); a
+    /// client shows it for [`crate::limits::TYPING_EXPIRES_SECS`] unless renewed, and ends
+    /// it at a `message` from that user.
+    Typing {
+        room_id: RoomId,
+        user_id: UserId,
+    },
+    /// Members of the room who came online or went offline since the last such frame of
+    /// the room (at most one per room per [`crate::limits::PRESENCE_TICK_MS`]).
+    Presence {
+        room_id: RoomId,
+        online: Vec<UserId>,
+        offline: Vec<UserId>,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -338,7 +355,7 @@ impl ServerMessage {
 }
 
 /// Every `action` a server frame may have.
-const SERVER_ACTIONS: [&str; 18] = [
+const SERVER_ACTIONS: [&str; 20] = [
     "authenticated",
     "roomCreated",
     "joinRequest",
@@ -357,6 +374,8 @@ const SERVER_ACTIONS: [&str; 18] = [
     "messageEdited",
     "messageDeleted",
     "readMarker",
+    "typing",
+    "presence",
 ];
 
 /// Decodes a frame from the server, as the browser client does.
@@ -463,6 +482,15 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             room_id: RoomId,
             message_id: MessageId,
             seq: u64,
+        }),
+        "typing" => fields!(Typing {
+            room_id: RoomId,
+            user_id: UserId
+        }),
+        "presence" => fields!(Presence {
+            room_id: RoomId,
+            online: Vec<UserId>,
+            offline: Vec<UserId>,
         }),
         "error" => fields!(Error {
             code: ErrorCode,

@@ -224,6 +224,7 @@ fn participant(user: &str, status: MemberStatus, is_admin: bool) -> Participant 
         status,
         is_admin,
         reason: None,
+        online: false,
     }
 }
 
@@ -414,6 +415,7 @@ fn search_client_variants() -> Vec<ClientMessage> {
             cursor: None,
             limit: None,
         },
+        ClientMessage::Typing { room_id: room("r") },
     ]
 }
 
@@ -642,12 +644,44 @@ fn every_server_variant_round_trips() {
     all.extend(membership_server_variants());
     all.extend(edit_server_variants());
     all.extend(read_state_server_variants());
+    all.extend(presence_server_variants());
     for message in all {
         let json = message.to_json();
         let back: ServerMessage = serde_json::from_str(&json).unwrap();
         assert_eq!(back, message, "{json}");
         assert_eq!(decode_server(&json).unwrap(), message, "{json}");
     }
+}
+
+/// Issue 18's typing and presence frames, and a member list with someone online.
+fn presence_server_variants() -> Vec<ServerMessage> {
+    vec![
+        ServerMessage::RoomMembers {
+            room_id: room("r"),
+            room_name: "General".into(),
+            participants: vec![
+                Participant {
+                    online: true,
+                    ..participant("carol", MemberStatus::Approved, false)
+                },
+                participant("dave", MemberStatus::Approved, false),
+            ],
+        },
+        ServerMessage::Typing {
+            room_id: room("r"),
+            user_id: UserId::new("bob"),
+        },
+        ServerMessage::Presence {
+            room_id: room("r"),
+            online: vec![UserId::new("bob"), UserId::new("carol")],
+            offline: vec![],
+        },
+        ServerMessage::Presence {
+            room_id: room("r"),
+            online: vec![],
+            offline: vec![UserId::new("dave")],
+        },
+    ]
 }
 
 fn search_results() -> ServerMessage {
@@ -1015,5 +1049,39 @@ fn read_state_frames_have_their_documented_json() {
     assert!(
         mentioning.ends_with(r#","mentions":["bob"]}"#),
         "{mentioning}"
+    );
+}
+
+/// `online` is sent only when true, and a row without it (an older server's) is offline.
+#[test]
+fn online_is_sent_only_when_true() {
+    let members = ServerMessage::RoomMembers {
+        room_id: room("r"),
+        room_name: "n".into(),
+        participants: vec![
+            Participant {
+                online: true,
+                ..participant("alice", MemberStatus::Approved, true)
+            },
+            participant("bob", MemberStatus::Approved, false),
+        ],
+    }
+    .to_json();
+    assert_eq!(
+        members,
+        r#"{"action":"roomMembers","roomId":"r","roomName":"n","participants":[{"userId":"alice","status":"approved","isAdmin":true,"online":true},{"userId":"bob","status":"approved","isAdmin":false}]}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&ClientMessage::Typing { room_id: room("r") }).unwrap(),
+        r#"{"action":"typing","roomId":"r"}"#
+    );
+    assert_eq!(
+        ServerMessage::Presence {
+            room_id: room("r"),
+            online: vec![UserId::new("bob")],
+            offline: vec![],
+        }
+        .to_json(),
+        r#"{"action":"presence","roomId":"r","online":["bob"],"offline":[]}"#
     );
 }

@@ -52,8 +52,8 @@ async fn a_restart_between_two_halves_of_a_conversation_loses_nothing() {
     assert_eq!(
         bob.expect("roomMembers").await["participants"],
         json!([
-            {"userId": "alice", "status": "approved", "isAdmin": true},
-            {"userId": "bob", "status": "approved", "isAdmin": false},
+            {"userId": "alice", "status": "approved", "isAdmin": true, "online": true},
+            {"userId": "bob", "status": "approved", "isAdmin": false, "online": true},
         ])
     );
 

@@ -70,12 +70,18 @@ fn no_limits(knock_cooldown_secs: u64) -> Limits {
         per_second: 1e9,
         burst: 1e9,
     };
-    Limits::new(unlimited, 1000, knock_cooldown_secs).with_action_rates(ActionRates {
-        create_room: unlimited,
-        knock: unlimited,
-        read: unlimited,
-        search: unlimited,
-    })
+    Limits::new(unlimited, 1000, knock_cooldown_secs)
+        .with_action_rates(ActionRates {
+            create_room: unlimited,
+            knock: unlimited,
+            read: unlimited,
+            search: unlimited,
+        })
+        // One `typing` per user and room per case, however long the case takes.
+        .with_typing_throttle(Rate {
+            per_second: 1e-9,
+            burst: 1.0,
+        })
 }
 
 async fn new_service(knock_cooldown_secs: u64) -> Service {
@@ -237,6 +243,7 @@ enum Act {
         room: Room,
         seq: u64,
     },
+    Typing(Room),
 }
 
 #[derive(Clone, Debug)]
@@ -392,6 +399,10 @@ fn reads_and_sends(users: usize) -> impl Strategy<Value = Step> {
             actor,
             act: Act::MarkRead { room, seq },
         }),
+        1 => (anyone(users), room()).prop_map(|(actor, room)| Step {
+            actor,
+            act: Act::Typing(room),
+        }),
     ]
 }
 
@@ -531,6 +542,10 @@ fn note_member_changed(
     )
 }
 
+fn note_typing(room: Room, user: &UserId) -> String {
+    format!("typing {room:?} {user}")
+}
+
 fn note_room_deleted(room: Room) -> String {
     format!("roomDeleted {room:?}")
 }
@@ -582,6 +597,8 @@ struct Model {
     /// Read markers by (room, user): 0 until set; the room's newest seq on approval, then
     /// moved forward by `markRead` (never back, never past the newest seq).
     read: BTreeMap<(Room, usize), u64>,
+    /// (room, user) pairs whose `typing` was forwarded: the next ones are dropped.
+    typed: BTreeSet<(Room, usize)>,
 }
 
 impl Model {
@@ -619,6 +636,7 @@ impl Model {
             messages: Room::REAL.into_iter().map(|r| (r, Vec::new())).collect(),
             before_last_set: None,
             read: BTreeMap::new(),
+            typed: BTreeSet::new(),
         }
     }
 
@@ -883,17 +901,48 @@ impl Model {
             Act::Resume(rooms) => Ok(self.catch_up(actor, rooms)),
             Act::MyRooms => Ok(Query::Rooms),
             Act::Search => Ok(Query::Search),
-            Act::MarkRead { room, seq } => {
-                self.require_approved(actor, *room)?;
-                let moved_to = (*seq).min(self.last_seq(*room));
-                let marker = self.read.entry((*room, actor)).or_insert(0);
-                if moved_to > *marker {
-                    *marker = moved_to;
-                    self.tell(notes, |u| u == actor, &note_read_marker(*room, moved_to));
-                }
-                Ok(Query::Nothing)
-            }
+            Act::MarkRead { room, seq } => self.mark_read(actor, *room, *seq, notes),
+            Act::Typing(room) => self.typing(socket, *room, notes),
         }
+    }
+
+    fn mark_read(
+        &mut self,
+        actor: usize,
+        room: Room,
+        seq: u64,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        self.require_approved(actor, room)?;
+        let moved_to = seq.min(self.last_seq(room));
+        let marker = self.read.entry((room, actor)).or_insert(0);
+        if moved_to > *marker {
+            *marker = moved_to;
+            self.tell(notes, |u| u == actor, &note_read_marker(room, moved_to));
+        }
+        Ok(Query::Nothing)
+    }
+
+    fn typing(
+        &mut self,
+        socket: usize,
+        room: Room,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        let actor = self.owner[socket];
+        self.current[socket] = Some(room);
+        self.require_approved(actor, room)?;
+        // To the room's other approved members, once per user and room (the throttle),
+        // never to the typist's own sockets.
+        if self.typed.insert((room, actor)) {
+            let note = note_typing(room, &self.users[actor]);
+            self.tell(
+                notes,
+                |user| user != actor && self.approved(room, user),
+                &note,
+            );
+        }
+        Ok(Query::Nothing)
     }
 
     /// The user's marker of the room, with the messages by others after it.
@@ -1432,6 +1481,9 @@ impl World {
                 room_id: self.room_id(*r),
                 seq: *seq,
             },
+            Act::Typing(r) => ClientMessage::Typing {
+                room_id: self.room_id(*r),
+            },
             other => unreachable!("not a query: {other:?}"),
         }
     }
@@ -1466,6 +1518,7 @@ impl World {
             ServerMessage::ReadMarker { room_id, seq } => {
                 note_read_marker(self.label(room_id), *seq)
             }
+            ServerMessage::Typing { room_id, user_id } => note_typing(self.label(room_id), user_id),
             ServerMessage::MessageAck {
                 client_msg_id,
                 room_id,

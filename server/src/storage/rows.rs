@@ -73,6 +73,7 @@ impl ParticipantRow {
             user_id: UserId(self.user_id),
             is_admin: self.is_admin,
             reason: self.reason,
+            online: false,
         })
     }
 }

@@ -142,8 +142,11 @@ fn check_reason(raw: Option<&str>) {
 fn check_rules(message: &ClientMessage) {
     match message {
         ClientMessage::CreateRoom { room_name } => check_room_name(room_name),
-        ClientMessage::SendMessage { message, .. }
-        | ClientMessage::EditMessage { message, .. } => check_message_text(message),
+        ClientMessage::SendMessage { message, .. } => {
+            check_message_text(message);
+            check_mentions(message);
+        }
+        ClientMessage::EditMessage { message, .. } => check_message_text(message),
         ClientMessage::JoinRoom(JoinRoom::Approve { targets, .. }) => check_targets(targets),
         ClientMessage::JoinRoom(JoinRoom::Reject {
             targets, reason, ..
@@ -195,7 +198,10 @@ fn check_rules(message: &ClientMessage) {
         | ClientMessage::GetMembers { .. }
         | ClientMessage::Resume { .. }
         | ClientMessage::MyRooms
-        | ClientMessage::Ping => {}
+        | ClientMessage::DeleteMessage { .. }
+        | ClientMessage::MarkRead { .. }
+        | ClientMessage::Ping
+        | ClientMessage::Typing { .. } => {}
     }
 }
 
@@ -243,4 +249,17 @@ fn error_frame_round_trip(code: ErrorCode, message: &str, action: Option<&str>) 
     let again: ServerMessage = serde_json::from_str(&json)
         .unwrap_or_else(|error| panic!("error frame {json} does not decode: {error}"));
     assert_eq!(again, frame);
+}
+
+/// Mentions, with everyone a member: valid user ids, each once, each written in the text
+/// after an `@` (in any case), and with no one a member, none.
+fn check_mentions(text: &str) {
+    let found = domain::mentions::mentions(text, |_| true);
+    let lower = text.to_ascii_lowercase();
+    for (n, user) in found.iter().enumerate() {
+        assert!(limits::is_valid_username(user.as_str()), "{user} from {text:?}");
+        assert!(lower.contains(&format!("@{user}")), "{user} not in {text:?}");
+        assert!(!found[..n].contains(user), "{user} twice from {text:?}");
+    }
+    assert!(domain::mentions::mentions(text, |_| false).is_empty());
 }

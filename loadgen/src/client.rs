@@ -347,6 +347,9 @@ pub struct Shared {
     events: mpsc::UnboundedSender<(usize, Event)>,
     pub errors: AtomicU64,
     pub closed: AtomicU64,
+    /// `presence` and `typing` frames received (issue 18's workload).
+    pub presence: AtomicU64,
+    pub typing: AtomicU64,
 }
 
 impl Shared {
@@ -358,6 +361,8 @@ impl Shared {
                 events,
                 errors: AtomicU64::new(0),
                 closed: AtomicU64::new(0),
+                presence: AtomicU64::new(0),
+                typing: AtomicU64::new(0),
             }),
             receiver,
         )
@@ -434,6 +439,14 @@ fn handle_frame(idx: usize, text: &str, shared: &Shared) {
         Ok(ServerMessage::JoinResponse {
             room_id, status, ..
         }) => Event::Join(room_id, status),
+        Ok(ServerMessage::Presence { .. }) => {
+            shared.presence.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        Ok(ServerMessage::Typing { .. }) => {
+            shared.typing.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         Ok(ServerMessage::Error { code, message, .. }) => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
             Event::Error(code, message)

@@ -26,7 +26,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::{
     report::Results,
     server::Server,
-    workloads::{Env, Scale, connect, fanout, floor, idle, search, signups, slow, throughput},
+    workloads::{
+        Env, Scale, connect, fanout, floor, idle, presence, search, signups, slow, throughput,
+    },
 };
 
 #[derive(Parser)]
@@ -61,6 +63,9 @@ enum Command {
     /// Search latency (issue 19) against a running server on a filled database; see
     /// `scripts/bench-search.sh`. Prints a table; not part of `all` or `smoke`.
     Search(search::SearchArgs),
+    /// Presence and typing (issue 18): the fan-out room with members coming and going,
+    /// and with members typing. Prints a table; not part of `all` or `smoke`.
+    Presence(presence::PresenceArgs),
     /// (internal) holds idle sockets for `idle`, in its own process.
     #[command(hide = true)]
     IdleWorker(idle::WorkerArgs),
@@ -149,6 +154,7 @@ fn main() -> anyhow::Result<()> {
     let (kind, args) = match cli.command {
         Command::IdleWorker(args) => return runtime.block_on(idle::worker(args)),
         Command::Search(args) => return runtime.block_on(search::run(args)),
+        Command::Presence(args) => return runtime.block_on(presence::run(args)),
         Command::All(args) => (Kind::All, args),
         Command::Smoke(args) => (Kind::Smoke, args),
         Command::Idle(args) => (Kind::Idle, args),

@@ -126,6 +126,7 @@ mod tests {
             reply_to: None,
             edited_at: None,
             deleted: false,
+            mentions: Vec::new(),
         })
         .to_json();
         assert_eq!(parse_probe(&frame), Some((3, 41, 123_456)));

@@ -120,6 +120,16 @@ pub enum ClientMessage {
         room_id: RoomId,
         message_id: MessageId,
     },
+    /// The user has read the room up to `seq`: the read marker moves there (never back).
+    MarkRead {
+        room_id: RoomId,
+        seq: u64,
+    },
+    /// The user is typing in the room: a hint for its other members, never stored, and
+    /// forwarded at most once per [`crate::limits::TYPING_THROTTLE_SECS`].
+    Typing {
+        room_id: RoomId,
+    },
 }
 
 /// A member's role in `setRole`.
@@ -201,7 +211,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 18] = [
+    pub const ACTIONS: [&'static str; 20] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -220,6 +230,8 @@ impl ClientMessage {
         "search",
         "editMessage",
         "deleteMessage",
+        "markRead",
+        "typing",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -243,6 +255,8 @@ impl ClientMessage {
             Self::Search { .. } => "search",
             Self::EditMessage { .. } => "editMessage",
             Self::DeleteMessage { .. } => "deleteMessage",
+            Self::MarkRead { .. } => "markRead",
+            Self::Typing { .. } => "typing",
         }
     }
 

@@ -47,6 +47,16 @@ pub const MESSAGE_RATE_PER_SEC: f64 = 5.0;
 /// Chat messages one user may send at once before the rate applies, by default.
 pub const MESSAGE_BURST: f64 = 20.0;
 
+/// Seconds during which the server forwards at most one `typing` per user and room; a
+/// client sends one at most this often while the user types (more are dropped silently).
+pub const TYPING_THROTTLE_SECS: u64 = 2;
+/// Seconds a client shows "… is typing" after a `typing` frame unless another renews it
+/// (a `message` from that user ends it at once; the server never says "stopped").
+pub const TYPING_EXPIRES_SECS: u64 = 6;
+/// Milliseconds between two `presence` frames of one room: every change within one is
+/// carried by the next frame, and a user who goes and comes back within one is no change.
+pub const PRESENCE_TICK_MS: u64 = 1_000;
+
 /// Whether `text` shows anything: at least one character that is neither white space nor
 /// one of Unicode's default-ignorable code points (zero-width spaces and joiners, bidi
 /// controls, variation selectors, fillers), which render as nothing. A room name must.

@@ -94,6 +94,10 @@ pub struct ChatMessage {
     /// A tombstone: the message was deleted and `message` is empty.
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
+    /// The approved members the text names with `@username` (see `docs/protocol.md`,
+    /// *Mentions*), each once, in order of first appearance; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
 
 #[allow(
@@ -140,6 +144,9 @@ pub struct Participant {
     /// sent to the room's admins only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Whether the user has a socket open now (any node); sent only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online: bool,
 }
 
 /// One row of `rooms`: a room the user belongs to or asked to join.
@@ -153,6 +160,18 @@ pub struct RoomSummary {
     /// The `seq` of the room's newest entry (a message, an edit or a deletion): what a
     /// client resumes from. 0 when the room has none (or the user may not read it).
     pub last_seq: u64,
+    /// The user's read marker: every `seq` up to it has been read (0 unless approved).
+    #[serde(default)]
+    pub read_seq: u64,
+    /// Messages after `read_seq` written by others.
+    #[serde(default)]
+    pub unread_count: u64,
+    /// Messages after `read_seq` written by others that mention the user.
+    #[serde(default)]
+    pub mention_count: u64,
+    /// Pending join requests of the room: for its admins only (absent for others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_count: Option<u64>,
 }
 
 /// One message found by `search`.
@@ -272,6 +291,12 @@ pub enum ServerMessage {
     Rooms {
         rooms: Vec<RoomSummary>,
     },
+    /// The user's read marker of a room moved forward (`markRead`), to every socket of the
+    /// user on every node.
+    ReadMarker {
+        room_id: RoomId,
+        seq: u64,
+    },
     /// The answer to `ping`.
     Pong,
     /// A message's new text; `seq` is this edit's place in the room's log.
@@ -287,6 +312,20 @@ pub enum ServerMessage {
         room_id: RoomId,
         message_id: MessageId,
         seq: u64,
+    },
+    /// Another member of the room is typing (to the room's approved members but them); a
+    /// client shows it for [`crate::limits::TYPING_EXPIRES_SECS`] unless renewed, and ends
+    /// it at a `message` from that user.
+    Typing {
+        room_id: RoomId,
+        user_id: UserId,
+    },
+    /// Members of the room who came online or went offline since the last such frame of
+    /// the room (at most one per room per [`crate::limits::PRESENCE_TICK_MS`]).
+    Presence {
+        room_id: RoomId,
+        online: Vec<UserId>,
+        offline: Vec<UserId>,
     },
     Error {
         code: ErrorCode,
@@ -328,7 +367,7 @@ impl ServerMessage {
 }
 
 /// Every `action` a server frame may have.
-const SERVER_ACTIONS: [&str; 17] = [
+const SERVER_ACTIONS: [&str; 20] = [
     "authenticated",
     "roomCreated",
     "joinRequest",
@@ -346,6 +385,9 @@ const SERVER_ACTIONS: [&str; 17] = [
     "error",
     "messageEdited",
     "messageDeleted",
+    "readMarker",
+    "typing",
+    "presence",
 ];
 
 /// Decodes a frame from the server, as the browser client does.
@@ -358,6 +400,7 @@ const SERVER_ACTIONS: [&str; 17] = [
 /// that serde's buffering also accepts, and that Knock's server never sends, are refused
 /// here: the whole frame as an array (`["pong"]`), and an empty object as the value of a
 /// unit variant written as an object (`"code": {"banned": {}}`).
+#[allow(clippy::too_many_lines)] // one short arm per frame: a table, not logic
 pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
     #[derive(Deserialize)]
     struct Action {
@@ -435,6 +478,10 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             before_seq: u64,
         }),
         "rooms" => fields!(Rooms { rooms: Vec<RoomSummary> }),
+        "readMarker" => fields!(ReadMarker {
+            room_id: RoomId,
+            seq: u64
+        }),
         "pong" => ServerMessage::Pong,
         "messageEdited" => fields!(MessageEdited {
             room_id: RoomId,
@@ -447,6 +494,15 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             room_id: RoomId,
             message_id: MessageId,
             seq: u64,
+        }),
+        "typing" => fields!(Typing {
+            room_id: RoomId,
+            user_id: UserId
+        }),
+        "presence" => fields!(Presence {
+            room_id: RoomId,
+            online: Vec<UserId>,
+            offline: Vec<UserId>,
         }),
         "error" => fields!(Error {
             code: ErrorCode,

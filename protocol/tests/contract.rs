@@ -195,6 +195,7 @@ fn seed_server_examples_decode() {
             reply_to: None,
             edited_at: None,
             deleted: false,
+            mentions: Vec::new(),
         })
     );
     let ServerMessage::RoomMembers {
@@ -223,6 +224,7 @@ fn participant(user: &str, status: MemberStatus, is_admin: bool) -> Participant 
         status,
         is_admin,
         reason: None,
+        online: false,
     }
 }
 
@@ -259,6 +261,7 @@ fn sample_message() -> ChatMessage {
         reply_to: None,
         edited_at: None,
         deleted: false,
+        mentions: Vec::new(),
     }
 }
 
@@ -412,6 +415,7 @@ fn search_client_variants() -> Vec<ClientMessage> {
             cursor: None,
             limit: None,
         },
+        ClientMessage::Typing { room_id: room("r") },
     ]
 }
 
@@ -478,6 +482,10 @@ fn every_client_variant_round_trips() {
         },
         ClientMessage::MyRooms,
         ClientMessage::Ping,
+        ClientMessage::MarkRead {
+            room_id: room("r"),
+            seq: 42,
+        },
     ];
     all.extend(membership_client_variants());
     all.extend(search_client_variants());
@@ -623,6 +631,10 @@ fn every_server_variant_round_trips() {
                 status: MemberStatus::Pending,
                 is_admin: false,
                 last_seq: 0,
+                read_seq: 0,
+                unread_count: 0,
+                mention_count: 0,
+                pending_count: None,
             }],
         },
         ServerMessage::Pong,
@@ -631,12 +643,45 @@ fn every_server_variant_round_trips() {
     ];
     all.extend(membership_server_variants());
     all.extend(edit_server_variants());
+    all.extend(read_state_server_variants());
+    all.extend(presence_server_variants());
     for message in all {
         let json = message.to_json();
         let back: ServerMessage = serde_json::from_str(&json).unwrap();
         assert_eq!(back, message, "{json}");
         assert_eq!(decode_server(&json).unwrap(), message, "{json}");
     }
+}
+
+/// Issue 18's typing and presence frames, and a member list with someone online.
+fn presence_server_variants() -> Vec<ServerMessage> {
+    vec![
+        ServerMessage::RoomMembers {
+            room_id: room("r"),
+            room_name: "General".into(),
+            participants: vec![
+                Participant {
+                    online: true,
+                    ..participant("carol", MemberStatus::Approved, false)
+                },
+                participant("dave", MemberStatus::Approved, false),
+            ],
+        },
+        ServerMessage::Typing {
+            room_id: room("r"),
+            user_id: UserId::new("bob"),
+        },
+        ServerMessage::Presence {
+            room_id: room("r"),
+            online: vec![UserId::new("bob"), UserId::new("carol")],
+            offline: vec![],
+        },
+        ServerMessage::Presence {
+            room_id: room("r"),
+            online: vec![],
+            offline: vec![UserId::new("dave")],
+        },
+    ]
 }
 
 fn search_results() -> ServerMessage {
@@ -917,5 +962,126 @@ fn decode_server_agrees_with_the_derive() {
         error.to_string(),
         "unknown variant `gone`, expected one of `pending`, `approved`, `rejected`, `left`, \
          `removed`, `banned` at line 1 column 6"
+    );
+}
+
+/// Issue 18's read state and mentions, for the round trips.
+fn read_state_server_variants() -> Vec<ServerMessage> {
+    vec![
+        ServerMessage::Rooms {
+            rooms: vec![read_state_summary()],
+        },
+        ServerMessage::Message(ChatMessage {
+            mentions: vec![UserId::new("bob"), UserId::new("carol")],
+            ..sample_message()
+        }),
+        ServerMessage::ReadMarker {
+            room_id: room("r"),
+            seq: 17,
+        },
+    ]
+}
+
+/// An admin's row of `rooms` with read state (issue 18).
+fn read_state_summary() -> RoomSummary {
+    RoomSummary {
+        room_id: room("r"),
+        room_name: "General".into(),
+        status: MemberStatus::Approved,
+        is_admin: true,
+        last_seq: 40,
+        read_seq: 30,
+        unread_count: 8,
+        mention_count: 1,
+        pending_count: Some(2),
+    }
+}
+
+/// The read-state and mention shapes of issue 18 as documented in docs/protocol.md.
+#[test]
+fn read_state_frames_have_their_documented_json() {
+    assert_eq!(
+        decode_client(r#"{"action":"markRead","roomId":"r","seq":17}"#).unwrap(),
+        ClientMessage::MarkRead {
+            room_id: room("r"),
+            seq: 17,
+        }
+    );
+    assert_eq!(
+        ServerMessage::ReadMarker {
+            room_id: room("r"),
+            seq: 17
+        }
+        .to_json(),
+        r#"{"action":"readMarker","roomId":"r","seq":17}"#
+    );
+    let rooms = ServerMessage::Rooms {
+        rooms: vec![read_state_summary()],
+    }
+    .to_json();
+    assert_eq!(
+        rooms,
+        r#"{"action":"rooms","rooms":[{"roomId":"r","roomName":"General","status":"approved","isAdmin":true,"lastSeq":40,"readSeq":30,"unreadCount":8,"mentionCount":1,"pendingCount":2}]}"#
+    );
+    // A non-admin's row has no pendingCount; an older server's rows (no read state) decode
+    // with zeros.
+    let old = r#"{"action":"rooms","rooms":[{"roomId":"r","roomName":"G","status":"pending","isAdmin":false,"lastSeq":0}]}"#;
+    let ServerMessage::Rooms { rooms } = decode_server(old).unwrap() else {
+        panic!("rooms")
+    };
+    assert_eq!(
+        (
+            rooms[0].read_seq,
+            rooms[0].unread_count,
+            rooms[0].mention_count,
+            rooms[0].pending_count
+        ),
+        (0, 0, 0, None)
+    );
+    // `mentions` is absent when empty, a list of user ids otherwise.
+    let plain = ServerMessage::Message(sample_message()).to_json();
+    assert!(!plain.contains("mentions"), "{plain}");
+    let mentioning = ServerMessage::Message(ChatMessage {
+        mentions: vec![UserId::new("bob")],
+        ..sample_message()
+    })
+    .to_json();
+    assert!(
+        mentioning.ends_with(r#","mentions":["bob"]}"#),
+        "{mentioning}"
+    );
+}
+
+/// `online` is sent only when true, and a row without it (an older server's) is offline.
+#[test]
+fn online_is_sent_only_when_true() {
+    let members = ServerMessage::RoomMembers {
+        room_id: room("r"),
+        room_name: "n".into(),
+        participants: vec![
+            Participant {
+                online: true,
+                ..participant("alice", MemberStatus::Approved, true)
+            },
+            participant("bob", MemberStatus::Approved, false),
+        ],
+    }
+    .to_json();
+    assert_eq!(
+        members,
+        r#"{"action":"roomMembers","roomId":"r","roomName":"n","participants":[{"userId":"alice","status":"approved","isAdmin":true,"online":true},{"userId":"bob","status":"approved","isAdmin":false}]}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&ClientMessage::Typing { room_id: room("r") }).unwrap(),
+        r#"{"action":"typing","roomId":"r"}"#
+    );
+    assert_eq!(
+        ServerMessage::Presence {
+            room_id: room("r"),
+            online: vec![UserId::new("bob")],
+            offline: vec![],
+        }
+        .to_json(),
+        r#"{"action":"presence","roomId":"r","online":["bob"],"offline":[]}"#
     );
 }

@@ -63,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
             message_id: MessageId(uuid::Uuid::now_v7().to_string()),
             client_msg_id: Some(ClientMsgId(uuid::Uuid::new_v4().to_string())),
             reply_to: None,
+            mentions: Vec::new(),
         };
         let storage = &storage;
         async move {

@@ -2,6 +2,7 @@
 //! message or client id is. Plain functions over plain data; no I/O, no clock, no
 //! randomness, and nothing from storage (storage stores a [`Membership`] as defined here).
 
+pub mod mentions;
 pub mod search;
 
 use knock_protocol::{

@@ -18,6 +18,10 @@
 //! the order Redis delivers them, a node that has confirmed can no longer deliver to the
 //! user anything it hears of later.
 //!
+//! Presence (who has a socket open on any node) is kept in Redis and announced on the same
+//! channel by the Redis script that records it, so that announcements are in the order of
+//! the changes; see `presence.rs`.
+//!
 //! Redis pub/sub keeps nothing: an event published while a node is disconnected is lost
 //! to it. Chat messages are not: after every (re)subscription the node asks each local
 //! socket to catch up from storage by `seq` (the same gap filling a socket's write task
@@ -42,13 +46,15 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     access::RoomAccess,
     config::redact_url,
+    directory::RoomEntry,
     gateway::{ChatFrame, CloseReason, Hub, Outbound},
     metrics::{self, RedisOp},
+    presence,
     storage::Membership,
 };
 
 /// The one channel every node publishes to and subscribes to.
-const CHANNEL: &str = "knock:events";
+pub(crate) const CHANNEL: &str = "knock:events";
 /// Events waiting to be published before new ones are dropped (and recovered by `seq`).
 const PUBLISH_QUEUE: usize = 65_536;
 /// Tries per event before it is given up (about 30 seconds of Redis being away).
@@ -69,8 +75,10 @@ struct Bus {
     outgoing: mpsc::Sender<Publish>,
     barriers: Barriers,
     /// The publisher's connection, multiplexed: shared with what else the nodes keep in
-    /// Redis (the login counters).
+    /// Redis (the login counters, presence).
     connection: redis::aio::ConnectionManager,
+    /// Where announced presence changes go, to be sent out at the next tick.
+    presence: presence::Changes,
 }
 
 /// One event to publish; `receivers` learns how many subscribers Redis delivered it to.
@@ -143,6 +151,22 @@ enum EventKind {
     RoomDeleted { room_id: RoomId, barrier: u64 },
     /// A node has applied the barrier `barrier` that node `to` published.
     Applied { to: String, barrier: u64 },
+    /// The frame that follows, for those who may receive the room but `except` (a hint
+    /// such as `typing`: not stored, not caught up).
+    RoomFrame {
+        room_id: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        except: Option<UserId>,
+    },
+    /// The user's first socket on any node opened (`online`), or their last closed, and
+    /// the rooms they were an approved member of. Published by the Redis script that
+    /// recorded the change (`presence.rs`), so every node, the recording one included,
+    /// takes it from the channel.
+    Presence {
+        user_id: UserId,
+        online: bool,
+        rooms: Vec<RoomId>,
+    },
 }
 
 /// Why fan-out through Redis could not start. Each names Redis by its URL without the
@@ -174,6 +198,7 @@ impl Fanout {
     pub(crate) async fn with_redis(
         hub: Arc<Hub>,
         access: RoomAccess,
+        presence: presence::Changes,
         url: &str,
         ca_file: Option<&Path>,
     ) -> Result<Self, BusError> {
@@ -199,6 +224,7 @@ impl Fanout {
             outgoing,
             barriers: Barriers::default(),
             connection: publisher.clone(),
+            presence,
         };
         tokio::spawn(publish_loop(publisher, queue));
         tokio::spawn(subscribe_loop(client, bus.clone(), hub.clone(), access));
@@ -216,6 +242,52 @@ impl Fanout {
 
     pub(crate) fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// This node's id on the bus, when nodes share one.
+    pub(crate) fn node(&self) -> Option<Arc<str>> {
+        self.bus.as_ref().map(|bus| bus.node.clone())
+    }
+
+    /// The event announcing a presence change, as the Redis script publishes it.
+    pub(crate) fn presence_event(
+        node: &str,
+        user_id: &UserId,
+        online: bool,
+        rooms: Vec<RoomId>,
+    ) -> Vec<u8> {
+        encode_event(
+            &EventRef {
+                node,
+                kind: &EventKind::Presence {
+                    user_id: user_id.clone(),
+                    online,
+                    rooms,
+                },
+            },
+            None,
+        )
+    }
+
+    /// `message` to every socket of those who may receive the room but `except`'s, on
+    /// every node: each node addresses it to the room's receivers it knows.
+    pub(crate) fn to_room(
+        &self,
+        room: &RoomEntry,
+        except: Option<&UserId>,
+        message: &ServerMessage,
+    ) {
+        let frame = message.to_json();
+        self.publish(
+            || EventKind::RoomFrame {
+                room_id: room.room_id.clone(),
+                except: except.cloned(),
+            },
+            Some(&frame),
+        );
+        let receivers = room.receivers().iter().filter(|user| Some(*user) != except);
+        self.hub
+            .send_to_users(receivers, &Outbound::Frame(frame.into()));
     }
 
     /// `message` to every socket of every user in `users`, on every node.
@@ -383,7 +455,10 @@ fn decode_event(payload: &[u8]) -> Result<(Event, Option<&str>), String> {
         .map(std::str::from_utf8)
         .transpose()
         .map_err(|error| format!("frame is not UTF-8: {error}"))?;
-    let needs_frame = matches!(event.kind, EventKind::Frame { .. } | EventKind::Chat { .. });
+    let needs_frame = matches!(
+        event.kind,
+        EventKind::Frame { .. } | EventKind::Chat { .. } | EventKind::RoomFrame { .. }
+    );
     match (needs_frame, frame.is_some()) {
         (true, false) => return Err("a frame event without its frame".into()),
         (false, true) => return Err("an event with a frame it does not take".into()),
@@ -532,6 +607,14 @@ async fn deliver(hub: &Hub, access: &RoomAccess, bus: &Bus, payload: &[u8]) {
             }
             return;
         }
+        EventKind::Presence {
+            ref user_id,
+            online,
+            ref rooms,
+        } => {
+            bus.presence.record(user_id, online, rooms);
+            return;
+        }
         EventKind::RoomChanged {
             barrier: Some(barrier),
             ..
@@ -592,8 +675,32 @@ async fn deliver(hub: &Hub, access: &RoomAccess, bus: &Bus, payload: &[u8]) {
             access.forget_room(&room_id);
             confirm(barrier);
         }
-        EventKind::Applied { .. } => {}
+        EventKind::RoomFrame { room_id, except } => {
+            deliver_to_room(hub, access, &room_id, except.as_ref(), frame).await;
+        }
+        EventKind::Applied { .. } | EventKind::Presence { .. } => {}
     }
+}
+
+/// A hint (`typing`) to this node's sockets of those who may receive the room but `except`.
+async fn deliver_to_room(
+    hub: &Hub,
+    access: &RoomAccess,
+    room_id: &RoomId,
+    except: Option<&UserId>,
+    frame: &str,
+) {
+    let room = match access.room(room_id).await {
+        Ok(Some(room)) => room,
+        Ok(None) => return,
+        Err(error) => {
+            // Not stored: lost to this node's sockets.
+            tracing::warn!(%error, room = %room_id, "loading recipients failed");
+            return;
+        }
+    };
+    let receivers = room.receivers().iter().filter(|user| Some(*user) != except);
+    hub.send_to_users(receivers, &Outbound::Frame(frame.into()));
 }
 
 #[cfg(test)]

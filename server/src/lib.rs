@@ -13,6 +13,7 @@ pub(crate) mod http;
 mod listen;
 mod login_counters;
 pub mod metrics;
+pub mod presence;
 pub mod service;
 pub mod storage;
 #[cfg(test)]
@@ -79,11 +80,13 @@ pub async fn run(
         })?;
     let hub = Arc::new(Hub::new());
     let access = RoomAccess::new(storage.clone());
+    let presence_changes = presence::Changes::default();
     let fanout = match &config.redis_url {
         Some(url) => {
             Fanout::with_redis(
                 hub.clone(),
                 access.clone(),
+                presence_changes.clone(),
                 url,
                 config.redis_ca_file.as_deref(),
             )
@@ -91,6 +94,8 @@ pub async fn run(
         }
         None => Fanout::local(hub.clone()),
     };
+    let presence =
+        presence::Presence::start(&fanout, access.clone(), storage.clone(), presence_changes);
     let (messages, messages_task) =
         MessageBatcher::spawn(storage.clone(), access.clone(), fanout.clone());
     let (memberships, memberships_task) = MembershipBatcher::spawn(storage.clone());
@@ -125,7 +130,8 @@ pub async fn run(
             memberships,
             limits,
             accounts,
-        ),
+        )
+        .with_presence(presence),
         config: Arc::new(config),
     };
     let addr = state.config.addr;

@@ -101,10 +101,13 @@ pub enum Refusal {
     SocketsPerUser,
     /// A socket refused because its address has too many waiting to authenticate.
     UnauthenticatedPerAddress,
+    /// `typing` frames over the user's rate (past the per-room throttle, which drops
+    /// silently).
+    Typing,
 }
 
 impl Refusal {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Message,
         Self::CreateRoom,
         Self::Knock,
@@ -118,6 +121,7 @@ impl Refusal {
         Self::FrameFlood,
         Self::SocketsPerUser,
         Self::UnauthenticatedPerAddress,
+        Self::Typing,
     ];
 
     /// A login refused for the account (at that address) or for the address.
@@ -144,6 +148,7 @@ impl Refusal {
             Self::FrameFlood => "frame_flood",
             Self::SocketsPerUser => "sockets_per_user",
             Self::UnauthenticatedPerAddress => "unauthenticated_per_address",
+            Self::Typing => "typing",
         }
     }
 }

@@ -811,3 +811,129 @@ async fn failed_logins_are_counted_across_nodes() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_read_marker_reaches_the_users_sockets_on_other_nodes() {
+    let cluster = Cluster::start(2).await;
+    let [a, b] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let mut alice = a.user("alice").await;
+    let mut bob = a.user("bob").await;
+    // Open before the room exists, so that what it hears of the room through Redis is
+    // known: the room, the request, and the two member changes.
+    let mut alice_on_b = b.socket(&alice.token).await;
+    let room = alice.create_room("Read across nodes").await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
+    for action in [
+        "roomCreated",
+        "joinRequest",
+        "memberChanged",
+        "memberChanged",
+    ] {
+        alice_on_b.expect(action).await;
+    }
+    say(&mut bob, &room, "@alice read me").await;
+    for client in [&mut alice, &mut alice_on_b, &mut bob] {
+        assert_eq!(client.expect("message").await["mentions"], json!(["alice"]));
+    }
+
+    alice_on_b
+        .send(json!({"action": "markRead", "roomId": room, "seq": 1}))
+        .await;
+    for socket in [&mut alice_on_b, &mut alice] {
+        let marker = socket.expect("readMarker").await;
+        assert_eq!(
+            (&marker["roomId"], &marker["seq"]),
+            (&json!(room), &json!(1))
+        );
+    }
+    bob.expect_silence().await;
+    // Both nodes read the same state.
+    alice.send(json!({"action": "myRooms"})).await;
+    let rooms = alice.expect("rooms").await;
+    assert_eq!(
+        (
+            &rooms["rooms"][0]["readSeq"],
+            &rooms["rooms"][0]["mentionCount"]
+        ),
+        (&json!(1), &json!(0))
+    );
+}
+
+#[tokio::test]
+async fn presence_and_typing_cross_nodes() {
+    let cluster = Cluster::start(2).await;
+    let [one, two] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let mut alice = one.user("alice").await;
+    let mut bob = two.user("bob").await;
+    let mut carol = two.user("carol").await;
+    let room = alice.create_room("Who is here").await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
+    admit(&mut alice, &mut carol, &room, &mut [&mut bob]).await;
+    alice.sees_presence = true;
+    let change = |frame: &Value| (frame["online"].clone(), frame["offline"].clone());
+
+    // Bob, on node 2, is online for node 1's member list.
+    alice
+        .send(json!({"action": "getMembers", "roomId": room}))
+        .await;
+    let members = alice.expect("roomMembers").await;
+    assert_eq!(members["participants"][1]["userId"], "bob");
+    assert_eq!(members["participants"][1]["online"], true, "{members}");
+
+    // His typing reaches Alice.
+    bob.send(json!({"action": "typing", "roomId": room})).await;
+    assert_eq!(alice.expect("typing").await["userId"], "bob");
+
+    // He goes offline, then comes back on node 2: Alice on node 1 hears both.
+    let token = bob.token.clone();
+    drop(bob);
+    let gone = alice.expect("presence").await;
+    assert_eq!(change(&gone), (json!([]), json!(["bob"])));
+    let bob_on_two = two.socket(&token).await;
+    let back = alice.expect("presence").await;
+    assert_eq!(change(&back), (json!(["bob"]), json!([])));
+
+    // With a socket on node 1 too, his socket on node 2 closing changes nothing: the
+    // next change Alice hears of is Carol's alone (both closed on node 2, Bob first).
+    let bob_on_one = one.socket(&token).await;
+    drop(bob_on_two);
+    drop(carol);
+    let gone = alice.expect("presence").await;
+    assert_eq!(change(&gone), (json!([]), json!(["carol"])));
+    drop(bob_on_one);
+    let gone = alice.expect("presence").await;
+    assert_eq!(change(&gone), (json!([]), json!(["bob"])));
+}
+
+#[tokio::test]
+async fn the_users_of_a_crashed_node_go_offline() {
+    let mut cluster = Cluster::start(2).await;
+    let mut alice = cluster.nodes[0].user("alice").await;
+    let mut bob = cluster.nodes[1].user("bob").await;
+    let room = alice.create_room("Crash").await;
+    admit(&mut alice, &mut bob, &room, &mut []).await;
+    alice.sees_presence = true;
+
+    // Node 2 dies without closing Bob's socket: nobody there says he left. Its lease
+    // (15 s) runs out and node 1 sweeps it (checked every 5 s): a bound of 20 s.
+    cluster.nodes[1].stop(true);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let gone = alice.expect("presence").await;
+    assert_eq!(
+        (&gone["online"], &gone["offline"]),
+        (&json!([]), &json!(["bob"]))
+    );
+    alice
+        .send(json!({"action": "getMembers", "roomId": room}))
+        .await;
+    let members = alice.expect("roomMembers").await;
+    assert_eq!(members["participants"][1]["userId"], "bob");
+    assert!(
+        members["participants"][1].get("online").is_none(),
+        "{members}"
+    );
+}

@@ -44,15 +44,16 @@ async fn a_restart_between_two_halves_of_a_conversation_loses_nothing() {
     let rooms = alice.expect("rooms").await;
     assert_eq!(
         rooms["rooms"],
-        json!([{"roomId": room, "roomName": "General Chat", "status": "approved", "isAdmin": true, "lastSeq": 2}])
+        json!([{"roomId": room, "roomName": "General Chat", "status": "approved", "isAdmin": true, "lastSeq": 2,
+                "readSeq": 0, "unreadCount": 1, "mentionCount": 0, "pendingCount": 0}])
     );
     bob.send(json!({"action": "getMembers", "roomId": room}))
         .await;
     assert_eq!(
         bob.expect("roomMembers").await["participants"],
         json!([
-            {"userId": "alice", "status": "approved", "isAdmin": true},
-            {"userId": "bob", "status": "approved", "isAdmin": false},
+            {"userId": "alice", "status": "approved", "isAdmin": true, "online": true},
+            {"userId": "bob", "status": "approved", "isAdmin": false, "online": true},
         ])
     );
 

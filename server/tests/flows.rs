@@ -54,7 +54,7 @@ async fn seed_flows_create_request_approve_chat_members() {
     assert_eq!(
         members,
         json!({"action": "roomMembers", "roomId": room, "roomName": "General Chat", "participants": [
-            {"userId": "alice", "status": "approved", "isAdmin": true},
+            {"userId": "alice", "status": "approved", "isAdmin": true, "online": true},
             {"userId": "bob", "status": "pending", "isAdmin": false},
         ]})
     );

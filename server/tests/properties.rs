@@ -8,8 +8,9 @@
 //!    rejected or banned in each room, checked step by step against a model of the rules
 //!    written from the contract: knocks (with a message to the admins), withdrawals,
 //!    approvals and rejections (of one user or several, with a reason), leaving, removals,
-//!    bans and unbans, roles, deleting a room, messages, history, member lists, resume and
-//!    `myRooms`. Each step checks the action's success or error code, every notice and
+//!    bans and unbans, roles, deleting a room, messages, history, member lists, resume,
+//!    `markRead` (the marker moves forward only, `readMarker` to the user's sockets) and
+//!    `myRooms` (with each row's read marker, unread and pending counts). Each step checks the action's success or error code, every notice and
 //!    live message each socket is sent (reasons included, and to whom), each query's
 //!    answer, and the stored memberships with their reasons; and, explicitly, that
 //!    nobody who is not an approved member of a room after the step was sent anything of
@@ -69,12 +70,18 @@ fn no_limits(knock_cooldown_secs: u64) -> Limits {
         per_second: 1e9,
         burst: 1e9,
     };
-    Limits::new(unlimited, 1000, knock_cooldown_secs).with_action_rates(ActionRates {
-        create_room: unlimited,
-        knock: unlimited,
-        read: unlimited,
-        search: unlimited,
-    })
+    Limits::new(unlimited, 1000, knock_cooldown_secs)
+        .with_action_rates(ActionRates {
+            create_room: unlimited,
+            knock: unlimited,
+            read: unlimited,
+            search: unlimited,
+        })
+        // One `typing` per user and room per case, however long the case takes.
+        .with_typing_throttle(Rate {
+            per_second: 1e-9,
+            burst: 1.0,
+        })
 }
 
 async fn new_service(knock_cooldown_secs: u64) -> Service {
@@ -231,6 +238,12 @@ enum Act {
     MyRooms,
     /// A search of every room for a word each message of the case holds.
     Search,
+    /// `markRead` of the room up to this seq.
+    MarkRead {
+        room: Room,
+        seq: u64,
+    },
+    Typing(Room),
 }
 
 #[derive(Clone, Debug)]
@@ -382,6 +395,14 @@ fn reads_and_sends(users: usize) -> impl Strategy<Value = Step> {
             actor,
             act: Act::Search,
         }),
+        2 => (anyone(users), room(), 0..8u64).prop_map(|(actor, room, seq)| Step {
+            actor,
+            act: Act::MarkRead { room, seq },
+        }),
+        1 => (anyone(users), room()).prop_map(|(actor, room)| Step {
+            actor,
+            act: Act::Typing(room),
+        }),
     ]
 }
 
@@ -521,8 +542,16 @@ fn note_member_changed(
     )
 }
 
+fn note_typing(room: Room, user: &UserId) -> String {
+    format!("typing {room:?} {user}")
+}
+
 fn note_room_deleted(room: Room) -> String {
     format!("roomDeleted {room:?}")
+}
+
+fn note_read_marker(room: Room, seq: u64) -> String {
+    format!("readMarker {room:?} seq={seq}")
 }
 
 fn note_ack(client_msg_id: &str, room: Room, seq: u64) -> String {
@@ -565,6 +594,11 @@ struct Model {
     messages: BTreeMap<Room, Vec<(usize, String)>>,
     /// The status the user of the last change [`Model::set`] stored had before it.
     before_last_set: Option<MemberStatus>,
+    /// Read markers by (room, user): 0 until set; the room's newest seq on approval, then
+    /// moved forward by `markRead` (never back, never past the newest seq).
+    read: BTreeMap<(Room, usize), u64>,
+    /// (room, user) pairs whose `typing` was forwarded: the next ones are dropped.
+    typed: BTreeSet<(Room, usize)>,
 }
 
 impl Model {
@@ -601,6 +635,8 @@ impl Model {
             current,
             messages: Room::REAL.into_iter().map(|r| (r, Vec::new())).collect(),
             before_last_set: None,
+            read: BTreeMap::new(),
+            typed: BTreeSet::new(),
         }
     }
 
@@ -661,6 +697,11 @@ impl Model {
             "only approved members are admins"
         );
         self.before_last_set = self.status.insert((room, user), status);
+        if status == MemberStatus::Approved && self.before_last_set != Some(status) {
+            let newest = self.last_seq(room);
+            let marker = self.read.entry((room, user)).or_insert(0);
+            *marker = (*marker).max(newest);
+        }
         if admin {
             self.admins.insert((room, user));
         } else {
@@ -860,7 +901,65 @@ impl Model {
             Act::Resume(rooms) => Ok(self.catch_up(actor, rooms)),
             Act::MyRooms => Ok(Query::Rooms),
             Act::Search => Ok(Query::Search),
+            Act::MarkRead { room, seq } => self.mark_read(actor, *room, *seq, notes),
+            Act::Typing(room) => self.typing(socket, *room, notes),
         }
+    }
+
+    fn mark_read(
+        &mut self,
+        actor: usize,
+        room: Room,
+        seq: u64,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        self.require_approved(actor, room)?;
+        let moved_to = seq.min(self.last_seq(room));
+        let marker = self.read.entry((room, actor)).or_insert(0);
+        if moved_to > *marker {
+            *marker = moved_to;
+            self.tell(notes, |u| u == actor, &note_read_marker(room, moved_to));
+        }
+        Ok(Query::Nothing)
+    }
+
+    fn typing(
+        &mut self,
+        socket: usize,
+        room: Room,
+        notes: &mut [Vec<String>],
+    ) -> Result<Query, Vec<ErrorCode>> {
+        let actor = self.owner[socket];
+        self.current[socket] = Some(room);
+        self.require_approved(actor, room)?;
+        // To the room's other approved members, once per user and room (the throttle),
+        // never to the typist's own sockets.
+        if self.typed.insert((room, actor)) {
+            let note = note_typing(room, &self.users[actor]);
+            self.tell(
+                notes,
+                |user| user != actor && self.approved(room, user),
+                &note,
+            );
+        }
+        Ok(Query::Nothing)
+    }
+
+    /// The user's marker of the room, with the messages by others after it.
+    fn read_state(&self, room: Room, user: usize) -> (u64, u64) {
+        let marker = self.read.get(&(room, user)).copied().unwrap_or(0);
+        let unread = self.messages[&room]
+            .iter()
+            .skip(usize::try_from(marker).expect("small"))
+            .filter(|(sender, _)| *sender != user)
+            .count();
+        (marker, unread as u64)
+    }
+
+    fn pending_count(&self, room: Room) -> u64 {
+        (0..self.users.len())
+            .filter(|u| self.status_of(room, *u) == Some(MemberStatus::Pending))
+            .count() as u64
     }
 
     /// `resume`: each room named caught up, or refused on its own.
@@ -1122,6 +1221,7 @@ impl Model {
         self.status.retain(|(r, _), _| *r != room);
         self.admins.retain(|(r, _)| *r != room);
         self.reasons.retain(|(r, _), _| *r != room);
+        self.read.retain(|(r, _), _| *r != room);
         self.messages.insert(room, Vec::new());
     }
 }
@@ -1377,6 +1477,13 @@ impl World {
                     .collect(),
             },
             Act::MyRooms => ClientMessage::MyRooms,
+            Act::MarkRead { room: r, seq } => ClientMessage::MarkRead {
+                room_id: self.room_id(*r),
+                seq: *seq,
+            },
+            Act::Typing(r) => ClientMessage::Typing {
+                room_id: self.room_id(*r),
+            },
             other => unreachable!("not a query: {other:?}"),
         }
     }
@@ -1408,6 +1515,10 @@ impl World {
                 reason.as_deref(),
             ),
             ServerMessage::RoomDeleted { room_id } => note_room_deleted(self.label(room_id)),
+            ServerMessage::ReadMarker { room_id, seq } => {
+                note_read_marker(self.label(room_id), *seq)
+            }
+            ServerMessage::Typing { room_id, user_id } => note_typing(self.label(room_id), user_id),
             ServerMessage::MessageAck {
                 client_msg_id,
                 room_id,
@@ -1675,6 +1786,17 @@ fn check_members(
     Ok(())
 }
 
+/// A row of `rooms` as compared: room, name, status, admin, lastSeq, and (readSeq,
+/// unreadCount, mentionCount, pendingCount).
+type RoomsRow = (
+    Room,
+    String,
+    MemberStatus,
+    bool,
+    u64,
+    (u64, u64, u64, Option<u64>),
+);
+
 fn check_rooms(
     world: &World,
     model: &Model,
@@ -1687,7 +1809,7 @@ fn check_rooms(
     };
     // The order (most recently active first) is not checked: activity times
     // within one millisecond tie.
-    let mut got: Vec<(Room, String, MemberStatus, bool, u64)> = rooms
+    let mut got: Vec<RoomsRow> = rooms
         .iter()
         .map(|r| {
             (
@@ -1696,6 +1818,7 @@ fn check_rooms(
                 r.status,
                 r.is_admin,
                 r.last_seq,
+                (r.read_seq, r.unread_count, r.mention_count, r.pending_count),
             )
         })
         .collect();
@@ -1708,11 +1831,17 @@ fn check_rooms(
                 status,
                 MemberStatus::Approved | MemberStatus::Pending | MemberStatus::Rejected
             );
-            let last_seq = if status == MemberStatus::Approved {
-                model.last_seq(room)
+            let approved = status == MemberStatus::Approved;
+            let last_seq = if approved { model.last_seq(room) } else { 0 };
+            // No message of the cases mentions anyone.
+            let (read_seq, unread) = if approved {
+                model.read_state(room, actor)
             } else {
-                0
+                (0, 0)
             };
+            let pending = model
+                .is_admin(room, actor)
+                .then(|| model.pending_count(room));
             listed.then(|| {
                 (
                     room,
@@ -1720,6 +1849,7 @@ fn check_rooms(
                     status,
                     model.is_admin(room, actor),
                     last_seq,
+                    (read_seq, unread, 0, pending),
                 )
             })
         })
@@ -1727,7 +1857,8 @@ fn check_rooms(
     prop_assert_eq!(
         got,
         want,
-        "not the rooms left, removed from, banned from or deleted; lastSeq 0 unless approved"
+        "not the rooms left, removed from, banned from or deleted; lastSeq 0 unless approved; \
+         read state and pending requests as the model counts them"
     );
     Ok(())
 }

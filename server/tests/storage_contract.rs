@@ -112,6 +112,12 @@ macro_rules! storage_contract {
                 search_finds_edited_text_and_not_deleted_messages,
                 replies_show_the_answered_message_as_it_reads_now,
                 deleting_a_room_deletes_its_changes,
+                mentions_are_stored_with_their_message,
+                the_read_marker_never_moves_back_nor_past_the_newest_seq,
+                unread_and_mention_counts_start_after_the_marker_and_skip_own_messages,
+                pending_requests_are_counted_for_approved_admins_only,
+                leaving_and_coming_back_starts_reading_at_the_return,
+                edits_keep_mentions_and_deleted_messages_count_as_neither_unread_nor_mentions,
             );
             storage_contract!(@reopen $reopen $fixture);
         }
@@ -177,6 +183,7 @@ fn new_message(
         message_id: MessageId::new(uuid::Uuid::new_v4().to_string()),
         client_msg_id: client_msg_id.map(ClientMsgId::new),
         reply_to: None,
+        mentions: Vec::new(),
     }
 }
 
@@ -216,6 +223,7 @@ fn stored(sent: &NewMessage, seq: u64) -> ChatMessage {
         reply_to: sent.reply_to.clone(),
         edited_at: None,
         deleted: false,
+        mentions: sent.mentions.clone(),
     }
 }
 
@@ -1547,6 +1555,401 @@ mod contract {
         );
         assert_empty(&storage.rooms_of_user(&user("dave")).await.unwrap());
         assert_empty(&storage.rooms_of_user(&user("nobody")).await.unwrap());
+    }
+
+    /// Read state (issue 18): `alice` admin of `r`, `bob` and `carol` approved members.
+    async fn read_state_room(storage: &dyn Storage) {
+        if storage.credential(&user("alice")).await.unwrap().is_none() {
+            create_users(storage, &["alice", "bob", "carol", "dave", "erin"]).await;
+        }
+        create_room(storage, "r", "alice", 1).await;
+        for name in ["bob", "carol"] {
+            set(
+                storage,
+                &room_id("r"),
+                &user(name),
+                membership(MemberStatus::Approved, false),
+                2,
+            )
+            .await;
+        }
+    }
+
+    fn mentioning(room: &str, sender: &str, text: &str, mentions: &[&str]) -> NewMessage {
+        NewMessage {
+            mentions: mentions.iter().map(|name| user(name)).collect(),
+            ..new_message(room, sender, text, 10, None)
+        }
+    }
+
+    /// `(readSeq, unreadCount, mentionCount, pendingCount)` of the user's row of `room`.
+    async fn read_state(
+        storage: &dyn Storage,
+        name: &str,
+        room: &str,
+    ) -> (u64, u64, u64, Option<u64>) {
+        let rooms = storage.rooms_of_user(&user(name)).await.expect("rooms");
+        let row = rooms
+            .iter()
+            .find(|row| row.room_id == room_id(room))
+            .unwrap_or_else(|| panic!("{name} has no row of {room}"));
+        (
+            row.read_seq,
+            row.unread_count,
+            row.mention_count,
+            row.pending_count,
+        )
+    }
+
+    pub async fn mentions_are_stored_with_their_message(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        read_state_room(storage).await;
+        let with = mentioning("r", "alice", "@carol @bob", &["carol", "bob"]);
+        let retry = NewMessage {
+            client_msg_id: Some(ClientMsgId::new("c1")),
+            ..mentioning("r", "bob", "hi @alice", &["alice"])
+        };
+        let inserted = storage
+            .insert_messages(&[
+                new_message("r", "bob", "plain", 10, None),
+                with.clone(),
+                retry.clone(),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(new_one(&inserted[1]), &stored(&with, 2));
+        // History and catch-up carry them, in order; a message without has none.
+        let all = all_messages(storage, "r").await;
+        assert_eq!(all[0].mentions, Vec::<UserId>::new());
+        assert_eq!(all[1].mentions, vec![user("carol"), user("bob")]);
+        assert_eq!(
+            storage
+                .messages_before(&room_id("r"), None, 1)
+                .await
+                .unwrap()[0]
+                .mentions,
+            vec![user("alice")]
+        );
+        // A retry is answered with the stored message, mentions included.
+        let again = storage
+            .insert_messages(std::slice::from_ref(&retry))
+            .await
+            .unwrap();
+        assert_eq!(duplicate_one(&again[0]).mentions, vec![user("alice")]);
+        // They go with the room: a room made again under its id counts none of them.
+        assert!(storage.delete_room(&room_id("r")).await.unwrap());
+        read_state_room(storage).await;
+        storage
+            .insert_messages(&[
+                new_message("r", "alice", "1", 10, None),
+                new_message("r", "alice", "2", 10, None),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "r").await, (0, 2, 0, None));
+    }
+
+    pub async fn the_read_marker_never_moves_back_nor_past_the_newest_seq(
+        storage: Arc<dyn Storage>,
+    ) {
+        let storage = &*storage;
+        read_state_room(storage).await;
+        let r = room_id("r");
+        // An empty room: nothing to read, the marker stays at 0.
+        assert_eq!(storage.mark_read(&r, &user("bob"), 5).await.unwrap(), None);
+        let batch: Vec<NewMessage> = (0..6)
+            .map(|n| new_message("r", "alice", &format!("m{n}"), 10, None))
+            .collect();
+        storage.insert_messages(&batch).await.unwrap();
+        assert_eq!(
+            storage.mark_read(&r, &user("bob"), 3).await.unwrap(),
+            Some(3)
+        );
+        assert_eq!(read_state(storage, "bob", "r").await.0, 3);
+        // Lower or equal: nothing moves.
+        assert_eq!(storage.mark_read(&r, &user("bob"), 2).await.unwrap(), None);
+        assert_eq!(storage.mark_read(&r, &user("bob"), 3).await.unwrap(), None);
+        assert_eq!(read_state(storage, "bob", "r").await.0, 3);
+        // Beyond the newest seq: the newest seq.
+        assert_eq!(
+            storage.mark_read(&r, &user("bob"), u64::MAX).await.unwrap(),
+            Some(6)
+        );
+        assert_eq!(storage.mark_read(&r, &user("bob"), 7).await.unwrap(), None);
+        // One user's marker is theirs alone.
+        assert_eq!(read_state(storage, "carol", "r").await.0, 0);
+        // Not approved (a stranger, a pending user), or no such room: nothing.
+        assert_eq!(storage.mark_read(&r, &user("dave"), 4).await.unwrap(), None);
+        set(
+            storage,
+            &r,
+            &user("erin"),
+            membership(MemberStatus::Pending, false),
+            3,
+        )
+        .await;
+        assert_eq!(storage.mark_read(&r, &user("erin"), 4).await.unwrap(), None);
+        assert_eq!(
+            storage
+                .mark_read(&room_id("ghost"), &user("bob"), 4)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub async fn unread_and_mention_counts_start_after_the_marker_and_skip_own_messages(
+        storage: Arc<dyn Storage>,
+    ) {
+        let storage = &*storage;
+        read_state_room(storage).await;
+        storage
+            .insert_messages(&[
+                new_message("r", "alice", "1", 10, None),
+                mentioning("r", "alice", "2 @bob", &["bob"]),
+                new_message("r", "bob", "3 mine", 10, None),
+                mentioning("r", "bob", "4 mine @bob @carol", &["bob", "carol"]),
+                mentioning("r", "carol", "5 @bob", &["bob"]),
+                new_message("r", "carol", "6", 10, None),
+            ])
+            .await
+            .unwrap();
+        // Members approved before any message: everything by others is unread.
+        assert_eq!(read_state(storage, "bob", "r").await, (0, 4, 2, None));
+        assert_eq!(read_state(storage, "carol", "r").await, (0, 4, 1, None));
+        assert_eq!(read_state(storage, "alice", "r").await, (0, 4, 0, Some(0)));
+        storage
+            .mark_read(&room_id("r"), &user("bob"), 2)
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "r").await, (2, 2, 1, None));
+        storage
+            .mark_read(&room_id("r"), &user("bob"), 5)
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "r").await, (5, 1, 0, None));
+        storage
+            .mark_read(&room_id("r"), &user("bob"), 6)
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "r").await, (6, 0, 0, None));
+        // Other rooms are counted apart, in the same answer.
+        create_room(storage, "s", "bob", 20).await;
+        storage
+            .insert_messages(&[new_message("s", "bob", "alone", 30, None)])
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "s").await, (0, 0, 0, Some(0)));
+        assert_eq!(read_state(storage, "bob", "r").await, (6, 0, 0, None));
+    }
+
+    /// Edits and deletions are entries of the log but not messages: they add nothing to the
+    /// counts. An edit keeps the mentions the message was sent with; a deleted message
+    /// shows none and counts for no one.
+    pub async fn edits_keep_mentions_and_deleted_messages_count_as_neither_unread_nor_mentions(
+        storage: Arc<dyn Storage>,
+    ) {
+        let storage = &*storage;
+        read_state_room(storage).await;
+        let first = mentioning("r", "alice", "1 @bob", &["bob"]);
+        let second = mentioning("r", "alice", "2 @bob @carol", &["bob", "carol"]);
+        storage
+            .insert_messages(&[
+                first.clone(),
+                second.clone(),
+                new_message("r", "alice", "3", 10, None),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "r").await, (0, 3, 2, None));
+        // An edit (seq 4) is no message and recomputes nothing.
+        storage
+            .change_message(&edit("r", &first.message_id, "1 edited, no mention", 11))
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "r").await, (0, 3, 2, None));
+        // The deletion (seq 5) of a message after bob's and carol's markers.
+        storage
+            .change_message(&delete("r", &second.message_id, 12))
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "r").await, (0, 2, 1, None));
+        assert_eq!(read_state(storage, "carol", "r").await, (0, 2, 0, None));
+        // Every read that returns messages: the edited one keeps its mentions, the
+        // tombstone has none.
+        let all = all_messages(storage, "r").await;
+        assert_eq!(all[0].mentions, vec![user("bob")]);
+        assert_eq!(all[0].message, "1 edited, no mention");
+        assert!(all[1].deleted);
+        assert_eq!(all[1].mentions, Vec::<UserId>::new());
+        let before = storage
+            .messages_before(&room_id("r"), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(before[1].mentions, Vec::<UserId>::new());
+        let single = storage
+            .message(&room_id("r"), &second.message_id)
+            .await
+            .unwrap()
+            .expect("the tombstone");
+        assert!(single.deleted && single.mentions.is_empty());
+        let log = storage.log_after(&room_id("r"), 0, 10).await.unwrap();
+        assert_eq!(log.len(), 5);
+        let LogEntry::Message(tombstone) = &log[1] else {
+            panic!("the second entry is a message: {log:?}");
+        };
+        assert!(tombstone.deleted && tombstone.mentions.is_empty());
+        // The marker may stand on a change's seq: everything is read.
+        assert_eq!(
+            storage
+                .mark_read(&room_id("r"), &user("bob"), 5)
+                .await
+                .unwrap(),
+            Some(5)
+        );
+        assert_eq!(read_state(storage, "bob", "r").await, (5, 0, 0, None));
+    }
+
+    pub async fn pending_requests_are_counted_for_approved_admins_only(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        read_state_room(storage).await;
+        let r = room_id("r");
+        set(
+            storage,
+            &r,
+            &user("dave"),
+            membership(MemberStatus::Pending, false),
+            3,
+        )
+        .await;
+        set(
+            storage,
+            &r,
+            &user("erin"),
+            membership(MemberStatus::Pending, false),
+            3,
+        )
+        .await;
+        assert_eq!(read_state(storage, "alice", "r").await.3, Some(2));
+        assert_eq!(read_state(storage, "bob", "r").await.3, None);
+        // A pending user sees no counts of the room.
+        assert_eq!(read_state(storage, "dave", "r").await, (0, 0, 0, None));
+        set(
+            storage,
+            &r,
+            &user("dave"),
+            membership(MemberStatus::Rejected, false),
+            4,
+        )
+        .await;
+        set(
+            storage,
+            &r,
+            &user("bob"),
+            membership(MemberStatus::Approved, true),
+            4,
+        )
+        .await;
+        assert_eq!(read_state(storage, "alice", "r").await.3, Some(1));
+        assert_eq!(read_state(storage, "bob", "r").await.3, Some(1));
+        set(
+            storage,
+            &r,
+            &user("erin"),
+            membership(MemberStatus::Approved, false),
+            5,
+        )
+        .await;
+        assert_eq!(read_state(storage, "alice", "r").await.3, Some(0));
+        // An admin who left is no admin of the room's requests.
+        set(
+            storage,
+            &r,
+            &user("carol"),
+            membership(MemberStatus::Pending, false),
+            6,
+        )
+        .await;
+        set(
+            storage,
+            &r,
+            &user("bob"),
+            membership(MemberStatus::Left, true),
+            6,
+        )
+        .await;
+        assert_eq!(read_state(storage, "bob", "r").await.3, None);
+        assert_eq!(read_state(storage, "alice", "r").await.3, Some(1));
+    }
+
+    pub async fn leaving_and_coming_back_starts_reading_at_the_return(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        read_state_room(storage).await;
+        let r = room_id("r");
+        let say = |text: &str| new_message("r", "alice", text, 10, None);
+        storage
+            .insert_messages(&[say("1"), say("2")])
+            .await
+            .unwrap();
+        storage.mark_read(&r, &user("bob"), 1).await.unwrap();
+        set(
+            storage,
+            &r,
+            &user("bob"),
+            membership(MemberStatus::Left, false),
+            3,
+        )
+        .await;
+        storage
+            .insert_messages(&[say("3"), mentioning("r", "alice", "4 @bob", &["bob"])])
+            .await
+            .unwrap();
+        // Gone: no counts, and the marker does not move.
+        assert_eq!(read_state(storage, "bob", "r").await, (0, 0, 0, None));
+        assert_eq!(storage.mark_read(&r, &user("bob"), 4).await.unwrap(), None);
+        // Asking again and being let back in: what was said meanwhile is not unread.
+        set(
+            storage,
+            &r,
+            &user("bob"),
+            membership(MemberStatus::Pending, false),
+            4,
+        )
+        .await;
+        assert_eq!(read_state(storage, "bob", "r").await, (0, 0, 0, None));
+        set(
+            storage,
+            &r,
+            &user("bob"),
+            membership(MemberStatus::Approved, false),
+            5,
+        )
+        .await;
+        assert_eq!(read_state(storage, "bob", "r").await, (4, 0, 0, None));
+        storage
+            .insert_messages(&[mentioning("r", "carol", "5 @bob", &["bob"])])
+            .await
+            .unwrap();
+        assert_eq!(read_state(storage, "bob", "r").await, (4, 1, 1, None));
+        // A first approval starts at the room's newest seq too; a role change moves nothing.
+        set(
+            storage,
+            &r,
+            &user("dave"),
+            membership(MemberStatus::Approved, false),
+            6,
+        )
+        .await;
+        assert_eq!(read_state(storage, "dave", "r").await, (5, 0, 0, None));
+        set(
+            storage,
+            &r,
+            &user("bob"),
+            membership(MemberStatus::Approved, true),
+            7,
+        )
+        .await;
+        assert_eq!(read_state(storage, "bob", "r").await, (4, 1, 1, Some(0)));
     }
 
     pub async fn concurrent_batches_get_distinct_gapless_seqs(storage: Arc<dyn Storage>) {

@@ -130,6 +130,7 @@ fn knock_frame_bytes(size: usize) -> usize {
         reply_to: None,
         edited_at: None,
         deleted: false,
+        mentions: Vec::new(),
     })
     .to_json();
     json.len() + if json.len() < 126 { 2 } else { 4 }

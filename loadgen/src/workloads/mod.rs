@@ -5,6 +5,7 @@ pub mod connect;
 pub mod fanout;
 pub mod floor;
 pub mod idle;
+pub mod presence;
 pub mod search;
 pub mod signups;
 pub mod slow;

@@ -10,12 +10,13 @@
 use std::{
     collections::HashMap,
     sync::{
-        RwLock,
+        OnceLock, RwLock,
         atomic::{AtomicU64, Ordering},
     },
 };
 
 use knock_protocol::UserId;
+use tokio::sync::mpsc;
 
 use super::{
     frames::{CloseReason, ConnId, Outbound},
@@ -66,6 +67,9 @@ pub struct Hub {
     next_id: AtomicU64,
     index: RwLock<Index>,
     write_threads: SocketWriteThreads<SocketSink>,
+    /// Told of each user whose first socket here opened (`true`) or last closed (`false`),
+    /// in the order it happened (sent under the index's lock): presence (`presence.rs`).
+    presence: OnceLock<mpsc::UnboundedSender<(UserId, bool)>>,
 }
 
 impl Default for Hub {
@@ -81,7 +85,26 @@ impl Hub {
             next_id: AtomicU64::default(),
             index: RwLock::default(),
             write_threads: SocketWriteThreads::for_this_machine(),
+            presence: OnceLock::new(),
         }
+    }
+
+    /// From now on, each user whose first socket on this node opens, or whose last one
+    /// closes, in order. Only one watcher: a second call gets `None`.
+    pub(crate) fn watch_presence(&self) -> Option<mpsc::UnboundedReceiver<(UserId, bool)>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.presence.set(sender).ok().map(|()| receiver)
+    }
+
+    fn presence_changed(&self, user: &UserId, online: bool) {
+        if let Some(watcher) = self.presence.get() {
+            let _ = watcher.send((user.clone(), online));
+        }
+    }
+
+    /// The users with a socket open on this node.
+    pub(crate) fn online_users(&self) -> Vec<UserId> {
+        self.read().by_user.keys().cloned().collect()
     }
 
     /// Adds an authenticated socket of `user_id`, signed in with the session whose token
@@ -98,7 +121,11 @@ impl Hub {
                 mailbox: sender,
             },
         );
-        index.by_user.entry(user_id.clone()).or_default().push(id);
+        let sockets = index.by_user.entry(user_id.clone()).or_default();
+        sockets.push(id);
+        if sockets.len() == 1 {
+            self.presence_changed(user_id, true);
+        }
         metrics::authenticated(index.connections.len(), index.by_user.len());
         Registration { id, queue, close }
     }
@@ -111,6 +138,7 @@ impl Hub {
             ids.retain(|other| *other != id);
             if ids.is_empty() {
                 index.by_user.remove(&connection.user_id);
+                self.presence_changed(&connection.user_id, false);
             }
             metrics::authenticated(index.connections.len(), index.by_user.len());
         }
@@ -323,6 +351,25 @@ mod tests {
         hub.close_session("phone", CloseReason::SIGNED_OUT);
         assert_eq!(phone.close.reason(), Some(CloseReason::SIGNED_OUT));
         assert_eq!(laptop.close.reason(), None);
+    }
+
+    #[tokio::test]
+    async fn presence_changes_at_the_first_and_last_socket_only() {
+        let hub = Hub::new();
+        let mut changes = hub.watch_presence().unwrap();
+        assert!(hub.watch_presence().is_none(), "one watcher");
+        let alice = UserId::new("alice");
+        let tab1 = hub.register(&alice, "s1");
+        let tab2 = hub.register(&alice, "s2");
+        hub.unregister(tab1.id);
+        assert_eq!(hub.online_users(), std::slice::from_ref(&alice));
+        hub.unregister(tab2.id);
+        assert_eq!(changes.try_recv().unwrap(), (alice.clone(), true));
+        assert_eq!(changes.try_recv().unwrap(), (alice, false));
+        assert!(
+            changes.try_recv().is_err(),
+            "the second tab changed nothing"
+        );
     }
 
     #[tokio::test]

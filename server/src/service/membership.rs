@@ -448,7 +448,7 @@ impl Service {
         let to_admin = room
             .membership(&session.user_id)
             .is_some_and(domain::is_acting_admin);
-        let participants = self
+        let mut participants: Vec<_> = self
             .storage
             .members(&room_id)
             .await?
@@ -461,6 +461,7 @@ impl Service {
                 participant
             })
             .collect();
+        self.mark_online(&mut participants).await;
         // A removal answered while the list was read: nothing of the room goes out.
         self.access.require(&room_id, &session.user_id).await?;
         Ok(vec![Outbound::message(&ServerMessage::RoomMembers {

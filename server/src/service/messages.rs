@@ -24,12 +24,15 @@ impl Service {
         if let Some(id) = &client_msg_id {
             domain::client_msg_id(id)?;
         }
-        self.access.require(&room_id, &session.user_id).await?;
+        let room = self.access.require(&room_id, &session.user_id).await?;
         // A reply costs one read of the message it answers; a plain message none.
         let reply_to = match reply_to {
             Some(message_id) => Some(self.replied(&room_id, &message_id).await?),
             None => None,
         };
+        // Who is approved comes from the room access the check above just used: no query
+        // per message.
+        let mentions = domain::mentions::mentions(&text, |user| room.membership(user).is_some());
         if !self.limits.messages.try_take(&session.user_id, now_ms()) {
             crate::metrics::refused(crate::metrics::Refusal::Message);
             return Err(ServiceError::RateLimited);
@@ -46,6 +49,7 @@ impl Service {
                 message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
                 client_msg_id: client_msg_id.clone(),
                 reply_to,
+                mentions,
             })
             .await?;
         let stored = match &inserted {
@@ -161,6 +165,29 @@ impl Service {
             has_more,
             has_more_after,
         })])
+    }
+
+    /// `markRead`: the approved member's marker moves forward (see
+    /// [`crate::storage::Storage::mark_read`]); when it moved, every socket of the user, on
+    /// every node, this one included, is told where it now is. Otherwise nothing is sent.
+    pub(super) async fn mark_read(
+        &self,
+        session: &mut SocketSession,
+        room_id: RoomId,
+        seq: u64,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        self.access.require(&room_id, &session.user_id).await?;
+        if let Some(seq) = self
+            .storage
+            .mark_read(&room_id, &session.user_id, seq)
+            .await?
+        {
+            self.fanout.to_user(
+                &session.user_id,
+                &ServerMessage::ReadMarker { room_id, seq },
+            );
+        }
+        Ok(Vec::new())
     }
 
     pub(super) async fn resume(

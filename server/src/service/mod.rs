@@ -5,8 +5,9 @@
 //! `accounts.rs` (register, login, logout, authenticate), `rooms.rs` (create a room,
 //! preview one, list one's rooms), `membership.rs` (knock, withdraw, decide, leave, remove, ban, roles, delete a room,
 //! members),
-//! `messages.rs` (send, history, resume), `edits.rs` (edit and delete a message) and
-//! `search.rs` (search). This file holds the service itself, the
+//! `messages.rs` (send, history, resume), `edits.rs` (edit and delete a message),
+//! `search.rs` (search) and `presence.rs` (typing, who is online in member lists). This
+//! file holds the service itself, the
 //! dispatcher [`Service::handle`] and the checks the families share.
 
 mod accounts;
@@ -18,6 +19,7 @@ pub(crate) use sessions::Caller;
 
 use membership::MemberRule;
 mod messages;
+mod presence;
 mod rooms;
 mod search;
 
@@ -94,7 +96,26 @@ pub struct Limits {
     registrations: KeyedLimiter<Option<IpAddr>>,
     /// Data exports per user: each reads everything the user ever wrote.
     exports: KeyedLimiter<UserId>,
+    /// `typing` forwarded per user and room: one per `limits::TYPING_THROTTLE_SECS`,
+    /// the others dropped silently (they are hints a client repeats).
+    typing_per_room: KeyedLimiter<(UserId, RoomId)>,
+    /// `typing` forwarded per user, all rooms together: a client that types in a few
+    /// rooms at once never meets it, one that names every room of its user does.
+    typing: KeyedLimiter<UserId>,
 }
+
+/// One `typing` per user and room per throttle period.
+#[allow(clippy::cast_precision_loss)] // A few seconds.
+const TYPING_PER_ROOM_RATE: Rate = Rate {
+    per_second: 1.0 / knock_protocol::limits::TYPING_THROTTLE_SECS as f64,
+    burst: 1.0,
+};
+
+/// `typing` forwarded per user across their rooms.
+const TYPING_RATE: Rate = Rate {
+    per_second: 2.0,
+    burst: 10.0,
+};
 
 /// The per-user rates of actions other than sending messages.
 #[derive(Clone, Copy, Debug)]
@@ -148,6 +169,8 @@ impl Limits {
             max_rooms_per_user: 1_000,
             registrations: KeyedLimiter::new(REGISTER_RATE),
             exports: KeyedLimiter::new(EXPORT_RATE),
+            typing_per_room: KeyedLimiter::new(TYPING_PER_ROOM_RATE),
+            typing: KeyedLimiter::new(TYPING_RATE),
         }
     }
 
@@ -173,6 +196,14 @@ impl Limits {
         self
     }
 
+    /// This many `typing` forwarded per user and room instead of one per
+    /// `limits::TYPING_THROTTLE_SECS` (tests make it one per case, whatever the time).
+    #[must_use]
+    pub fn with_typing_throttle(mut self, per_room: Rate) -> Self {
+        self.typing_per_room = KeyedLimiter::new(per_room);
+        self
+    }
+
     /// These rates instead of the defaults.
     #[must_use]
     pub fn with_action_rates(mut self, rates: ActionRates) -> Self {
@@ -191,7 +222,8 @@ impl Limits {
             ClientMessage::JoinRoom(JoinRoom::Request { .. }) => (&self.knocks, Refusal::Knock),
             ClientMessage::GetHistory { .. }
             | ClientMessage::GetMembers { .. }
-            | ClientMessage::MyRooms => (&self.reads, Refusal::Read),
+            | ClientMessage::MyRooms
+            | ClientMessage::MarkRead { .. } => (&self.reads, Refusal::Read),
             ClientMessage::Search { .. } => (&self.searches, Refusal::Search),
             // Each is an entry of the room's log, delivered to every member as a message
             // is: they share the sender's message allowance.
@@ -228,6 +260,8 @@ pub struct Service {
     limits: Arc<Limits>,
     turns: Arc<RoomTurns>,
     accounts: Arc<AccountPolicy>,
+    /// Who is online; `None` until [`Service::with_presence`] (then nobody is).
+    presence: Option<crate::presence::Presence>,
 }
 
 /// How passwords are hashed and how long sessions live.
@@ -329,7 +363,15 @@ impl Service {
             limits: Arc::new(limits),
             turns: Arc::default(),
             accounts: Arc::new(accounts),
+            presence: None,
         }
+    }
+
+    /// Answers `online` in member lists from `presence`.
+    #[must_use]
+    pub fn with_presence(mut self, presence: crate::presence::Presence) -> Self {
+        self.presence = Some(presence);
+        self
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -488,6 +530,8 @@ impl Service {
                 room_id,
                 message_id,
             } => self.delete_message(session, room_id, message_id).await,
+            ClientMessage::MarkRead { room_id, seq } => self.mark_read(session, room_id, seq).await,
+            ClientMessage::Typing { room_id } => self.typing(session, room_id).await,
         }
     }
 

@@ -81,6 +81,12 @@ impl Service {
             };
             if !domain::may_receive(Some(membership)) {
                 room.last_seq = 0;
+                room.read_seq = 0;
+                room.unread_count = 0;
+                room.mention_count = 0;
+            }
+            if !domain::is_acting_admin(membership) {
+                room.pending_count = None;
             }
         }
         Ok(vec![Outbound::message(&ServerMessage::Rooms { rooms })])

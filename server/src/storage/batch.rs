@@ -14,7 +14,7 @@ pub(super) type ClientKey = (UserId, String);
 
 enum Slot {
     /// Repeats a message stored before this batch.
-    Earlier(ChatMessage),
+    Earlier(Box<ChatMessage>),
     /// Repeats the new message at this earlier position of the batch.
     SameAs(usize),
     /// Stored now: the `nth` (from 1) new message of `rooms[room]` in this batch.
@@ -54,7 +54,7 @@ pub(super) fn plan(batch: &[NewMessage], earlier: &HashMap<ClientKey, ChatMessag
             .map(|id| (message.user_id.clone(), id.as_str().to_owned()));
         if let Some(key) = &key {
             if let Some(stored) = earlier.get(key) {
-                slots.push(Slot::Earlier(stored.clone()));
+                slots.push(Slot::Earlier(Box::new(stored.clone())));
                 continue;
             }
             if let Some(&first) = first_new.get(key) {
@@ -111,7 +111,7 @@ impl Plan {
         let mut results: Vec<Inserted> = Vec::with_capacity(batch.len());
         for (slot, message) in self.slots.into_iter().zip(batch) {
             let result = match slot {
-                Slot::Earlier(stored) => Inserted::Duplicate(stored),
+                Slot::Earlier(stored) => Inserted::Duplicate(*stored),
                 Slot::SameAs(first) => Inserted::Duplicate(results[first].message().clone()),
                 Slot::New { room, nth } => Inserted::New(ChatMessage {
                     room_id: message.room_id.clone(),
@@ -123,6 +123,7 @@ impl Plan {
                     reply_to: message.reply_to.clone(),
                     edited_at: None,
                     deleted: false,
+                    mentions: message.mentions.clone(),
                 }),
             };
             results.push(result);
@@ -146,6 +147,7 @@ mod tests {
             message_id: MessageId::new(format!("{room}-{user}-{client_id:?}")),
             client_msg_id: client_id.map(ClientMsgId::new),
             reply_to: None,
+            mentions: Vec::new(),
         }
     }
 
@@ -198,6 +200,7 @@ mod tests {
             reply_to: None,
             edited_at: None,
             deleted: false,
+            mentions: Vec::new(),
         };
         let batch = [
             message("a", "u", Some("x")), // stored before the batch

@@ -12,7 +12,7 @@ macro_rules! message_columns {
     () => {
         "m.room_id, m.seq, m.message_id, m.user_id, m.body, m.timestamp, m.edited_at, \
          m.deleted_at, r.message_id AS reply_id, r.user_id AS reply_user_id, \
-         r.body AS reply_body, r.deleted_at AS reply_deleted_at"
+         r.body AS reply_body, r.deleted_at AS reply_deleted_at, m.mentions"
     };
 }
 
@@ -51,6 +51,26 @@ pub(super) const MESSAGE: &str = concat!(
     " WHERE m.room_id = $1 AND m.message_id = $2"
 );
 
+/// The message user `$1` stored with client id `$2` (a retry finds it as it reads now).
+pub(super) const MESSAGE_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM ",
+    messages_with_replies!(),
+    " WHERE m.user_id = $1 AND m.client_msg_id = $2"
+);
+
+/// The messages stored with the (user, client id) pairs of the arrays `$1` and `$2`, with
+/// the client id (PostgreSQL: `unnest`).
+pub(super) const MESSAGES_BY_CLIENT_IDS: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    ", m.client_msg_id \
+     FROM unnest($1::text[], $2::text[]) AS k (user_id, client_msg_id) \
+     JOIN messages m ON m.user_id = k.user_id AND m.client_msg_id = k.client_msg_id \
+     LEFT JOIN messages r ON r.message_id = m.reply_to AND r.room_id = m.room_id"
+);
+
 /// The first `$3` entries of the room's log after `$2`: the first `$3` messages and the
 /// first `$3` changes, merged by `seq`, in one statement (one snapshot: a change is never
 /// read without the messages before it).
@@ -63,7 +83,7 @@ pub(super) const LOG_AFTER: &str = concat!(
      UNION ALL \
      SELECT * FROM (SELECT c.kind, c.room_id, c.seq, c.message_id, CAST(NULL AS TEXT), \
          c.body, c.at, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT), \
-         CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT) \
+         CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT) \
          FROM message_changes c WHERE c.room_id = $1 AND c.seq > $2 \
          ORDER BY c.seq ASC LIMIT $3) AS new_changes \
      ORDER BY seq ASC LIMIT $3"
@@ -100,6 +120,7 @@ pub(super) struct LogRow {
     reply_user_id: Option<String>,
     reply_body: Option<String>,
     reply_deleted_at: Option<i64>,
+    mentions: Option<String>,
 }
 
 impl LogRow {
@@ -119,6 +140,7 @@ impl LogRow {
                 reply_user_id: self.reply_user_id,
                 reply_body: self.reply_body,
                 reply_deleted_at: self.reply_deleted_at,
+                mentions: self.mentions,
             }
             .into_message()
             .map(LogEntry::Message),
@@ -189,10 +211,14 @@ pub(super) const INSERT_CHANGE: &str = "INSERT INTO message_changes \
 /// `$1` room, `$2` message id, `$3` new text, `$4` time.
 pub(super) const APPLY_EDIT: &str =
     "UPDATE messages SET body = $3, edited_at = $4 WHERE room_id = $1 AND message_id = $2";
-/// `$1` room, `$2` message id, `$3` time. The text and the reply go; nothing of the
-/// message is kept but that it was there.
+/// `$1` room, `$2` message id, `$3` time. The text, the reply and the mentions go;
+/// nothing of the message is kept but that it was there.
 pub(super) const APPLY_DELETE: &str = "UPDATE messages SET body = '', reply_to = NULL, \
-     deleted_at = $3 WHERE room_id = $1 AND message_id = $2";
+     mentions = NULL, deleted_at = $3 WHERE room_id = $1 AND message_id = $2";
+/// A deleted message's rows of `message_mentions` (`$1` room, `$2` message id), in the
+/// deletion's transaction: a tombstone counts as nobody's mention.
+pub(super) const DELETE_MENTIONS: &str = "DELETE FROM message_mentions WHERE room_id = $1 \
+     AND seq = (SELECT seq FROM messages WHERE room_id = $1 AND message_id = $2)";
 /// The message's text and whether it was deleted (`$1` room, `$2` message id).
 pub(super) const CURRENT: &str = "SELECT body, deleted_at IS NOT NULL FROM messages \
      WHERE room_id = $1 AND message_id = $2";

@@ -145,6 +145,8 @@ pub struct NewMessage {
     /// The message of the same room this one answers, as it read when the reply was
     /// checked (only its id is stored; reads join the answered message as it is then).
     pub reply_to: Option<ReplyTo>,
+    /// The members the text mentions ([`crate::domain::mentions`]), stored with it.
+    pub mentions: Vec<UserId>,
 }
 
 /// What an edit or a deletion does to a message.
@@ -390,7 +392,10 @@ pub trait Storage: Send + Sync + 'static {
     ) -> StorageResult<Vec<FoundMessage>>;
 
     /// The user's memberships of every status, with each room's newest `seq`, newest
-    /// room activity first.
+    /// room activity first, in one statement. For approved memberships also the read
+    /// marker, the messages after it written by others and those of them that mention the
+    /// user, and for approved admins the room's pending requests (`None` for everyone
+    /// else); other rows have zeros.
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>>;
 
     /// The room's message with that id as it reads now (a tombstone once deleted); `None`
@@ -412,6 +417,17 @@ pub trait Storage: Send + Sync + 'static {
         after_seq: u64,
         limit: u32,
     ) -> StorageResult<Vec<LogEntry>>;
+    /// Moves an approved member's read marker up to `seq`, or to the room's newest `seq`
+    /// when `seq` is beyond it, in one statement. The new marker when it moved; `None`
+    /// when it did not (it was already there or further, the user is not approved, or the
+    /// room does not exist). Approval sets the marker to the room's newest `seq`
+    /// ([`Storage::set_memberships`]), creating a room sets it to 0.
+    async fn mark_read(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        seq: u64,
+    ) -> StorageResult<Option<u64>>;
 }
 
 /// Opens the storage named by `url`: `sqlite:PATH` (the file is created when missing) or

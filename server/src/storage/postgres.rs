@@ -38,7 +38,7 @@ use super::batch::{self, ClientKey};
 use super::log::{self, LogRow};
 use super::rows::{
     FoundRow, KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow,
-    SummaryRow, constraint_error, is_foreign_key_violation, seq_bound, seq_from_db,
+    SummaryRow, constraint_error, is_foreign_key_violation, mentions_to_db, seq_bound, seq_from_db,
 };
 use super::{
     ChangeKind, Changed, Credential, FoundMessage, Inserted, LogEntry, Membership,
@@ -48,23 +48,33 @@ use super::{
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// A membership change by its [`Precondition`] (the same statements as SQLite's).
+/// A membership change by its [`Precondition`] (the same statements as SQLite's, and the
+/// same read marker: the room's newest seq for a new membership and on approval).
 const UPSERT_ANY: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES ($1, $2, $3, $4, $5, $5, $6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = $1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason";
+     updated_at = excluded.updated_at, reason = excluded.reason, \
+     read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
+                THEN GREATEST(excluded.read_seq, memberships.read_seq) \
+                ELSE memberships.read_seq END";
 const INSERT_IF_ABSENT: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES ($1, $2, $3, $4, $5, $5, $6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = $1), 0)) \
      ON CONFLICT (room_id, user_id) DO NOTHING";
 const UPSERT_IF_IS: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES ($1, $2, $3, $4, $5, $5, $6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = $1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason \
+     updated_at = excluded.updated_at, reason = excluded.reason, \
+     read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
+                THEN GREATEST(excluded.read_seq, memberships.read_seq) \
+                ELSE memberships.read_seq END \
      WHERE memberships.status = $7 AND memberships.is_admin = $8";
 
 /// Connections per node: the message batcher holds one at a time, the rest serve reads.
@@ -197,17 +207,11 @@ async fn stored_client_keys(
         .iter()
         .map(|(user, client_id)| (user.as_str(), client_id.as_str()))
         .unzip();
-    let rows: Vec<KeyedMessageRow> = sqlx::query_as(
-        "SELECT m.room_id, m.seq, m.message_id, m.user_id, m.body, m.timestamp, \
-                m.client_msg_id \
-         FROM unnest($1::text[], $2::text[]) AS k (user_id, client_msg_id) \
-         JOIN messages AS m \
-           ON m.user_id = k.user_id AND m.client_msg_id = k.client_msg_id",
-    )
-    .bind(users)
-    .bind(client_ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<KeyedMessageRow> = sqlx::query_as(log::MESSAGES_BY_CLIENT_IDS)
+        .bind(users)
+        .bind(client_ids)
+        .fetch_all(&mut *tx)
+        .await?;
     rows.into_iter().map(KeyedMessageRow::into_keyed).collect()
 }
 
@@ -264,9 +268,11 @@ async fn insert_new(
     // finds that copy.
     let inserted = sqlx::query(
         "INSERT INTO messages \
-         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id, reply_to) \
+         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id, reply_to, \
+          mentions) \
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], \
-                              $5::text[], $6::bigint[], $7::text[], $8::text[]) \
+                              $5::text[], $6::bigint[], $7::text[], $8::text[], \
+                              $9::text[]) \
          ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING",
     )
     .bind(columns.room_ids)
@@ -277,15 +283,45 @@ async fn insert_new(
     .bind(columns.timestamps)
     .bind(columns.client_msg_ids)
     .bind(columns.reply_tos)
+    .bind(columns.mentions)
     .execute(&mut *tx)
     .await
     // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
     .map_err(|error| constraint_error(error, "user"))?;
-    Ok(if inserted.rows_affected() == rows.len() as u64 {
-        Inserting::Done
-    } else {
-        Inserting::LostRace
-    })
+    if inserted.rows_affected() != rows.len() as u64 {
+        return Ok(Inserting::LostRace);
+    }
+    insert_mentions(tx, &rows).await?;
+    Ok(Inserting::Done)
+}
+
+/// The rows of the new messages' mentions, in one statement, and none when no message
+/// mentions anyone (a batch of plain messages costs no extra round trip).
+async fn insert_mentions(tx: &mut PgConnection, rows: &[(&NewMessage, u64)]) -> StorageResult<()> {
+    let mut room_ids = Vec::new();
+    let mut seqs = Vec::new();
+    let mut user_ids = Vec::new();
+    for (message, seq) in rows {
+        for user_id in &message.mentions {
+            room_ids.push(message.room_id.as_str());
+            seqs.push(seq_bound(*seq));
+            user_ids.push(user_id.as_str());
+        }
+    }
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO message_mentions (room_id, seq, user_id) \
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(room_ids)
+    .bind(seqs)
+    .bind(user_ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// New messages as one array per column, for `unnest`.
@@ -299,6 +335,7 @@ struct MessageColumns<'a> {
     timestamps: Vec<i64>,
     client_msg_ids: Vec<Option<&'a str>>,
     reply_tos: Vec<Option<&'a str>>,
+    mentions: Vec<Option<String>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -317,6 +354,7 @@ impl<'a> MessageColumns<'a> {
                 .as_ref()
                 .map(|reply| reply.message_id.as_str()),
         );
+        self.mentions.push(mentions_to_db(&message.mentions));
     }
 }
 
@@ -681,9 +719,33 @@ impl Storage for PostgresStorage {
 
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>> {
         // A room's last activity is its newest message's timestamp (found by primary key
-        // through `last_seq`), or the membership's last change before any message.
+        // through `last_seq`), or the membership's last change before any message. The
+        // counts are made for approved memberships only, each by an index range after the
+        // marker: unread messages by the messages' (room, seq) key, mentions by
+        // message_mentions' (user, room, seq), requests by memberships_pending.
+        //
+        // Edits and deletions number entries of the same seq log: the counts read
+        // `messages`, which holds messages only, and skip deleted ones (a deletion also
+        // removes its message_mentions rows; the join's test is a second guard).
         let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT r.room_id, r.room_name, m.status, m.is_admin, r.last_seq \
+            "SELECT r.room_id, r.room_name, m.status, m.is_admin, r.last_seq, \
+                    CASE WHEN m.status = 'approved' THEN m.read_seq ELSE 0 END AS read_seq, \
+                    CASE WHEN m.status = 'approved' THEN ( \
+                        SELECT count(*) FROM messages u \
+                        WHERE u.room_id = m.room_id AND u.seq > m.read_seq \
+                        AND u.user_id <> m.user_id AND u.deleted_at IS NULL \
+                    ) ELSE 0 END AS unread_count, \
+                    CASE WHEN m.status = 'approved' THEN ( \
+                        SELECT count(*) FROM message_mentions n \
+                        JOIN messages x ON x.room_id = n.room_id AND x.seq = n.seq \
+                        WHERE n.user_id = m.user_id AND n.room_id = m.room_id \
+                        AND n.seq > m.read_seq AND x.user_id <> m.user_id \
+                        AND x.deleted_at IS NULL \
+                    ) ELSE 0 END AS mention_count, \
+                    CASE WHEN m.status = 'approved' AND m.is_admin THEN ( \
+                        SELECT count(*) FROM memberships p \
+                        WHERE p.room_id = m.room_id AND p.status = 'pending' \
+                    ) END AS pending_count \
              FROM memberships m \
              JOIN rooms r ON r.room_id = m.room_id \
              LEFT JOIN messages last ON last.room_id = r.room_id AND last.seq = r.last_seq \
@@ -759,10 +821,17 @@ impl Storage for PostgresStorage {
                 .bind(change.message_id.as_str())
                 .bind(text.as_str())
                 .bind(change.at),
-            ChangeKind::Delete => sqlx::query(log::APPLY_DELETE)
-                .bind(change.room_id.as_str())
-                .bind(change.message_id.as_str())
-                .bind(change.at),
+            ChangeKind::Delete => {
+                sqlx::query(log::DELETE_MENTIONS)
+                    .bind(change.room_id.as_str())
+                    .bind(change.message_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(log::APPLY_DELETE)
+                    .bind(change.room_id.as_str())
+                    .bind(change.message_id.as_str())
+                    .bind(change.at)
+            }
         };
         apply.execute(&mut *tx).await?;
         tx.commit().await?;
@@ -782,6 +851,28 @@ impl Storage for PostgresStorage {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(LogRow::into_entry).collect()
+    }
+
+    async fn mark_read(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        seq: u64,
+    ) -> StorageResult<Option<u64>> {
+        // One statement: the marker moves forward only, and not past the room's newest seq.
+        let moved: Option<i64> = sqlx::query_scalar(
+            "UPDATE memberships \
+             SET read_seq = LEAST($3, (SELECT last_seq FROM rooms WHERE room_id = $1)) \
+             WHERE room_id = $1 AND user_id = $2 AND status = 'approved' \
+             AND read_seq < LEAST($3, (SELECT last_seq FROM rooms WHERE room_id = $1)) \
+             RETURNING read_seq",
+        )
+        .bind(room_id.as_str())
+        .bind(user_id.as_str())
+        .bind(seq_bound(seq))
+        .fetch_optional(&self.pool)
+        .await?;
+        moved.map(seq_from_db).transpose()
     }
 }
 

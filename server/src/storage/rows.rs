@@ -73,6 +73,7 @@ impl ParticipantRow {
             user_id: UserId(self.user_id),
             is_admin: self.is_admin,
             reason: self.reason,
+            online: false,
         })
     }
 }
@@ -100,6 +101,10 @@ pub(super) struct MessageRow {
     pub(super) reply_body: Option<String>,
     #[sqlx(default)]
     pub(super) reply_deleted_at: Option<i64>,
+    /// Read where a message goes to a client (history, catch-up, a retry's duplicate);
+    /// reads that never show mentions (search, export) need not select it.
+    #[sqlx(default)]
+    pub(super) mentions: Option<String>,
 }
 
 impl MessageRow {
@@ -124,9 +129,36 @@ impl MessageRow {
             message_id: MessageId(self.message_id),
             reply_to,
             edited_at: self.edited_at,
+            // A deletion clears the stored mentions; a tombstone shows none either way.
+            mentions: if deleted {
+                Vec::new()
+            } else {
+                mentions_from_db(self.mentions.as_deref())
+            },
             deleted,
         })
     }
+}
+
+/// A message's mentions as the `mentions` column keeps them: user ids separated by
+/// spaces (no user id holds one), `None` when there are none.
+pub(super) fn mentions_to_db(mentions: &[UserId]) -> Option<String> {
+    if mentions.is_empty() {
+        return None;
+    }
+    Some(
+        mentions
+            .iter()
+            .map(UserId::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+pub(super) fn mentions_from_db(mentions: Option<&str>) -> Vec<UserId> {
+    mentions
+        .map(|ids| ids.split(' ').map(UserId::new).collect())
+        .unwrap_or_default()
 }
 
 /// A message found by a search, with its position in the order messages were stored.
@@ -168,13 +200,26 @@ pub(super) struct SummaryRow {
     status: String,
     is_admin: bool,
     last_seq: i64,
+    read_seq: i64,
+    unread_count: i64,
+    mention_count: i64,
+    /// NULL unless the user is an approved admin (the query counts only for them).
+    pending_count: Option<i64>,
 }
 
 impl SummaryRow {
     pub(super) fn into_summary(self) -> StorageResult<RoomSummary> {
+        let status = status_from_db(&self.status)?;
+        let count = |count: i64| {
+            u64::try_from(count).map_err(|_| StorageError::Corrupt(format!("count {count}")))
+        };
         Ok(RoomSummary {
-            status: status_from_db(&self.status)?,
             last_seq: seq_from_db(self.last_seq)?,
+            read_seq: seq_from_db(self.read_seq)?,
+            unread_count: count(self.unread_count)?,
+            mention_count: count(self.mention_count)?,
+            pending_count: self.pending_count.map(count).transpose()?,
+            status,
             room_id: RoomId(self.room_id),
             room_name: self.room_name,
             is_admin: self.is_admin,

@@ -23,7 +23,7 @@ use super::accounts;
 use super::log::{self, LogRow};
 use super::rows::{
     FoundRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
-    constraint_error, seq_bound,
+    constraint_error, seq_bound, seq_from_db,
 };
 use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
@@ -459,9 +459,33 @@ impl Storage for SqliteStorage {
 
     async fn rooms_of_user(&self, user_id: &UserId) -> StorageResult<Vec<RoomSummary>> {
         // A room's last activity is its newest message's timestamp (found by primary key
-        // through `last_seq`), or the membership's last change before any message.
+        // through `last_seq`), or the membership's last change before any message. The
+        // counts are made for approved memberships only, each by an index range after the
+        // marker: unread messages by the messages' (room, seq) key, mentions by
+        // message_mentions' (user, room, seq), requests by memberships_pending.
+        //
+        // Edits and deletions number entries of the same seq log: the counts read
+        // `messages`, which holds messages only, and skip deleted ones (a deletion also
+        // removes its message_mentions rows; the join's test is a second guard).
         let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT r.room_id, r.room_name, m.status, m.is_admin, r.last_seq \
+            "SELECT r.room_id, r.room_name, m.status, m.is_admin, r.last_seq, \
+                    CASE WHEN m.status = 'approved' THEN m.read_seq ELSE 0 END AS read_seq, \
+                    CASE WHEN m.status = 'approved' THEN ( \
+                        SELECT count(*) FROM messages u \
+                        WHERE u.room_id = m.room_id AND u.seq > m.read_seq \
+                        AND u.user_id <> m.user_id AND u.deleted_at IS NULL \
+                    ) ELSE 0 END AS unread_count, \
+                    CASE WHEN m.status = 'approved' THEN ( \
+                        SELECT count(*) FROM message_mentions n \
+                        JOIN messages x ON x.room_id = n.room_id AND x.seq = n.seq \
+                        WHERE n.user_id = m.user_id AND n.room_id = m.room_id \
+                        AND n.seq > m.read_seq AND x.user_id <> m.user_id \
+                        AND x.deleted_at IS NULL \
+                    ) ELSE 0 END AS mention_count, \
+                    CASE WHEN m.status = 'approved' AND m.is_admin THEN ( \
+                        SELECT count(*) FROM memberships p \
+                        WHERE p.room_id = m.room_id AND p.status = 'pending' \
+                    ) END AS pending_count \
              FROM memberships m \
              JOIN rooms r ON r.room_id = m.room_id \
              LEFT JOIN messages last ON last.room_id = r.room_id AND last.seq = r.last_seq \
@@ -506,5 +530,27 @@ impl Storage for SqliteStorage {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(LogRow::into_entry).collect()
+    }
+
+    async fn mark_read(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        seq: u64,
+    ) -> StorageResult<Option<u64>> {
+        // One statement: the marker moves forward only, and not past the room's newest seq.
+        let moved: Option<i64> = sqlx::query_scalar(
+            "UPDATE memberships \
+             SET read_seq = min(?3, (SELECT last_seq FROM rooms WHERE room_id = ?1)) \
+             WHERE room_id = ?1 AND user_id = ?2 AND status = 'approved' \
+             AND read_seq < min(?3, (SELECT last_seq FROM rooms WHERE room_id = ?1)) \
+             RETURNING read_seq",
+        )
+        .bind(room_id.as_str())
+        .bind(user_id.as_str())
+        .bind(seq_bound(seq))
+        .fetch_optional(&self.pool)
+        .await?;
+        moved.map(seq_from_db).transpose()
     }
 }

@@ -17,15 +17,15 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use knock_protocol::{ChatMessage, ClientMsgId, MessageId, RoomId};
+use knock_protocol::{ChatMessage, ClientMsgId, RoomId};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::batch::{self, ClientKey};
 use super::log;
 use super::rows::{
-    rusqlite_constraint_error, rusqlite_is_foreign_key_violation as is_foreign_key_violation,
-    seq_bound, seq_from_db,
+    MessageRow, mentions_to_db, rusqlite_constraint_error,
+    rusqlite_is_foreign_key_violation as is_foreign_key_violation, seq_bound, seq_from_db,
 };
 use super::{
     ChangeKind, Changed, Inserted, MembershipChange, MessageChange, NewMessage, Precondition,
@@ -161,8 +161,13 @@ fn insert_messages(
     let results = plan.resolve(batch, &last_seqs)?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO messages \
-         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id, reply_to) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         (room_id, seq, message_id, user_id, body, timestamp, client_msg_id, reply_to, \
+         mentions) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut mention = tx.prepare_cached(
+        "INSERT INTO message_mentions (room_id, seq, user_id) VALUES (?1, ?2, ?3) \
+         ON CONFLICT DO NOTHING",
     )?;
     for (message, seq) in batch::new_rows(batch, &results) {
         insert
@@ -178,10 +183,15 @@ fn insert_messages(
                     .reply_to
                     .as_ref()
                     .map(|reply| reply.message_id.as_str()),
+                mentions_to_db(&message.mentions),
             ))
             // A taken `message_id` is a Conflict; an unknown user is NotFound("user").
             .map_err(|error| rusqlite_constraint_error(error, "user"))?;
+        for user_id in &message.mentions {
+            mention.execute((message.room_id.as_str(), seq_bound(seq), user_id.as_str()))?;
+        }
     }
+    drop(mention);
     drop(insert);
     tx.commit()?;
     Ok(results)
@@ -227,13 +237,16 @@ fn change_message(connection: &mut Connection, change: &MessageChange) -> Storag
             text.as_str(),
             change.at,
         ))?,
-        ChangeKind::Delete => tx
-            .prepare_cached(&positional(log::APPLY_DELETE))?
-            .execute((
-                change.room_id.as_str(),
-                change.message_id.as_str(),
-                change.at,
-            ))?,
+        ChangeKind::Delete => {
+            tx.prepare_cached(&positional(log::DELETE_MENTIONS))?
+                .execute((change.room_id.as_str(), change.message_id.as_str()))?;
+            tx.prepare_cached(&positional(log::APPLY_DELETE))?
+                .execute((
+                    change.room_id.as_str(),
+                    change.message_id.as_str(),
+                    change.at,
+                ))?
+        }
     };
     tx.commit()?;
     Ok(Changed::Stored(log::entry(change, seq)))
@@ -299,22 +312,32 @@ fn set_memberships(
     Ok(stored)
 }
 
+// A new membership's read marker is the room's newest seq, and so is an existing one's
+// when it becomes approved (never lower than it was): a member let in finds none of the
+// room's past unread.
 const UPSERT_ANY: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = ?1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason";
+     updated_at = excluded.updated_at, reason = excluded.reason, \
+     read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
+                THEN max(excluded.read_seq, memberships.read_seq) ELSE memberships.read_seq END";
 const INSERT_IF_ABSENT: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = ?1), 0)) \
      ON CONFLICT (room_id, user_id) DO NOTHING";
 const UPSERT_IF_IS: &str = "INSERT INTO memberships \
-     (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
+     (room_id, user_id, status, is_admin, requested_at, updated_at, reason, read_seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, \
+             COALESCE((SELECT last_seq FROM rooms WHERE room_id = ?1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason \
+     updated_at = excluded.updated_at, reason = excluded.reason, \
+     read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
+                THEN max(excluded.read_seq, memberships.read_seq) ELSE memberships.read_seq END \
      WHERE memberships.status = ?7 AND memberships.is_admin = ?8";
 
 /// After a foreign key refused a membership: which parent is missing, the room (the usual
@@ -336,35 +359,30 @@ fn stored_client_keys(
     tx: &Connection,
     keys: &[ClientKey],
 ) -> StorageResult<HashMap<ClientKey, ChatMessage>> {
-    let mut select = tx.prepare_cached(
-        "SELECT room_id, seq, message_id, body, timestamp FROM messages \
-         WHERE user_id = ?1 AND client_msg_id = ?2",
-    )?;
+    let mut select = tx.prepare_cached(&positional(log::MESSAGE_BY_CLIENT_ID))?;
     let mut stored = HashMap::new();
     for (user_id, client_msg_id) in keys {
         let row = select
             .query_row((user_id.as_str(), client_msg_id.as_str()), |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, i64>(4)?,
-                ))
+                Ok(MessageRow {
+                    room_id: row.get(0)?,
+                    seq: row.get(1)?,
+                    message_id: row.get(2)?,
+                    user_id: row.get(3)?,
+                    body: row.get(4)?,
+                    timestamp: row.get(5)?,
+                    edited_at: row.get(6)?,
+                    deleted_at: row.get(7)?,
+                    reply_id: row.get(8)?,
+                    reply_user_id: row.get(9)?,
+                    reply_body: row.get(10)?,
+                    reply_deleted_at: row.get(11)?,
+                    mentions: row.get(12)?,
+                })
             })
             .optional()?;
-        if let Some((room_id, seq, message_id, body, timestamp)) = row {
-            let message = ChatMessage {
-                room_id: RoomId(room_id),
-                user_id: user_id.clone(),
-                message: body,
-                timestamp,
-                seq: seq_from_db(seq)?,
-                message_id: MessageId(message_id),
-                reply_to: None,
-                edited_at: None,
-                deleted: false,
-            };
+        if let Some(row) = row {
+            let message = row.into_message()?;
             stored.insert((user_id.clone(), client_msg_id.clone()), message);
         }
     }

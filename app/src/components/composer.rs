@@ -64,6 +64,7 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
     let reply_room = room_id.clone();
     let cancel_room = room_id.clone();
     let typing_room = room_id.clone();
+    let members_room = room_id.clone();
     let server_error = move || chat.0.with(|s| s.composer_error(&failed_room));
 
     let draft_room = room_id.clone();
@@ -116,7 +117,6 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
     let caret = RwSignal::new(0_u32);
     let active = RwSignal::new(0_usize);
     let dismissed = RwSignal::new(false);
-    let members_room = room_id.clone();
     let suggest = Memo::new(move |_| {
         if dismissed.get() {
             return None;
@@ -136,7 +136,8 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
         })?;
         (!names.is_empty()).then_some((at, names))
     });
-    let pick = move |name: &UserId| {
+    let pick = Callback::new(move |name: UserId| {
+        let name = &name;
         let Some((at, _)) = suggest.get_untracked() else {
             return;
         };
@@ -153,7 +154,7 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
                 let _ = el.focus();
             });
         }
-    };
+    });
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if let Some((_, names)) = suggest.get_untracked() {
             match ev.key().as_str() {
@@ -170,7 +171,7 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
                 "Enter" | "Tab" if !ev.shift_key() && !ev.is_composing() => {
                     ev.prevent_default();
                     let choice = names[active.get_untracked().min(names.len() - 1)].clone();
-                    pick(&choice);
+                    pick.run(choice);
                     return;
                 }
                 "Escape" => {
@@ -281,7 +282,7 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
                                                 aria-selected=move || (active.get() == i).to_string()
                                                 on:mousedown=move |ev| {
                                                     ev.prevent_default();
-                                                    pick(&chosen);
+                                                    pick.run(chosen.clone());
                                                 }
                                             >
                                                 {format!("@{name}")}

@@ -278,6 +278,7 @@ impl ChatState {
                 status: MemberStatus::Approved,
                 is_admin: true,
                 reason: None,
+                online: false,
             }]);
         }
         // A new room has no history.
@@ -610,6 +611,7 @@ impl ChatState {
         for summary in rooms {
             let asked = self.member_requests.contains(&summary.room_id);
             let room = self.room_mut(&summary.room_id);
+            room.read_state_from(&summary, viewing.as_ref() == Some(&summary.room_id));
             room.name = Some(summary.room_name);
             room.is_admin = summary.is_admin;
             room.status = Some(summary.status);
@@ -621,7 +623,6 @@ impl ChatState {
             // Admins learn of waiting requests from `pendingCount`; a room's list is
             // read only when someone waits (the Requests page lists them).
             let waiting = summary.pending_count.unwrap_or(0) > 0;
-            room.read_state_from(&summary, viewing.as_ref() == Some(&summary.room_id));
             if room.is_admin && room.is_approved() && !room.members.loaded && !asked && waiting {
                 self.member_requests.push_back(summary.room_id.clone());
                 commands.push(Command::Send(ClientMessage::GetMembers {

@@ -135,6 +135,7 @@ mod tests {
             status,
             is_admin,
             reason: None,
+            online: false,
         }
     }
 

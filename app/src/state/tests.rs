@@ -163,6 +163,10 @@ fn opening_a_room_loads_members_and_newest_page_once() {
             status: MemberStatus::Approved,
             is_admin: false,
             last_seq: 120,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     let commands = s.open_room(&room());
@@ -576,6 +580,10 @@ fn member_lists_are_fetched_again_after_a_reconnect() {
             status: MemberStatus::Approved,
             is_admin: true,
             last_seq: 0,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     assert_eq!(commands, NOTHING, "already asked");
@@ -672,6 +680,10 @@ fn admin_learns_pending_requests_after_sign_in() {
             status: MemberStatus::Approved,
             is_admin: true,
             last_seq: 0,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     assert_eq!(actions(&commands), ["getMembers"]);
@@ -684,12 +696,14 @@ fn admin_learns_pending_requests_after_sign_in() {
                 status: MemberStatus::Approved,
                 is_admin: true,
                 reason: None,
+                online: false,
             },
             Participant {
                 user_id: user("bob"),
                 status: MemberStatus::Pending,
                 is_admin: false,
                 reason: None,
+                online: false,
             },
         ],
     });
@@ -712,6 +726,10 @@ fn summary(room_id: RoomId, name: &str, status: MemberStatus) -> RoomSummary {
         status,
         is_admin: false,
         last_seq: 0,
+        read_seq: 0,
+        unread_count: 0,
+        mention_count: 0,
+        pending_count: None,
     }
 }
 
@@ -883,6 +901,10 @@ fn bob_in_the_room() -> ChatState {
             status: MemberStatus::Approved,
             is_admin: false,
             last_seq: 1,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     bob.open_room(&room());
@@ -895,12 +917,14 @@ fn bob_in_the_room() -> ChatState {
                 status: MemberStatus::Approved,
                 is_admin: true,
                 reason: None,
+                online: false,
             },
             Participant {
                 user_id: user("bob"),
                 status: MemberStatus::Approved,
                 is_admin: false,
                 reason: None,
+                online: false,
             },
         ],
     });
@@ -1113,6 +1137,10 @@ fn withdrawing_a_request_forgets_the_room_and_says_so() {
             status: MemberStatus::Pending,
             is_admin: false,
             last_seq: 0,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     bob.open_room(&room());
@@ -1451,12 +1479,14 @@ fn becoming_or_ceasing_to_be_admin_fetches_the_member_list_again() {
                 status: MemberStatus::Approved,
                 is_admin: true,
                 reason: None,
+                online: false,
             },
             Participant {
                 user_id: user("eve"),
                 status: MemberStatus::Banned,
                 is_admin: false,
                 reason: Some("spam".into()),
+                online: false,
             },
         ],
     });
@@ -1482,6 +1512,10 @@ fn knock_refusals_say_what_to_do_where_the_user_knocked() {
             status: MemberStatus::Rejected,
             is_admin: false,
             last_seq: 0,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     bob.open_room(&room());
@@ -1729,6 +1763,10 @@ fn admins_are_alerted_of_knocks_and_knockers_of_decisions() {
             status: MemberStatus::Pending,
             is_admin: false,
             last_seq: 0,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     let commands = carol.apply(ServerMessage::JoinResponse {
@@ -1754,6 +1792,10 @@ fn admins_are_alerted_of_knocks_and_knockers_of_decisions() {
             status: MemberStatus::Pending,
             is_admin: false,
             last_seq: 0,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     let commands = dave.apply(ServerMessage::JoinResponse {
@@ -1776,6 +1818,10 @@ fn rooms_listed_at_sign_in_alert_nobody() {
             status: MemberStatus::Approved,
             is_admin: false,
             last_seq: 3,
+            read_seq: 0,
+            unread_count: 0,
+            mention_count: 0,
+            pending_count: None,
         }],
     });
     assert_eq!(alerts(&commands), []);
@@ -1929,7 +1975,7 @@ fn who_may_edit_and_delete() {
     );
 }
 
-fn summary(last_seq: u64, read_seq: u64, unread: u64, mentions: u64) -> RoomSummary {
+fn read_summary(last_seq: u64, read_seq: u64, unread: u64, mentions: u64) -> RoomSummary {
     RoomSummary {
         room_id: room(),
         room_name: "Book club".into(),
@@ -1947,7 +1993,7 @@ fn summary(last_seq: u64, read_seq: u64, unread: u64, mentions: u64) -> RoomSumm
 fn unread_and_mention_counts_come_from_the_server_and_follow_other_devices() {
     let mut bob = signed_in("bob");
     bob.apply(ServerMessage::Rooms {
-        rooms: vec![summary(12, 9, 3, 1)],
+        rooms: vec![read_summary(12, 9, 3, 1)],
     });
     let r = &bob.rooms[&room()];
     assert_eq!((r.unread, r.mentions, r.read_seq), (3, 1, 9));
@@ -1979,7 +2025,7 @@ fn unread_and_mention_counts_come_from_the_server_and_follow_other_devices() {
 fn the_room_on_screen_is_marked_read_at_most_once_a_second() {
     let mut bob = signed_in("bob");
     bob.apply(ServerMessage::Rooms {
-        rooms: vec![summary(3, 1, 2, 0)],
+        rooms: vec![read_summary(3, 1, 2, 0)],
     });
     bob.open_room(&room());
     let r = &bob.rooms[&room()];
@@ -2028,7 +2074,7 @@ fn admins_read_member_lists_only_of_rooms_where_someone_waits() {
     let quiet = RoomSummary {
         is_admin: true,
         pending_count: Some(0),
-        ..summary(0, 0, 0, 0)
+        ..read_summary(0, 0, 0, 0)
     };
     let other = RoomId::from("7d2a9c1e-1b2c-4d5e-8f90-a1b2c3d4e5f6");
     let busy = RoomSummary {

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientMsgId, RoomId, SessionToken, UserId};
+use crate::{ClientMsgId, InviteCode, RoomId, SessionToken, UserId};
 
 /// A frame from a client to the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +106,39 @@ pub enum ClientMessage {
     /// Answered with `pong`: browsers cannot see WebSocket pings, so a client checks with
     /// this that its socket still carries frames.
     Ping,
+    /// An admin makes an invite link for the room.
+    CreateInvite {
+        room_id: RoomId,
+        /// A name for the admins (at most `limits::MAX_INVITE_LABEL_CHARS`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        /// Never expires when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_in_secs: Option<u64>,
+        /// Unlimited when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_uses: Option<u32>,
+    },
+    /// An admin lists the room's invite links (revoked ones aside).
+    ListInvites {
+        room_id: RoomId,
+    },
+    /// An admin revokes an invite link: it stops working at once.
+    RevokeInvite {
+        room_id: RoomId,
+        code: InviteCode,
+    },
+    /// Any signed-in user: the room an invite link leads to, to show the knock form.
+    LookupInvite {
+        code: InviteCode,
+    },
+    /// An admin changes the room's settings; a setting left out is kept.
+    SetRoomSettings {
+        room_id: RoomId,
+        /// Knocks by bare room id are refused (`invite_only`); invite links still work.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite_only: Option<bool>,
+    },
 }
 
 /// A member's role in `setRole`.
@@ -124,11 +157,16 @@ pub enum Role {
     rename_all_fields = "camelCase"
 )]
 pub enum JoinRoom {
+    /// A knock: by room id, by invite link (`inviteCode`), or both (they must agree).
     Request {
-        room_id: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room_id: Option<RoomId>,
         /// A message to the admins (at most `limits::MAX_REASON_CHARS`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// The code of the invite link followed: counts one use when a request is made.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite_code: Option<InviteCode>,
     },
     /// The pending user withdraws their request.
     Cancel { room_id: RoomId },
@@ -187,7 +225,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 16] = [
+    pub const ACTIONS: [&'static str; 21] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -204,6 +242,11 @@ impl ClientMessage {
         "deleteRoom",
         "ping",
         "search",
+        "createInvite",
+        "listInvites",
+        "revokeInvite",
+        "lookupInvite",
+        "setRoomSettings",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -225,6 +268,11 @@ impl ClientMessage {
             Self::DeleteRoom { .. } => "deleteRoom",
             Self::Ping => "ping",
             Self::Search { .. } => "search",
+            Self::CreateInvite { .. } => "createInvite",
+            Self::ListInvites { .. } => "listInvites",
+            Self::RevokeInvite { .. } => "revokeInvite",
+            Self::LookupInvite { .. } => "lookupInvite",
+            Self::SetRoomSettings { .. } => "setRoomSettings",
         }
     }
 

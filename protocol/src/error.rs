@@ -69,6 +69,18 @@ pub enum ErrorCode {
     SessionNotFound,
     /// A search query with no letter or digit, or over the character limit.
     InvalidQuery,
+    /// No invite link has that code (or it is of another room).
+    InviteNotFound,
+    /// The invite link was revoked by an admin.
+    InviteRevoked,
+    /// The invite link's time is up.
+    InviteExpired,
+    /// The invite link was used as many times as its `maxUses`.
+    InviteUsedUp,
+    /// `createInvite` with a label, a lifetime or a use limit outside the limits.
+    InvalidInvite,
+    /// The room takes knocks by invite link only.
+    InviteOnly,
 }
 
 impl ErrorCode {
@@ -105,11 +117,17 @@ impl ErrorCode {
             Self::ReasonTooLong => "reason_too_long",
             Self::SessionNotFound => "session_not_found",
             Self::InvalidQuery => "invalid_query",
+            Self::InviteNotFound => "invite_not_found",
+            Self::InviteRevoked => "invite_revoked",
+            Self::InviteExpired => "invite_expired",
+            Self::InviteUsedUp => "invite_used_up",
+            Self::InvalidInvite => "invalid_invite",
+            Self::InviteOnly => "invite_only",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 36] = [
         Self::Unauthenticated,
         Self::BadRequest,
         Self::UnknownAction,
@@ -140,6 +158,12 @@ impl ErrorCode {
         Self::ReasonTooLong,
         Self::SessionNotFound,
         Self::InvalidQuery,
+        Self::InviteNotFound,
+        Self::InviteRevoked,
+        Self::InviteExpired,
+        Self::InviteUsedUp,
+        Self::InvalidInvite,
+        Self::InviteOnly,
     ];
 }
 

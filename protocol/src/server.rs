@@ -1,6 +1,6 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{ClientMsgId, ErrorCode, MessageId, RoomId, UserId};
+use crate::{ClientMsgId, ErrorCode, InviteCode, MessageId, RoomId, UserId};
 
 /// A user's standing in a room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -98,6 +98,37 @@ pub struct Participant {
     /// sent to the room's admins only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The invite link a pending request came by: sent to the room's admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<InviteRef>,
+}
+
+/// An invite link of a room, as its admins see it (`invite`, and each of `invites`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invite {
+    pub room_id: RoomId,
+    pub code: InviteCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub created_at: i64,
+    /// When the link stops working; never when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// How many requests the link may make; unlimited when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
+    /// Requests made with the link so far.
+    pub uses: u32,
+}
+
+/// Which invite link a request came by, for the admins deciding on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteRef {
+    pub code: InviteCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// One row of `rooms`: a room the user belongs to or asked to join.
@@ -158,6 +189,9 @@ pub enum ServerMessage {
         room_id: RoomId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// The invite link the request came by, when it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite: Option<InviteRef>,
     },
     /// To the user concerned: the state of their request.
     JoinResponse {
@@ -172,6 +206,10 @@ pub enum ServerMessage {
         room_id: RoomId,
         room_name: String,
         participants: Vec<Participant>,
+        /// Knocks by bare room id are refused (`setRoomSettings`); absent when false, so
+        /// that an open room's list is the seed's shape.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        invite_only: bool,
     },
     /// One membership change, to the room's approved members and the user concerned.
     MemberChanged {
@@ -231,6 +269,30 @@ pub enum ServerMessage {
     },
     /// The answer to `ping`.
     Pong,
+    /// An invite link, to the room's admins when one is made (and to whoever made it).
+    Invite(Invite),
+    /// The answer to `listInvites`: the room's links, newest first, revoked ones aside
+    /// (expired and used-up ones included, for the client to mark).
+    Invites {
+        room_id: RoomId,
+        invites: Vec<Invite>,
+    },
+    /// To the room's admins: the link no longer works.
+    InviteRevoked {
+        room_id: RoomId,
+        code: InviteCode,
+    },
+    /// The answer to `lookupInvite`: the room a usable link leads to.
+    InviteInfo {
+        code: InviteCode,
+        room_id: RoomId,
+        room_name: String,
+    },
+    /// The room's settings, to its approved members when an admin changes them.
+    RoomSettings {
+        room_id: RoomId,
+        invite_only: bool,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -271,7 +333,7 @@ impl ServerMessage {
 }
 
 /// Every `action` a server frame may have.
-const SERVER_ACTIONS: [&str; 15] = [
+const SERVER_ACTIONS: [&str; 20] = [
     "authenticated",
     "roomCreated",
     "joinRequest",
@@ -287,6 +349,11 @@ const SERVER_ACTIONS: [&str; 15] = [
     "rooms",
     "pong",
     "error",
+    "invite",
+    "invites",
+    "inviteRevoked",
+    "inviteInfo",
+    "roomSettings",
 ];
 
 /// Decodes a frame from the server, as the browser client does.
@@ -330,6 +397,7 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             user_id: UserId,
             room_id: RoomId,
             reason: Option<String>,
+            invite: Option<InviteRef>,
         }),
         "joinResponse" => fields!(JoinResponse {
             room_id: RoomId,
@@ -337,11 +405,29 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             reason: Option<String>,
         }),
         "message" => ServerMessage::Message(serde_json::from_str(text)?),
-        "roomMembers" => fields!(RoomMembers {
-            room_id: RoomId,
-            room_name: String,
-            participants: Vec<Participant>,
-        }),
+        "roomMembers" => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Fields {
+                room_id: RoomId,
+                room_name: String,
+                participants: Vec<Participant>,
+                #[serde(default)]
+                invite_only: bool,
+            }
+            let Fields {
+                room_id,
+                room_name,
+                participants,
+                invite_only,
+            } = serde_json::from_str(text)?;
+            ServerMessage::RoomMembers {
+                room_id,
+                room_name,
+                participants,
+                invite_only,
+            }
+        }
         "memberChanged" => fields!(MemberChanged {
             room_id: RoomId,
             user_id: UserId,
@@ -377,6 +463,24 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
         }),
         "rooms" => fields!(Rooms { rooms: Vec<RoomSummary> }),
         "pong" => ServerMessage::Pong,
+        "invite" => ServerMessage::Invite(serde_json::from_str(text)?),
+        "invites" => fields!(Invites {
+            room_id: RoomId,
+            invites: Vec<Invite>,
+        }),
+        "inviteRevoked" => fields!(InviteRevoked {
+            room_id: RoomId,
+            code: InviteCode,
+        }),
+        "inviteInfo" => fields!(InviteInfo {
+            code: InviteCode,
+            room_id: RoomId,
+            room_name: String,
+        }),
+        "roomSettings" => fields!(RoomSettings {
+            room_id: RoomId,
+            invite_only: bool,
+        }),
         "error" => fields!(Error {
             code: ErrorCode,
             message: String,

@@ -102,6 +102,14 @@ impl ServiceError {
                 RuleError::TargetIsAdmin(_) => ErrorCode::TargetIsAdmin,
                 RuleError::TargetNotMember(_) => ErrorCode::TargetNotMember,
                 RuleError::ReasonTooLong => ErrorCode::ReasonTooLong,
+                RuleError::InviteNotFound => ErrorCode::InviteNotFound,
+                RuleError::InviteRevoked => ErrorCode::InviteRevoked,
+                RuleError::InviteExpired => ErrorCode::InviteExpired,
+                RuleError::InviteUsedUp => ErrorCode::InviteUsedUp,
+                RuleError::InvalidInvite(_) => ErrorCode::InvalidInvite,
+                RuleError::TooManyInvites => ErrorCode::RateLimited,
+                RuleError::InviteOnly => ErrorCode::InviteOnly,
+                RuleError::NoKnockRoom => ErrorCode::BadRequest,
             },
             Self::RoomNotFound => ErrorCode::RoomNotFound,
             Self::NoRoom => ErrorCode::NoRoom,
@@ -195,7 +203,12 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::RequestNotFound
         | ErrorCode::UserNotFound
         | ErrorCode::TargetNotMember
-        | ErrorCode::SessionNotFound => StatusCode::NOT_FOUND,
+        | ErrorCode::SessionNotFound
+        | ErrorCode::InviteNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::InviteRevoked | ErrorCode::InviteExpired | ErrorCode::InviteUsedUp => {
+            StatusCode::GONE
+        }
+        ErrorCode::InviteOnly => StatusCode::FORBIDDEN,
         ErrorCode::Banned | ErrorCode::TargetIsAdmin => StatusCode::FORBIDDEN,
         ErrorCode::RateLimited
         | ErrorCode::TooManySockets
@@ -211,7 +224,8 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidUsername
         | ErrorCode::InvalidPassword
         | ErrorCode::ReasonTooLong
-        | ErrorCode::InvalidQuery => StatusCode::BAD_REQUEST,
+        | ErrorCode::InvalidQuery
+        | ErrorCode::InvalidInvite => StatusCode::BAD_REQUEST,
     }
 }
 

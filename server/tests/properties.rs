@@ -1213,8 +1213,9 @@ impl World {
         let room_id = self.room_id(room);
         let target = self.users[user].clone();
         let request = ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room_id.clone(),
+            room_id: Some(room_id.clone()),
             reason: Some(START_REASON.to_owned()),
+            invite_code: None,
         });
         match start {
             Start::Stranger => {}
@@ -1274,8 +1275,9 @@ impl World {
         let reason = |given: &bool| given.then(|| Model::reason_of(index));
         match act {
             Act::Request { room: r, reason: g } => ClientMessage::JoinRoom(JoinRoom::Request {
-                room_id: self.room_id(*r),
+                room_id: Some(self.room_id(*r)),
                 reason: reason(g),
+                invite_code: None,
             }),
             Act::Cancel(r) => ClientMessage::JoinRoom(JoinRoom::Cancel {
                 room_id: self.room_id(*r),
@@ -1388,6 +1390,7 @@ impl World {
                 user_id,
                 room_id,
                 reason,
+                invite: _,
             } => note_join_request(user_id, self.label(room_id), reason.as_deref()),
             ServerMessage::MemberChanged {
                 room_id,
@@ -1620,6 +1623,7 @@ fn check_members(
             room_id,
             room_name,
             participants,
+            invite_only: false,
         },
     ] = frames
     else {
@@ -2191,8 +2195,9 @@ async fn setup_rooms(
                 .handle(
                     &mut sessions[s],
                     ClientMessage::JoinRoom(JoinRoom::Request {
-                        room_id: room_id.clone(),
+                        room_id: Some(room_id.clone()),
                         reason: None,
+                        invite_code: None,
                     }),
                 )
                 .await
@@ -2213,8 +2218,9 @@ async fn setup_rooms(
             .handle(
                 outsider,
                 ClientMessage::JoinRoom(JoinRoom::Request {
-                    room_id: room_id.clone(),
+                    room_id: Some(room_id.clone()),
                     reason: None,
+                    invite_code: None,
                 }),
             )
             .await

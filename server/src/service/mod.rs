@@ -9,6 +9,7 @@
 //! dispatcher [`Service::handle`] and the checks the families share.
 
 mod accounts;
+mod invites;
 mod membership;
 mod sessions;
 
@@ -189,7 +190,9 @@ impl Limits {
             ClientMessage::JoinRoom(JoinRoom::Request { .. }) => (&self.knocks, Refusal::Knock),
             ClientMessage::GetHistory { .. }
             | ClientMessage::GetMembers { .. }
-            | ClientMessage::MyRooms => (&self.reads, Refusal::Read),
+            | ClientMessage::MyRooms
+            | ClientMessage::ListInvites { .. }
+            | ClientMessage::LookupInvite { .. } => (&self.reads, Refusal::Read),
             ClientMessage::Search { .. } => (&self.searches, Refusal::Search),
             _ => return Ok(()),
         };
@@ -278,9 +281,7 @@ fn membership_room<'a>(
     session: &'a SocketSession,
 ) -> Option<&'a RoomId> {
     match message {
-        ClientMessage::JoinRoom(
-            JoinRoom::Request { room_id, .. } | JoinRoom::Cancel { room_id },
-        )
+        ClientMessage::JoinRoom(JoinRoom::Cancel { room_id })
         | ClientMessage::LeaveRoom { room_id }
         | ClientMessage::RemoveMember { room_id, .. }
         | ClientMessage::BanMember { room_id, .. }
@@ -290,6 +291,8 @@ fn membership_room<'a>(
         ClientMessage::JoinRoom(
             JoinRoom::Approve { room_id, .. } | JoinRoom::Reject { room_id, .. },
         ) => room_id.as_ref().or(session.current_room.as_ref()),
+        // A knock by link names its room by now (`Service::knock_room_of_link`).
+        ClientMessage::JoinRoom(JoinRoom::Request { room_id, .. }) => room_id.as_ref(),
         _ => None,
     }
 }
@@ -357,6 +360,7 @@ impl Service {
         session: &mut SocketSession,
         message: ClientMessage,
     ) -> Result<Vec<Outbound>, ServiceError> {
+        let message = self.knock_room_of_link(message).await?;
         let Some(room_id) = membership_room(&message, session).cloned() else {
             return self.dispatch(session, message).await;
         };
@@ -382,8 +386,13 @@ impl Service {
                 "this socket is already authenticated".into(),
             )),
             ClientMessage::CreateRoom { room_name } => self.create_room(session, &room_name).await,
-            ClientMessage::JoinRoom(JoinRoom::Request { room_id, reason }) => {
-                self.request_join(session, room_id, reason).await
+            ClientMessage::JoinRoom(JoinRoom::Request {
+                room_id,
+                reason,
+                invite_code,
+            }) => {
+                self.request_join(session, room_id, reason, invite_code)
+                    .await
             }
             ClientMessage::JoinRoom(JoinRoom::Cancel { room_id }) => {
                 self.cancel_request(session, room_id).await
@@ -467,6 +476,24 @@ impl Service {
             ClientMessage::Resume { rooms } => self.resume(session, rooms).await,
             ClientMessage::MyRooms => self.my_rooms(session).await,
             ClientMessage::Ping => Ok(vec![Outbound::message(&ServerMessage::Pong)]),
+            ClientMessage::CreateInvite {
+                room_id,
+                label,
+                expires_in_secs,
+                max_uses,
+            } => {
+                self.create_invite(session, room_id, label, expires_in_secs, max_uses)
+                    .await
+            }
+            ClientMessage::ListInvites { room_id } => self.list_invites(session, room_id).await,
+            ClientMessage::RevokeInvite { room_id, code } => {
+                self.revoke_invite(session, room_id, code).await
+            }
+            ClientMessage::LookupInvite { code } => self.lookup_invite(code).await,
+            ClientMessage::SetRoomSettings {
+                room_id,
+                invite_only,
+            } => self.set_room_settings(session, room_id, invite_only).await,
         }
     }
 

@@ -224,7 +224,7 @@ const UPSERT_ANY: &str = "INSERT INTO memberships \
      VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason";
+     updated_at = excluded.updated_at, reason = excluded.reason, invite_code = NULL";
 const INSERT_IF_ABSENT: &str = "INSERT INTO memberships \
      (room_id, user_id, status, is_admin, requested_at, updated_at, reason) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
@@ -234,7 +234,7 @@ const UPSERT_IF_IS: &str = "INSERT INTO memberships \
      VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason \
+     updated_at = excluded.updated_at, reason = excluded.reason, invite_code = NULL \
      WHERE memberships.status = ?7 AND memberships.is_admin = ?8";
 
 /// After a foreign key refused a membership: which parent is missing, the room (the usual

@@ -30,9 +30,10 @@ struct Change<'a> {
 
 impl Service {
     /// A knock, by room id or by invite link (`invite_code`; the room is then the link's,
-    /// see `Service::knock_room_of_link`). A link that does not work is refused whatever
-    /// the user's standing; a request made with one counts a use, in the transaction that
-    /// stores it.
+    /// see `Service::knock_room_of_link`). The user's standing decides first, as for every
+    /// knock (a banned user is refused, a pending or approved one told their status, and
+    /// no link is used); only a knock that makes a request needs a link that works, and
+    /// counts a use of it in the transaction that stores the request.
     pub(super) async fn request_join(
         &self,
         session: &mut SocketSession,
@@ -53,9 +54,6 @@ impl Service {
                 .transpose()?,
         )?;
         session.current_room = Some(room_id.clone());
-        if invite_code.is_some() {
-            invites::usable(link.as_ref(), now_ms())?;
-        }
         let reason = domain::reason(reason)?;
         let room = self.access.existing_room(&room_id).await?;
         let current = self
@@ -71,6 +69,9 @@ impl Service {
                 })])
             }
             JoinOutcome::Ask(pending) => {
+                if invite_code.is_some() {
+                    invites::usable(link.as_ref(), now_ms())?;
+                }
                 let invite_only = self.storage.invite_only(&room_id).await?.unwrap_or(false);
                 invites::takes_knock(invite_only, invite_code.is_some())?;
                 self.check_room_count(&session.user_id).await?;

@@ -91,12 +91,15 @@ impl ServiceError {
                 | RuleError::InvalidClientMsgId
                 | RuleError::BadTargets
                 | RuleError::TooManyResumeRooms
-                | RuleError::BadPaging(_) => ErrorCode::BadRequest,
+                | RuleError::BadPaging(_)
+                | RuleError::NoKnockRoom => ErrorCode::BadRequest,
                 RuleError::EmptyQuery | RuleError::QueryTooLong => ErrorCode::InvalidQuery,
                 RuleError::InvalidUsername => ErrorCode::InvalidUsername,
                 RuleError::InvalidPassword => ErrorCode::InvalidPassword,
                 RuleError::Banned => ErrorCode::Banned,
-                RuleError::TooManyWaiting(_) | RuleError::TooManyRooms(_) => ErrorCode::RateLimited,
+                RuleError::TooManyWaiting(_)
+                | RuleError::TooManyRooms(_)
+                | RuleError::TooManyInvites => ErrorCode::RateLimited,
                 RuleError::KnockCooldown { .. } => ErrorCode::KnockCooldown,
                 RuleError::LastAdmin => ErrorCode::LastAdmin,
                 RuleError::TargetIsAdmin(_) => ErrorCode::TargetIsAdmin,
@@ -107,9 +110,7 @@ impl ServiceError {
                 RuleError::InviteExpired => ErrorCode::InviteExpired,
                 RuleError::InviteUsedUp => ErrorCode::InviteUsedUp,
                 RuleError::InvalidInvite(_) => ErrorCode::InvalidInvite,
-                RuleError::TooManyInvites => ErrorCode::RateLimited,
                 RuleError::InviteOnly => ErrorCode::InviteOnly,
-                RuleError::NoKnockRoom => ErrorCode::BadRequest,
             },
             Self::RoomNotFound => ErrorCode::RoomNotFound,
             Self::NoRoom => ErrorCode::NoRoom,
@@ -195,9 +196,12 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
         ErrorCode::UsernameTaken | ErrorCode::LastAdmin => StatusCode::CONFLICT,
-        ErrorCode::ForbiddenOrigin | ErrorCode::NotMember | ErrorCode::NotAdmin => {
-            StatusCode::FORBIDDEN
-        }
+        ErrorCode::ForbiddenOrigin
+        | ErrorCode::NotMember
+        | ErrorCode::NotAdmin
+        | ErrorCode::Banned
+        | ErrorCode::TargetIsAdmin
+        | ErrorCode::InviteOnly => StatusCode::FORBIDDEN,
         ErrorCode::NotFound
         | ErrorCode::RoomNotFound
         | ErrorCode::RequestNotFound
@@ -208,8 +212,6 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::InviteRevoked | ErrorCode::InviteExpired | ErrorCode::InviteUsedUp => {
             StatusCode::GONE
         }
-        ErrorCode::InviteOnly => StatusCode::FORBIDDEN,
-        ErrorCode::Banned | ErrorCode::TargetIsAdmin => StatusCode::FORBIDDEN,
         ErrorCode::RateLimited
         | ErrorCode::TooManySockets
         | ErrorCode::LoginLocked

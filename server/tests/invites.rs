@@ -51,6 +51,14 @@ async fn members(client: &mut Client, room: &str) -> Value {
     client.expect("roomMembers").await
 }
 
+/// The rows of `client`'s member list of `room`.
+async fn rows(client: &mut Client, room: &str) -> Vec<Value> {
+    members(client, room).await["participants"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
 #[tokio::test]
 async fn a_link_with_one_use_lets_one_knock_through_and_tells_the_admins_which() {
     let server = TestServer::start().await;
@@ -113,35 +121,25 @@ async fn a_link_with_one_use_lets_one_knock_through_and_tells_the_admins_which()
         admin.expect("memberChanged").await;
     }
     // The pending row names the link after a reload, to admins only.
-    let list = members(&mut alice, &room).await;
-    let bob_row = list["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|row| row["userId"] == "bob")
-        .unwrap()
-        .clone();
+    let bob_row = rows(&mut alice, &room)
+        .await
+        .into_iter()
+        .find(|row| row["userId"] == "bob");
+    let bob_row = bob_row.unwrap();
     assert_eq!(bob_row["status"], "pending");
     assert_eq!(
         bob_row["invite"],
         json!({"code": code, "label": "Newsletter"})
     );
-    let seen_by_member = {
-        alice
-            .send(json!({"action": "setRole", "roomId": room, "targetUserId": "dave", "role": "member"}))
-            .await;
-        alice.expect("memberChanged").await;
-        dave.expect("memberChanged").await;
-        members(&mut dave, &room).await
-    };
-    assert!(
-        seen_by_member["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|row| row.get("invite").is_none()),
-        "{seen_by_member}"
-    );
+    alice
+        .send(
+            json!({"action": "setRole", "roomId": room, "targetUserId": "dave", "role": "member"}),
+        )
+        .await;
+    alice.expect("memberChanged").await;
+    dave.expect("memberChanged").await;
+    let seen_by_member = rows(&mut dave, &room).await;
+    assert!(seen_by_member.iter().all(|row| row.get("invite").is_none()));
 
     let listed = list_invites(&mut alice, &room).await;
     assert_eq!(listed.len(), 1);
@@ -163,27 +161,18 @@ async fn a_link_with_one_use_lets_one_knock_through_and_tells_the_admins_which()
     knock_with(&mut carol, &code).await;
     carol.expect_error("invite_used_up", Some("joinRoom")).await;
     alice.expect_silence().await;
-    assert!(
-        !members(&mut alice, &room).await["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|row| row["userId"] == "carol")
-    );
+    let after = rows(&mut alice, &room).await;
+    assert!(!after.iter().any(|row| row["userId"] == "carol"));
 
     // Approval clears the link from the row.
     alice
         .send(json!({"action": "joinRoom", "subAction": "approve", "roomId": room, "targetUserId": "bob"}))
         .await;
     alice.expect("memberChanged").await;
-    let list = members(&mut alice, &room).await;
+    let after = rows(&mut alice, &room).await;
     assert!(
-        list["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|row| row.get("invite").is_none()),
-        "{list}"
+        after.iter().all(|row| row.get("invite").is_none()),
+        "{after:?}"
     );
 }
 
@@ -207,7 +196,7 @@ async fn a_revoked_link_stops_working_and_the_admins_are_told() {
     let revoked = json!({"action": "inviteRevoked", "roomId": room, "code": code});
     assert_eq!(alice.expect("inviteRevoked").await, revoked);
     assert_eq!(alice_tab.expect("inviteRevoked").await, revoked);
-    assert!(list_invites(&mut alice, &room).await.is_empty());
+    assert_eq!(list_invites(&mut alice, &room).await, Vec::<Value>::new());
 
     bob.send(json!({"action": "lookupInvite", "code": code}))
         .await;
@@ -375,7 +364,7 @@ impl Redis {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -388,6 +377,8 @@ impl Redis {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("redis-server did not start");
     }
 }
@@ -448,9 +439,8 @@ async fn across_nodes_a_revoke_holds_at_once_and_one_knock_wins_a_last_use() {
         socket.expect("memberChanged").await;
     }
     assert_eq!(list_invites(&mut alice, &room).await[0]["uses"], 1);
-    let requests = members(&mut alice_on_two, &room).await["participants"]
-        .as_array()
-        .unwrap()
+    let requests = rows(&mut alice_on_two, &room)
+        .await
         .iter()
         .filter(|row| row["status"] == "pending")
         .count();

@@ -27,6 +27,38 @@ fn new_code() -> Result<InviteCode, ServiceError> {
 }
 
 impl Service {
+    /// The actions of this file, from `Service::dispatch`.
+    pub(super) async fn invite_action(
+        &self,
+        session: &mut SocketSession,
+        message: ClientMessage,
+    ) -> Result<Vec<Outbound>, ServiceError> {
+        match message {
+            ClientMessage::CreateInvite {
+                room_id,
+                label,
+                expires_in_secs,
+                max_uses,
+            } => {
+                self.create_invite(session, room_id, label, expires_in_secs, max_uses)
+                    .await
+            }
+            ClientMessage::ListInvites { room_id } => self.list_invites(session, room_id).await,
+            ClientMessage::RevokeInvite { room_id, code } => {
+                self.revoke_invite(session, room_id, code).await
+            }
+            ClientMessage::LookupInvite { code } => self.lookup_invite(code).await,
+            ClientMessage::SetRoomSettings {
+                room_id,
+                invite_only,
+            } => self.set_room_settings(session, room_id, invite_only).await,
+            other => Err(ServiceError::Internal(format!(
+                "{} is not an invite action",
+                other.action()
+            ))),
+        }
+    }
+
     /// The room's acting admins as this node's access knows them, after checking that
     /// the user is one (storage decides, as for every admin's action).
     async fn admins_if_admin(

@@ -90,12 +90,11 @@ impl Service {
                     after: pending,
                     reason: reason.clone(),
                 };
-                let invite = match &invite_code {
-                    Some(code) => Some(self.store_request_by_link(change, code).await?),
-                    None => {
-                        self.store_membership(change).await?;
-                        None
-                    }
+                let invite = if let Some(code) = &invite_code {
+                    Some(self.store_request_by_link(change, code).await?)
+                } else {
+                    self.store_membership(change).await?;
+                    None
                 };
                 tracing::info!(room = %room_id, by_link = invite.is_some(), "join requested");
                 // The acting admins as this node's access knows them: kept current by every

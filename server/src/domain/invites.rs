@@ -24,7 +24,7 @@ pub struct InviteTerms {
 /// A new link's terms: the label trimmed (absent when blank), at most
 /// [`limits::MAX_INVITE_LABEL_CHARS`]; a lifetime of 1 s to [`limits::MAX_INVITE_SECS`];
 /// 1 to [`limits::MAX_INVITE_USES`] uses.
-pub(crate) fn terms(
+pub fn terms(
     label: Option<String>,
     expires_in_secs: Option<u64>,
     max_uses: Option<u32>,
@@ -92,7 +92,7 @@ pub fn usable(stored: Option<&StoredInvite>, now_ms: i64) -> Result<(), RuleErro
 
 /// A code as the server makes them (URL-safe base64, a few dozen characters): anything
 /// else is unknown without asking storage.
-pub(crate) fn well_formed(code: &InviteCode) -> bool {
+pub fn well_formed(code: &InviteCode) -> bool {
     let code = code.as_str();
     (1..=64).contains(&code.len())
         && code

@@ -20,6 +20,10 @@
 //! 2. `seq_is_gapless_under_concurrent_senders`: many senders at once, with retries;
 //!    `seq` is gapless, each sender's order is kept, retries are acknowledged with the
 //!    same `seq`, and every member's socket sees each room in `seq` order exactly once.
+//! 3. `invite_uses_count_requests_made_and_never_pass_max_uses`: random knocks by an
+//!    invite link and by room id, withdrawals, decisions, bans, a revoke and the
+//!    invite-only setting; each answer, the link's stored `uses` (one per request made,
+//!    never past `maxUses`) and every membership agree with a model of the contract.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -27,8 +31,8 @@ use std::{
 };
 
 use knock_protocol::{
-    ChatMessage, ClientMessage, ClientMsgId, ErrorCode, JoinRoom, MemberStatus, MessageId,
-    ResumeRoom, Role, RoomId, ServerMessage, Targets, UserId, limits,
+    ChatMessage, ClientMessage, ClientMsgId, ErrorCode, InviteCode, JoinRoom, MemberStatus,
+    MessageId, ResumeRoom, Role, RoomId, ServerMessage, Targets, UserId, limits,
 };
 use knock_server::{
     access::RoomAccess,
@@ -2402,5 +2406,280 @@ proptest! {
             .build()
             .expect("runtime");
         runtime.block_on(run_concurrent(room_count, plans))?;
+    }
+}
+
+// =====================================================================================
+// 3. Invite links: uses count requests made, never more than `maxUses`.
+// =====================================================================================
+
+/// One step of an invite case: three users (1, 2, 3) and the room's admin (0), who made
+/// one link with `maxUses`.
+#[derive(Clone, Debug)]
+enum InviteAct {
+    KnockByLink(usize),
+    KnockByRoomId(usize),
+    Leave(usize),
+    Approve(usize),
+    Reject(usize),
+    Ban(usize),
+    Revoke,
+    InviteOnly(bool),
+}
+
+fn invite_act() -> impl Strategy<Value = InviteAct> {
+    let user = 1..4usize;
+    prop_oneof![
+        4 => user.clone().prop_map(InviteAct::KnockByLink),
+        2 => user.clone().prop_map(InviteAct::KnockByRoomId),
+        2 => user.clone().prop_map(InviteAct::Leave),
+        1 => user.clone().prop_map(InviteAct::Approve),
+        1 => user.clone().prop_map(InviteAct::Reject),
+        1 => user.prop_map(InviteAct::Ban),
+        1 => Just(InviteAct::Revoke),
+        1 => any::<bool>().prop_map(InviteAct::InviteOnly),
+    ]
+}
+
+/// What the contract says of the link and the users, written from `docs/protocol.md`.
+#[derive(Default)]
+struct InviteModel {
+    status: [Option<MemberStatus>; 4],
+    uses: u32,
+    revoked: bool,
+    invite_only: bool,
+}
+
+impl InviteModel {
+    /// The expected error of `act`, applying its effect when it succeeds.
+    fn apply(&mut self, act: &InviteAct, max_uses: u32) -> Option<ErrorCode> {
+        use MemberStatus::{Approved, Banned, Left, Pending, Rejected};
+        match *act {
+            InviteAct::KnockByLink(u) | InviteAct::KnockByRoomId(u) => {
+                let by_link = matches!(act, InviteAct::KnockByLink(_));
+                match self.status[u] {
+                    Some(Banned) => return Some(ErrorCode::Banned),
+                    Some(Pending | Approved) => return None,
+                    None | Some(Left | Rejected | MemberStatus::Removed) => {}
+                }
+                if by_link && self.revoked {
+                    return Some(ErrorCode::InviteRevoked);
+                }
+                if by_link && self.uses >= max_uses {
+                    return Some(ErrorCode::InviteUsedUp);
+                }
+                if !by_link && self.invite_only {
+                    return Some(ErrorCode::InviteOnly);
+                }
+                self.uses += u32::from(by_link);
+                self.status[u] = Some(Pending);
+                None
+            }
+            InviteAct::Leave(u) => match self.status[u] {
+                Some(Pending | Approved) => {
+                    self.status[u] = Some(Left);
+                    None
+                }
+                _ => Some(ErrorCode::NotMember),
+            },
+            InviteAct::Approve(u) => match self.status[u] {
+                Some(Pending | Rejected) => {
+                    self.status[u] = Some(Approved);
+                    None
+                }
+                Some(Approved) => None,
+                _ => Some(ErrorCode::RequestNotFound),
+            },
+            InviteAct::Reject(u) => match self.status[u] {
+                Some(Pending) => {
+                    self.status[u] = Some(Rejected);
+                    None
+                }
+                Some(Rejected) => None,
+                _ => Some(ErrorCode::RequestNotFound),
+            },
+            InviteAct::Ban(u) => {
+                self.status[u] = Some(Banned);
+                None
+            }
+            InviteAct::Revoke => {
+                if self.revoked {
+                    return Some(ErrorCode::InviteNotFound);
+                }
+                self.revoked = true;
+                None
+            }
+            InviteAct::InviteOnly(on) => {
+                self.invite_only = on;
+                None
+            }
+        }
+    }
+}
+
+/// The frame an invite action of the case sends, and who sends it.
+fn invite_frame(
+    act: &InviteAct,
+    room_id: &RoomId,
+    code: &InviteCode,
+    users: &[UserId],
+) -> (usize, ClientMessage) {
+    match act {
+        InviteAct::KnockByLink(u) => (
+            *u,
+            ClientMessage::JoinRoom(JoinRoom::Request {
+                room_id: None,
+                reason: None,
+                invite_code: Some(code.clone()),
+            }),
+        ),
+        InviteAct::KnockByRoomId(u) => (
+            *u,
+            ClientMessage::JoinRoom(JoinRoom::Request {
+                room_id: Some(room_id.clone()),
+                reason: None,
+                invite_code: None,
+            }),
+        ),
+        InviteAct::Leave(u) => (
+            *u,
+            ClientMessage::LeaveRoom {
+                room_id: room_id.clone(),
+            },
+        ),
+        InviteAct::Approve(u) | InviteAct::Reject(u) => {
+            let targets = Targets::one(users[*u].clone());
+            let room_id = Some(room_id.clone());
+            let decision = if matches!(act, InviteAct::Approve(_)) {
+                JoinRoom::Approve { room_id, targets }
+            } else {
+                JoinRoom::Reject {
+                    room_id,
+                    targets,
+                    reason: None,
+                }
+            };
+            (0, ClientMessage::JoinRoom(decision))
+        }
+        InviteAct::Ban(u) => (
+            0,
+            ClientMessage::BanMember {
+                room_id: room_id.clone(),
+                target_user_id: users[*u].clone(),
+                reason: None,
+            },
+        ),
+        InviteAct::Revoke => (
+            0,
+            ClientMessage::RevokeInvite {
+                room_id: room_id.clone(),
+                code: code.clone(),
+            },
+        ),
+        InviteAct::InviteOnly(on) => (
+            0,
+            ClientMessage::SetRoomSettings {
+                room_id: room_id.clone(),
+                invite_only: Some(*on),
+            },
+        ),
+    }
+}
+
+async fn run_invite_case(max_uses: u32, acts: Vec<InviteAct>) -> Result<(), TestCaseError> {
+    // No cooldown: a rejected user may knock again at once.
+    let service = new_service(0).await;
+    let mut sockets = Vec::new();
+    for name in ["admin", "ann", "ben", "cat"] {
+        let user = add_user(&service, name).await;
+        sockets.push(open_socket(&service, &user));
+    }
+    let users: Vec<UserId> = sockets.iter().map(|(s, _)| s.user_id.clone()).collect();
+    let (admin, queue) = &mut sockets[0];
+    service
+        .handle(
+            admin,
+            ClientMessage::CreateRoom {
+                room_name: "Invites".into(),
+            },
+        )
+        .await
+        .expect("room created");
+    let room_id = admin.current_room.clone().expect("current room");
+    service
+        .handle(
+            admin,
+            ClientMessage::CreateInvite {
+                room_id: room_id.clone(),
+                label: None,
+                expires_in_secs: None,
+                max_uses: Some(max_uses),
+            },
+        )
+        .await
+        .expect("invite created");
+    let code = drain(queue)
+        .iter()
+        .find_map(|item| match item {
+            Outbound::Frame(frame) => match decode(frame) {
+                ServerMessage::Invite(invite) => Some(invite.code),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("the admin is sent the invite");
+    let mut model = InviteModel::default();
+    for (index, act) in acts.iter().enumerate() {
+        let (actor, message) = invite_frame(act, &room_id, &code, &users);
+        let expected = model.apply(act, max_uses);
+        let got = service
+            .handle(&mut sockets[actor].0, message)
+            .await
+            .err()
+            .map(|error| error.code());
+        prop_assert_eq!(got, expected, "step {} {:?}", index, act);
+        let stored = service
+            .storage()
+            .invite(&code)
+            .await
+            .expect("storage")
+            .expect("the invite is kept");
+        prop_assert_eq!(stored.invite.uses, model.uses, "uses after step {}", index);
+        prop_assert!(stored.invite.uses <= max_uses);
+        prop_assert_eq!(stored.revoked, model.revoked);
+        for u in 1..4 {
+            let membership = service
+                .storage()
+                .membership(&room_id, &users[u])
+                .await
+                .expect("storage");
+            prop_assert_eq!(
+                membership.map(|m| m.status),
+                model.status[u],
+                "{} after step {}",
+                users[u],
+                index
+            );
+        }
+        for (_, queue) in &mut sockets {
+            drain(queue);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    #[test]
+    fn invite_uses_count_requests_made_and_never_pass_max_uses(
+        max_uses in 1..4u32,
+        acts in prop::collection::vec(invite_act(), 1..30),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(run_invite_case(max_uses, acts))?;
     }
 }

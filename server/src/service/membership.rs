@@ -45,14 +45,13 @@ impl Service {
             Some(code) if invites::well_formed(code) => self.storage.invite(code).await?,
             _ => None,
         };
-        let room_id = invites::knock_room(
-            room_id,
-            invite_code
-                .as_ref()
-                .map(|_| link.as_ref().map(|link| link.invite.room_id.clone()))
-                .map(|room| room.ok_or(RuleError::InviteNotFound))
-                .transpose()?,
-        )?;
+        // The link's room when a code is given: a code no link has is refused here.
+        let link_room = match (&invite_code, &link) {
+            (None, _) => None,
+            (Some(_), Some(link)) => Some(link.invite.room_id.clone()),
+            (Some(_), None) => return Err(RuleError::InviteNotFound.into()),
+        };
+        let room_id = invites::knock_room(room_id, link_room)?;
         session.current_room = Some(room_id.clone());
         let reason = domain::reason(reason)?;
         let room = self.access.existing_room(&room_id).await?;

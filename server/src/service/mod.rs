@@ -5,7 +5,8 @@
 //! `accounts.rs` (register, login, logout, authenticate), `rooms.rs` (create a room,
 //! preview one, list one's rooms), `membership.rs` (knock, withdraw, decide, leave, remove, ban, roles, delete a room,
 //! members),
-//! `messages.rs` (send, history, resume) and `search.rs` (search). This file holds the service itself, the
+//! `messages.rs` (send, history, resume), `search.rs` (search) and `invites.rs` (invite links,
+//! room settings). This file holds the service itself, the
 //! dispatcher [`Service::handle`] and the checks the families share.
 
 mod accounts;

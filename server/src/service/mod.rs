@@ -5,12 +5,13 @@
 //! `accounts.rs` (register, login, logout, authenticate), `rooms.rs` (create a room,
 //! preview one, list one's rooms), `membership.rs` (knock, withdraw, decide, leave, remove, ban, roles, delete a room,
 //! members),
-//! `messages.rs` (send, history, resume), `search.rs` (search) and `presence.rs` (typing, who is
-//! online in member lists). This file holds the service itself, the
-//! dispatcher [`Service::handle`] and the checks the families share.
+//! `messages.rs` (send, history, resume), `search.rs` (search), `presence.rs` (typing, who is
+//! online in member lists) and `invites.rs` (invite links, room settings). This file holds
+//! the service itself, the dispatcher [`Service::handle`] and the checks the families share.
 
 mod accounts;
 mod edits;
+mod invites;
 mod membership;
 mod sessions;
 
@@ -222,7 +223,9 @@ impl Limits {
             ClientMessage::GetHistory { .. }
             | ClientMessage::GetMembers { .. }
             | ClientMessage::MyRooms
-            | ClientMessage::MarkRead { .. } => (&self.reads, Refusal::Read),
+            | ClientMessage::MarkRead { .. }
+            | ClientMessage::ListInvites { .. }
+            | ClientMessage::LookupInvite { .. } => (&self.reads, Refusal::Read),
             ClientMessage::Search { .. } => (&self.searches, Refusal::Search),
             // Each is an entry of the room's log, delivered to every member as a message
             // is: they share the sender's message allowance.
@@ -318,9 +321,7 @@ fn membership_room<'a>(
     session: &'a SocketSession,
 ) -> Option<&'a RoomId> {
     match message {
-        ClientMessage::JoinRoom(
-            JoinRoom::Request { room_id, .. } | JoinRoom::Cancel { room_id },
-        )
+        ClientMessage::JoinRoom(JoinRoom::Cancel { room_id })
         | ClientMessage::LeaveRoom { room_id }
         | ClientMessage::RemoveMember { room_id, .. }
         | ClientMessage::BanMember { room_id, .. }
@@ -330,6 +331,8 @@ fn membership_room<'a>(
         ClientMessage::JoinRoom(
             JoinRoom::Approve { room_id, .. } | JoinRoom::Reject { room_id, .. },
         ) => room_id.as_ref().or(session.current_room.as_ref()),
+        // A knock by link names its room by now (`Service::knock_room_of_link`).
+        ClientMessage::JoinRoom(JoinRoom::Request { room_id, .. }) => room_id.as_ref(),
         _ => None,
     }
 }
@@ -405,6 +408,7 @@ impl Service {
         session: &mut SocketSession,
         message: ClientMessage,
     ) -> Result<Vec<Outbound>, ServiceError> {
+        let message = self.knock_room_of_link(message).await?;
         let Some(room_id) = membership_room(&message, session).cloned() else {
             return self.dispatch(session, message).await;
         };
@@ -431,8 +435,13 @@ impl Service {
                 "this socket is already authenticated".into(),
             )),
             ClientMessage::CreateRoom { room_name } => self.create_room(session, &room_name).await,
-            ClientMessage::JoinRoom(JoinRoom::Request { room_id, reason }) => {
-                self.request_join(session, room_id, reason).await
+            ClientMessage::JoinRoom(JoinRoom::Request {
+                room_id,
+                reason,
+                invite_code,
+            }) => {
+                self.request_join(session, room_id, reason, invite_code)
+                    .await
             }
             ClientMessage::JoinRoom(JoinRoom::Cancel { room_id }) => {
                 self.cancel_request(session, room_id).await
@@ -531,6 +540,11 @@ impl Service {
             } => self.delete_message(session, room_id, message_id).await,
             ClientMessage::MarkRead { room_id, seq } => self.mark_read(session, room_id, seq).await,
             ClientMessage::Typing { room_id } => self.typing(session, room_id).await,
+            message @ (ClientMessage::CreateInvite { .. }
+            | ClientMessage::ListInvites { .. }
+            | ClientMessage::RevokeInvite { .. }
+            | ClientMessage::LookupInvite { .. }
+            | ClientMessage::SetRoomSettings { .. }) => self.invite_action(session, message).await,
         }
     }
 

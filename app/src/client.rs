@@ -20,7 +20,7 @@ use crate::browser;
 use crate::state::account::Refusal;
 use crate::state::backoff::Backoff;
 use crate::state::heartbeat;
-use crate::state::{Alert, ChatState, Command, SIGNED_OUT_TEXT};
+use crate::state::{Alert, ChatState, Command, Later, SIGNED_OUT_TEXT};
 
 const SESSION_KEY: &str = "knock.session";
 /// "on" when the user asked for browser notifications on this device.
@@ -217,6 +217,23 @@ impl Connection {
                 Command::Navigate(path) => self.navigate.with_value(|nav| nav(&path)),
                 Command::SessionExpired => self.session_ended(),
                 Command::Alert(alert) => self.alert(&alert),
+                Command::Later(delay, later) => {
+                    let _ = set_timeout_with_handle(
+                        move || {
+                            self.act(|s| {
+                                match &later {
+                                    Later::TypingEnds {
+                                        room_id,
+                                        user_id,
+                                        token,
+                                    } => s.typing_expired(room_id, user_id, *token),
+                                }
+                                Vec::new()
+                            });
+                        },
+                        delay,
+                    );
+                }
                 Command::WakeAfter(delay) => {
                     let timer =
                         set_timeout_with_handle(move || self.act(|_| Vec::new()), delay).ok();

@@ -7,6 +7,41 @@
 pub enum Segment<'a> {
     Text(&'a str),
     Link(&'a str),
+    /// `@name` of a member the server listed in the message's `mentions`.
+    Mention(&'a str),
+}
+
+/// Splits a piece of text at the `@name`s of `mentioned` (the server decided who is
+/// mentioned, docs/protocol.md *Mentions*; this only finds where to mark them).
+pub fn split_mentions<'a>(text: &'a str, mentioned: &[&str]) -> Vec<Segment<'a>> {
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    let mut segments = Vec::new();
+    let mut plain_from = 0;
+    let mut i = 0;
+    while let Some(at) = text[i..].find('@').map(|p| p + i) {
+        let after = &text[at + 1..];
+        let run_len = after.find(|c: char| !is_name_char(c)).unwrap_or(after.len());
+        let run = &after[..run_len];
+        let name = [run, run.trim_end_matches(['.', '_', '-'])]
+            .into_iter()
+            .find(|n| !n.is_empty() && mentioned.iter().any(|m| m.eq_ignore_ascii_case(n)));
+        match name {
+            Some(name) => {
+                if plain_from < at {
+                    segments.push(Segment::Text(&text[plain_from..at]));
+                }
+                let end = at + 1 + name.len();
+                segments.push(Segment::Mention(&text[at..end]));
+                plain_from = end;
+                i = end;
+            }
+            None => i = at + 1,
+        }
+    }
+    if plain_from < text.len() {
+        segments.push(Segment::Text(&text[plain_from..]));
+    }
+    segments
 }
 
 /// Characters that end a sentence more often than a URL.
@@ -125,5 +160,16 @@ mod tests {
             split_links("https:// alone"),
             [Text("https://"), Text(" alone")]
         );
+    }
+
+    #[test]
+    fn marks_the_mentions_the_server_listed() {
+        use super::Segment::{Mention, Text};
+        assert_eq!(
+            split_mentions("hi @Bob and @carol, @bob.", &["bob"]),
+            [Text("hi "), Mention("@Bob"), Text(" and @carol, "), Mention("@bob"), Text(".")]
+        );
+        assert_eq!(split_mentions("no one", &["bob"]), [Text("no one")]);
+        assert_eq!(split_mentions("@bobby", &["bob"]), [Text("@bobby")]);
     }
 }

@@ -1,4 +1,5 @@
-//! Client-side routes: `/`, `/room/:room_id`, `/join/:room_id`, `/account`, `/requests`.
+//! Client-side routes: `/`, `/room/:room_id`, `/join/:room_id`, `/i/:code`, `/account`,
+//! `/requests`.
 //!
 //! Four routes need no router crate: the path lives in a signal, links push history
 //! entries, and `popstate` (back/forward) updates the signal. This keeps the download
@@ -6,7 +7,7 @@
 //! server and static hosts answer every unknown path with index.html, so each route
 //! also works on reload.
 
-use knock_protocol::RoomId;
+use knock_protocol::{InviteCode, RoomId};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
@@ -21,6 +22,8 @@ pub enum Route {
     Account,
     /// Every join request waiting in the rooms the user administers.
     Requests,
+    /// An invite link an admin made: its code.
+    Invite(InviteCode),
     NotFound,
 }
 
@@ -35,6 +38,7 @@ impl Route {
             ["join", id] => Self::Join(RoomId::new(decode(id))),
             ["account"] => Self::Account,
             ["requests"] => Self::Requests,
+            ["i", code] => Self::Invite(InviteCode::new(decode(code))),
             _ => Self::NotFound,
         }
     }
@@ -167,6 +171,7 @@ mod tests {
         assert_eq!(Route::parse("/account/"), Route::Account);
         assert_eq!(Route::parse("/account/x"), Route::NotFound);
         assert_eq!(Route::parse("/requests"), Route::Requests);
+        assert_eq!(Route::parse("/i/Ab-9_x"), Route::Invite(InviteCode::new("Ab-9_x")));
         assert_eq!(Route::parse("/room"), Route::NotFound);
         assert_eq!(Route::parse("/room/a/b"), Route::NotFound);
         assert_eq!(Route::parse("/elsewhere"), Route::NotFound);

@@ -73,7 +73,7 @@ impl<'de> Deserialize<'de> for MemberStatus {
 ///
 /// `roomId`, `seq` and `messageId` are always sent by Knock; they default when absent so
 /// that the seed's shorter example still decodes (`seq` 0 never names a stored message).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     #[serde(default)]
@@ -119,6 +119,18 @@ pub struct ReplyTo {
     pub excerpt: String,
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
+}
+
+impl ReplyTo {
+    /// The start of a message that a reply shows: at most `limits::REPLY_EXCERPT_CHARS`
+    /// characters, cut between characters. The server sends it; a client quoting a reply
+    /// it is writing, or an edit of the answered message, cuts the same.
+    pub fn excerpt_of(text: &str) -> &str {
+        match text.char_indices().nth(crate::limits::REPLY_EXCERPT_CHARS) {
+            Some((end, _)) => &text[..end],
+            None => text,
+        }
+    }
 }
 
 /// One row of `roomMembers`.

@@ -1243,3 +1243,16 @@ fn online_is_sent_only_when_true() {
         r#"{"action":"presence","roomId":"r","online":["bob"],"offline":[]}"#
     );
 }
+
+#[test]
+fn reply_excerpts_are_cut_between_characters() {
+    use knock_protocol::{ReplyTo, limits};
+    assert_eq!(ReplyTo::excerpt_of("short"), "short");
+    let long = "é".repeat(limits::REPLY_EXCERPT_CHARS + 5);
+    assert_eq!(
+        ReplyTo::excerpt_of(&long).chars().count(),
+        limits::REPLY_EXCERPT_CHARS
+    );
+    let exact = "a".repeat(limits::REPLY_EXCERPT_CHARS);
+    assert_eq!(ReplyTo::excerpt_of(&exact), exact);
+}

@@ -520,15 +520,6 @@ pub(crate) fn may_delete(
     Ok(())
 }
 
-/// The start of a message that a reply shows: at most `limits::REPLY_EXCERPT_CHARS`
-/// characters, cut between characters.
-pub(crate) fn reply_excerpt(text: &str) -> &str {
-    match text.char_indices().nth(limits::REPLY_EXCERPT_CHARS) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
-}
-
 /// Whether a member list (`getMembers`) shows a user with this status: approved and
 /// pending users to everyone, banned ones to admins (their "Banned" list).
 pub(crate) fn listed_in_members(status: MemberStatus, to_admin: bool) -> bool {
@@ -1042,6 +1033,55 @@ mod tests {
         );
         assert!(room_name(&"é".repeat(100)).is_ok());
         assert_eq!(room_name(&"é".repeat(101)), Err(RuleError::InvalidRoomName));
+    }
+
+    fn chat(author: &str, deleted: bool) -> ChatMessage {
+        ChatMessage {
+            room_id: knock_protocol::RoomId::new("r"),
+            user_id: UserId::new(author),
+            message: if deleted {
+                String::new()
+            } else {
+                "text".into()
+            },
+            timestamp: 1,
+            seq: 1,
+            message_id: knock_protocol::MessageId::new("m"),
+            deleted,
+            ..ChatMessage::default()
+        }
+    }
+
+    #[test]
+    fn only_the_author_edits_and_the_author_or_an_admin_deletes() {
+        let alice = UserId::new("alice");
+        let admin = Some(Membership {
+            status: MemberStatus::Approved,
+            is_admin: true,
+        });
+        let member = Some(Membership {
+            status: MemberStatus::Approved,
+            is_admin: false,
+        });
+        assert_eq!(may_edit(&alice, &chat("alice", false)), Ok(()));
+        assert_eq!(
+            may_edit(&alice, &chat("bob", false)),
+            Err(RuleError::NotAuthor)
+        );
+        assert_eq!(
+            may_edit(&alice, &chat("alice", true)),
+            Err(RuleError::MessageDeleted)
+        );
+        assert_eq!(may_delete(&alice, member, &chat("alice", false)), Ok(()));
+        assert_eq!(may_delete(&alice, admin, &chat("bob", false)), Ok(()));
+        assert_eq!(
+            may_delete(&alice, member, &chat("bob", false)),
+            Err(RuleError::NotAdmin)
+        );
+        assert_eq!(
+            may_delete(&alice, admin, &chat("bob", true)),
+            Err(RuleError::MessageDeleted)
+        );
     }
 
     #[test]

@@ -320,3 +320,30 @@ async fn replies_carry_the_answered_message_as_it_reads_now() {
         .await;
     assert_eq!(history(&mut bob, &room).await.len(), 2, "nothing stored");
 }
+
+#[tokio::test]
+async fn edits_and_deletions_take_from_the_message_allowance() {
+    let server = TestServer::start_with(&["--message-rate", "0.001", "--message-burst", "3"]).await;
+    let mut alice = server.user("alice").await;
+    let room = alice.create_room("Slow").await;
+    say(&mut alice, &room, "one").await;
+    let one = alice.expect("message").await["messageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    edit(&mut alice, &room, &one, "one, edited").await;
+    alice.expect("messageEdited").await;
+    delete(&mut alice, &room, &one).await;
+    alice.expect("messageDeleted").await;
+    // The burst of 3 is spent: a fourth of any of the three is refused, nothing stored.
+    say(&mut alice, &room, "two").await;
+    alice
+        .expect_error("rate_limited", Some("sendMessage"))
+        .await;
+    edit(&mut alice, &room, &one, "again").await;
+    alice
+        .expect_error("rate_limited", Some("editMessage"))
+        .await;
+    alice.send(json!({"action": "myRooms"})).await;
+    assert_eq!(alice.expect("rooms").await["rooms"][0]["lastSeq"], 3);
+}

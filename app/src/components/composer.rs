@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use knock_protocol::{RoomId, limits};
+use knock_protocol::{RoomId, UserId, limits};
 use leptos::prelude::*;
 
 use crate::browser;
 use crate::client::{Chat, ConnStatus, Connection};
 use crate::ids::new_client_msg_id;
-use crate::state::format_thousands;
+use crate::state::{display_name, format_thousands, mention_complete};
 
 /// Where drafts are kept; `Connection` forgets them at sign-out (a shared computer
 /// must not show the next person what was typed).
@@ -50,6 +50,8 @@ pub fn counter_text(chars: usize) -> Option<String> {
     })
 }
 
+// The box, its keys, the reply it quotes and its errors share the draft's signals.
+#[allow(clippy::too_many_lines)]
 #[component]
 pub fn Composer(room_id: RoomId) -> impl IntoView {
     let chat = expect_context::<Chat>();
@@ -59,6 +61,9 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
     let chars = Memo::new(move |_| text.with(|t| t.chars().count()));
     let over = move || chars.get() > limits::MAX_MESSAGE_CHARS;
     let failed_room = room_id.clone();
+    let reply_room = room_id.clone();
+    let cancel_room = room_id.clone();
+    let typing_room = room_id.clone();
     let server_error = move || chat.0.with(|s| s.composer_error(&failed_room));
 
     let draft_room = room_id.clone();
@@ -76,6 +81,7 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
         }
     });
     let set_text_for_send = set_text.clone();
+    let set_text_for_pick = set_text.clone();
     let send = move || {
         let value = text.get_untracked();
         let mut refused = None;
@@ -94,10 +100,97 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
         }
     };
     let send_on_submit = send.clone();
+    let replying = Memo::new(move |_| {
+        chat.0
+            .with(|s| s.room(&reply_room).and_then(|r| r.replying_to.clone()))
+    });
+    let cancel_reply = move || {
+        connection.act(|s| {
+            s.cancel_reply(&cancel_room);
+            Vec::new()
+        })
+    };
+    let cancel_on_escape = cancel_reply.clone();
+    // `@` completion: the caret (in UTF-16 units, as the browser counts), the option
+    // highlighted, and whether Escape closed the list until the text changes.
+    let caret = RwSignal::new(0_u32);
+    let active = RwSignal::new(0_usize);
+    let dismissed = RwSignal::new(false);
+    let members_room = room_id.clone();
+    let suggest = Memo::new(move |_| {
+        if dismissed.get() {
+            return None;
+        }
+        let (at, prefix) = text.with(|t| {
+            let end = mention_complete::byte_offset(t, caret.get());
+            mention_complete::query(&t[..end])
+        })?;
+        let names = chat.0.with(|s| {
+            s.room(&members_room).map(|r| {
+                mention_complete::suggestions(
+                    &prefix,
+                    r.members.approved().map(|p| &p.user_id),
+                    s.me.as_ref(),
+                )
+            })
+        })?;
+        (!names.is_empty()).then_some((at, names))
+    });
+    let pick = move |name: &UserId| {
+        let Some((at, _)) = suggest.get_untracked() else {
+            return;
+        };
+        let current = text.get_untracked();
+        let end = mention_complete::byte_offset(&current, caret.get_untracked());
+        let (new_text, new_caret) = mention_complete::complete(&current, at, end, name);
+        let position = mention_complete::utf16_offset(&new_text, new_caret);
+        set_text_for_pick(new_text);
+        caret.set(position);
+        active.set(0);
+        if let Some(el) = box_ref.get_untracked() {
+            request_animation_frame(move || {
+                let _ = el.set_selection_range(position, position);
+                let _ = el.focus();
+            });
+        }
+    };
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if let Some((_, names)) = suggest.get_untracked() {
+            match ev.key().as_str() {
+                "ArrowDown" => {
+                    ev.prevent_default();
+                    active.update(|a| *a = (*a + 1) % names.len());
+                    return;
+                }
+                "ArrowUp" => {
+                    ev.prevent_default();
+                    active.update(|a| *a = (*a + names.len() - 1) % names.len());
+                    return;
+                }
+                "Enter" | "Tab" if !ev.shift_key() && !ev.is_composing() => {
+                    ev.prevent_default();
+                    let choice = names[active.get_untracked().min(names.len() - 1)].clone();
+                    pick(&choice);
+                    return;
+                }
+                "Escape" => {
+                    ev.prevent_default();
+                    dismissed.set(true);
+                    return;
+                }
+                _ => {}
+            }
+        }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             send();
+        } else if ev.key() == "Escape" && replying.with_untracked(Option::is_some) {
+            cancel_on_escape();
+        }
+    };
+    let track_caret = move || {
+        if let Some(el) = box_ref.get_untracked() {
+            caret.set(el.selection_start().ok().flatten().unwrap_or(0));
         }
     };
 
@@ -110,6 +203,31 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
             }
         >
             <label for="message" class="composer-label">"Message"</label>
+            {move || {
+                replying
+                    .get()
+                    .map(|quote| {
+                        let cancel = cancel_reply.clone();
+                        view! {
+                            <div class="reply-bar">
+                                <span class="reply-bar-text">
+                                    "Replying to "
+                                    <strong dir="auto">{display_name(&quote.user_id)}</strong>
+                                    ": "
+                                    <span dir="auto">{quote.excerpt}</span>
+                                </span>
+                                <button
+                                    type="button"
+                                    class="btn btn-small btn-quiet"
+                                    aria-label="Cancel reply"
+                                    on:click=move |_| cancel()
+                                >
+                                    "×"
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
             <div class="composer-row">
                 <textarea
                     id="message"
@@ -119,13 +237,62 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
                     aria-describedby="composer-help"
                     aria-invalid=move || over().to_string()
                     prop:value=text
-                    on:input=move |ev| set_text(event_target_value(&ev))
+                    aria-autocomplete="list"
+                    aria-controls=move || suggest.with(Option::is_some).then_some("mention-list")
+                    aria-activedescendant=move || {
+                        suggest.with(|s| s.as_ref().map(|_| format!("mention-{}", active.get())))
+                    }
+                    on:input=move |ev| {
+                        set_text(event_target_value(&ev));
+                        track_caret();
+                        dismissed.set(false);
+                        active.set(0);
+                        let now = browser::now_ms();
+                        connection.act(|s| s.typed(&typing_room, now));
+                    }
+                    on:keyup=move |ev: leptos::ev::KeyboardEvent| {
+                        if matches!(ev.key().as_str(), "ArrowLeft" | "ArrowRight" | "Home" | "End") {
+                            track_caret();
+                        }
+                    }
+                    on:click=move |_| track_caret()
                     on:keydown=on_keydown
                 ></textarea>
                 <button type="submit" class="btn btn-primary" disabled=over>
                     "Send"
                 </button>
             </div>
+            {move || {
+                suggest
+                    .get()
+                    .map(|(_, names)| {
+                        view! {
+                            <ul class="mention-list" id="mention-list" role="listbox" aria-label="Mention a member">
+                                {names
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(i, name)| {
+                                        let chosen = name.clone();
+                                        view! {
+                                            <li
+                                                role="option"
+                                                id=format!("mention-{i}")
+                                                class:active=move || active.get() == i
+                                                aria-selected=move || (active.get() == i).to_string()
+                                                on:mousedown=move |ev| {
+                                                    ev.prevent_default();
+                                                    pick(&chosen);
+                                                }
+                                            >
+                                                {format!("@{name}")}
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                    })
+            }}
             <ComposerFoot chars over />
             {move || {
                 local_error

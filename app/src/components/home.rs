@@ -1,7 +1,7 @@
 //! The start page when signed in: create a room, or ask to join one by its id. An invite
 //! link (`/join/:room_id`) opens the same page with the id filled in.
 
-use knock_protocol::{MemberStatus, RoomId, RoomPreview};
+use knock_protocol::{InviteCode, MemberStatus, RoomId, RoomPreview};
 use leptos::prelude::*;
 
 use crate::client::{Chat, Connection};
@@ -196,5 +196,86 @@ fn JoinRoomForm(initial: String) -> impl IntoView {
             <ErrorText at=Slot::JoinRoom />
             <button type="submit" class="btn btn-primary">"Join"</button>
         </form>
+    }
+}
+
+/// `/i/<code>`: an invite link. The server says which room it leads to (or why it no
+/// longer works), then the knock names the link, so the admins see who sent it.
+#[component]
+pub fn InvitePage(code: InviteCode) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let connection = expect_context::<Connection>();
+    let nav = expect_context::<Nav>();
+    let lookup_code = code.clone();
+    // Reads only the connection's status, never `chat` (see `Connection::act`).
+    Effect::new(move |_| {
+        if connection.is_online() {
+            connection.act(|s| s.look_up_invite(&lookup_code));
+        }
+    });
+    let lookup = Memo::new(move |_| {
+        chat.0.with(|s| {
+            s.invite_lookup
+                .clone()
+                .filter(|l| l.code == code)
+                .map(|l| (l.room, l.error))
+        })
+    });
+    // Already in the room, or waiting: its page says where they stand.
+    let standing = Memo::new(move |_| {
+        chat.0.with(|s| {
+            s.invite_lookup.as_ref().and_then(|l| l.room.as_ref()).and_then(|(room_id, _)| {
+                s.room(room_id)
+                    .filter(|r| {
+                        matches!(
+                            r.status,
+                            Some(MemberStatus::Approved | MemberStatus::Pending)
+                        )
+                    })
+                    .map(|_| room_path(room_id))
+            })
+        })
+    });
+    Effect::new(move |_| {
+        if let Some(path) = standing.get() {
+            nav.replace(&path);
+        }
+    });
+    let message = RwSignal::new(String::new());
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        connection.act(|s| message.with_untracked(|m| s.knock_with_invite(m)));
+    };
+    view! {
+        <section class="home">
+            <h1 class="page-title">"You were invited to a room"</h1>
+            {move || match lookup.get() {
+                Some((Some((_, name)), _)) => view! {
+                    <p class="invite-room">
+                        <strong class="invite-room-name" dir="auto">{name}</strong>
+                    </p>
+                    <p class="lede">
+                        "Ask to join: the room's admin will see your request and let you in."
+                    </p>
+                    <form class="card" on:submit=on_submit>
+                        <ReasonField
+                            id="knock-message".into()
+                            label="Message to the admins"
+                            hint="Optional: who you are, why you knock."
+                            text=message
+                        />
+                        <ErrorText at=Slot::JoinRoom />
+                        <button type="submit" class="btn btn-primary">"Ask to join"</button>
+                    </form>
+                }
+                .into_any(),
+                Some((None, Some(error))) => view! {
+                    <p class="error" role="alert">{error}</p>
+                    <p>"Ask whoever sent it for a new link."</p>
+                }
+                .into_any(),
+                _ => view! { <p class="muted">"Checking the link…"</p> }.into_any(),
+            }}
+        </section>
     }
 }

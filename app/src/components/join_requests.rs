@@ -177,6 +177,15 @@ fn RequestRow(room_id: RoomId, p: Participant) -> impl IntoView {
                 described_by
                 reason
             />
+            {p
+                .invite
+                .map(|invite| {
+                    let via = match invite.label {
+                        Some(label) => format!("Came with the invite link \u{201c}{label}\u{201d}"),
+                        None => "Came with an invite link".to_owned(),
+                    };
+                    view! { <span class="muted request-via" dir="auto">{via}</span> }
+                })}
             <RequestMessage id=reason_id reason=p.reason />
             <Show
                 when=move || explaining.get()

@@ -21,6 +21,8 @@ struct Member {
     /// The viewer is an admin, and there is something to do: anything on another
     /// member; on their own row, stepping down while another admin remains.
     manageable: bool,
+    /// A socket of theirs is open (you are, while you see this).
+    online: bool,
 }
 
 fn members(s: &ChatState, room_id: &RoomId) -> Vec<Member> {
@@ -37,6 +39,7 @@ fn members(s: &ChatState, room_id: &RoomId) -> Vec<Member> {
                 is_admin: p.is_admin,
                 is_me,
                 manageable: room.is_admin && (!is_me || admins > 1),
+                online: p.online || is_me,
             }
         })
         .collect()
@@ -99,6 +102,12 @@ fn MemberRow(room_id: RoomId, m: Member) -> impl IntoView {
             <span class="member-name" id=name_id.clone() dir="auto">
                 {display_name(&m.user_id)}
             </span>
+            <span
+                class="presence-dot"
+                class:online=m.online
+                title=if m.online { "Online" } else { "Offline" }
+            ></span>
+            <span class="sr-only">{if m.online { ", online" } else { ", offline" }}</span>
             {m.is_me.then(|| view! { <span class="muted">" (you)"</span> })}
             {m.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
             {m.manageable.then(|| view! { <Manage room_id m name_id /> })}

@@ -12,8 +12,7 @@ use wasm_bindgen::closure::Closure;
 
 use crate::browser;
 use crate::client::{Chat, Connection, Session};
-use crate::linkify::{Segment, split_links};
-use crate::state::display_name;
+use crate::components::message_row::{MessageRow, Quote};
 use crate::state::outbox::{Outgoing, OutgoingState};
 use crate::state::timeline::PageKind;
 
@@ -24,15 +23,40 @@ const LOAD_OLDER_AT: i32 = 160;
 
 /// One rendered message, with the day separator shown before it (if any).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Row {
-    message: ChatMessage,
-    starts_day: bool,
-    mine: bool,
+pub struct Row {
+    pub message: ChatMessage,
+    pub starts_day: bool,
+    pub mine: bool,
+    /// The user administers the room: they may delete anyone's message.
+    pub admin: bool,
+    /// The first message after the read marker the room was opened with: the "New
+    /// messages" divider goes before it.
+    pub starts_unread: bool,
 }
 
+/// What a row is drawn from: a change to any of it draws the row again.
+type RowKey = (
+    MessageId,
+    bool,
+    bool,
+    bool,
+    Option<i64>,
+    bool,
+    Option<(String, bool)>,
+);
+
 impl Row {
-    fn key(&self) -> (MessageId, bool) {
-        (self.message.message_id.clone(), self.starts_day)
+    fn key(&self) -> RowKey {
+        let m = &self.message;
+        (
+            m.message_id.clone(),
+            self.starts_day,
+            self.starts_unread,
+            self.admin,
+            m.edited_at,
+            m.deleted,
+            m.reply_to.as_ref().map(|r| (r.excerpt.clone(), r.deleted)),
+        )
     }
 }
 
@@ -106,6 +130,7 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
     };
 
     let me_name = me.map(|u| u.to_string()).unwrap_or_default();
+    let rows_room = id.clone();
     view! {
         <div class="messages-wrap">
             <div
@@ -121,7 +146,7 @@ pub fn MessageList(room_id: RoomId) -> impl IntoView {
                 }) />
                 <ol class="messages">
                     <For each=move || rows.get() key=Row::key let:row>
-                        <MessageRow row focus />
+                        <MessageRow room_id=rows_room.clone() row focus />
                     </For>
                     <For
                         each=move || outgoing.get()
@@ -262,16 +287,24 @@ fn message_rows(chat: Chat, room_id: RoomId, me: Option<UserId>) -> Memo<Vec<Row
                 return Vec::new();
             };
             let mut previous_day = None;
+            let mut divider = room.divider_after;
             room.timeline
                 .messages()
                 .map(|m| {
                     let day = browser::local_day_key(m.timestamp);
                     let starts_day = previous_day != Some(day);
                     previous_day = Some(day);
+                    let mine = me.as_ref() == Some(&m.user_id);
+                    let starts_unread = divider.is_some_and(|after| m.seq > after && !mine);
+                    if starts_unread {
+                        divider = None;
+                    }
                     Row {
-                        mine: me.as_ref() == Some(&m.user_id),
+                        mine,
                         message: m.clone(),
                         starts_day,
+                        admin: room.is_admin,
+                        starts_unread,
                     }
                 })
                 .collect::<Vec<_>>()
@@ -324,73 +357,13 @@ fn HistoryEdge(room_id: RoomId, #[prop(into)] empty: Signal<bool>) -> impl IntoV
 }
 
 #[component]
-fn MessageRow(row: Row, focus: Memo<Option<u64>>) -> impl IntoView {
-    let Row {
-        message,
-        starts_day,
-        mine,
-    } = row;
-    let seq = message.seq;
-    let focused = move || focus.get() == Some(seq);
-    let time = browser::local_time(message.timestamp);
-    let (full, iso) = browser::local_date_time(message.timestamp);
-    // A list item of its own (an `<ol>` holds only items): the day's name, read in turn.
-    let separator = starts_day.then(|| {
-        let label = browser::day_label(message.timestamp);
-        view! {
-            <li class="day-sep">
-                <span>{label}</span>
-            </li>
-        }
-    });
-    view! {
-        {separator}
-        <li
-            class="msg"
-            class:mine=mine
-            class:focused=focused
-            aria-current=move || focused().then_some("true")
-            data-seq=message.seq
-        >
-            <div class="msg-meta">
-                <span class="msg-author" dir="auto">
-                    {display_name(&message.user_id)}
-                </span>
-                {mine.then(|| view! { <span class="sr-only">" (you)"</span> })}
-                <time class="msg-time" datetime=iso title=full>
-                    {time}
-                </time>
-            </div>
-            <p class="msg-text" dir="auto">
-                {message_body(&message.message)}
-            </p>
-        </li>
-    }
-}
-
-/// The message as text nodes, with web links clickable.
-fn message_body(text: &str) -> Vec<AnyView> {
-    split_links(text)
-        .into_iter()
-        .map(|segment| match segment {
-            Segment::Text(t) => t.to_owned().into_any(),
-            Segment::Link(url) => view! {
-                <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">
-                    {url.to_owned()}
-                </a>
-            }
-            .into_any(),
-        })
-        .collect()
-}
-
-#[component]
 fn OutgoingRow(item: Outgoing, me: String) -> impl IntoView {
     let connection = expect_context::<Connection>();
     let Outgoing {
         client_msg_id,
         text,
         state,
+        reply_to,
         ..
     } = item;
     let failed = match &state {
@@ -431,6 +404,7 @@ fn OutgoingRow(item: Outgoing, me: String) -> impl IntoView {
     let is_failed = actions.is_some();
     view! {
         <li class="msg mine outgoing" class:failed=is_failed>
+            {reply_to.map(|quote| view! { <Quote quote /> })}
             <div class="msg-meta">
                 <span class="msg-author" dir="auto">
                     {me}

@@ -17,6 +17,7 @@ struct Row {
     is_admin: bool,
     requests: usize,
     unread: u32,
+    mentions: u32,
 }
 
 #[component]
@@ -33,6 +34,7 @@ pub fn RoomList() -> impl IntoView {
                     is_admin: r.is_admin,
                     requests: r.pending_requests(),
                     unread: r.unread,
+                    mentions: r.mentions,
                 })
                 .collect::<Vec<_>>()
         })
@@ -97,6 +99,19 @@ fn RoomRow(row: Row) -> impl IntoView {
             </span>
         }
     });
+    let mentions = (row.mentions > 0).then(|| {
+        let label = if row.mentions == 1 {
+            "1 mention".to_owned()
+        } else {
+            format!("{} mentions", row.mentions)
+        };
+        view! {
+            <span class="badge badge-mention" title=label.clone() aria-label=label>
+                "@"
+                {row.mentions}
+            </span>
+        }
+    });
     view! {
         <li class="room-item" class:pending=row.status == Some(MemberStatus::Pending)>
             <Link href=room_path(&row.room_id) class="room-link">
@@ -105,7 +120,7 @@ fn RoomRow(row: Row) -> impl IntoView {
                 </span>
                 {row.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
                 {status.map(|s| view! { <span class="room-status">{s}</span> })}
-                <span class="room-badges">{requests} {unread}</span>
+                <span class="room-badges">{requests} {mentions} {unread}</span>
             </Link>
         </li>
     }

@@ -13,7 +13,9 @@ use crate::components::copy_button::CopyButton;
 use crate::components::error_text::ErrorText;
 use crate::components::join_requests::JoinRequests;
 use crate::components::member_list::MemberList;
+use crate::components::invite_links::InviteLinks;
 use crate::components::message_list::MessageList;
+use crate::components::typing::TypingIndicator;
 use crate::components::reason_field::ReasonField;
 use crate::components::room_actions::{Confirm, RoomButtons, RoomConfirm};
 use crate::components::search::SearchBox;
@@ -160,10 +162,12 @@ fn Conversation(room_id: RoomId, searching: RwSignal<bool>) -> impl IntoView {
                     <SearchBox room_id=search_id.clone() />
                 </Show>
                 <MessageList room_id=room_id.clone() />
+                <TypingIndicator room_id=room_id.clone() />
                 <Composer room_id=room_id.clone() />
             </section>
             <aside class="room-side" aria-label="Requests and members">
                 <JoinRequests room_id=room_id.clone() />
+                <InviteLinks room_id=room_id.clone() />
                 <MemberList room_id=room_id open=wide />
             </aside>
         </div>

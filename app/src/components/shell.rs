@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::client::{Connection, Session, provide_client};
 use crate::components::account::AccountPage;
 use crate::components::connection_status::ConnectionStatus;
-use crate::components::home::{HomePage, JoinPage};
+use crate::components::home::{HomePage, InvitePage, JoinPage};
 use crate::components::join_requests::RequestsPage;
 use crate::components::notices::Notices;
 use crate::components::room_list::{RequestsLink, RoomList};
@@ -95,6 +95,7 @@ fn SignedIn() -> impl IntoView {
                         Route::Join(room_id) => view! { <JoinPage room_id /> }.into_any(),
                         Route::Account => view! { <AccountPage /> }.into_any(),
                         Route::Requests => view! { <RequestsPage /> }.into_any(),
+                        Route::Invite(code) => view! { <InvitePage code /> }.into_any(),
                         Route::NotFound => view! { <NotFound /> }.into_any(),
                     }}
                 </main>

@@ -2,7 +2,7 @@
 //! who knocked, mentions. Whether one is shown (turned on, tab hidden) is the Leptos
 //! layer's business.
 
-use knock_protocol::{MemberStatus, UserId};
+use knock_protocol::{MemberStatus, ReplyTo, UserId};
 
 use super::{Alert, RoomState, room_path};
 
@@ -38,5 +38,15 @@ pub(super) fn decision(room: &RoomState, status: MemberStatus, reason: Option<&s
         body,
         path: room_path(&room.room_id),
         tag: format!("decision-{}", room.room_id),
+    }
+}
+
+/// To a member named with `@` in a message.
+pub(super) fn mention(room: &RoomState, author: &UserId, text: &str) -> Alert {
+    Alert {
+        title: format!("{author} mentioned you in {}", room.display_name()),
+        body: ReplyTo::excerpt_of(text).to_owned(),
+        path: room_path(&room.room_id),
+        tag: format!("mention-{}", room.room_id),
     }
 }

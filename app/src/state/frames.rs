@@ -1,7 +1,8 @@
 //! The server's frames, applied to the state: one handler per frame.
 
 use knock_protocol::{
-    ChatMessage, ClientMessage, ClientMsgId, ErrorCode, MemberStatus, MessageId, Participant,
+    ChatMessage, ClientMessage, ClientMsgId, ErrorCode, InviteRef, MemberStatus, MessageId,
+    Participant,
     RoomId, RoomSummary, ServerMessage, UserId,
 };
 
@@ -24,7 +25,8 @@ impl ChatState {
                 user_id,
                 room_id,
                 reason,
-            } => self.on_join_request(&room_id, user_id, reason),
+                invite,
+            } => self.on_join_request(&room_id, user_id, reason, invite),
             ServerMessage::JoinResponse {
                 room_id,
                 status,
@@ -35,7 +37,11 @@ impl ChatState {
                 room_id,
                 room_name,
                 participants,
-            } => self.on_room_members(room_id, room_name, participants),
+                invite_only,
+            } => {
+                self.room_mut(&room_id).invite_only = invite_only;
+                self.on_room_members(room_id, room_name, participants)
+            }
             ServerMessage::MemberChanged {
                 room_id,
                 user_id,
@@ -63,6 +69,67 @@ impl ChatState {
                 before_seq,
             } => self.on_history_gap(&room_id, after_seq, before_seq),
             ServerMessage::Rooms { rooms } => self.on_rooms(rooms),
+            ServerMessage::Typing { room_id, user_id } => self.on_typing(&room_id, user_id),
+            ServerMessage::Invite(invite) => {
+                self.on_invite(invite);
+                Vec::new()
+            }
+            ServerMessage::Invites { room_id, invites } => {
+                self.on_invites(&room_id, invites);
+                Vec::new()
+            }
+            ServerMessage::InviteRevoked { room_id, code } => {
+                self.on_invite_revoked(&room_id, &code);
+                Vec::new()
+            }
+            ServerMessage::InviteInfo {
+                code,
+                room_id,
+                room_name,
+            } => {
+                self.on_invite_info(code, room_id, room_name);
+                Vec::new()
+            }
+            ServerMessage::RoomSettings {
+                room_id,
+                invite_only,
+            } => {
+                self.room_mut(&room_id).invite_only = invite_only;
+                Vec::new()
+            }
+            ServerMessage::Presence {
+                room_id,
+                online,
+                offline,
+            } => {
+                self.on_presence(&room_id, &online, &offline);
+                Vec::new()
+            }
+            ServerMessage::ReadMarker { room_id, seq } => {
+                let me = self.me.clone();
+                if let Some(room) = self.rooms.get_mut(&room_id) {
+                    room.read_up_to(seq, me.as_ref());
+                }
+                Vec::new()
+            }
+            ServerMessage::MessageEdited {
+                room_id,
+                message_id,
+                message,
+                edited_at,
+                seq,
+            } => {
+                if let Some(room) = self.rooms.get_mut(&room_id) {
+                    room.timeline
+                        .apply_edit(&message_id, &message, edited_at, seq);
+                }
+                Vec::new()
+            }
+            ServerMessage::MessageDeleted {
+                room_id,
+                message_id,
+                seq,
+            } => self.on_message_deleted(&room_id, &message_id, seq),
             ServerMessage::SearchResults {
                 query,
                 room_id,
@@ -96,6 +163,21 @@ impl ChatState {
                 )
             }
         }
+    }
+
+    /// A message became a tombstone; a reply being written to it is dropped.
+    fn on_message_deleted(
+        &mut self,
+        room_id: &RoomId,
+        message_id: &MessageId,
+        seq: u64,
+    ) -> Vec<Command> {
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            room.timeline.apply_delete(message_id, seq);
+            room.replying_to
+                .take_if(|reply| &reply.message_id == message_id);
+        }
+        Vec::new()
     }
 
     fn on_room_members(
@@ -141,6 +223,8 @@ impl ChatState {
             timestamp,
             seq,
             message_id,
+            reply_to: sent.reply_to,
+            ..ChatMessage::default()
         })
     }
 
@@ -213,10 +297,12 @@ impl ChatState {
         room_id: &RoomId,
         user_id: UserId,
         reason: Option<String>,
+        invite: Option<InviteRef>,
     ) -> Vec<Command> {
         let room = self.room_mut(room_id);
         room.members
             .apply(&user_id, MemberStatus::Pending, false, reason.clone());
+        room.members.set_invite(&user_id, invite);
         let name_unknown = room.name.is_none();
         let alert = Command::Alert(alerts::join_request(room, &user_id, reason.as_deref()));
         self.notify(Notice::JoinRequest {
@@ -475,6 +561,12 @@ impl ChatState {
         let room_id = message.room_id.clone();
         let author = message.user_id.clone();
         let text = message.message.clone();
+        self.stopped_typing(&room_id, &author);
+        let mentioned = !mine
+            && self
+                .me
+                .as_ref()
+                .is_some_and(|me| message.mentions.contains(me));
         let room = self.room_mut(&room_id);
         let mut commands = Vec::new();
         if let Some((before_seq, limit)) = room.timeline.gap_before(message.seq) {
@@ -490,6 +582,12 @@ impl ChatState {
         let is_new = room.timeline.insert_live(message) == timeline::Inserted::New;
         if is_new && !mine && !viewing {
             room.unread = room.unread.saturating_add(1);
+            if mentioned {
+                room.mentions = room.mentions.saturating_add(1);
+            }
+        }
+        if is_new && mentioned {
+            commands.push(Command::Alert(alerts::mention(room, &author, &text)));
         }
         if mine {
             self.outbox.settle_echo(&room_id, &text);
@@ -508,6 +606,7 @@ impl ChatState {
         self.rooms_asked = self.rooms_asked.saturating_sub(1);
         let listed: Vec<RoomId> = rooms.iter().map(|r| r.room_id.clone()).collect();
         let mut commands = Vec::new();
+        let viewing = self.viewing.clone();
         for summary in rooms {
             let asked = self.member_requests.contains(&summary.room_id);
             let room = self.room_mut(&summary.room_id);
@@ -519,7 +618,11 @@ impl ChatState {
                 room.timeline.clear();
                 room.members.clear();
             }
-            if room.is_admin && room.is_approved() && !room.members.loaded && !asked {
+            // Admins learn of waiting requests from `pendingCount`; a room's list is
+            // read only when someone waits (the Requests page lists them).
+            let waiting = summary.pending_count.unwrap_or(0) > 0;
+            room.read_state_from(&summary, viewing.as_ref() == Some(&summary.room_id));
+            if room.is_admin && room.is_approved() && !room.members.loaded && !asked && waiting {
                 self.member_requests.push_back(summary.room_id.clone());
                 commands.push(Command::Send(ClientMessage::GetMembers {
                     room_id: Some(summary.room_id.clone()),
@@ -605,6 +708,11 @@ impl ChatState {
                 self.errors.insert(slot, readable);
             }
             Some("search") => self.search.refused(readable),
+            Some("editMessage" | "deleteMessage") => self.message_change_refused(readable),
+            Some(
+                action @ ("createInvite" | "listInvites" | "revokeInvite" | "lookupInvite"
+                | "setRoomSettings"),
+            ) => self.invite_refused(action, readable),
             Some("sendMessage") => {
                 // Too fast: the outbox sends it again by itself, in order; nothing to say.
                 let rate_limited = code == ErrorCode::RateLimited;

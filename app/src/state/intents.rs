@@ -1,7 +1,8 @@
 //! What the user does, applied to the state: each intent returns the frames to send.
 
 use knock_protocol::{
-    ClientMessage, ClientMsgId, ErrorCode, JoinRoom, Role, RoomId, Targets, UserId, limits,
+    ClientMessage, ClientMsgId, ErrorCode, InviteCode, JoinRoom, Role, RoomId, Targets, UserId,
+    limits,
 };
 
 use super::outbox::Pump;
@@ -28,7 +29,7 @@ impl ChatState {
         self.viewing = Some(room_id.clone());
         self.announcement.clear();
         if let Some(room) = self.rooms.get_mut(room_id) {
-            room.unread = 0;
+            room.opened();
         }
         self.load_room(room_id)
     }
@@ -193,7 +194,23 @@ impl ChatState {
     /// optional message to its admins. Its errors show on the room's page when asked
     /// from there, else at the join form.
     pub fn request_join(&mut self, room_id: &str, message: &str) -> Vec<Command> {
-        let room_id = extract_room_id(room_id);
+        // A pasted invite link (`…/i/<code>`) opens its own page, which knocks with it.
+        if let Some((_, code)) = room_id.trim().trim_end_matches('/').rsplit_once("/i/")
+            && !code.is_empty()
+        {
+            return vec![Command::Navigate(format!("/i/{code}"))];
+        }
+        self.request_join_with(extract_room_id(room_id), message, None)
+    }
+
+    /// [`Self::request_join`] of a room id, with the invite link's code when it came from
+    /// one.
+    pub(super) fn request_join_with(
+        &mut self,
+        room_id: &str,
+        message: &str,
+        invite_code: Option<InviteCode>,
+    ) -> Vec<Command> {
         if room_id.is_empty() {
             self.errors
                 .insert(Slot::JoinRoom, "Enter a room ID.".into());
@@ -222,7 +239,8 @@ impl ChatState {
         self.awaiting
             .push_back((room_id.clone(), Awaiting::Knock(slot)));
         vec![Command::Send(ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id,
+            room_id: Some(room_id),
+            invite_code,
             reason,
         }))]
     }
@@ -442,8 +460,9 @@ impl ChatState {
         if text.chars().count() > limits::MAX_MESSAGE_CHARS {
             return Err(describe_error(ErrorCode::MessageTooLong, ""));
         }
+        let reply_to = self.room_mut(room_id).replying_to.take();
         self.outbox
-            .push(client_msg_id, room_id.clone(), text.to_owned());
+            .push_reply(client_msg_id, room_id.clone(), text.to_owned(), reply_to);
         // Read at an older message (a search result), the room goes back to its newest,
         // where the message will show.
         let room = self.room_mut(room_id);
@@ -454,18 +473,31 @@ impl ChatState {
         Ok(Vec::new())
     }
 
-    /// Writes what the outbox may send now. [`Connection::act`] calls it after every
-    /// change, so that a message goes out as soon as its turn and the rate allow.
+    /// Writes what the outbox may send now, and the read markers due (`pump_reads`).
+    /// [`Connection::act`] calls it after every change, so that a message goes out as
+    /// soon as its turn and the rate allow. One wake-up serves both: the earlier.
     ///
     /// [`Connection::act`]: crate::client::Connection::act
     pub fn pump_outbox(&mut self, now_ms: f64) -> Vec<Command> {
-        match self.outbox.pump(now_ms, self.online) {
-            Pump::Idle => Vec::new(),
-            Pump::Send(frame) => vec![Command::Send(frame)],
-            Pump::WakeAt(at) => vec![Command::WakeAfter(std::time::Duration::from_secs_f64(
+        let (mut commands, read_wake) = self.pump_reads(now_ms);
+        let outbox_wake = match self.outbox.pump(now_ms, self.online) {
+            Pump::Idle => None,
+            Pump::Send(frame) => {
+                commands.push(Command::Send(frame));
+                None
+            }
+            Pump::WakeAt(at) => Some(at),
+        };
+        let wake = match (outbox_wake, read_wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(at) = wake {
+            commands.push(Command::WakeAfter(std::time::Duration::from_secs_f64(
                 (at - now_ms).max(0.0) / 1_000.0,
-            ))],
+            )));
         }
+        commands
     }
 
     pub fn retry_message(&mut self, client_msg_id: &ClientMsgId) -> Vec<Command> {

@@ -1,7 +1,7 @@
 //! A room's member list: fetched once with `getMembers`, then kept current by applying
 //! each `memberChanged` (the server never resends the whole list).
 
-use knock_protocol::{MemberStatus, Participant, UserId};
+use knock_protocol::{InviteRef, MemberStatus, Participant, UserId};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Members {
@@ -43,11 +43,29 @@ impl Members {
                 status,
                 is_admin,
                 reason,
+                online: false,
+                invite: None,
             });
             None
         };
         self.sort();
         previous
+    }
+
+    /// The invite link a pending user knocked with (`joinRequest`).
+    pub fn set_invite(&mut self, user_id: &UserId, invite: Option<InviteRef>) {
+        if let Some(p) = self.list.iter_mut().find(|p| &p.user_id == user_id) {
+            p.invite = invite;
+        }
+    }
+
+    /// Marks these users online or offline (`presence`).
+    pub fn set_online(&mut self, users: &[UserId], online: bool) {
+        for p in &mut self.list {
+            if users.contains(&p.user_id) {
+                p.online = online;
+            }
+        }
     }
 
     /// Admins first, then approved members, then pending requests, then the banned,

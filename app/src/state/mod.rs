@@ -11,12 +11,17 @@ pub mod backoff;
 mod errors;
 mod frames;
 pub mod heartbeat;
+pub mod invites;
 mod intents;
 pub mod members;
+mod message_actions;
+pub mod mention_complete;
+pub mod read_state;
 pub mod notices;
 pub mod outbox;
 pub mod search;
 pub mod timeline;
+pub mod typing;
 mod wording;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -28,7 +33,7 @@ pub use self::wording::{
 };
 
 use knock_protocol::{
-    ClientMessage, MemberStatus, Participant, ResumeRoom, RoomId, UserId, limits,
+    ClientMessage, MemberStatus, Participant, ReplyTo, ResumeRoom, RoomId, UserId, limits,
 };
 
 use self::members::Members;
@@ -53,6 +58,19 @@ pub enum Command {
     /// Something happened that the user may want to hear of while the tab is hidden: the
     /// Leptos layer shows it as a browser notification when they turned those on.
     Alert(Alert),
+    /// Do this after so long.
+    Later(std::time::Duration, Later),
+}
+
+/// What [`Command::Later`] comes back to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Later {
+    /// Call [`ChatState::typing_expired`].
+    TypingEnds {
+        room_id: RoomId,
+        user_id: UserId,
+        token: u64,
+    },
 }
 
 /// A browser notification's content, and the page a click on it opens.
@@ -80,6 +98,8 @@ pub enum Slot {
     Standing(RoomId),
     /// An admin's change to a member of this room: remove, ban, unban, role.
     Members(RoomId),
+    /// The room's invite links and invite-only setting.
+    Invites(RoomId),
     /// Anything else.
     General,
 }
@@ -144,12 +164,30 @@ pub struct RoomState {
     pub is_admin: bool,
     pub members: Members,
     pub timeline: Timeline,
-    /// Messages from others that arrived while the room was not on screen.
+    /// Messages from others after the read marker (from `rooms`, then counted live).
     pub unread: u32,
+    /// Those of them that mention the user.
+    pub mentions: u32,
+    /// The user's read marker, as the server keeps it.
+    pub read_seq: u64,
+    /// Where the "New messages" divider goes: after this `seq`, when the room was opened
+    /// with unread messages.
+    pub divider_after: Option<u64>,
+    /// The room's pending requests as `rooms` counted them (admins), until its member
+    /// list is loaded.
+    pub pending_count: Option<u64>,
     /// The server said there is no such room.
     pub not_found: bool,
     /// Why the user's request was rejected, when the admin said.
     pub rejection: Option<String>,
+    /// The message the user is answering in the composer ("Reply").
+    pub replying_to: Option<ReplyTo>,
+    /// Other members typing now, each with the renewal that last showed them.
+    pub typing: Vec<(UserId, u64)>,
+    /// The room's invite links, newest first, once an admin listed them.
+    pub invites: Option<Vec<knock_protocol::Invite>>,
+    /// Knocks only with an invite link (admins see and change it).
+    pub invite_only: bool,
 }
 
 impl RoomState {
@@ -162,8 +200,16 @@ impl RoomState {
             members: Members::default(),
             timeline: Timeline::default(),
             unread: 0,
+            mentions: 0,
+            read_seq: 0,
+            divider_after: None,
+            pending_count: None,
             not_found: false,
             rejection: None,
+            replying_to: None,
+            typing: Vec::new(),
+            invites: None,
+            invite_only: false,
         }
     }
 
@@ -200,10 +246,13 @@ impl RoomState {
 
     /// Join requests waiting for this user, when the user is one of the room's admins.
     pub fn pending_requests(&self) -> usize {
-        if self.is_admin {
+        if !self.is_admin {
+            0
+        } else if self.members.loaded {
             self.members.pending_count()
         } else {
-            0
+            self.pending_count
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
         }
     }
 }
@@ -225,6 +274,13 @@ pub struct ChatState {
     /// The newest message from someone else in the room on screen, for screen readers.
     pub announcement: String,
     pub search: search::Search,
+    read_marks: read_state::ReadMarks,
+    /// The invite link on screen (`/i/<code>`) and what the server said of it.
+    pub invite_lookup: Option<invites::InviteLookup>,
+    /// Counts `typing` frames, so that an expiry knows whether it was renewed since.
+    typing_renewals: u64,
+    /// The last `typing` sent: its room and when (ms).
+    typing_sent: Option<(RoomId, f64)>,
     next_notice: u64,
     creating: u32,
     /// `myRooms` sent and not answered yet: only the answer to the last one may tell
@@ -350,7 +406,7 @@ impl ChatState {
             })
             .map(|r| ResumeRoom {
                 room_id: r.room_id.clone(),
-                after_seq: r.timeline.newest_seq(),
+                after_seq: r.timeline.resume_after(),
             })
             .collect();
         // The server takes so many rooms per frame.
@@ -376,6 +432,7 @@ impl ChatState {
         self.history_requests.clear();
         self.member_requests.clear();
         self.search.disconnected();
+        self.read_marks.disconnected();
         for room in self.rooms.values_mut() {
             room.timeline.pending_pages.clear();
             // Changes may be missed while away: fetch the list again when next needed

@@ -10,7 +10,7 @@
 //! the user. After a reconnect the same ids are sent again, so the server stores each
 //! message once.
 
-use knock_protocol::{ClientMessage, ClientMsgId, RoomId, limits};
+use knock_protocol::{ClientMessage, ClientMsgId, ReplyTo, RoomId, limits};
 
 /// After a rate refusal, wait this long before the next try (the server's allowance
 /// refills one message per 200 ms at its default rate).
@@ -31,6 +31,8 @@ pub struct Outgoing {
     pub client_msg_id: ClientMsgId,
     pub room_id: RoomId,
     pub text: String,
+    /// The message it answers, quoted while it waits.
+    pub reply_to: Option<ReplyTo>,
     pub state: OutgoingState,
 }
 
@@ -40,6 +42,7 @@ impl Outgoing {
             message: self.text.clone(),
             room_id: Some(self.room_id.clone()),
             client_msg_id: Some(self.client_msg_id.clone()),
+            reply_to: self.reply_to.as_ref().map(|r| r.message_id.clone()),
         }
     }
 }
@@ -109,10 +112,22 @@ pub struct Outbox {
 impl Outbox {
     /// Adds a message at the end of the queue; [`Self::pump`] sends it in its turn.
     pub fn push(&mut self, client_msg_id: ClientMsgId, room_id: RoomId, text: String) {
+        self.push_reply(client_msg_id, room_id, text, None);
+    }
+
+    /// [`Self::push`] for a message that answers another.
+    pub fn push_reply(
+        &mut self,
+        client_msg_id: ClientMsgId,
+        room_id: RoomId,
+        text: String,
+        reply_to: Option<ReplyTo>,
+    ) {
         self.items.push(Outgoing {
             client_msg_id,
             room_id,
             text,
+            reply_to,
             state: OutgoingState::Queued,
         });
     }
@@ -285,6 +300,7 @@ mod tests {
                 message: "a".into(),
                 room_id: Some(RoomId::from("r")),
                 client_msg_id: Some(id(1)),
+                reply_to: None,
             })
         );
         assert_eq!(o.pump(0.0, true), Pump::Idle, "b waits for a's answer");

@@ -18,14 +18,19 @@ fn user(name: &str) -> UserId {
 }
 
 fn chat(seq: u64, from: &str, text: &str) -> ServerMessage {
-    ServerMessage::Message(ChatMessage {
+    ServerMessage::Message(chat_message(seq, from, text))
+}
+
+fn chat_message(seq: u64, from: &str, text: &str) -> ChatMessage {
+    ChatMessage {
         room_id: room(),
         user_id: user(from),
         message: text.into(),
         timestamp: 1_700_000_000_000,
         seq,
         message_id: MessageId::new(format!("m{seq}")),
-    })
+        ..ChatMessage::default()
+    }
 }
 
 fn sent(commands: &[Command]) -> Vec<ClientMessage> {
@@ -1774,4 +1779,272 @@ fn rooms_listed_at_sign_in_alert_nobody() {
         }],
     });
     assert_eq!(alerts(&commands), []);
+}
+
+#[test]
+fn edits_and_deletions_change_the_message_and_its_quotes_and_move_the_resume_point() {
+    let mut bob = bob_in_the_room();
+    bob.apply(ServerMessage::Message(ChatMessage {
+        reply_to: Some(knock_protocol::ReplyTo {
+            message_id: MessageId::new("m1"),
+            user_id: user("alice"),
+            excerpt: "welcome".into(),
+            deleted: false,
+        }),
+        ..chat_message(2, "carol", "thanks")
+    }));
+    bob.apply(ServerMessage::MessageEdited {
+        room_id: room(),
+        message_id: MessageId::new("m1"),
+        message: "welcome all".into(),
+        edited_at: 5,
+        seq: 3,
+    });
+    let timeline = &bob.rooms[&room()].timeline;
+    let first = timeline.by_id(&MessageId::new("m1")).unwrap();
+    assert_eq!(
+        (first.message.as_str(), first.edited_at),
+        ("welcome all", Some(5))
+    );
+    let reply = timeline.by_id(&MessageId::new("m2")).unwrap();
+    assert_eq!(reply.reply_to.as_ref().unwrap().excerpt, "welcome all");
+    // The same entry again (a catch-up after a reconnect) changes nothing.
+    let before = bob.clone();
+    bob.apply(ServerMessage::MessageEdited {
+        room_id: room(),
+        message_id: MessageId::new("m1"),
+        message: "welcome all".into(),
+        edited_at: 5,
+        seq: 3,
+    });
+    assert_eq!(bob, before);
+
+    // A live message after the edit is no gap: seq 3 was the edit.
+    assert_eq!(sent(&bob.apply(chat(4, "alice", "next"))), []);
+
+    bob.apply(ServerMessage::MessageDeleted {
+        room_id: room(),
+        message_id: MessageId::new("m1"),
+        seq: 5,
+    });
+    let timeline = &bob.rooms[&room()].timeline;
+    let first = timeline.by_id(&MessageId::new("m1")).unwrap();
+    assert!(first.deleted && first.message.is_empty());
+    let quote = timeline
+        .by_id(&MessageId::new("m2"))
+        .unwrap()
+        .reply_to
+        .clone()
+        .unwrap();
+    assert!(quote.deleted && quote.excerpt.is_empty());
+    // After a reconnect, the resume goes on after the deletion.
+    bob.on_disconnected();
+    let commands = bob.apply(ServerMessage::Authenticated {
+        user_id: user("bob"),
+    });
+    assert!(sent(&commands).contains(&ClientMessage::Resume {
+        rooms: vec![ResumeRoom {
+            room_id: room(),
+            after_seq: 5,
+        }],
+    }));
+}
+
+#[test]
+fn a_reply_quotes_the_message_until_sent_and_goes_with_it() {
+    let mut bob = bob_in_the_room();
+    bob.start_reply(&room(), &MessageId::new("m1"));
+    let quote = bob.rooms[&room()].replying_to.clone().expect("quoted");
+    assert_eq!(
+        (quote.user_id.as_str(), quote.excerpt.as_str()),
+        ("alice", "welcome")
+    );
+    let mut commands = bob
+        .send_message(&room(), "hi!", ClientMsgId::new("c1"))
+        .unwrap();
+    commands.extend(bob.pump_outbox(0.0));
+    assert!(matches!(
+        &sent(&commands)[..],
+        [ClientMessage::SendMessage { reply_to: Some(id), .. }] if id.as_str() == "m1"
+    ));
+    assert_eq!(
+        bob.rooms[&room()].replying_to,
+        None,
+        "the composer is free again"
+    );
+    // A reply being written to a message that gets deleted is dropped.
+    bob.start_reply(&room(), &MessageId::new("m1"));
+    bob.apply(ServerMessage::MessageDeleted {
+        room_id: room(),
+        message_id: MessageId::new("m1"),
+        seq: 2,
+    });
+    assert_eq!(bob.rooms[&room()].replying_to, None);
+    bob.start_reply(&room(), &MessageId::new("m1"));
+    assert_eq!(
+        bob.rooms[&room()].replying_to,
+        None,
+        "no reply to a tombstone"
+    );
+}
+
+#[test]
+fn who_may_edit_and_delete() {
+    let bob = bob_in_the_room();
+    let welcome = MessageId::new("m1");
+    assert!(!bob.may_edit(&room(), &welcome), "alice's message");
+    assert!(!bob.may_delete(&room(), &welcome), "bob is no admin");
+    let mut alice = alice_in_her_room();
+    alice.apply(chat(1, "alice", "welcome"));
+    alice.apply(chat(2, "bob", "hello"));
+    assert!(alice.may_edit(&room(), &welcome));
+    assert!(!alice.may_edit(&room(), &MessageId::new("m2")));
+    assert!(
+        alice.may_delete(&room(), &MessageId::new("m2")),
+        "an admin deletes any"
+    );
+    // Unchanged or empty text sends nothing.
+    assert_eq!(
+        alice.edit_message(&room(), &welcome, "welcome"),
+        Ok(Vec::new())
+    );
+    assert!(alice.edit_message(&room(), &welcome, "  ").is_err());
+    assert_eq!(
+        sent(&alice.edit_message(&room(), &welcome, "welcome!").unwrap()),
+        [ClientMessage::EditMessage {
+            room_id: room(),
+            message_id: welcome.clone(),
+            message: "welcome!".into(),
+        }]
+    );
+    // A refusal shows on the room's page.
+    alice.apply(ServerMessage::error(
+        ErrorCode::MessageDeleted,
+        "",
+        Some("editMessage"),
+    ));
+    assert_eq!(
+        alice.error(&Slot::Room(room())).as_deref(),
+        Some("That message was deleted.")
+    );
+}
+
+fn summary(last_seq: u64, read_seq: u64, unread: u64, mentions: u64) -> RoomSummary {
+    RoomSummary {
+        room_id: room(),
+        room_name: "Book club".into(),
+        status: MemberStatus::Approved,
+        is_admin: false,
+        last_seq,
+        read_seq,
+        unread_count: unread,
+        mention_count: mentions,
+        pending_count: None,
+    }
+}
+
+#[test]
+fn unread_and_mention_counts_come_from_the_server_and_follow_other_devices() {
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![summary(12, 9, 3, 1)],
+    });
+    let r = &bob.rooms[&room()];
+    assert_eq!((r.unread, r.mentions, r.read_seq), (3, 1, 9));
+    // A mention arriving live counts, and alerts.
+    let commands = bob.apply(ServerMessage::Message(ChatMessage {
+        mentions: vec![user("bob")],
+        ..chat_message(13, "alice", "@bob look")
+    }));
+    let [alert] = alerts(&commands).try_into().expect("one alert");
+    assert_eq!(alert.title, "alice mentioned you in Book club");
+    let r = &bob.rooms[&room()];
+    assert_eq!((r.unread, r.mentions), (4, 2));
+    // Read on another device up to the newest: both clear.
+    bob.apply(ServerMessage::ReadMarker {
+        room_id: room(),
+        seq: 13,
+    });
+    let r = &bob.rooms[&room()];
+    assert_eq!((r.unread, r.mentions, r.read_seq), (0, 0, 13));
+    // An older marker changes nothing.
+    bob.apply(ServerMessage::ReadMarker {
+        room_id: room(),
+        seq: 10,
+    });
+    assert_eq!(bob.rooms[&room()].read_seq, 13);
+}
+
+#[test]
+fn the_room_on_screen_is_marked_read_at_most_once_a_second() {
+    let mut bob = signed_in("bob");
+    bob.apply(ServerMessage::Rooms {
+        rooms: vec![summary(3, 1, 2, 0)],
+    });
+    bob.open_room(&room());
+    let r = &bob.rooms[&room()];
+    assert_eq!((r.unread, r.divider_after), (0, Some(1)), "the divider after the marker");
+    bob.apply(ServerMessage::History {
+        room_id: room(),
+        messages: vec![
+            chat_message(1, "alice", "a"),
+            chat_message(2, "alice", "b"),
+            chat_message(3, "alice", "c"),
+        ],
+        has_more: false,
+        has_more_after: None,
+    });
+    assert_eq!(
+        sent(&bob.pump_outbox(0.0)),
+        [ClientMessage::MarkRead {
+            room_id: room(),
+            seq: 3
+        }]
+    );
+    // Sent, nothing more until something newer comes.
+    assert_eq!(sent(&bob.pump_outbox(10.0)), []);
+    bob.apply(chat(4, "alice", "d"));
+    let commands = bob.pump_outbox(500.0);
+    assert_eq!(sent(&commands), [], "within the second");
+    assert!(commands.contains(&Command::WakeAfter(std::time::Duration::from_millis(500))));
+    assert_eq!(
+        sent(&bob.pump_outbox(1_000.0)),
+        [ClientMessage::MarkRead {
+            room_id: room(),
+            seq: 4
+        }]
+    );
+    // The server's confirmation moves the marker.
+    bob.apply(ServerMessage::ReadMarker {
+        room_id: room(),
+        seq: 4,
+    });
+    assert_eq!(sent(&bob.pump_outbox(5_000.0)), []);
+}
+
+#[test]
+fn admins_read_member_lists_only_of_rooms_where_someone_waits() {
+    let mut alice = signed_in("alice");
+    let quiet = RoomSummary {
+        is_admin: true,
+        pending_count: Some(0),
+        ..summary(0, 0, 0, 0)
+    };
+    let other = RoomId::from("7d2a9c1e-1b2c-4d5e-8f90-a1b2c3d4e5f6");
+    let busy = RoomSummary {
+        room_id: other.clone(),
+        room_name: "Busy".into(),
+        pending_count: Some(2),
+        ..quiet.clone()
+    };
+    let commands = alice.apply(ServerMessage::Rooms {
+        rooms: vec![quiet, busy],
+    });
+    assert_eq!(
+        sent(&commands),
+        [ClientMessage::GetMembers {
+            room_id: Some(other.clone())
+        }]
+    );
+    assert_eq!(alice.rooms[&other].pending_requests(), 2, "counted before the list comes");
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use knock_protocol::{ChatMessage, MessageId, limits};
+use knock_protocol::{ChatMessage, MessageId, ReplyTo, limits};
 
 /// What a `history` page asked for, so the answer can be read correctly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,9 @@ pub struct Timeline {
     newest_live: u64,
     /// The message to bring into view and highlight (the search result opened).
     pub focus: Option<u64>,
+    /// The newest edit or deletion seen: entries of the room's log with a `seq` of their
+    /// own, between messages (docs/protocol.md, *The room log*).
+    newest_change: u64,
 }
 
 /// What inserting one message did.
@@ -172,9 +175,57 @@ impl Timeline {
         self.by_seq.keys().next().copied()
     }
 
-    /// The newest known `seq`, 0 when none.
+    /// The newest known message's `seq`, 0 when none.
     pub fn newest_seq(&self) -> u64 {
         self.by_seq.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// The newest entry of the room's log seen here (a message, an edit or a deletion):
+    /// what a `resume` continues after.
+    pub fn resume_after(&self) -> u64 {
+        self.newest_seq().max(self.newest_change)
+    }
+
+    /// `messageEdited`: the message with that id, if known, reads `text` now; so do the
+    /// quotes of the replies to it.
+    pub fn apply_edit(&mut self, id: &MessageId, text: &str, edited_at: i64, seq: u64) {
+        self.newest_change = self.newest_change.max(seq);
+        for message in self.by_seq.values_mut() {
+            if &message.message_id == id && !message.deleted {
+                text.clone_into(&mut message.message);
+                message.edited_at = Some(edited_at);
+            }
+            if let Some(reply) = &mut message.reply_to
+                && &reply.message_id == id
+                && !reply.deleted
+            {
+                ReplyTo::excerpt_of(text).clone_into(&mut reply.excerpt);
+            }
+        }
+    }
+
+    /// `messageDeleted`: the message with that id, if known, becomes a tombstone, and the
+    /// quotes of the replies to it say it was deleted.
+    pub fn apply_delete(&mut self, id: &MessageId, seq: u64) {
+        self.newest_change = self.newest_change.max(seq);
+        for message in self.by_seq.values_mut() {
+            if &message.message_id == id {
+                message.message.clear();
+                message.deleted = true;
+                message.reply_to = None;
+            }
+            if let Some(reply) = &mut message.reply_to
+                && &reply.message_id == id
+            {
+                reply.excerpt.clear();
+                reply.deleted = true;
+            }
+        }
+    }
+
+    /// The message with that id, if known.
+    pub fn by_id(&self, id: &MessageId) -> Option<&ChatMessage> {
+        self.by_seq.values().find(|m| &m.message_id == id)
     }
 
     /// Whether an older page may be asked for now.
@@ -185,7 +236,7 @@ impl Timeline {
     /// The `(before_seq, limit)` of the page that fills the gap in front of a live
     /// message with `seq`, when messages are missing between the newest known and it.
     pub fn gap_before(&self, seq: u64) -> Option<(u64, u32)> {
-        let newest = self.newest_seq();
+        let newest = self.resume_after();
         if !self.loaded || self.has_newer || newest == 0 || seq <= newest + 1 {
             return None;
         }
@@ -234,6 +285,7 @@ mod tests {
             timestamp: 1_700_000_000_000 + i64::try_from(seq).unwrap(),
             seq,
             message_id: MessageId::new(format!("id{seq}")),
+            ..ChatMessage::default()
         }
     }
 

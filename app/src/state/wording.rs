@@ -51,6 +51,8 @@ pub fn describe_error(code: ErrorCode, server_text: &str) -> String {
             "That is too long (at most {} characters).",
             limits::MAX_REASON_CHARS
         ),
+        ErrorCode::MessageNotFound => "That message is not in this room any more.".into(),
+        ErrorCode::MessageDeleted => "That message was deleted.".into(),
         ErrorCode::Internal => "Something went wrong on the server. Try again.".into(),
         ErrorCode::Unauthenticated => "Your session has ended. Sign in again.".into(),
         _ if !server_text.is_empty() => server_text.to_owned(),

@@ -5,9 +5,10 @@
 //! `accounts.rs` (register, login, logout, authenticate), `rooms.rs` (create a room,
 //! preview one, list one's rooms), `membership.rs` (knock, withdraw, decide, leave, remove, ban, roles, delete a room,
 //! members),
-//! `messages.rs` (send, history, resume), `search.rs` (search), `presence.rs` (typing, who is
-//! online in member lists) and `invites.rs` (invite links, room settings). This file holds
-//! the service itself, the dispatcher [`Service::handle`] and the checks the families share.
+//! `messages.rs` (send, history, resume), `edits.rs` (edit and delete a message),
+//! `search.rs` (search), `presence.rs` (typing, who is online in member lists) and
+//! `invites.rs` (invite links, room settings). This file holds the service itself, the
+//! dispatcher [`Service::handle`] and the checks the families share.
 
 mod accounts;
 mod edits;

@@ -97,7 +97,7 @@ pub(crate) fn reply_to(message_id: String, user_id: String, body: &str, deleted:
         excerpt: if deleted {
             String::new()
         } else {
-            crate::domain::reply_excerpt(body).to_owned()
+            knock_protocol::ReplyTo::excerpt_of(body).to_owned()
         },
         deleted,
     }

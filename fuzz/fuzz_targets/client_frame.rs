@@ -8,7 +8,8 @@
 #![no_main]
 
 use knock_protocol::{
-    ClientMessage, DecodeError, ErrorCode, JoinRoom, ServerMessage, Targets, decode_client, limits,
+    ClientMessage, DecodeError, ErrorCode, InviteCode, JoinRoom, ServerMessage, Targets,
+    decode_client, limits,
 };
 use knock_server::domain::{self, RuleError};
 use libfuzzer_sys::fuzz_target;
@@ -66,7 +67,42 @@ fuzz_target!(|data: &[u8]| {
     check_message_text(text);
     check_reason(Some(text));
     check_search_query(text);
+    check_invite_code(text);
+    check_invite_terms(Some(text), None, None);
 });
+
+/// A code goes to storage only in the form the server makes: URL-safe, at most 64 bytes.
+fn check_invite_code(raw: &str) {
+    let looked_up = domain::invites::well_formed(&InviteCode::new(raw));
+    assert_eq!(
+        looked_up,
+        (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{raw:?}"
+    );
+}
+
+/// A link's label is kept trimmed, `None` when blank, at most 100 characters, without
+/// NUL; its lifetime and uses within the documented limits, or refused.
+fn check_invite_terms(label: Option<&str>, expires_in_secs: Option<u64>, max_uses: Option<u32>) {
+    let now = 1_700_000_000_000;
+    match domain::invites::terms(label.map(str::to_owned), expires_in_secs, max_uses, now) {
+        Ok(terms) => {
+            let trimmed = label.map(str::trim).filter(|label| !label.is_empty());
+            assert_eq!(terms.label.as_deref(), trimmed);
+            if let Some(kept) = &terms.label {
+                assert!(kept.chars().count() <= limits::MAX_INVITE_LABEL_CHARS);
+                assert!(!kept.contains('\0'), "NUL accepted");
+            }
+            assert!(terms.expires_at.is_none_or(|at| at > now));
+            assert!(max_uses.is_none_or(|uses| (1..=limits::MAX_INVITE_USES).contains(&uses)));
+        }
+        Err(RuleError::InvalidInvite(_) | RuleError::NulCharacter) => {}
+        Err(other) => panic!("terms({label:?}) gave {other:?}: unknown to this target"),
+    }
+}
 
 /// A query becomes words only (letters, digits, combining marks), or is refused for its
 /// stated reason; any snippet of the text itself is pieces of it.
@@ -154,8 +190,26 @@ fn check_rules(message: &ClientMessage) {
             check_targets(targets);
             check_reason(reason.as_deref());
         }
-        ClientMessage::JoinRoom(JoinRoom::Request { reason, .. })
-        | ClientMessage::RemoveMember { reason, .. }
+        ClientMessage::JoinRoom(JoinRoom::Request {
+            reason,
+            invite_code,
+            ..
+        }) => {
+            check_reason(reason.as_deref());
+            if let Some(code) = invite_code {
+                check_invite_code(code.as_str());
+            }
+        }
+        ClientMessage::CreateInvite {
+            label,
+            expires_in_secs,
+            max_uses,
+            ..
+        } => check_invite_terms(label.as_deref(), *expires_in_secs, *max_uses),
+        ClientMessage::RevokeInvite { code, .. } | ClientMessage::LookupInvite { code } => {
+            check_invite_code(code.as_str());
+        }
+        ClientMessage::RemoveMember { reason, .. }
         | ClientMessage::BanMember { reason, .. }
         | ClientMessage::UnbanMember { reason, .. } => check_reason(reason.as_deref()),
         ClientMessage::Search {
@@ -200,8 +254,10 @@ fn check_rules(message: &ClientMessage) {
         | ClientMessage::MyRooms
         | ClientMessage::DeleteMessage { .. }
         | ClientMessage::MarkRead { .. }
-        | ClientMessage::Ping
-        | ClientMessage::Typing { .. } => {}
+        | ClientMessage::Typing { .. }
+        | ClientMessage::ListInvites { .. }
+        | ClientMessage::SetRoomSettings { .. }
+        | ClientMessage::Ping => {}
     }
 }
 

@@ -65,8 +65,9 @@ pub async fn setup_room(net: &Net, accounts: &[Account], name: &str) -> anyhow::
         send(
             &mut member.sink,
             &ClientMessage::JoinRoom(JoinRoom::Request {
-                room_id: room_id.clone(),
+                room_id: Some(room_id.clone()),
                 reason: None,
+                invite_code: None,
             }),
         )
         .await?;

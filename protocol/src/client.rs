@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
+use crate::{ClientMsgId, InviteCode, MessageId, RoomId, SessionToken, UserId};
 
 /// A frame from a client to the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +130,39 @@ pub enum ClientMessage {
     Typing {
         room_id: RoomId,
     },
+    /// An admin makes an invite link for the room.
+    CreateInvite {
+        room_id: RoomId,
+        /// A name for the admins (at most `limits::MAX_INVITE_LABEL_CHARS`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+        /// Never expires when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_in_secs: Option<u64>,
+        /// Unlimited when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_uses: Option<u32>,
+    },
+    /// An admin lists the room's invite links (revoked ones aside).
+    ListInvites {
+        room_id: RoomId,
+    },
+    /// An admin revokes an invite link: it stops working at once.
+    RevokeInvite {
+        room_id: RoomId,
+        code: InviteCode,
+    },
+    /// Any signed-in user: the room an invite link leads to, to show the knock form.
+    LookupInvite {
+        code: InviteCode,
+    },
+    /// An admin changes the room's settings; a setting left out is kept.
+    SetRoomSettings {
+        room_id: RoomId,
+        /// Knocks by bare room id are refused (`invite_only`); invite links still work.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite_only: Option<bool>,
+    },
 }
 
 /// A member's role in `setRole`.
@@ -148,11 +181,16 @@ pub enum Role {
     rename_all_fields = "camelCase"
 )]
 pub enum JoinRoom {
+    /// A knock: by room id, by invite link (`inviteCode`), or both (they must agree).
     Request {
-        room_id: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room_id: Option<RoomId>,
         /// A message to the admins (at most `limits::MAX_REASON_CHARS`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// The code of the invite link followed: counts one use when a request is made.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite_code: Option<InviteCode>,
     },
     /// The pending user withdraws their request.
     Cancel { room_id: RoomId },
@@ -211,7 +249,7 @@ pub struct ResumeRoom {
 
 impl ClientMessage {
     /// Every `action` a client may send.
-    pub const ACTIONS: [&'static str; 20] = [
+    pub const ACTIONS: [&'static str; 25] = [
         "authenticate",
         "createRoom",
         "joinRoom",
@@ -232,6 +270,11 @@ impl ClientMessage {
         "deleteMessage",
         "markRead",
         "typing",
+        "createInvite",
+        "listInvites",
+        "revokeInvite",
+        "lookupInvite",
+        "setRoomSettings",
     ];
 
     /// The frame's `action`, as on the wire.
@@ -257,6 +300,11 @@ impl ClientMessage {
             Self::DeleteMessage { .. } => "deleteMessage",
             Self::MarkRead { .. } => "markRead",
             Self::Typing { .. } => "typing",
+            Self::CreateInvite { .. } => "createInvite",
+            Self::ListInvites { .. } => "listInvites",
+            Self::RevokeInvite { .. } => "revokeInvite",
+            Self::LookupInvite { .. } => "lookupInvite",
+            Self::SetRoomSettings { .. } => "setRoomSettings",
         }
     }
 

@@ -73,6 +73,18 @@ pub enum ErrorCode {
     MessageNotFound,
     /// The message was deleted: it cannot be edited or deleted again.
     MessageDeleted,
+    /// No invite link has that code (or it is of another room).
+    InviteNotFound,
+    /// The invite link was revoked by an admin.
+    InviteRevoked,
+    /// The invite link's time is up.
+    InviteExpired,
+    /// The invite link was used as many times as its `maxUses`.
+    InviteUsedUp,
+    /// `createInvite` with a label, a lifetime or a use limit outside the limits.
+    InvalidInvite,
+    /// The room takes knocks by invite link only.
+    InviteOnly,
 }
 
 impl ErrorCode {
@@ -111,11 +123,17 @@ impl ErrorCode {
             Self::InvalidQuery => "invalid_query",
             Self::MessageNotFound => "message_not_found",
             Self::MessageDeleted => "message_deleted",
+            Self::InviteNotFound => "invite_not_found",
+            Self::InviteRevoked => "invite_revoked",
+            Self::InviteExpired => "invite_expired",
+            Self::InviteUsedUp => "invite_used_up",
+            Self::InvalidInvite => "invalid_invite",
+            Self::InviteOnly => "invite_only",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 38] = [
         Self::Unauthenticated,
         Self::BadRequest,
         Self::UnknownAction,
@@ -148,6 +166,12 @@ impl ErrorCode {
         Self::InvalidQuery,
         Self::MessageNotFound,
         Self::MessageDeleted,
+        Self::InviteNotFound,
+        Self::InviteRevoked,
+        Self::InviteExpired,
+        Self::InviteUsedUp,
+        Self::InvalidInvite,
+        Self::InviteOnly,
     ];
 }
 

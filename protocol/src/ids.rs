@@ -50,6 +50,11 @@ string_id!(
     /// An id the client makes for each message it sends, so that a retry is stored once.
     ClientMsgId
 );
+string_id!(
+    /// An invite link's code (`/i/<code>`): 128 random bits from the OS, URL-safe base64,
+    /// made by the server.
+    InviteCode
+);
 
 /// A session token as it travels: printed by `{:?}` as `SessionToken(***)`, so that no log
 /// line holds one (whoever has it is signed in as its user).

@@ -19,10 +19,10 @@ pub use http::{
     DELETED_USER, ExportedMessage, ExportedRoom, ExportedUser, LogoutRequest, PasswordChange,
     RoomPreview, SessionInfo, SessionList,
 };
-pub use ids::{ClientMsgId, MessageId, RoomId, SessionToken, UserId};
+pub use ids::{ClientMsgId, InviteCode, MessageId, RoomId, SessionToken, UserId};
 pub use server::{
-    ChatMessage, MemberStatus, Participant, ReplyTo, RoomSummary, SearchResult, ServerMessage,
-    SnippetPart, decode_server,
+    ChatMessage, Invite, InviteRef, MemberStatus, Participant, ReplyTo, RoomSummary, SearchResult,
+    ServerMessage, SnippetPart, decode_server,
 };
 
 /// WebSocket close codes the server uses, beyond the standard ones.

@@ -36,6 +36,16 @@ pub const MAX_CLIENT_MSG_ID_BYTES: usize = 64;
 /// Longest reason (a request's message to the admins, a rejection's, removal's or ban's
 /// explanation), in characters.
 pub const MAX_REASON_CHARS: usize = 500;
+/// Longest invite link label, in characters.
+pub const MAX_INVITE_LABEL_CHARS: usize = 100;
+/// Most uses an invite link may be given (`maxUses`).
+pub const MAX_INVITE_USES: u32 = 1_000_000;
+/// Longest life an invite link may be given (`expiresInSecs`): a year.
+pub const MAX_INVITE_SECS: u64 = 365 * 24 * 3_600;
+/// Most invite links a room keeps that are not revoked (expired and used-up ones count
+/// until revoked).
+pub const MAX_INVITES_PER_ROOM: usize = 100;
+
 /// Most users one `approve` or `reject` may name in `targetUserIds`.
 pub const MAX_DECISION_TARGETS: usize = 100;
 /// Seconds a rejected user waits before knocking again, by default.

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{ClientMsgId, ErrorCode, MessageId, RoomId, UserId};
+use crate::{ClientMsgId, ErrorCode, InviteCode, MessageId, RoomId, UserId};
 
 /// A user's standing in a room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -147,6 +147,37 @@ pub struct Participant {
     /// Whether the user has a socket open now (any node); sent only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub online: bool,
+    /// The invite link a pending request came by: sent to the room's admins only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<InviteRef>,
+}
+
+/// An invite link of a room, as its admins see it (`invite`, and each of `invites`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invite {
+    pub room_id: RoomId,
+    pub code: InviteCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub created_at: i64,
+    /// When the link stops working; never when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// How many requests the link may make; unlimited when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
+    /// Requests made with the link so far.
+    pub uses: u32,
+}
+
+/// Which invite link a request came by, for the admins deciding on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteRef {
+    pub code: InviteCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// One row of `rooms`: a room the user belongs to or asked to join.
@@ -220,6 +251,9 @@ pub enum ServerMessage {
         room_id: RoomId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// The invite link the request came by, when it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite: Option<InviteRef>,
     },
     /// To the user concerned: the state of their request.
     JoinResponse {
@@ -234,6 +268,10 @@ pub enum ServerMessage {
         room_id: RoomId,
         room_name: String,
         participants: Vec<Participant>,
+        /// Knocks by bare room id are refused (`setRoomSettings`); absent when false, so
+        /// that an open room's list is the seed's shape.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        invite_only: bool,
     },
     /// One membership change, to the room's approved members and the user concerned.
     MemberChanged {
@@ -327,6 +365,30 @@ pub enum ServerMessage {
         online: Vec<UserId>,
         offline: Vec<UserId>,
     },
+    /// An invite link, to the room's admins when one is made (and to whoever made it).
+    Invite(Invite),
+    /// The answer to `listInvites`: the room's links, newest first, revoked ones aside
+    /// (expired and used-up ones included, for the client to mark).
+    Invites {
+        room_id: RoomId,
+        invites: Vec<Invite>,
+    },
+    /// To the room's admins: the link no longer works.
+    InviteRevoked {
+        room_id: RoomId,
+        code: InviteCode,
+    },
+    /// The answer to `lookupInvite`: the room a usable link leads to.
+    InviteInfo {
+        code: InviteCode,
+        room_id: RoomId,
+        room_name: String,
+    },
+    /// The room's settings, to its approved members when an admin changes them.
+    RoomSettings {
+        room_id: RoomId,
+        invite_only: bool,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -367,7 +429,7 @@ impl ServerMessage {
 }
 
 /// Every `action` a server frame may have.
-const SERVER_ACTIONS: [&str; 20] = [
+const SERVER_ACTIONS: [&str; 25] = [
     "authenticated",
     "roomCreated",
     "joinRequest",
@@ -388,6 +450,11 @@ const SERVER_ACTIONS: [&str; 20] = [
     "readMarker",
     "typing",
     "presence",
+    "invite",
+    "invites",
+    "inviteRevoked",
+    "inviteInfo",
+    "roomSettings",
 ];
 
 /// Decodes a frame from the server, as the browser client does.
@@ -408,11 +475,11 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
     }
     /// The named action's fields, read from the whole object into the variant.
     macro_rules! fields {
-        ($variant:ident { $($field:ident: $ty:ty),* $(,)? }) => {{
+        ($variant:ident { $($(#[$attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {{
             #[derive(Deserialize)]
             #[serde(rename_all = "camelCase")]
             struct Fields {
-                $($field: $ty),*
+                $($(#[$attr])* $field: $ty),*
             }
             let Fields { $($field),* } = serde_json::from_str(text)?;
             ServerMessage::$variant { $($field),* }
@@ -432,6 +499,7 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             user_id: UserId,
             room_id: RoomId,
             reason: Option<String>,
+            invite: Option<InviteRef>,
         }),
         "joinResponse" => fields!(JoinResponse {
             room_id: RoomId,
@@ -443,6 +511,8 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             room_id: RoomId,
             room_name: String,
             participants: Vec<Participant>,
+            #[serde(default)]
+            invite_only: bool,
         }),
         "memberChanged" => fields!(MemberChanged {
             room_id: RoomId,
@@ -503,6 +573,24 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             room_id: RoomId,
             online: Vec<UserId>,
             offline: Vec<UserId>,
+        }),
+        "invite" => ServerMessage::Invite(serde_json::from_str(text)?),
+        "invites" => fields!(Invites {
+            room_id: RoomId,
+            invites: Vec<Invite>,
+        }),
+        "inviteRevoked" => fields!(InviteRevoked {
+            room_id: RoomId,
+            code: InviteCode,
+        }),
+        "inviteInfo" => fields!(InviteInfo {
+            code: InviteCode,
+            room_id: RoomId,
+            room_name: String,
+        }),
+        "roomSettings" => fields!(RoomSettings {
+            room_id: RoomId,
+            invite_only: bool,
         }),
         "error" => fields!(Error {
             code: ErrorCode,

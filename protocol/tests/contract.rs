@@ -2,9 +2,9 @@
 //! survives a round trip through JSON.
 
 use knock_protocol::{
-    ChatMessage, ClientMessage, ClientMsgId, DecodeError, ErrorCode, JoinRoom, MemberStatus,
-    MessageId, Participant, ReplyTo, ResumeRoom, Role, RoomId, RoomSummary, SearchResult,
-    ServerMessage, SnippetPart, Targets, UserId, decode_client, decode_server,
+    ChatMessage, ClientMessage, ClientMsgId, DecodeError, ErrorCode, Invite, InviteCode, InviteRef,
+    JoinRoom, MemberStatus, MessageId, Participant, ReplyTo, ResumeRoom, Role, RoomId, RoomSummary,
+    SearchResult, ServerMessage, SnippetPart, Targets, UserId, decode_client, decode_server,
 };
 
 /// The seed's JSON examples, copied verbatim (comments included, as the seed has them).
@@ -93,8 +93,9 @@ fn seed_client_examples_decode() {
     assert_eq!(
         decode_client(SEED_JOIN_REQUEST).unwrap(),
         ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room("uuid-here"),
+            room_id: Some(room("uuid-here")),
             reason: None,
+            invite_code: None,
         })
     );
     assert_eq!(
@@ -164,6 +165,7 @@ fn seed_server_examples_decode() {
             user_id: UserId::new("bob"),
             room_id: room("uuid-here"),
             reason: None,
+            invite: None,
         }
     );
     assert_eq!(
@@ -202,6 +204,7 @@ fn seed_server_examples_decode() {
         room_id,
         room_name,
         participants,
+        invite_only: false,
     } = decode(SEED_ROOM_MEMBERS)
     else {
         panic!("roomMembers decodes as RoomMembers");
@@ -225,6 +228,7 @@ fn participant(user: &str, status: MemberStatus, is_admin: bool) -> Participant 
         is_admin,
         reason: None,
         online: false,
+        invite: None,
     }
 }
 
@@ -242,6 +246,7 @@ fn knock_output_keeps_seed_field_names() {
         room_id: room("r"),
         room_name: "n".into(),
         participants: vec![participant("alice", MemberStatus::Approved, true)],
+        invite_only: false,
     }
     .to_json();
     assert_eq!(
@@ -341,8 +346,9 @@ fn plain_messages_carry_no_new_fields() {
 fn membership_client_variants() -> Vec<ClientMessage> {
     vec![
         ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room("r"),
+            room_id: Some(room("r")),
             reason: Some("Alice invited me".into()),
+            invite_code: None,
         }),
         ClientMessage::JoinRoom(JoinRoom::Cancel { room_id: room("r") }),
         ClientMessage::JoinRoom(JoinRoom::Approve {
@@ -429,8 +435,9 @@ fn every_client_variant_round_trips() {
             room_name: "General".into(),
         },
         ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room("r"),
+            room_id: Some(room("r")),
             reason: None,
+            invite_code: None,
         }),
         ClientMessage::JoinRoom(JoinRoom::Approve {
             room_id: Some(room("r")),
@@ -490,6 +497,7 @@ fn every_client_variant_round_trips() {
     all.extend(membership_client_variants());
     all.extend(search_client_variants());
     all.extend(edit_client_variants());
+    all.extend(invite_client_variants());
     let mut actions_seen = std::collections::BTreeSet::new();
     for message in all {
         let json = message.to_json();
@@ -551,6 +559,10 @@ fn membership_server_variants() -> Vec<ServerMessage> {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one example per frame: a table, not logic"
+)]
 fn every_server_variant_round_trips() {
     let mut all = vec![
         ServerMessage::Authenticated {
@@ -564,11 +576,13 @@ fn every_server_variant_round_trips() {
             user_id: UserId::new("bob"),
             room_id: room("r"),
             reason: None,
+            invite: None,
         },
         ServerMessage::JoinRequest {
             user_id: UserId::new("bob"),
             room_id: room("r"),
             reason: Some("Alice invited me".into()),
+            invite: None,
         },
         ServerMessage::JoinResponse {
             room_id: room("r"),
@@ -591,6 +605,7 @@ fn every_server_variant_round_trips() {
                     ..participant("eve", MemberStatus::Banned, false)
                 },
             ],
+            invite_only: false,
         },
         ServerMessage::MemberChanged {
             room_id: room("r"),
@@ -645,6 +660,7 @@ fn every_server_variant_round_trips() {
     all.extend(edit_server_variants());
     all.extend(read_state_server_variants());
     all.extend(presence_server_variants());
+    all.extend(invite_server_variants());
     for message in all {
         let json = message.to_json();
         let back: ServerMessage = serde_json::from_str(&json).unwrap();
@@ -666,6 +682,7 @@ fn presence_server_variants() -> Vec<ServerMessage> {
                 },
                 participant("dave", MemberStatus::Approved, false),
             ],
+            invite_only: false,
         },
         ServerMessage::Typing {
             room_id: room("r"),
@@ -881,6 +898,146 @@ fn membership_actions_decode_from_their_documented_json() {
     );
 }
 
+/// Issue 18's invite links, for the round trips.
+fn invite_client_variants() -> Vec<ClientMessage> {
+    vec![
+        ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: None,
+            reason: Some("From the newsletter".into()),
+            invite_code: Some(InviteCode::new("Xk3_9-aQ")),
+        }),
+        ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: Some(room("r")),
+            reason: None,
+            invite_code: Some(InviteCode::new("Xk3_9-aQ")),
+        }),
+        ClientMessage::CreateInvite {
+            room_id: room("r"),
+            label: Some("Newsletter".into()),
+            expires_in_secs: Some(86_400),
+            max_uses: Some(10),
+        },
+        ClientMessage::CreateInvite {
+            room_id: room("r"),
+            label: None,
+            expires_in_secs: None,
+            max_uses: None,
+        },
+        ClientMessage::ListInvites { room_id: room("r") },
+        ClientMessage::RevokeInvite {
+            room_id: room("r"),
+            code: InviteCode::new("Xk3_9-aQ"),
+        },
+        ClientMessage::LookupInvite {
+            code: InviteCode::new("Xk3_9-aQ"),
+        },
+        ClientMessage::SetRoomSettings {
+            room_id: room("r"),
+            invite_only: Some(true),
+        },
+    ]
+}
+
+fn sample_invite() -> Invite {
+    Invite {
+        room_id: room("r"),
+        code: InviteCode::new("Xk3_9-aQ"),
+        label: Some("Newsletter".into()),
+        created_at: 1_700_000_000_000,
+        expires_at: Some(1_700_086_400_000),
+        max_uses: Some(10),
+        uses: 3,
+    }
+}
+
+fn invite_server_variants() -> Vec<ServerMessage> {
+    let by_link = InviteRef {
+        code: InviteCode::new("Xk3_9-aQ"),
+        label: Some("Newsletter".into()),
+    };
+    vec![
+        ServerMessage::Invite(sample_invite()),
+        ServerMessage::Invite(Invite {
+            label: None,
+            expires_at: None,
+            max_uses: None,
+            ..sample_invite()
+        }),
+        ServerMessage::Invites {
+            room_id: room("r"),
+            invites: vec![sample_invite()],
+        },
+        ServerMessage::InviteRevoked {
+            room_id: room("r"),
+            code: InviteCode::new("Xk3_9-aQ"),
+        },
+        ServerMessage::InviteInfo {
+            code: InviteCode::new("Xk3_9-aQ"),
+            room_id: room("r"),
+            room_name: "Book club".into(),
+        },
+        ServerMessage::RoomSettings {
+            room_id: room("r"),
+            invite_only: true,
+        },
+        ServerMessage::JoinRequest {
+            user_id: UserId::new("bob"),
+            room_id: room("r"),
+            reason: None,
+            invite: Some(by_link.clone()),
+        },
+        ServerMessage::RoomMembers {
+            room_id: room("r"),
+            room_name: "General".into(),
+            participants: vec![Participant {
+                invite: Some(by_link),
+                ..participant("bob", MemberStatus::Pending, false)
+            }],
+            invite_only: true,
+        },
+        ServerMessage::error(ErrorCode::InviteUsedUp, "used up", Some("joinRoom")),
+    ]
+}
+
+/// The shapes of issue 18, as documented.
+#[test]
+fn invite_shapes_are_the_documented_json() {
+    assert_eq!(
+        decode_client(r#"{"action":"joinRoom","subAction":"request","inviteCode":"Xk3_9-aQ"}"#)
+            .unwrap(),
+        ClientMessage::JoinRoom(JoinRoom::Request {
+            room_id: None,
+            reason: None,
+            invite_code: Some(InviteCode::new("Xk3_9-aQ")),
+        })
+    );
+    let invite: serde_json::Value =
+        serde_json::from_str(&ServerMessage::Invite(sample_invite()).to_json()).unwrap();
+    assert_eq!(
+        invite,
+        serde_json::json!({"action":"invite","roomId":"r","code":"Xk3_9-aQ","label":"Newsletter",
+            "createdAt":1_700_000_000_000_i64,"expiresAt":1_700_086_400_000_i64,"maxUses":10,"uses":3})
+    );
+    let request: serde_json::Value = serde_json::from_str(
+        &ServerMessage::JoinRequest {
+            user_id: UserId::new("bob"),
+            room_id: room("r"),
+            reason: None,
+            invite: Some(InviteRef {
+                code: InviteCode::new("Xk3_9-aQ"),
+                label: None,
+            }),
+        }
+        .to_json(),
+    )
+    .unwrap();
+    assert_eq!(
+        request,
+        serde_json::json!({"action":"joinRequest","userId":"bob","roomId":"r",
+            "invite":{"code":"Xk3_9-aQ"}})
+    );
+}
+
 /// Secrets never reach a log line through `{:?}`.
 #[test]
 fn debug_output_hides_tokens_and_passwords() {
@@ -1065,6 +1222,7 @@ fn online_is_sent_only_when_true() {
             },
             participant("bob", MemberStatus::Approved, false),
         ],
+        invite_only: false,
     }
     .to_json();
     assert_eq!(

@@ -2,6 +2,7 @@
 //! message or client id is. Plain functions over plain data; no I/O, no clock, no
 //! randomness, and nothing from storage (storage stores a [`Membership`] as defined here).
 
+pub mod invites;
 pub mod mentions;
 pub mod search;
 
@@ -106,6 +107,43 @@ pub enum RuleError {
     MessageDeleted,
     #[error("only its author may edit a message")]
     NotAuthor,
+    #[error("this invite link does not exist; ask the room's admins for a new one")]
+    InviteNotFound,
+    #[error("this invite link was revoked by the room's admins")]
+    InviteRevoked,
+    #[error("this invite link has expired; ask the room's admins for a new one")]
+    InviteExpired,
+    #[error(
+        "this invite link has been used as many times as it may; ask the room's admins for a new one"
+    )]
+    InviteUsedUp,
+    /// The field of `createInvite` out of its limits.
+    #[error("{}", invalid_invite_text(.0))]
+    InvalidInvite(&'static str),
+    #[error(
+        "this room already has {max} invite links; revoke some first",
+        max = limits::MAX_INVITES_PER_ROOM
+    )]
+    TooManyInvites,
+    #[error("this room takes requests by invite link only; ask its admins for a link")]
+    InviteOnly,
+    #[error("name the room with roomId or inviteCode")]
+    NoKnockRoom,
+}
+
+/// Which limit of `createInvite` a field broke.
+fn invalid_invite_text(field: &str) -> String {
+    match field {
+        "labelTooLong" => format!(
+            "a label may have at most {} characters",
+            limits::MAX_INVITE_LABEL_CHARS
+        ),
+        "expiresInSecs" => format!(
+            "expiresInSecs must be 1 to {} (a year)",
+            limits::MAX_INVITE_SECS
+        ),
+        _ => format!("maxUses must be 1 to {}", limits::MAX_INVITE_USES),
+    }
 }
 
 /// "You were turned down recently. You may ask again in 9 minutes.", rounded up.

@@ -93,17 +93,26 @@ impl ServiceError {
                 | RuleError::InvalidClientMsgId
                 | RuleError::BadTargets
                 | RuleError::TooManyResumeRooms
-                | RuleError::BadPaging(_) => ErrorCode::BadRequest,
+                | RuleError::BadPaging(_)
+                | RuleError::NoKnockRoom => ErrorCode::BadRequest,
                 RuleError::EmptyQuery | RuleError::QueryTooLong => ErrorCode::InvalidQuery,
                 RuleError::InvalidUsername => ErrorCode::InvalidUsername,
                 RuleError::InvalidPassword => ErrorCode::InvalidPassword,
                 RuleError::Banned => ErrorCode::Banned,
-                RuleError::TooManyWaiting(_) | RuleError::TooManyRooms(_) => ErrorCode::RateLimited,
+                RuleError::TooManyWaiting(_)
+                | RuleError::TooManyRooms(_)
+                | RuleError::TooManyInvites => ErrorCode::RateLimited,
                 RuleError::KnockCooldown { .. } => ErrorCode::KnockCooldown,
                 RuleError::LastAdmin => ErrorCode::LastAdmin,
                 RuleError::TargetIsAdmin(_) => ErrorCode::TargetIsAdmin,
                 RuleError::TargetNotMember(_) => ErrorCode::TargetNotMember,
                 RuleError::ReasonTooLong => ErrorCode::ReasonTooLong,
+                RuleError::InviteNotFound => ErrorCode::InviteNotFound,
+                RuleError::InviteRevoked => ErrorCode::InviteRevoked,
+                RuleError::InviteExpired => ErrorCode::InviteExpired,
+                RuleError::InviteUsedUp => ErrorCode::InviteUsedUp,
+                RuleError::InvalidInvite(_) => ErrorCode::InvalidInvite,
+                RuleError::InviteOnly => ErrorCode::InviteOnly,
             },
             Self::RoomNotFound => ErrorCode::RoomNotFound,
             Self::NoRoom => ErrorCode::NoRoom,
@@ -191,17 +200,23 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::UsernameTaken | ErrorCode::LastAdmin | ErrorCode::MessageDeleted => {
             StatusCode::CONFLICT
         }
-        ErrorCode::ForbiddenOrigin | ErrorCode::NotMember | ErrorCode::NotAdmin => {
-            StatusCode::FORBIDDEN
-        }
+        ErrorCode::ForbiddenOrigin
+        | ErrorCode::NotMember
+        | ErrorCode::NotAdmin
+        | ErrorCode::Banned
+        | ErrorCode::TargetIsAdmin
+        | ErrorCode::InviteOnly => StatusCode::FORBIDDEN,
         ErrorCode::NotFound
         | ErrorCode::RoomNotFound
         | ErrorCode::RequestNotFound
         | ErrorCode::UserNotFound
         | ErrorCode::TargetNotMember
         | ErrorCode::SessionNotFound
-        | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::Banned | ErrorCode::TargetIsAdmin => StatusCode::FORBIDDEN,
+        | ErrorCode::MessageNotFound
+        | ErrorCode::InviteNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::InviteRevoked | ErrorCode::InviteExpired | ErrorCode::InviteUsedUp => {
+            StatusCode::GONE
+        }
         ErrorCode::RateLimited
         | ErrorCode::TooManySockets
         | ErrorCode::LoginLocked
@@ -216,7 +231,8 @@ pub(crate) fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidUsername
         | ErrorCode::InvalidPassword
         | ErrorCode::ReasonTooLong
-        | ErrorCode::InvalidQuery => StatusCode::BAD_REQUEST,
+        | ErrorCode::InvalidQuery
+        | ErrorCode::InvalidInvite => StatusCode::BAD_REQUEST,
     }
 }
 

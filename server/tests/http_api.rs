@@ -224,6 +224,35 @@ async fn client_routes_get_the_page_shell_and_files_are_served() {
     assert_eq!(config.text().await.unwrap(), r#"{"serverUrl": ""}"#);
 }
 
+#[tokio::test]
+async fn an_invite_links_page_is_the_client() {
+    let server = TestServer::start().await;
+    let mut ada = server.user("ada").await;
+    let room = ada.create_room("Book club").await;
+    ada.send(json!({"action": "createInvite", "roomId": room}))
+        .await;
+    let code = ada.expect("invite").await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Codes are URL-safe and have no dot, so static hosts that route paths without one
+    // to index.html (docs/deploy-s3.md) serve `/i/<code>` as a client route too.
+    assert!(!code.contains('.'), "{code}");
+    let response = reqwest::get(server.url(&format!("/i/{code}")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<title>Knock</title>"));
+    assert!(page.contains("/pkg/knock.js"), "the page boots the client");
+}
+
 async fn get(server: &TestServer, path: &str) -> (StatusCode, Value) {
     let response = reqwest::get(server.url(path)).await.unwrap();
     let status = response.status();

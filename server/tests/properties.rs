@@ -25,6 +25,10 @@
 //!    edits and deletions by an admin and two members, each answered as the rules say;
 //!    the room's log numbers them 1..N, each member's socket is sent each entry once, in
 //!    order, and history reads as the model does.
+//! 4. `invite_uses_count_requests_made_and_never_pass_max_uses`: random knocks by an
+//!    invite link and by room id, withdrawals, decisions, bans, a revoke and the
+//!    invite-only setting; each answer, the link's stored `uses` (one per request made,
+//!    never past `maxUses`) and every membership agree with a model of the contract.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -32,8 +36,8 @@ use std::{
 };
 
 use knock_protocol::{
-    ChatMessage, ClientMessage, ClientMsgId, ErrorCode, JoinRoom, MemberStatus, MessageId,
-    ResumeRoom, Role, RoomId, ServerMessage, Targets, UserId, limits,
+    ChatMessage, ClientMessage, ClientMsgId, ErrorCode, InviteCode, JoinRoom, MemberStatus,
+    MessageId, ResumeRoom, Role, RoomId, ServerMessage, Targets, UserId, limits,
 };
 use knock_server::{
     access::RoomAccess,
@@ -1317,8 +1321,9 @@ impl World {
         let room_id = self.room_id(room);
         let target = self.users[user].clone();
         let request = ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room_id.clone(),
+            room_id: Some(room_id.clone()),
             reason: Some(START_REASON.to_owned()),
+            invite_code: None,
         });
         match start {
             Start::Stranger => {}
@@ -1378,8 +1383,9 @@ impl World {
         let reason = |given: &bool| given.then(|| Model::reason_of(index));
         match act {
             Act::Request { room: r, reason: g } => ClientMessage::JoinRoom(JoinRoom::Request {
-                room_id: self.room_id(*r),
+                room_id: Some(self.room_id(*r)),
                 reason: reason(g),
+                invite_code: None,
             }),
             Act::Cancel(r) => ClientMessage::JoinRoom(JoinRoom::Cancel {
                 room_id: self.room_id(*r),
@@ -1500,6 +1506,7 @@ impl World {
                 user_id,
                 room_id,
                 reason,
+                invite: _,
             } => note_join_request(user_id, self.label(room_id), reason.as_deref()),
             ServerMessage::MemberChanged {
                 room_id,
@@ -1736,6 +1743,7 @@ fn check_members(
             room_id,
             room_name,
             participants,
+            invite_only: false,
         },
     ] = frames
     else {
@@ -2328,8 +2336,9 @@ async fn setup_rooms(
                 .handle(
                     &mut sessions[s],
                     ClientMessage::JoinRoom(JoinRoom::Request {
-                        room_id: room_id.clone(),
+                        room_id: Some(room_id.clone()),
                         reason: None,
+                        invite_code: None,
                     }),
                 )
                 .await
@@ -2350,8 +2359,9 @@ async fn setup_rooms(
             .handle(
                 outsider,
                 ClientMessage::JoinRoom(JoinRoom::Request {
-                    room_id: room_id.clone(),
+                    room_id: Some(room_id.clone()),
                     reason: None,
+                    invite_code: None,
                 }),
             )
             .await
@@ -2605,8 +2615,9 @@ async fn log_room() -> (Service, Vec<SocketSession>, Vec<Queue>, RoomId) {
             (
                 member,
                 ClientMessage::JoinRoom(JoinRoom::Request {
-                    room_id: room_id.clone(),
+                    room_id: Some(room_id.clone()),
                     reason: None,
+                    invite_code: None,
                 }),
             ),
             (
@@ -2804,5 +2815,280 @@ proptest! {
             .build()
             .expect("runtime");
         runtime.block_on(run_log_case(acts))?;
+    }
+}
+
+// =====================================================================================
+// 4. Invite links: uses count requests made, never more than `maxUses`.
+// =====================================================================================
+
+/// One step of an invite case: three users (1, 2, 3) and the room's admin (0), who made
+/// one link with `maxUses`.
+#[derive(Clone, Debug)]
+enum InviteAct {
+    KnockByLink(usize),
+    KnockByRoomId(usize),
+    Leave(usize),
+    Approve(usize),
+    Reject(usize),
+    Ban(usize),
+    Revoke,
+    InviteOnly(bool),
+}
+
+fn invite_act() -> impl Strategy<Value = InviteAct> {
+    let user = 1..4usize;
+    prop_oneof![
+        4 => user.clone().prop_map(InviteAct::KnockByLink),
+        2 => user.clone().prop_map(InviteAct::KnockByRoomId),
+        2 => user.clone().prop_map(InviteAct::Leave),
+        1 => user.clone().prop_map(InviteAct::Approve),
+        1 => user.clone().prop_map(InviteAct::Reject),
+        1 => user.prop_map(InviteAct::Ban),
+        1 => Just(InviteAct::Revoke),
+        1 => any::<bool>().prop_map(InviteAct::InviteOnly),
+    ]
+}
+
+/// What the contract says of the link and the users, written from `docs/protocol.md`.
+#[derive(Default)]
+struct InviteModel {
+    status: [Option<MemberStatus>; 4],
+    uses: u32,
+    revoked: bool,
+    invite_only: bool,
+}
+
+impl InviteModel {
+    /// The expected error of `act`, applying its effect when it succeeds.
+    fn apply(&mut self, act: &InviteAct, max_uses: u32) -> Option<ErrorCode> {
+        use MemberStatus::{Approved, Banned, Left, Pending, Rejected};
+        match *act {
+            InviteAct::KnockByLink(u) | InviteAct::KnockByRoomId(u) => {
+                let by_link = matches!(act, InviteAct::KnockByLink(_));
+                match self.status[u] {
+                    Some(Banned) => return Some(ErrorCode::Banned),
+                    Some(Pending | Approved) => return None,
+                    None | Some(Left | Rejected | MemberStatus::Removed) => {}
+                }
+                if by_link && self.revoked {
+                    return Some(ErrorCode::InviteRevoked);
+                }
+                if by_link && self.uses >= max_uses {
+                    return Some(ErrorCode::InviteUsedUp);
+                }
+                if !by_link && self.invite_only {
+                    return Some(ErrorCode::InviteOnly);
+                }
+                self.uses += u32::from(by_link);
+                self.status[u] = Some(Pending);
+                None
+            }
+            InviteAct::Leave(u) => match self.status[u] {
+                Some(Pending | Approved) => {
+                    self.status[u] = Some(Left);
+                    None
+                }
+                _ => Some(ErrorCode::NotMember),
+            },
+            InviteAct::Approve(u) => match self.status[u] {
+                Some(Pending | Rejected) => {
+                    self.status[u] = Some(Approved);
+                    None
+                }
+                Some(Approved) => None,
+                _ => Some(ErrorCode::RequestNotFound),
+            },
+            InviteAct::Reject(u) => match self.status[u] {
+                Some(Pending) => {
+                    self.status[u] = Some(Rejected);
+                    None
+                }
+                Some(Rejected) => None,
+                _ => Some(ErrorCode::RequestNotFound),
+            },
+            InviteAct::Ban(u) => {
+                self.status[u] = Some(Banned);
+                None
+            }
+            InviteAct::Revoke => {
+                if self.revoked {
+                    return Some(ErrorCode::InviteNotFound);
+                }
+                self.revoked = true;
+                None
+            }
+            InviteAct::InviteOnly(on) => {
+                self.invite_only = on;
+                None
+            }
+        }
+    }
+}
+
+/// The frame an invite action of the case sends, and who sends it.
+fn invite_frame(
+    act: &InviteAct,
+    room_id: &RoomId,
+    code: &InviteCode,
+    users: &[UserId],
+) -> (usize, ClientMessage) {
+    match act {
+        InviteAct::KnockByLink(u) => (
+            *u,
+            ClientMessage::JoinRoom(JoinRoom::Request {
+                room_id: None,
+                reason: None,
+                invite_code: Some(code.clone()),
+            }),
+        ),
+        InviteAct::KnockByRoomId(u) => (
+            *u,
+            ClientMessage::JoinRoom(JoinRoom::Request {
+                room_id: Some(room_id.clone()),
+                reason: None,
+                invite_code: None,
+            }),
+        ),
+        InviteAct::Leave(u) => (
+            *u,
+            ClientMessage::LeaveRoom {
+                room_id: room_id.clone(),
+            },
+        ),
+        InviteAct::Approve(u) | InviteAct::Reject(u) => {
+            let targets = Targets::one(users[*u].clone());
+            let room_id = Some(room_id.clone());
+            let decision = if matches!(act, InviteAct::Approve(_)) {
+                JoinRoom::Approve { room_id, targets }
+            } else {
+                JoinRoom::Reject {
+                    room_id,
+                    targets,
+                    reason: None,
+                }
+            };
+            (0, ClientMessage::JoinRoom(decision))
+        }
+        InviteAct::Ban(u) => (
+            0,
+            ClientMessage::BanMember {
+                room_id: room_id.clone(),
+                target_user_id: users[*u].clone(),
+                reason: None,
+            },
+        ),
+        InviteAct::Revoke => (
+            0,
+            ClientMessage::RevokeInvite {
+                room_id: room_id.clone(),
+                code: code.clone(),
+            },
+        ),
+        InviteAct::InviteOnly(on) => (
+            0,
+            ClientMessage::SetRoomSettings {
+                room_id: room_id.clone(),
+                invite_only: Some(*on),
+            },
+        ),
+    }
+}
+
+async fn run_invite_case(max_uses: u32, acts: Vec<InviteAct>) -> Result<(), TestCaseError> {
+    // No cooldown: a rejected user may knock again at once.
+    let service = new_service(0).await;
+    let mut sockets = Vec::new();
+    for name in ["admin", "ann", "ben", "cat"] {
+        let user = add_user(&service, name).await;
+        sockets.push(open_socket(&service, &user));
+    }
+    let users: Vec<UserId> = sockets.iter().map(|(s, _)| s.user_id.clone()).collect();
+    let (admin, queue) = &mut sockets[0];
+    service
+        .handle(
+            admin,
+            ClientMessage::CreateRoom {
+                room_name: "Invites".into(),
+            },
+        )
+        .await
+        .expect("room created");
+    let room_id = admin.current_room.clone().expect("current room");
+    service
+        .handle(
+            admin,
+            ClientMessage::CreateInvite {
+                room_id: room_id.clone(),
+                label: None,
+                expires_in_secs: None,
+                max_uses: Some(max_uses),
+            },
+        )
+        .await
+        .expect("invite created");
+    let code = drain(queue)
+        .iter()
+        .find_map(|item| match item {
+            Outbound::Frame(frame) => match decode(frame) {
+                ServerMessage::Invite(invite) => Some(invite.code),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("the admin is sent the invite");
+    let mut model = InviteModel::default();
+    for (index, act) in acts.iter().enumerate() {
+        let (actor, message) = invite_frame(act, &room_id, &code, &users);
+        let expected = model.apply(act, max_uses);
+        let got = service
+            .handle(&mut sockets[actor].0, message)
+            .await
+            .err()
+            .map(|error| error.code());
+        prop_assert_eq!(got, expected, "step {} {:?}", index, act);
+        let stored = service
+            .storage()
+            .invite(&code)
+            .await
+            .expect("storage")
+            .expect("the invite is kept");
+        prop_assert_eq!(stored.invite.uses, model.uses, "uses after step {}", index);
+        prop_assert!(stored.invite.uses <= max_uses);
+        prop_assert_eq!(stored.revoked, model.revoked);
+        for (user, expected) in users.iter().zip(model.status).skip(1) {
+            let membership = service
+                .storage()
+                .membership(&room_id, user)
+                .await
+                .expect("storage");
+            prop_assert_eq!(
+                membership.map(|m| m.status),
+                expected,
+                "{} after step {}",
+                user,
+                index
+            );
+        }
+        for (_, queue) in &mut sockets {
+            drain(queue);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    #[test]
+    fn invite_uses_count_requests_made_and_never_pass_max_uses(
+        max_uses in 1..4u32,
+        acts in prop::collection::vec(invite_act(), 1..30),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(run_invite_case(max_uses, acts))?;
     }
 }

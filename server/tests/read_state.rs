@@ -203,6 +203,16 @@ async fn mentions_of_members_travel_with_the_message_and_its_history() {
     let history = alice.expect("history").await;
     assert_eq!(history["messages"][0]["mentions"], json!(["alice", "bob"]));
     assert!(history["messages"][1].get("mentions").is_none());
+    // A device that was away catches up with them too.
+    let mut alice_away = server.socket(&alice.token).await;
+    alice_away
+        .send(json!({"action": "resume", "rooms": [{"roomId": room, "afterSeq": 0}]}))
+        .await;
+    assert_eq!(
+        alice_away.expect("message").await["mentions"],
+        json!(["alice", "bob"])
+    );
+    assert!(alice_away.expect("message").await.get("mentions").is_none());
     // Bob's mention of himself is on the message, but not counted for him.
     let row = my_row(&mut bob, &room).await;
     assert_eq!(

@@ -118,6 +118,12 @@ macro_rules! storage_contract {
                 pending_requests_are_counted_for_approved_admins_only,
                 leaving_and_coming_back_starts_reading_at_the_return,
                 edits_keep_mentions_and_deleted_messages_count_as_neither_unread_nor_mentions,
+                invites_are_created_listed_and_revoked,
+                a_request_by_invite_counts_one_use_up_to_max_uses,
+                concurrent_requests_by_invite_never_pass_max_uses,
+                expired_and_revoked_invites_store_nothing,
+                deleting_a_room_deletes_its_invites,
+                rooms_are_open_until_made_invite_only,
             );
             storage_contract!(@reopen $reopen $fixture);
         }
@@ -446,6 +452,8 @@ async fn many_rooms_find_the_same(storage: &dyn Storage, given: &[RoomId], all: 
 
 mod contract {
     use super::*;
+
+    pub use super::invite_contract::*;
 
     pub async fn users_are_unique_and_keep_credentials(storage: Arc<dyn Storage>) {
         let storage = &*storage;
@@ -3190,5 +3198,357 @@ mod postgres_pool {
             .await
             .expect("store a message");
         assert_eq!(inserted, vec![Inserted::New(stored(&sent, 1))]);
+    }
+}
+
+/// Invite links and the invite-only setting (issue 18).
+mod invite_contract {
+    use knock_protocol::{Invite, InviteCode, InviteRef};
+    use knock_server::storage::{InviteUse, StoredInvite};
+
+    use super::*;
+
+    fn invite(room: &str, code: &str, created_at: i64) -> Invite {
+        Invite {
+            room_id: room_id(room),
+            code: InviteCode::new(code),
+            label: Some(format!("{code} label")),
+            created_at,
+            expires_at: None,
+            max_uses: None,
+            uses: 0,
+        }
+    }
+
+    fn pending_from(room: &str, name: &str) -> MembershipChange {
+        MembershipChange {
+            only_if: Precondition::Absent,
+            reason: Some("hello".into()),
+            ..change(
+                &room_id(room),
+                &user(name),
+                membership(MemberStatus::Pending, false),
+                50,
+            )
+        }
+    }
+
+    async fn uses(storage: &dyn Storage, code: &str) -> u32 {
+        storage
+            .invite(&InviteCode::new(code))
+            .await
+            .unwrap()
+            .expect("the invite exists")
+            .invite
+            .uses
+    }
+
+    pub async fn invites_are_created_listed_and_revoked(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        create_room(storage, "other", "alice", 0).await;
+        assert_empty(&storage.invites(&room_id("r")).await.unwrap());
+        let older = Invite {
+            expires_at: Some(5_000),
+            max_uses: Some(3),
+            label: None,
+            ..invite("r", "older", 10)
+        };
+        storage.create_invite(&older).await.unwrap();
+        storage
+            .create_invite(&invite("r", "newer", 20))
+            .await
+            .unwrap();
+        storage
+            .create_invite(&invite("other", "elsewhere", 30))
+            .await
+            .unwrap();
+        assert!(matches!(
+            storage.create_invite(&invite("r", "newer", 40)).await,
+            Err(StorageError::Conflict)
+        ));
+        assert!(matches!(
+            storage.create_invite(&invite("ghost", "g", 40)).await,
+            Err(StorageError::NotFound("room"))
+        ));
+        assert_eq!(
+            storage.invites(&room_id("r")).await.unwrap(),
+            vec![invite("r", "newer", 20), older.clone()],
+            "newest first, each as made"
+        );
+        assert_eq!(
+            storage.invite(&InviteCode::new("older")).await.unwrap(),
+            Some(StoredInvite {
+                invite: older.clone(),
+                revoked: false
+            })
+        );
+        assert_eq!(
+            storage.invite(&InviteCode::new("none")).await.unwrap(),
+            None
+        );
+
+        // Only the room's own link, once.
+        let newer = InviteCode::new("newer");
+        assert!(
+            !storage
+                .revoke_invite(&room_id("other"), &newer, 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            storage
+                .revoke_invite(&room_id("r"), &newer, 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !storage
+                .revoke_invite(&room_id("r"), &newer, 61)
+                .await
+                .unwrap()
+        );
+        assert_eq!(storage.invites(&room_id("r")).await.unwrap(), vec![older]);
+        assert!(storage.invite(&newer).await.unwrap().unwrap().revoked);
+    }
+
+    pub async fn a_request_by_invite_counts_one_use_up_to_max_uses(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob", "carol", "dave"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        let link = Invite {
+            max_uses: Some(2),
+            ..invite("r", "two", 10)
+        };
+        storage.create_invite(&link).await.unwrap();
+        let code = InviteCode::new("two");
+
+        let used = storage
+            .request_with_invite(&pending_from("r", "bob"), &code, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            used,
+            InviteUse::Used(Invite {
+                uses: 1,
+                ..link.clone()
+            })
+        );
+        // A change whose precondition fails stores nothing and uses nothing.
+        assert_eq!(
+            storage
+                .request_with_invite(&pending_from("r", "bob"), &code, 100)
+                .await
+                .unwrap(),
+            InviteUse::Conflict
+        );
+        assert_eq!(uses(storage, "two").await, 1);
+        // The link must be of the change's room.
+        create_room(storage, "other", "alice", 0).await;
+        assert_eq!(
+            storage
+                .request_with_invite(&pending_from("other", "carol"), &code, 100)
+                .await
+                .unwrap(),
+            InviteUse::Refused(None)
+        );
+        assert!(matches!(
+            storage
+                .request_with_invite(&pending_from("r", "carol"), &code, 100)
+                .await
+                .unwrap(),
+            InviteUse::Used(Invite { uses: 2, .. })
+        ));
+        let InviteUse::Refused(Some(used_up)) = storage
+            .request_with_invite(&pending_from("r", "dave"), &code, 100)
+            .await
+            .unwrap()
+        else {
+            panic!("a used-up link makes no request");
+        };
+        assert_eq!(used_up.invite.uses, 2);
+        assert_eq!(
+            storage
+                .membership(&room_id("r"), &user("dave"))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(uses(storage, "two").await, 2);
+
+        // The pending rows name the link (its label kept after a revoke) until changed.
+        storage
+            .revoke_invite(&room_id("r"), &code, 200)
+            .await
+            .unwrap();
+        let by_link = Some(InviteRef {
+            code: code.clone(),
+            label: Some("two label".into()),
+        });
+        let rows = storage.members(&room_id("r")).await.unwrap();
+        let bob = rows.iter().find(|row| row.user_id == user("bob")).unwrap();
+        assert_eq!((bob.status, &bob.invite), (MemberStatus::Pending, &by_link));
+        assert_eq!(bob.reason.as_deref(), Some("hello"));
+        set(
+            storage,
+            &room_id("r"),
+            &user("bob"),
+            membership(MemberStatus::Approved, false),
+            300,
+        )
+        .await;
+        let rows = storage.members(&room_id("r")).await.unwrap();
+        let bob = rows.iter().find(|row| row.user_id == user("bob")).unwrap();
+        assert_eq!(bob.invite, None);
+        let alice = rows
+            .iter()
+            .find(|row| row.user_id == user("alice"))
+            .unwrap();
+        assert_eq!(alice.invite, None);
+    }
+
+    pub async fn concurrent_requests_by_invite_never_pass_max_uses(storage: Arc<dyn Storage>) {
+        let names: Vec<String> = (0..8).map(|i| format!("knocker{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        create_users(&*storage, &["alice"]).await;
+        create_users(&*storage, &refs).await;
+        create_room(&*storage, "r", "alice", 0).await;
+        for (code, max) in [("one", 1), ("three", 3)] {
+            storage
+                .create_invite(&Invite {
+                    max_uses: Some(max),
+                    ..invite("r", code, 10)
+                })
+                .await
+                .unwrap();
+        }
+        let knocks = names.iter().enumerate().map(|(i, name)| {
+            let storage = storage.clone();
+            let change = pending_from("r", name);
+            let code = InviteCode::new(if i % 2 == 0 { "one" } else { "three" });
+            tokio::spawn(async move { storage.request_with_invite(&change, &code, 100).await })
+        });
+        let mut used = 0;
+        for knock in futures_util::future::join_all(knocks).await {
+            match knock.unwrap().unwrap() {
+                InviteUse::Used(_) => used += 1,
+                InviteUse::Refused(Some(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(used, 4, "one use of `one`, three of `three`");
+        assert_eq!(uses(&*storage, "one").await, 1);
+        assert_eq!(uses(&*storage, "three").await, 3);
+        let pending = users_where(&*storage, &room_id("r"), |row| {
+            row.status == MemberStatus::Pending
+        })
+        .await;
+        assert_eq!(pending.len(), 4);
+    }
+
+    pub async fn expired_and_revoked_invites_store_nothing(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        storage
+            .create_invite(&Invite {
+                expires_at: Some(1_000),
+                ..invite("r", "soon", 10)
+            })
+            .await
+            .unwrap();
+        storage
+            .create_invite(&invite("r", "gone", 10))
+            .await
+            .unwrap();
+        storage
+            .revoke_invite(&room_id("r"), &InviteCode::new("gone"), 20)
+            .await
+            .unwrap();
+        for (code, now) in [("soon", 1_000), ("soon", 5_000), ("gone", 30)] {
+            let refused = storage
+                .request_with_invite(&pending_from("r", "bob"), &InviteCode::new(code), now)
+                .await
+                .unwrap();
+            assert!(
+                matches!(refused, InviteUse::Refused(Some(_))),
+                "{code}: {refused:?}"
+            );
+        }
+        assert_eq!(
+            storage
+                .membership(&room_id("r"), &user("bob"))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(uses(storage, "soon").await, 0);
+        assert!(matches!(
+            storage
+                .request_with_invite(&pending_from("r", "bob"), &InviteCode::new("soon"), 999)
+                .await
+                .unwrap(),
+            InviteUse::Used(_)
+        ));
+        // Expired links stay listed; revoked ones do not.
+        let listed: Vec<String> = storage
+            .invites(&room_id("r"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|invite| invite.code.0)
+            .collect();
+        assert_eq!(listed, ["soon"]);
+    }
+
+    pub async fn deleting_a_room_deletes_its_invites(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice", "bob"]).await;
+        create_room(storage, "doomed", "alice", 0).await;
+        create_room(storage, "kept", "alice", 0).await;
+        storage
+            .create_invite(&invite("doomed", "d", 1))
+            .await
+            .unwrap();
+        storage
+            .create_invite(&invite("kept", "k", 1))
+            .await
+            .unwrap();
+        storage
+            .request_with_invite(&pending_from("doomed", "bob"), &InviteCode::new("d"), 5)
+            .await
+            .unwrap();
+        assert!(storage.delete_room(&room_id("doomed")).await.unwrap());
+        assert_eq!(storage.invite(&InviteCode::new("d")).await.unwrap(), None);
+        assert_empty(&storage.invites(&room_id("doomed")).await.unwrap());
+        assert_eq!(storage.invites(&room_id("kept")).await.unwrap().len(), 1);
+    }
+
+    pub async fn rooms_are_open_until_made_invite_only(storage: Arc<dyn Storage>) {
+        let storage = &*storage;
+        create_users(storage, &["alice"]).await;
+        create_room(storage, "r", "alice", 0).await;
+        assert_eq!(
+            storage.invite_only(&room_id("r")).await.unwrap(),
+            Some(false)
+        );
+        assert_eq!(storage.invite_only(&room_id("ghost")).await.unwrap(), None);
+        assert!(storage.set_invite_only(&room_id("r"), true).await.unwrap());
+        assert_eq!(
+            storage.invite_only(&room_id("r")).await.unwrap(),
+            Some(true)
+        );
+        assert!(
+            !storage
+                .set_invite_only(&room_id("ghost"), true)
+                .await
+                .unwrap()
+        );
+        assert!(storage.set_invite_only(&room_id("r"), false).await.unwrap());
+        assert_eq!(
+            storage.invite_only(&room_id("r")).await.unwrap(),
+            Some(false)
+        );
     }
 }

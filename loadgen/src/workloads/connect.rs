@@ -163,8 +163,9 @@ async fn handshake(
     send(
         &mut ws,
         &ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room_id.clone(),
+            room_id: Some(room_id.clone()),
             reason: None,
+            invite_code: None,
         }),
     )
     .await?;

@@ -92,8 +92,9 @@ async fn once(env: &Env, scale: &Scale, room: &mut Room) -> anyhow::Result<SlowR
     send(
         &mut slow,
         &ClientMessage::JoinRoom(JoinRoom::Request {
-            room_id: room.room_id.clone(),
+            room_id: Some(room.room_id.clone()),
             reason: None,
+            invite_code: None,
         }),
     )
     .await?;

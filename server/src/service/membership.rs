@@ -2,14 +2,16 @@
 //! roles, deleting a room, who is in a room, and telling the people concerned of each
 //! change.
 
-use knock_protocol::{MemberStatus, Role, RoomId, ServerMessage, Targets, UserId};
+use knock_protocol::{
+    Invite, InviteCode, InviteRef, MemberStatus, Role, RoomId, ServerMessage, Targets, UserId,
+};
 
 use super::{Service, SocketSession, now_ms};
 use crate::{
-    domain::{self, Decision, JoinOutcome, LeaveOutcome, Others, RuleError},
+    domain::{self, Decision, JoinOutcome, LeaveOutcome, Others, RuleError, invites},
     error::ServiceError,
     gateway::Outbound,
-    storage::{Membership, MembershipChange, Precondition},
+    storage::{InviteUse, Membership, MembershipChange, Precondition},
 };
 
 /// A rule of an admin's action on one user: from the actor's and the target's memberships,
@@ -27,12 +29,29 @@ struct Change<'a> {
 }
 
 impl Service {
+    /// A knock, by room id or by invite link (`invite_code`; the room is then the link's,
+    /// see `Service::knock_room_of_link`). The user's standing decides first, as for every
+    /// knock (a banned user is refused, a pending or approved one told their status, and
+    /// no link is used); only a knock that makes a request needs a link that works, and
+    /// counts a use of it in the transaction that stores the request.
     pub(super) async fn request_join(
         &self,
         session: &mut SocketSession,
-        room_id: RoomId,
+        room_id: Option<RoomId>,
         reason: Option<String>,
+        invite_code: Option<InviteCode>,
     ) -> Result<Vec<Outbound>, ServiceError> {
+        let link = match &invite_code {
+            Some(code) if invites::well_formed(code) => self.storage.invite(code).await?,
+            _ => None,
+        };
+        // The link's room when a code is given: a code no link has is refused here.
+        let link_room = match (&invite_code, &link) {
+            (None, _) => None,
+            (Some(_), Some(link)) => Some(link.invite.room_id.clone()),
+            (Some(_), None) => return Err(RuleError::InviteNotFound.into()),
+        };
+        let room_id = invites::knock_room(room_id, link_room)?;
         session.current_room = Some(room_id.clone());
         let reason = domain::reason(reason)?;
         let room = self.access.existing_room(&room_id).await?;
@@ -49,6 +68,11 @@ impl Service {
                 })])
             }
             JoinOutcome::Ask(pending) => {
+                if invite_code.is_some() {
+                    invites::usable(link.as_ref(), now_ms())?;
+                }
+                let invite_only = self.storage.invite_only(&room_id).await?.unwrap_or(false);
+                invites::takes_knock(invite_only, invite_code.is_some())?;
                 self.check_room_count(&session.user_id).await?;
                 let waiting = self
                     .storage
@@ -58,15 +82,20 @@ impl Service {
                     .filter(|member| member.status == MemberStatus::Pending)
                     .count();
                 domain::room_takes_a_request(waiting, self.limits.max_waiting_per_room)?;
-                self.store_membership(Change {
+                let change = Change {
                     room_id: &room_id,
                     user_id: &session.user_id,
                     before: current.map(|since| since.membership),
                     after: pending,
                     reason: reason.clone(),
-                })
-                .await?;
-                tracing::info!(room = %room_id, "join requested");
+                };
+                let invite = if let Some(code) = &invite_code {
+                    Some(self.store_request_by_link(change, code).await?)
+                } else {
+                    self.store_membership(change).await?;
+                    None
+                };
+                tracing::info!(room = %room_id, by_link = invite.is_some(), "join requested");
                 // The acting admins as this node's access knows them: kept current by every
                 // stored change, here and (through `roomChanged`) on other nodes.
                 let admins: Vec<UserId> = room.admins().cloned().collect();
@@ -76,6 +105,10 @@ impl Service {
                         user_id: session.user_id.clone(),
                         room_id: room_id.clone(),
                         reason: reason.clone(),
+                        invite: invite.map(|invite| InviteRef {
+                            code: invite.code,
+                            label: invite.label,
+                        }),
                     },
                 );
                 self.fanout.to_user(
@@ -92,6 +125,44 @@ impl Service {
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// [`Service::store_membership`] for a knock by link: the request is stored and the
+    /// use counted in one transaction, only while the link works and the membership is
+    /// what the rules saw. The link as it is now.
+    async fn store_request_by_link(
+        &self,
+        change: Change<'_>,
+        code: &InviteCode,
+    ) -> Result<Invite, ServiceError> {
+        let now = now_ms();
+        let stored = self
+            .storage
+            .request_with_invite(
+                &MembershipChange {
+                    room_id: change.room_id.clone(),
+                    user_id: change.user_id.clone(),
+                    membership: change.after,
+                    only_if: change.before.map_or(Precondition::Absent, Precondition::Is),
+                    reason: change.reason,
+                    updated_at: now,
+                },
+                code,
+                now,
+            )
+            .await?;
+        let invite = match stored {
+            InviteUse::Used(invite) => invite,
+            InviteUse::Conflict => return Err(ServiceError::Conflict),
+            // Used up or revoked since the check before: say which.
+            InviteUse::Refused(link) => {
+                invites::usable(link.as_ref(), now)?;
+                return Err(RuleError::InviteNotFound.into());
+            }
+        };
+        self.membership_stored(change.room_id, change.user_id, change.before, change.after)
+            .await;
+        Ok(invite)
     }
 
     pub(super) async fn cancel_request(
@@ -386,13 +457,25 @@ impl Service {
                 updated_at: now_ms(),
             })
             .await?;
-        self.access
-            .apply(change.room_id, change.user_id, change.after);
-        let barrier = domain::may_receive(change.before);
-        self.fanout
-            .room_changed(change.room_id, change.user_id, change.after, barrier)
+        self.membership_stored(change.room_id, change.user_id, change.before, change.after)
             .await;
         Ok(())
+    }
+
+    /// A stored membership change applied to the room access of this node and of every
+    /// other node (see [`Service::store_membership`]).
+    async fn membership_stored(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        before: Option<Membership>,
+        after: Membership,
+    ) {
+        self.access.apply(room_id, user_id, after);
+        let barrier = domain::may_receive(before);
+        self.fanout
+            .room_changed(room_id, user_id, after, barrier)
+            .await;
     }
 
     /// `memberChanged` to the admins and the user concerned, with the reason; and, when
@@ -458,16 +541,23 @@ impl Service {
                 if !to_admin {
                     participant.reason = None;
                 }
+                // The link a request came by is the admins' business, and only while the
+                // request waits.
+                if !to_admin || participant.status != MemberStatus::Pending {
+                    participant.invite = None;
+                }
                 participant
             })
             .collect();
         self.mark_online(&mut participants).await;
+        let invite_only = self.storage.invite_only(&room_id).await?.unwrap_or(false);
         // A removal answered while the list was read: nothing of the room goes out.
         self.access.require(&room_id, &session.user_id).await?;
         Ok(vec![Outbound::message(&ServerMessage::RoomMembers {
             room_id,
             room_name: room.room_name.clone(),
             participants,
+            invite_only,
         })])
     }
 }

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod batch;
+mod invites;
 mod log;
 mod postgres;
 mod rows;
@@ -15,13 +16,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ClientMsgId, ExportedRoom, MessageId, Participant, ReplyTo, RoomId, RoomSummary,
-    ServerMessage, UserId,
+    ChatMessage, ClientMsgId, ExportedRoom, Invite, InviteCode, MessageId, Participant, ReplyTo,
+    RoomId, RoomSummary, ServerMessage, UserId,
 };
 
+pub use crate::domain::invites::StoredInvite;
 /// Defined with the rules, which must not depend on storage; stored here as it is.
 pub use crate::domain::search::{SearchQuery, SearchTerm};
 pub use crate::domain::{Membership, Since};
+pub use invites::InviteUse;
 pub(crate) use log::reply_to;
 pub use postgres::PostgresStorage;
 pub(crate) use sqlite::SqliteStorage;
@@ -428,6 +431,36 @@ pub trait Storage: Send + Sync + 'static {
         user_id: &UserId,
         seq: u64,
     ) -> StorageResult<Option<u64>>;
+    /// Stores a new invite link (its `uses` are 0 whatever `invite` says);
+    /// [`StorageError::Conflict`] when the code is taken, [`StorageError::NotFound`]
+    /// (`"room"`) for an unknown room. Deleting the room deletes its links.
+    async fn create_invite(&self, invite: &Invite) -> StorageResult<()>;
+    /// The room's links that are not revoked (expired and used-up ones included), newest
+    /// first.
+    async fn invites(&self, room_id: &RoomId) -> StorageResult<Vec<Invite>>;
+    /// The link with that code, revoked or not.
+    async fn invite(&self, code: &InviteCode) -> StorageResult<Option<StoredInvite>>;
+    /// Marks the room's link revoked at `now`; whether a link of that room not yet
+    /// revoked had that code.
+    async fn revoke_invite(
+        &self,
+        room_id: &RoomId,
+        code: &InviteCode,
+        now: i64,
+    ) -> StorageResult<bool>;
+    /// A knock by link, in one transaction: if the link of `change.room_id` with that
+    /// code works at `now` ([`crate::domain::invites::usable`]), stores `change` (under its
+    /// [`Precondition`]) with the code, and counts one use; otherwise nothing.
+    async fn request_with_invite(
+        &self,
+        change: &MembershipChange,
+        code: &InviteCode,
+        now: i64,
+    ) -> StorageResult<InviteUse>;
+    /// Makes the room invite-only or not; whether the room exists.
+    async fn set_invite_only(&self, room_id: &RoomId, invite_only: bool) -> StorageResult<bool>;
+    /// Whether the room is invite-only; `None` for an unknown room.
+    async fn invite_only(&self, room_id: &RoomId) -> StorageResult<Option<bool>>;
 }
 
 /// Opens the storage named by `url`: `sqlite:PATH` (the file is created when missing) or

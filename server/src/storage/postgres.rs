@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ClientMsgId, ExportedRoom, MemberStatus, MessageId, Participant, RoomId,
-    RoomSummary, UserId,
+    ChatMessage, ClientMsgId, ExportedRoom, Invite, InviteCode, MemberStatus, MessageId,
+    Participant, RoomId, RoomSummary, UserId,
 };
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
@@ -35,15 +35,16 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::accounts;
 use super::batch::{self, ClientKey};
+use super::invites;
 use super::log::{self, LogRow};
 use super::rows::{
     FoundRow, KeyedMessageRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow,
     SummaryRow, constraint_error, is_foreign_key_violation, mentions_to_db, seq_bound, seq_from_db,
 };
 use super::{
-    ChangeKind, Changed, Credential, FoundMessage, Inserted, LogEntry, Membership,
+    ChangeKind, Changed, Credential, FoundMessage, Inserted, InviteUse, LogEntry, Membership,
     MembershipChange, MessageChange, NewMessage, NewRoom, Precondition, Room, SearchIn,
-    SearchQuery, Session, Since, Storage, StorageError, StorageResult,
+    SearchQuery, Session, Since, Storage, StorageError, StorageResult, StoredInvite,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -56,7 +57,7 @@ const UPSERT_ANY: &str = "INSERT INTO memberships \
              COALESCE((SELECT last_seq FROM rooms WHERE room_id = $1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason, \
+     updated_at = excluded.updated_at, reason = excluded.reason, invite_code = NULL, \
      read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
                 THEN GREATEST(excluded.read_seq, memberships.read_seq) \
                 ELSE memberships.read_seq END";
@@ -71,7 +72,7 @@ const UPSERT_IF_IS: &str = "INSERT INTO memberships \
              COALESCE((SELECT last_seq FROM rooms WHERE room_id = $1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason, \
+     updated_at = excluded.updated_at, reason = excluded.reason, invite_code = NULL, \
      read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
                 THEN GREATEST(excluded.read_seq, memberships.read_seq) \
                 ELSE memberships.read_seq END \
@@ -555,8 +556,12 @@ impl Storage for PostgresStorage {
 
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>> {
         let rows: Vec<ParticipantRow> = sqlx::query_as(
-            "SELECT user_id, status, is_admin, reason FROM memberships WHERE room_id = $1 \
-             ORDER BY is_admin DESC, requested_at ASC, user_id ASC",
+            // The link a request came by, with its label (kept when the link is revoked).
+            "SELECT m.user_id, m.status, m.is_admin, m.reason, m.invite_code, \
+                    i.label AS invite_label \
+             FROM memberships AS m LEFT JOIN invites AS i ON i.code = m.invite_code \
+             WHERE m.room_id = $1 \
+             ORDER BY m.is_admin DESC, m.requested_at ASC, m.user_id ASC",
         )
         .bind(room_id.as_str())
         .fetch_all(&self.pool)
@@ -873,6 +878,44 @@ impl Storage for PostgresStorage {
         .fetch_optional(&self.pool)
         .await?;
         moved.map(seq_from_db).transpose()
+    }
+
+    async fn create_invite(&self, invite: &Invite) -> StorageResult<()> {
+        invites::postgres::create_invite(&self.pool, invite).await
+    }
+
+    async fn invites(&self, room_id: &RoomId) -> StorageResult<Vec<Invite>> {
+        invites::postgres::invites(&self.pool, room_id).await
+    }
+
+    async fn invite(&self, code: &InviteCode) -> StorageResult<Option<StoredInvite>> {
+        invites::postgres::invite(&self.pool, code).await
+    }
+
+    async fn revoke_invite(
+        &self,
+        room_id: &RoomId,
+        code: &InviteCode,
+        now: i64,
+    ) -> StorageResult<bool> {
+        invites::postgres::revoke_invite(&self.pool, room_id, code, now).await
+    }
+
+    async fn request_with_invite(
+        &self,
+        change: &MembershipChange,
+        code: &InviteCode,
+        now: i64,
+    ) -> StorageResult<InviteUse> {
+        invites::postgres::request_with_invite(&self.pool, change, code, now).await
+    }
+
+    async fn set_invite_only(&self, room_id: &RoomId, invite_only: bool) -> StorageResult<bool> {
+        invites::postgres::set_invite_only(&self.pool, room_id, invite_only).await
+    }
+
+    async fn invite_only(&self, room_id: &RoomId) -> StorageResult<Option<bool>> {
+        invites::postgres::invite_only(&self.pool, room_id).await
     }
 }
 

@@ -2,7 +2,8 @@
 //! conversions to domain types. Nothing here leaves the storage module.
 
 use knock_protocol::{
-    ChatMessage, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, InviteCode, InviteRef, MemberStatus, MessageId, Participant, RoomId, RoomSummary,
+    UserId,
 };
 
 use super::{Membership, Room, Since, StorageError, StorageResult};
@@ -64,6 +65,8 @@ pub(super) struct ParticipantRow {
     status: String,
     is_admin: bool,
     reason: Option<String>,
+    invite_code: Option<String>,
+    invite_label: Option<String>,
 }
 
 impl ParticipantRow {
@@ -74,6 +77,10 @@ impl ParticipantRow {
             is_admin: self.is_admin,
             reason: self.reason,
             online: false,
+            invite: self.invite_code.map(|code| InviteRef {
+                code: InviteCode(code),
+                label: self.invite_label,
+            }),
         })
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use knock_protocol::{
-    ChatMessage, ExportedRoom, MemberStatus, MessageId, Participant, RoomId, RoomSummary, UserId,
+    ChatMessage, ExportedRoom, Invite, InviteCode, MemberStatus, MessageId, Participant, RoomId,
+    RoomSummary, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -20,6 +21,7 @@ use sqlx::sqlite::{
 use tempfile::TempDir;
 
 use super::accounts;
+use super::invites;
 use super::log::{self, LogRow};
 use super::rows::{
     FoundRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
@@ -27,9 +29,9 @@ use super::rows::{
 };
 use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
-    Changed, Credential, FoundMessage, Inserted, LogEntry, Membership, MembershipChange,
+    Changed, Credential, FoundMessage, Inserted, InviteUse, LogEntry, Membership, MembershipChange,
     MessageChange, NewMessage, NewRoom, Room, SearchIn, SearchQuery, Session, Since, Storage,
-    StorageError, StorageResult,
+    StorageError, StorageResult, StoredInvite,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -331,8 +333,12 @@ impl Storage for SqliteStorage {
 
     async fn members(&self, room_id: &RoomId) -> StorageResult<Vec<Participant>> {
         let rows: Vec<ParticipantRow> = sqlx::query_as(
-            "SELECT user_id, status, is_admin, reason FROM memberships WHERE room_id = ? \
-             ORDER BY is_admin DESC, requested_at ASC, user_id ASC",
+            // The link a request came by, with its label (kept when the link is revoked).
+            "SELECT m.user_id, m.status, m.is_admin, m.reason, m.invite_code, \
+                    i.label AS invite_label \
+             FROM memberships AS m LEFT JOIN invites AS i ON i.code = m.invite_code \
+             WHERE m.room_id = ? \
+             ORDER BY m.is_admin DESC, m.requested_at ASC, m.user_id ASC",
         )
         .bind(room_id.as_str())
         .fetch_all(&self.pool)
@@ -552,5 +558,43 @@ impl Storage for SqliteStorage {
         .fetch_optional(&self.pool)
         .await?;
         moved.map(seq_from_db).transpose()
+    }
+
+    async fn create_invite(&self, invite: &Invite) -> StorageResult<()> {
+        invites::sqlite::create_invite(&self.pool, invite).await
+    }
+
+    async fn invites(&self, room_id: &RoomId) -> StorageResult<Vec<Invite>> {
+        invites::sqlite::invites(&self.pool, room_id).await
+    }
+
+    async fn invite(&self, code: &InviteCode) -> StorageResult<Option<StoredInvite>> {
+        invites::sqlite::invite(&self.pool, code).await
+    }
+
+    async fn revoke_invite(
+        &self,
+        room_id: &RoomId,
+        code: &InviteCode,
+        now: i64,
+    ) -> StorageResult<bool> {
+        invites::sqlite::revoke_invite(&self.pool, room_id, code, now).await
+    }
+
+    async fn request_with_invite(
+        &self,
+        change: &MembershipChange,
+        code: &InviteCode,
+        now: i64,
+    ) -> StorageResult<InviteUse> {
+        invites::sqlite::request_with_invite(&self.pool, change, code, now).await
+    }
+
+    async fn set_invite_only(&self, room_id: &RoomId, invite_only: bool) -> StorageResult<bool> {
+        invites::sqlite::set_invite_only(&self.pool, room_id, invite_only).await
+    }
+
+    async fn invite_only(&self, room_id: &RoomId) -> StorageResult<Option<bool>> {
+        invites::sqlite::invite_only(&self.pool, room_id).await
     }
 }

@@ -321,7 +321,7 @@ const UPSERT_ANY: &str = "INSERT INTO memberships \
              COALESCE((SELECT last_seq FROM rooms WHERE room_id = ?1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason, \
+     updated_at = excluded.updated_at, reason = excluded.reason, invite_code = NULL, \
      read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
                 THEN max(excluded.read_seq, memberships.read_seq) ELSE memberships.read_seq END";
 const INSERT_IF_ABSENT: &str = "INSERT INTO memberships \
@@ -335,7 +335,7 @@ const UPSERT_IF_IS: &str = "INSERT INTO memberships \
              COALESCE((SELECT last_seq FROM rooms WHERE room_id = ?1), 0)) \
      ON CONFLICT (room_id, user_id) DO UPDATE SET \
      status = excluded.status, is_admin = excluded.is_admin, \
-     updated_at = excluded.updated_at, reason = excluded.reason, \
+     updated_at = excluded.updated_at, reason = excluded.reason, invite_code = NULL, \
      read_seq = CASE WHEN excluded.status = 'approved' AND memberships.status <> 'approved' \
                 THEN max(excluded.read_seq, memberships.read_seq) ELSE memberships.read_seq END \
      WHERE memberships.status = ?7 AND memberships.is_admin = ?8";

@@ -20,7 +20,9 @@ pub fn split_mentions<'a>(text: &'a str, mentioned: &[&str]) -> Vec<Segment<'a>>
     let mut i = 0;
     while let Some(at) = text[i..].find('@').map(|p| p + i) {
         let after = &text[at + 1..];
-        let run_len = after.find(|c: char| !is_name_char(c)).unwrap_or(after.len());
+        let run_len = after
+            .find(|c: char| !is_name_char(c))
+            .unwrap_or(after.len());
         let run = &after[..run_len];
         let name = [run, run.trim_end_matches(['.', '_', '-'])]
             .into_iter()
@@ -167,7 +169,13 @@ mod tests {
         use super::Segment::{Mention, Text};
         assert_eq!(
             split_mentions("hi @Bob and @carol, @bob.", &["bob"]),
-            [Text("hi "), Mention("@Bob"), Text(" and @carol, "), Mention("@bob"), Text(".")]
+            [
+                Text("hi "),
+                Mention("@Bob"),
+                Text(" and @carol, "),
+                Mention("@bob"),
+                Text(".")
+            ]
         );
         assert_eq!(split_mentions("no one", &["bob"]), [Text("no one")]);
         assert_eq!(split_mentions("@bobby", &["bob"]), [Text("@bobby")]);

@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(Route::parse("/account/"), Route::Account);
         assert_eq!(Route::parse("/account/x"), Route::NotFound);
         assert_eq!(Route::parse("/requests"), Route::Requests);
-        assert_eq!(Route::parse("/i/Ab-9_x"), Route::Invite(InviteCode::new("Ab-9_x")));
+        assert_eq!(
+            Route::parse("/i/Ab-9_x"),
+            Route::Invite(InviteCode::new("Ab-9_x"))
+        );
         assert_eq!(Route::parse("/room"), Route::NotFound);
         assert_eq!(Route::parse("/room/a/b"), Route::NotFound);
         assert_eq!(Route::parse("/elsewhere"), Route::NotFound);

@@ -109,7 +109,7 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
         connection.act(|s| {
             s.cancel_reply(&cancel_room);
             Vec::new()
-        })
+        });
     };
     let cancel_on_escape = cancel_reply.clone();
     // `@` completion: the caret (in UTF-16 units, as the browser counts), the option

@@ -224,16 +224,19 @@ pub fn InvitePage(code: InviteCode) -> impl IntoView {
     // Already in the room, or waiting: its page says where they stand.
     let standing = Memo::new(move |_| {
         chat.0.with(|s| {
-            s.invite_lookup.as_ref().and_then(|l| l.room.as_ref()).and_then(|(room_id, _)| {
-                s.room(room_id)
-                    .filter(|r| {
-                        matches!(
-                            r.status,
-                            Some(MemberStatus::Approved | MemberStatus::Pending)
-                        )
-                    })
-                    .map(|_| room_path(room_id))
-            })
+            s.invite_lookup
+                .as_ref()
+                .and_then(|l| l.room.as_ref())
+                .and_then(|(room_id, _)| {
+                    s.room(room_id)
+                        .filter(|r| {
+                            matches!(
+                                r.status,
+                                Some(MemberStatus::Approved | MemberStatus::Pending)
+                            )
+                        })
+                        .map(|_| room_path(room_id))
+                })
         })
     });
     Effect::new(move |_| {

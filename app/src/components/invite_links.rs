@@ -110,7 +110,12 @@ fn CreateInvite(room_id: RoomId) -> impl IntoView {
         let expires = EXPIRY_CHOICES[expiry.get_untracked()].1;
         let mut refused = None;
         connection.act(|s| {
-            match s.create_invite(&room_id, &label.get_untracked(), expires, &max_uses.get_untracked()) {
+            match s.create_invite(
+                &room_id,
+                &label.get_untracked(),
+                expires,
+                &max_uses.get_untracked(),
+            ) {
                 Ok(commands) => commands,
                 Err(reason) => {
                     refused = Some(reason);
@@ -182,19 +187,22 @@ fn InviteRow(room_id: RoomId, invite: Invite) -> impl IntoView {
         Some(at) => format!("expires {}", browser::local_date_time(at).0),
         None => "never expires".to_owned(),
     };
-    let name = invite.label.clone().unwrap_or_else(|| "Invite link".to_owned());
+    let name = invite
+        .label
+        .clone()
+        .unwrap_or_else(|| "Invite link".to_owned());
     let url = invite_url(&invite.code);
     let code = invite.code.clone();
     view! {
         <li class="invite" class:spent=!usable>
             <span class="invite-name" id=name_id.clone() dir="auto">{name}</span>
             <span class="muted invite-facts">{format!("{} · {expiry}", uses_text(&invite))}</span>
-            <span class="invite-actions" aria-describedby=name_id.clone()>
+            <span class="invite-actions">
                 <CopyButton label="Copy link" text=url />
                 <button
                     type="button"
                     class="btn btn-small btn-quiet"
-                    aria-describedby=name_id
+                    aria-describedby=name_id.clone()
                     on:click=move |_| connection.act(|s| s.revoke_invite(&room_id, &code))
                 >
                     "Revoke"

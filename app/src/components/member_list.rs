@@ -14,6 +14,10 @@ use crate::state::{ChatState, Slot, display_name};
 
 /// An approved member as their row shows them; compared to skip unchanged rows.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "what one row shows, each drawn apart"
+)]
 struct Member {
     user_id: UserId,
     is_admin: bool,

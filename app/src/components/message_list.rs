@@ -23,6 +23,10 @@ const LOAD_OLDER_AT: i32 = 160;
 
 /// One rendered message, with the day separator shown before it (if any).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "what one row shows, each drawn apart"
+)]
 pub struct Row {
     pub message: ChatMessage,
     pub starts_day: bool,

@@ -11,14 +11,14 @@ use crate::client::{Chat, Connection};
 use crate::components::composer::Composer;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_text::ErrorText;
+use crate::components::invite_links::InviteLinks;
 use crate::components::join_requests::JoinRequests;
 use crate::components::member_list::MemberList;
-use crate::components::invite_links::InviteLinks;
 use crate::components::message_list::MessageList;
-use crate::components::typing::TypingIndicator;
 use crate::components::reason_field::ReasonField;
 use crate::components::room_actions::{Confirm, RoomButtons, RoomConfirm};
 use crate::components::search::SearchBox;
+use crate::components::typing::TypingIndicator;
 use crate::router::Link;
 use crate::state::Slot;
 

@@ -2,8 +2,7 @@
 
 use knock_protocol::{
     ChatMessage, ClientMessage, ClientMsgId, ErrorCode, InviteRef, MemberStatus, MessageId,
-    Participant,
-    RoomId, RoomSummary, ServerMessage, UserId,
+    Participant, RoomId, RoomSummary, ServerMessage, UserId,
 };
 
 use super::alerts;
@@ -15,6 +14,10 @@ use super::{
 };
 
 impl ChatState {
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one short arm per frame: a table, not logic"
+    )]
     pub fn apply(&mut self, frame: ServerMessage) -> Vec<Command> {
         match frame {
             ServerMessage::Authenticated { user_id } => self.on_authenticated(user_id),
@@ -279,6 +282,7 @@ impl ChatState {
                 is_admin: true,
                 reason: None,
                 online: false,
+                invite: None,
             }]);
         }
         // A new room has no history.

@@ -47,7 +47,11 @@ impl ChatState {
             "" => None,
             text => match text.parse::<u32>() {
                 Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
-                _ => return Err("Uses: a whole number from 1 to 1,000,000, or empty for no limit.".into()),
+                _ => {
+                    return Err(
+                        "Uses: a whole number from 1 to 1,000,000, or empty for no limit.".into(),
+                    );
+                }
             },
         };
         self.errors.remove(&Slot::Invites(room_id.clone()));
@@ -90,7 +94,9 @@ impl ChatState {
         if !self.online {
             return Vec::new();
         }
-        vec![Command::Send(ClientMessage::LookupInvite { code: code.clone() })]
+        vec![Command::Send(ClientMessage::LookupInvite {
+            code: code.clone(),
+        })]
     }
 
     /// "Ask to join" on `/i/<code>`: a knock that names the link.
@@ -150,10 +156,7 @@ impl ChatState {
             }
             return;
         }
-        let slot = self
-            .viewing
-            .clone()
-            .map_or(Slot::General, Slot::Invites);
+        let slot = self.viewing.clone().map_or(Slot::General, Slot::Invites);
         self.errors.insert(slot, readable);
     }
 }

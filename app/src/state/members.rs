@@ -136,6 +136,7 @@ mod tests {
             is_admin,
             reason: None,
             online: false,
+            invite: None,
         }
     }
 

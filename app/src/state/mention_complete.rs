@@ -88,7 +88,10 @@ mod tests {
             suggestions("bo", members.iter(), Some(&UserId::from("ann"))),
             [UserId::from("bo"), UserId::from("bob")]
         );
-        assert_eq!(suggestions("", members.iter(), Some(&UserId::from("ann"))).len(), 2);
+        assert_eq!(
+            suggestions("", members.iter(), Some(&UserId::from("ann"))).len(),
+            2
+        );
         let (text, caret) = complete("hi @bo there", 3, 6, &UserId::from("bob"));
         assert_eq!((text.as_str(), caret), ("hi @bob there", 8));
     }

@@ -56,6 +56,7 @@ mod tests {
             user_id: UserId::from(who),
             room_id: room_id.clone(),
             reason: None,
+            invite: None,
         });
     }
 

@@ -92,10 +92,22 @@ impl ChatState {
             return (commands, None);
         };
         let newest = room.timeline.resume_after();
-        if !room.is_approved() || room.timeline.has_newer || newest <= room.read_seq {
+        // Only others' messages count as unread: the user's own need no marker.
+        let newest_unread = room
+            .timeline
+            .messages()
+            .rev()
+            .find(|m| Some(&m.user_id) != self.me.as_ref())
+            .map_or(0, |m| m.seq);
+        if !room.is_approved() || room.timeline.has_newer || newest_unread <= room.read_seq {
             return (commands, None);
         }
-        let (sent_seq, sent_at) = self.read_marks.sent.get(&room_id).copied().unwrap_or_default();
+        let (sent_seq, sent_at) = self
+            .read_marks
+            .sent
+            .get(&room_id)
+            .copied()
+            .unwrap_or_default();
         if newest <= sent_seq {
             return (commands, None);
         }
@@ -103,7 +115,9 @@ impl ChatState {
         if sent_seq > 0 && now_ms < due {
             return (commands, Some(due));
         }
-        self.read_marks.sent.insert(room_id.clone(), (newest, now_ms));
+        self.read_marks
+            .sent
+            .insert(room_id.clone(), (newest, now_ms));
         commands.push(Command::Send(ClientMessage::MarkRead {
             room_id,
             seq: newest,

@@ -158,7 +158,7 @@ impl Timeline {
     }
 
     /// Messages in order, oldest first.
-    pub fn messages(&self) -> impl Iterator<Item = &ChatMessage> {
+    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &ChatMessage> {
         self.by_seq.values()
     }
 

@@ -52,7 +52,11 @@ impl ChatState {
     /// The user typed in the composer at `now_ms`: `typing` to the room, at most once per
     /// `limits::TYPING_THROTTLE_SECS` (the server would drop more).
     pub fn typed(&mut self, room_id: &RoomId, now_ms: f64) -> Vec<Command> {
-        if !self.online || !self.room(room_id).is_some_and(super::RoomState::is_approved) {
+        if !self.online
+            || !self
+                .room(room_id)
+                .is_some_and(super::RoomState::is_approved)
+        {
             return Vec::new();
         }
         #[allow(clippy::cast_precision_loss, reason = "a few seconds in milliseconds")]

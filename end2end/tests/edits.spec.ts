@@ -5,8 +5,9 @@ import { test, expect, type User } from './fixtures';
  * member, after a reload, and by a member who was offline meanwhile.
  */
 
+/** The message whose own text (not a quote of it) holds `text`. */
 function row(user: User, text: string) {
-  return user.page.locator('.messages .msg', { hasText: text });
+  return user.page.locator('.messages .msg').filter({ has: user.page.locator('.msg-text', { hasText: text }) });
 }
 
 async function openMenu(user: User, text: string) {

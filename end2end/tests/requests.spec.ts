@@ -5,13 +5,19 @@ import { test, expect, type User } from './fixtures';
  * place; and browser notifications of knocks and decisions while the tab is hidden.
  */
 
-/** Records the notifications the page shows (the browser's own Notification still shows them). */
+/**
+ * Records the notifications the page shows (the browser's own Notification still shows
+ * them), and lets the test say when the tab is out of sight: headless Chromium keeps every
+ * tab visible, so `document.hidden` answers what the test set.
+ */
 async function recordNotifications(user: User) {
   await user.context.grantPermissions(['notifications']);
   await user.context.addInitScript(() => {
     const Real = window.Notification;
     const shown: { title: string; body: string }[] = [];
-    (window as unknown as { shownNotifications: typeof shown }).shownNotifications = shown;
+    const w = window as unknown as { shownNotifications: typeof shown; knockHidden: boolean };
+    w.shownNotifications = shown;
+    w.knockHidden = false;
     class Recorded extends Real {
       constructor(title: string, options?: NotificationOptions) {
         super(title, options);
@@ -19,6 +25,10 @@ async function recordNotifications(user: User) {
       }
     }
     window.Notification = Recorded as typeof Notification;
+    Object.defineProperty(Document.prototype, 'hidden', { get: () => w.knockHidden });
+    Object.defineProperty(Document.prototype, 'visibilityState', {
+      get: () => (w.knockHidden ? 'hidden' : 'visible'),
+    });
   });
 }
 
@@ -28,13 +38,19 @@ function shownNotifications(user: User) {
   );
 }
 
-/** Puts another tab of the same browser in front, so that Knock's page is hidden. */
+/** The user looks at another tab: Knock's page is hidden until `showKnock`. */
 async function hideKnock(user: User) {
-  const other = await user.context.newPage();
-  await other.goto('about:blank');
-  await other.bringToFront();
-  await expect.poll(() => user.page.evaluate(() => document.visibilityState)).toBe('hidden');
-  return other;
+  await user.page.evaluate(() => {
+    (window as unknown as { knockHidden: boolean }).knockHidden = true;
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+}
+
+async function showKnock(user: User) {
+  await user.page.evaluate(() => {
+    (window as unknown as { knockHidden: boolean }).knockHidden = false;
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
 }
 
 test('an admin answers the knocks on all their rooms from the Requests page', async ({ newUser }) => {
@@ -100,16 +116,15 @@ test('browser notifications: knocks to the admin and the answer to the knocker, 
 
   // Out of sight, the next knock comes as a notification.
   const late = await newUser('ntl');
-  const otherTab = await hideKnock(admin);
+  await hideKnock(admin);
   await late.askToJoin(roomId);
   await expect.poll(() => shownNotifications(admin)).toEqual([
     { title: `${late.name} asks to join Quiet room`, body: 'Open Knock to let them in or not.' },
   ]);
-  await admin.page.bringToFront();
-  await otherTab.close();
+  await showKnock(admin);
 
   // The knocker hears the answer while looking elsewhere.
-  const askerTab = await hideKnock(asker);
+  await hideKnock(asker);
   await admin.page.goto(`/room/${roomId}`);
   await admin.page
     .getByRole('region', { name: /Join requests/ })
@@ -119,17 +134,16 @@ test('browser notifications: knocks to the admin and the answer to the knocker, 
   await expect.poll(() => shownNotifications(asker)).toEqual([
     { title: 'You are in Quiet room', body: 'Your request to join was approved.' },
   ]);
-  await asker.page.bringToFront();
-  await askerTab.close();
+  await showKnock(asker);
 
   // Turned off, nothing more comes.
   await admin.page.goto('/account');
   await admin.page.getByRole('checkbox', { name: 'Browser notifications' }).uncheck();
   await expect(admin.status()).toHaveText('Connected');
   const third = await newUser('ntt');
-  const hidden = await hideKnock(admin);
+  await hideKnock(admin);
   await third.askToJoin(roomId);
   await expect(link).toHaveAccessibleName('Requests 2 waiting');
   expect(await shownNotifications(admin)).toEqual([]);
-  await hidden.close();
+  await showKnock(admin);
 });

@@ -92,8 +92,9 @@ test('who is typing, and who is online', async ({ newUser }) => {
   await ben.page.getByLabel('Message', { exact: true }).press('Enter');
   await expect(ann.message('hel')).toBeVisible();
   await expect(ann.page.locator('.typing')).toHaveText('');
-  // It also ends by itself when Ben stops.
-  await ben.page.getByLabel('Message', { exact: true }).pressSequentially('more');
+  // It also ends by itself when Ben stops. (Typed slowly: the server forwards one
+  // typing hint per user and room every two seconds or so.)
+  await ben.page.getByLabel('Message', { exact: true }).pressSequentially('more to say', { delay: 300 });
   await expect(ann.page.locator('.typing')).toHaveText(`${ben.name} is typing…`);
   await expect(ann.page.locator('.typing')).toHaveText('', { timeout: 15_000 });
 

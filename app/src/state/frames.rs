@@ -307,6 +307,16 @@ impl ChatState {
         let room = self.room_mut(room_id);
         room.members
             .apply(&user_id, MemberStatus::Pending, false, reason.clone());
+        if let Some(used) = &invite
+            && let Some(link) = room
+                .invites
+                .as_mut()
+                .and_then(|list| list.iter_mut().find(|i| i.code == used.code))
+        {
+            // A knock with a link is one use of it (counted by the server as it stored the
+            // request).
+            link.uses = link.uses.saturating_add(1);
+        }
         room.members.set_invite(&user_id, invite);
         let name_unknown = room.name.is_none();
         let alert = Command::Alert(alerts::join_request(room, &user_id, reason.as_deref()));
@@ -318,6 +328,17 @@ impl ChatState {
         let mut commands = vec![alert];
         if name_unknown {
             commands.push(self.ask_rooms());
+        }
+        // The room's list was not read (nobody waited at sign-in): read it now, so that
+        // the count and the Requests page show every request, not only this one.
+        let unlisted = self
+            .room(room_id)
+            .is_some_and(|r| r.is_admin && !r.members.loaded);
+        if unlisted && !self.member_requests.contains(room_id) {
+            self.member_requests.push_back(room_id.clone());
+            commands.push(Command::Send(ClientMessage::GetMembers {
+                room_id: Some(room_id.clone()),
+            }));
         }
         commands
     }
@@ -518,10 +539,20 @@ impl ChatState {
                     if r == room_id && u == user_id)
             });
         }
+        let viewing = self.viewing.as_ref() == Some(room_id);
         let room = self.room_mut(room_id);
-        room.members
+        let previous = room
+            .members
             .apply(user_id, status, is_admin, reason.clone());
         if !me {
+            // Someone let in: `presence` tells only changes, so whether they are online
+            // comes with the member list, read again.
+            let let_in =
+                status == MemberStatus::Approved && previous != Some(MemberStatus::Approved);
+            if let_in && viewing && room.members.loaded {
+                room.members.loaded = false;
+                return self.load_room(room_id);
+            }
             return Vec::new();
         }
         let role_changed = room.is_admin != is_admin && room.is_approved();

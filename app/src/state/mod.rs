@@ -251,8 +251,10 @@ impl RoomState {
         } else if self.members.loaded {
             self.members.pending_count()
         } else {
+            // Until the list comes: the sign-in count, or the knocks heard since.
             self.pending_count
                 .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+                .max(self.members.pending_count())
         }
     }
 }

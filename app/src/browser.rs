@@ -480,6 +480,18 @@ pub fn page_hidden() -> bool {
     window().document().is_some_and(|d| d.hidden())
 }
 
+/// Calls `changed` whenever the page goes out of sight or comes back, for the page's
+/// life.
+pub fn on_visibility_change(changed: impl Fn() + 'static) {
+    let Some(document) = window().document() else {
+        return;
+    };
+    let listener = wasm_bindgen::closure::Closure::<dyn Fn()>::new(changed);
+    let _ = document
+        .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
+    listener.forget();
+}
+
 /// Shows a notification; a click on it brings the tab forward and calls `on_click`.
 pub fn show_notification(title: &str, body: &str, tag: &str, on_click: impl FnOnce() + 'static) {
     let options = web_sys::NotificationOptions::new();

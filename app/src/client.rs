@@ -166,6 +166,11 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
         retry_soon();
     });
     let _ = window_event_listener_untyped("focus", move |_| retry_soon());
+    // Read markers move only while the page is in sight.
+    browser::on_visibility_change(move || {
+        let hidden = browser::page_hidden();
+        connection.act(|s| s.set_page_hidden(hidden));
+    });
     // The network is gone: a socket can look open for a minute after that, so give it
     // up now; messages wait in the outbox and the header says "Offline".
     let _ = window_event_listener_untyped("offline", move |_| {

@@ -277,6 +277,8 @@ pub struct ChatState {
     pub announcement: String,
     pub search: search::Search,
     read_marks: read_state::ReadMarks,
+    /// The page is out of sight: what arrives in the room on screen is not read yet.
+    page_hidden: bool,
     /// The invite link on screen (`/i/<code>`) and what the server said of it.
     pub invite_lookup: Option<invites::InviteLookup>,
     /// Counts `typing` frames, so that an expiry knows whether it was renewed since.

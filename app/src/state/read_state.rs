@@ -78,6 +78,13 @@ impl RoomState {
 }
 
 impl ChatState {
+    /// The page went out of sight or came back (`visibilitychange`); back in sight, the
+    /// room on screen is marked read by the next pump.
+    pub fn set_page_hidden(&mut self, hidden: bool) -> Vec<Command> {
+        self.page_hidden = hidden;
+        Vec::new()
+    }
+
     /// `markRead` for the room on screen when it has newer entries than the marker, each
     /// room at most once per [`MARK_READ_EVERY_MS`]; the time of the next one due.
     pub(super) fn pump_reads(&mut self, now_ms: f64) -> (Vec<Command>, Option<f64>) {
@@ -85,7 +92,8 @@ impl ChatState {
         let Some(room_id) = self.viewing.clone() else {
             return (commands, None);
         };
-        if !self.online {
+        // Out of sight (another tab, a minimized window), nothing is read.
+        if !self.online || self.page_hidden {
             return (commands, None);
         }
         let Some(room) = self.rooms.get(&room_id) else {

@@ -2126,3 +2126,20 @@ fn admins_read_member_lists_only_of_rooms_where_someone_waits() {
         "counted before the list comes"
     );
 }
+
+#[test]
+fn nothing_is_marked_read_while_the_page_is_out_of_sight() {
+    let mut bob = bob_in_the_room();
+    bob.pump_outbox(0.0);
+    bob.set_page_hidden(true);
+    bob.apply(chat(2, "alice", "while away"));
+    assert_eq!(sent(&bob.pump_outbox(5_000.0)), []);
+    bob.set_page_hidden(false);
+    assert_eq!(
+        sent(&bob.pump_outbox(6_000.0)),
+        [ClientMessage::MarkRead {
+            room_id: room(),
+            seq: 2
+        }]
+    );
+}

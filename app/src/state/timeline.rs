@@ -213,6 +213,7 @@ impl Timeline {
                 message.message.clear();
                 message.deleted = true;
                 message.reply_to = None;
+                message.mentions.clear();
             }
             if let Some(reply) = &mut message.reply_to
                 && &reply.message_id == id

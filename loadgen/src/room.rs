@@ -29,7 +29,7 @@ pub struct Room {
 /// Opens one socket per account; the first creates the room, the others ask to join and
 /// the first approves them all. Returns once every member is approved.
 pub async fn setup_room(net: &Net, accounts: &[Account], name: &str) -> anyhow::Result<Room> {
-    let (shared, mut events) = Shared::new();
+    let (shared, mut events) = Shared::with_members(accounts.len());
     let opened: Vec<anyhow::Result<Member>> = stream::iter(accounts.iter().enumerate())
         .map(|(idx, account)| {
             let shared = shared.clone();
@@ -155,6 +155,17 @@ pub async fn send_plan(
     run: u32,
     size: usize,
 ) -> anyhow::Result<Latency> {
+    send_plan_marking(senders, plan, run, size, None).await
+}
+
+/// [`send_plan`], with `marking`'s timers (read markers) served between the sends.
+pub async fn send_plan_marking(
+    senders: &mut [Sender<'_>],
+    plan: &Plan,
+    run: u32,
+    size: usize,
+    mut marking: Option<&mut ReadMarking<'_>>,
+) -> anyhow::Result<Latency> {
     assert_eq!(senders.len(), plan.senders, "one sender per planned socket");
     let mut lag = Latency::new();
     let start = Instant::now();
@@ -163,6 +174,9 @@ pub async fn send_plan(
     let client_id_prefix = now_us();
     for k in 0..plan.count {
         let due = start + plan.due(k);
+        if let Some(marking) = marking.as_deref_mut() {
+            marking.until(due, senders).await?;
+        }
         tokio::time::sleep_until(due).await;
         lag.record(u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX));
         let sender = &mut senders[plan.sender_of(k)];
@@ -182,5 +196,95 @@ pub async fn drain(probes: &Probes, expected: u64, grace: Duration) {
     let deadline = Instant::now() + grace;
     while probes.delivered() < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Read markers as the web client sends them: every member, once a second at most,
+/// sends `markRead` with the newest `seq` it has got in the room when that moved since
+/// its last one (timer-paced, not per message). The members' timers are spread over the
+/// second in [`ReadMarking::SLOTS`] slots (member `i` in slot `i % SLOTS`), as
+/// independent clients' timers would be, rather than all firing at once.
+pub struct ReadMarking<'a> {
+    room_id: RoomId,
+    shared: Arc<Shared>,
+    /// Per member: its sink, or `None` when it is a sender (then `sender_slot` says which).
+    sinks: Vec<Option<&'a mut crate::client::Sink>>,
+    sender_slot: Vec<Option<usize>>,
+    /// Per member: the `seq` of its last `markRead`.
+    marked: Vec<u64>,
+    start: Instant,
+    next_tick: u64,
+    /// `markRead` frames sent.
+    pub sent: u64,
+}
+
+impl<'a> ReadMarking<'a> {
+    /// Ticks per second; each member's timer fires on one of them.
+    pub const SLOTS: u64 = 20;
+
+    /// `members` are the room's, in order; `senders[s]` is the index of the member whose
+    /// sink the plan's sender `s` borrows (its entry in `members` is skipped).
+    pub fn new(
+        room_id: RoomId,
+        shared: Arc<Shared>,
+        members: impl Iterator<Item = Option<&'a mut crate::client::Sink>>,
+        senders: &[usize],
+    ) -> Self {
+        let sinks: Vec<_> = members.collect();
+        let mut sender_slot = vec![None; sinks.len()];
+        for (slot, &member) in senders.iter().enumerate() {
+            sender_slot[member] = Some(slot);
+        }
+        let marked = vec![0; sinks.len()];
+        Self {
+            room_id,
+            shared,
+            sinks,
+            sender_slot,
+            marked,
+            start: Instant::now(),
+            next_tick: 1,
+            sent: 0,
+        }
+    }
+
+    fn tick_at(&self, tick: u64) -> Instant {
+        self.start + Duration::from_millis(tick * (1_000 / Self::SLOTS))
+    }
+
+    /// Serves every timer due before `until`, sleeping until each is due.
+    pub async fn until(
+        &mut self,
+        until: Instant,
+        senders: &mut [Sender<'_>],
+    ) -> anyhow::Result<()> {
+        loop {
+            let at = self.tick_at(self.next_tick);
+            if at > until {
+                return Ok(());
+            }
+            tokio::time::sleep_until(at).await;
+            let slot = self.next_tick % Self::SLOTS;
+            self.next_tick += 1;
+            let members = usize::try_from(Self::SLOTS).unwrap_or(1);
+            let first = usize::try_from(slot).unwrap_or(0);
+            for idx in (first..self.sinks.len()).step_by(members) {
+                let newest = self.shared.newest_seq(idx);
+                if newest <= self.marked[idx] {
+                    continue;
+                }
+                self.marked[idx] = newest;
+                let message = ClientMessage::MarkRead {
+                    room_id: self.room_id.clone(),
+                    seq: newest,
+                };
+                match (&mut self.sinks[idx], self.sender_slot[idx]) {
+                    (_, Some(slot)) => send(senders[slot].sink, &message).await?,
+                    (Some(sink), None) => send(*sink, &message).await?,
+                    (None, None) => continue,
+                }
+                self.sent += 1;
+            }
+        }
     }
 }

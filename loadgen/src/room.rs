@@ -200,51 +200,94 @@ pub async fn drain(probes: &Probes, expected: u64, grace: Duration) {
 }
 
 /// Read markers as the web client sends them: every member, once a second at most,
-/// sends `markRead` with the newest `seq` it has got in the room when that moved since
+/// sends `markRead` with the newest `seq` it has got in its room when that moved since
 /// its last one (timer-paced, not per message). The members' timers are spread over the
-/// second in [`ReadMarking::SLOTS`] slots (member `i` in slot `i % SLOTS`), as
-/// independent clients' timers would be, rather than all firing at once.
+/// second in [`ReadMarking::SLOTS`] slots (the `i`-th member added in slot `i % SLOTS`),
+/// as independent clients' timers would be, rather than all firing at once.
 pub struct ReadMarking<'a> {
-    room_id: RoomId,
-    shared: Arc<Shared>,
-    /// Per member: its sink, or `None` when it is a sender (then `sender_slot` says which).
-    sinks: Vec<Option<&'a mut crate::client::Sink>>,
-    sender_slot: Vec<Option<usize>>,
-    /// Per member: the `seq` of its last `markRead`.
-    marked: Vec<u64>,
+    /// Each room's id and its readers' shared state.
+    rooms: Vec<(RoomId, Arc<Shared>)>,
+    members: Vec<Marker<'a>>,
     start: Instant,
     next_tick: u64,
     /// `markRead` frames sent.
     pub sent: u64,
 }
 
+impl Default for ReadMarking<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One member's timer.
+struct Marker<'a> {
+    room: usize,
+    /// The member's index in its room (as its reader task knows it).
+    idx: usize,
+    via: Via<'a>,
+    /// The `seq` of its last `markRead`.
+    marked: u64,
+}
+
+/// The socket a member's `markRead` goes out on.
+pub enum Via<'a> {
+    Own(&'a mut crate::client::Sink),
+    /// The sink the plan's sender of this number borrows.
+    Sender(usize),
+}
+
 impl<'a> ReadMarking<'a> {
     /// Ticks per second; each member's timer fires on one of them.
     pub const SLOTS: u64 = 20;
 
-    /// `members` are the room's, in order; `senders[s]` is the index of the member whose
-    /// sink the plan's sender `s` borrows (its entry in `members` is skipped).
-    pub fn new(
-        room_id: RoomId,
-        shared: Arc<Shared>,
-        members: impl Iterator<Item = Option<&'a mut crate::client::Sink>>,
-        senders: &[usize],
-    ) -> Self {
-        let sinks: Vec<_> = members.collect();
-        let mut sender_slot = vec![None; sinks.len()];
-        for (slot, &member) in senders.iter().enumerate() {
-            sender_slot[member] = Some(slot);
-        }
-        let marked = vec![0; sinks.len()];
+    pub fn new() -> Self {
         Self {
-            room_id,
-            shared,
-            sinks,
-            sender_slot,
-            marked,
+            rooms: Vec::new(),
+            members: Vec::new(),
             start: Instant::now(),
             next_tick: 1,
             sent: 0,
+        }
+    }
+
+    /// Adds a room; its readers note the `seq`s they get from now on. Returns its number.
+    pub fn add_room(&mut self, room_id: RoomId, shared: Arc<Shared>) -> usize {
+        shared
+            .track_seqs
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.rooms.push((room_id, shared));
+        self.rooms.len() - 1
+    }
+
+    /// Adds member `idx` of room `room` (a number from [`ReadMarking::add_room`]).
+    pub fn add_member(&mut self, room: usize, idx: usize, via: Via<'a>) {
+        self.members.push(Marker {
+            room,
+            idx,
+            via,
+            marked: 0,
+        });
+    }
+
+    /// `readMarker` frames the rooms' members have received so far.
+    pub fn read_markers(&self) -> u64 {
+        self.rooms
+            .iter()
+            .map(|(_, shared)| {
+                shared
+                    .read_markers
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum()
+    }
+
+    /// Stops the readers' noting of `seq`s.
+    pub fn finish(&self) {
+        for (_, shared) in &self.rooms {
+            shared
+                .track_seqs
+                .store(false, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -258,33 +301,50 @@ impl<'a> ReadMarking<'a> {
         until: Instant,
         senders: &mut [Sender<'_>],
     ) -> anyhow::Result<()> {
+        let slots = usize::try_from(Self::SLOTS).unwrap_or(1);
         loop {
             let at = self.tick_at(self.next_tick);
             if at > until {
                 return Ok(());
             }
             tokio::time::sleep_until(at).await;
-            let slot = self.next_tick % Self::SLOTS;
+            let first = usize::try_from(self.next_tick % Self::SLOTS).unwrap_or(0);
             self.next_tick += 1;
-            let members = usize::try_from(Self::SLOTS).unwrap_or(1);
-            let first = usize::try_from(slot).unwrap_or(0);
-            for idx in (first..self.sinks.len()).step_by(members) {
-                let newest = self.shared.newest_seq(idx);
-                if newest <= self.marked[idx] {
+            for member in self.members.iter_mut().skip(first).step_by(slots) {
+                let (room_id, shared) = &self.rooms[member.room];
+                let newest = shared.newest_seq(member.idx);
+                if newest <= member.marked {
                     continue;
                 }
-                self.marked[idx] = newest;
+                member.marked = newest;
                 let message = ClientMessage::MarkRead {
-                    room_id: self.room_id.clone(),
+                    room_id: room_id.clone(),
                     seq: newest,
                 };
-                match (&mut self.sinks[idx], self.sender_slot[idx]) {
-                    (_, Some(slot)) => send(senders[slot].sink, &message).await?,
-                    (Some(sink), None) => send(*sink, &message).await?,
-                    (None, None) => continue,
+                match &mut member.via {
+                    Via::Own(sink) => send(*sink, &message).await?,
+                    Via::Sender(slot) => send(senders[*slot].sink, &message).await?,
                 }
                 self.sent += 1;
             }
         }
+    }
+
+    /// Like [`drain`], serving the timers meanwhile (they keep firing while the last
+    /// deliveries arrive).
+    pub async fn drain(
+        &mut self,
+        probes: &Probes,
+        expected: u64,
+        grace: Duration,
+        senders: &mut [Sender<'_>],
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + grace;
+        while probes.delivered() < expected && Instant::now() < deadline {
+            let next = Instant::now() + Duration::from_millis(20);
+            self.until(next, senders).await?;
+            tokio::time::sleep_until(next).await;
+        }
+        Ok(())
     }
 }

@@ -12,7 +12,7 @@ use super::{CpuMeter, Env, Scale};
 use crate::{
     client::Probes,
     hist::Summary,
-    room::{ReadMarking, Room, Sender, drain, send_plan_marking, setup_room},
+    room::{ReadMarking, Room, Sender, Via, drain, send_plan_marking, setup_room},
     sched::Plan,
     util::f,
 };
@@ -119,52 +119,41 @@ pub async fn step_with(
     let expected = plan.count * u64::from(recipients);
     let cpu = CpuMeter::start(&env.server);
     let errors_before = room.shared.errors.load(Relaxed);
-    let markers_before = room.shared.read_markers.load(Relaxed);
-    room.shared.track_seqs.store(mark_read, Relaxed);
     let started = std::time::Instant::now();
     let room_id = room.room_id.clone();
+    let mut marking = mark_read.then(ReadMarking::new);
+    let markers_before = marking.as_mut().map_or(0, |marking| {
+        marking.add_room(room_id.clone(), room.shared.clone());
+        marking.read_markers()
+    });
     // The admin (member 0) is left out of sending: it is the one other tools talk to.
     let first_sender = usize::from(room.members.len() > senders);
-    let sending = first_sender..first_sender + senders;
     let mut list = Vec::with_capacity(senders);
-    let mut others = Vec::with_capacity(room.members.len());
     for (idx, member) in room.members.iter_mut().enumerate() {
-        if sending.contains(&idx) {
+        let via = if (first_sender..first_sender + senders).contains(&idx) {
             list.push(Sender {
                 sink: &mut member.sink,
                 room_id: room_id.clone(),
             });
-            others.push(None);
+            Via::Sender(list.len() - 1)
         } else {
-            others.push(Some(&mut member.sink));
+            Via::Own(&mut member.sink)
+        };
+        if let Some(marking) = marking.as_mut() {
+            marking.add_member(0, idx, via);
         }
     }
-    let mut marking = mark_read.then(|| {
-        ReadMarking::new(
-            room_id.clone(),
-            room.shared.clone(),
-            others.into_iter(),
-            &sending.clone().collect::<Vec<_>>(),
-        )
-    });
     let lag = send_plan_marking(&mut list, &plan, run, size, marking.as_mut()).await?;
     match marking.as_mut() {
-        // The timers keep firing while the last deliveries arrive.
-        Some(marking) => {
-            let deadline = tokio::time::Instant::now() + GRACE;
-            while probes.delivered() < expected && tokio::time::Instant::now() < deadline {
-                let next = tokio::time::Instant::now() + Duration::from_millis(20);
-                marking.until(next, &mut list).await?;
-                tokio::time::sleep_until(next).await;
-            }
-        }
+        Some(marking) => marking.drain(&probes, expected, GRACE, &mut list).await?,
         None => drain(&probes, expected, GRACE).await,
     }
     let (server_cores, generator_cores) = cpu.stop();
     let elapsed = started.elapsed().as_secs_f64().max(1e-3);
-    room.shared.track_seqs.store(false, Relaxed);
-    let mark_reads = marking.map_or(0, |marking| marking.sent);
-    let read_markers = room.shared.read_markers.load(Relaxed) - markers_before;
+    let (mark_reads, read_markers) = marking.map_or((0, 0), |marking| {
+        marking.finish();
+        (marking.sent, marking.read_markers() - markers_before)
+    });
     room.shared.set_probes(None);
     let results = probes.results(recipients);
     let errors = room.shared.errors.load(Relaxed) - errors_before;

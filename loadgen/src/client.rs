@@ -5,7 +5,7 @@ use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
         Arc, RwLock,
-        atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -27,7 +27,7 @@ use tokio_tungstenite::{
 
 use crate::{
     hist::{Latency, Sharded},
-    sched::parse_probe,
+    sched::{parse_probe, parse_seq},
     util::now_us,
 };
 
@@ -350,10 +350,22 @@ pub struct Shared {
     /// `presence` and `typing` frames received (issue 18's workload).
     pub presence: AtomicU64,
     pub typing: AtomicU64,
+    /// `readMarker` frames received (issue 18, `--mark-read`).
+    pub read_markers: AtomicU64,
+    /// Whether readers note the `seq` of every probe they get (only `--mark-read` needs
+    /// it; off, the reader does exactly what it did before the option).
+    pub track_seqs: AtomicBool,
+    /// Per member (by index), the newest `seq` of a probe it got while tracking.
+    newest_seq: Box<[AtomicU64]>,
 }
 
 impl Shared {
     pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<(usize, Event)>) {
+        Self::with_members(0)
+    }
+
+    /// Like [`Shared::new`], with room to track the newest `seq` of `members` members.
+    pub fn with_members(members: usize) -> (Arc<Self>, mpsc::UnboundedReceiver<(usize, Event)>) {
         let (events, receiver) = mpsc::unbounded_channel();
         (
             Arc::new(Self {
@@ -363,6 +375,9 @@ impl Shared {
                 closed: AtomicU64::new(0),
                 presence: AtomicU64::new(0),
                 typing: AtomicU64::new(0),
+                read_markers: AtomicU64::new(0),
+                track_seqs: AtomicBool::new(false),
+                newest_seq: (0..members).map(|_| AtomicU64::new(0)).collect(),
             }),
             receiver,
         )
@@ -374,6 +389,13 @@ impl Shared {
             .probes
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = probes;
+    }
+
+    /// The newest `seq` member `idx` has got while tracking (0: none).
+    pub fn newest_seq(&self, idx: usize) -> u64 {
+        self.newest_seq
+            .get(idx)
+            .map_or(0, |seq| seq.load(Ordering::Relaxed))
     }
 
     fn probes(&self) -> Option<Arc<Probes>> {
@@ -432,6 +454,12 @@ fn handle_frame(idx: usize, text: &str, shared: &Shared) {
         {
             probes.record(idx, k, now_us().saturating_sub(sent));
         }
+        if shared.track_seqs.load(Ordering::Relaxed)
+            && let Some(seq) = parse_seq(text)
+            && let Some(newest) = shared.newest_seq.get(idx)
+        {
+            newest.fetch_max(seq, Ordering::Relaxed);
+        }
         return;
     }
     let event = match serde_json::from_str::<ServerMessage>(text) {
@@ -445,6 +473,10 @@ fn handle_frame(idx: usize, text: &str, shared: &Shared) {
         }
         Ok(ServerMessage::Typing { .. }) => {
             shared.typing.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        Ok(ServerMessage::ReadMarker { .. }) => {
+            shared.read_markers.fetch_add(1, Ordering::Relaxed);
             return;
         }
         Ok(ServerMessage::Error { code, message, .. }) => {

@@ -107,6 +107,10 @@ struct RunArgs {
     /// Fan-out rates (messages/s), 10 s each, instead of the scale's steps.
     #[arg(long, value_delimiter = ',')]
     fanout_rates: Option<Vec<f64>>,
+    /// Fan-out members send `markRead` as the web client does: the newest `seq` they
+    /// got, when it moved, at most once a second each (issue 18). Off by default.
+    #[arg(long)]
+    mark_read: bool,
     /// Throughput input rates to sweep (messages/s), instead of the scale's.
     #[arg(long, value_delimiter = ',')]
     throughput_rates: Option<Vec<f64>>,
@@ -276,6 +280,7 @@ fn scale_for(kind: Kind, args: &RunArgs, nofile: u64) -> (ScaleName, Scale) {
     if let Some(members) = args.fanout_members {
         scale.fanout_members = members.max(2);
     }
+    scale.mark_read |= args.mark_read;
     if let Some(rates) = &args.fanout_rates {
         scale.fanout_steps = rates.iter().map(|rate| (*rate, 10.0)).collect();
     }

@@ -162,6 +162,14 @@ pub fn render(results: &Results, scale: &Scale, plots: &str) -> String {
         results.registration_secs,
         results.total_secs
     );
+    if scale.mark_read {
+        let _ = writeln!(
+            out,
+            "- `--mark-read`: every member of the fan-out and throughput rooms also sent \
+             `markRead` once a second as the web client does; not comparable with runs \
+             without it."
+        );
+    }
     let _ = writeln!(
         out,
         "- Probe messages carry their send time; latency is from just before the client \

@@ -29,7 +29,7 @@ pub struct Room {
 /// Opens one socket per account; the first creates the room, the others ask to join and
 /// the first approves them all. Returns once every member is approved.
 pub async fn setup_room(net: &Net, accounts: &[Account], name: &str) -> anyhow::Result<Room> {
-    let (shared, mut events) = Shared::new();
+    let (shared, mut events) = Shared::with_members(accounts.len());
     let opened: Vec<anyhow::Result<Member>> = stream::iter(accounts.iter().enumerate())
         .map(|(idx, account)| {
             let shared = shared.clone();
@@ -155,6 +155,17 @@ pub async fn send_plan(
     run: u32,
     size: usize,
 ) -> anyhow::Result<Latency> {
+    send_plan_marking(senders, plan, run, size, None).await
+}
+
+/// [`send_plan`], with `marking`'s timers (read markers) served between the sends.
+pub async fn send_plan_marking(
+    senders: &mut [Sender<'_>],
+    plan: &Plan,
+    run: u32,
+    size: usize,
+    mut marking: Option<&mut ReadMarking<'_>>,
+) -> anyhow::Result<Latency> {
     assert_eq!(senders.len(), plan.senders, "one sender per planned socket");
     let mut lag = Latency::new();
     let start = Instant::now();
@@ -163,6 +174,9 @@ pub async fn send_plan(
     let client_id_prefix = now_us();
     for k in 0..plan.count {
         let due = start + plan.due(k);
+        if let Some(marking) = marking.as_deref_mut() {
+            marking.until(due, senders).await?;
+        }
         tokio::time::sleep_until(due).await;
         lag.record(u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX));
         let sender = &mut senders[plan.sender_of(k)];
@@ -182,5 +196,155 @@ pub async fn drain(probes: &Probes, expected: u64, grace: Duration) {
     let deadline = Instant::now() + grace;
     while probes.delivered() < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Read markers as the web client sends them: every member, once a second at most,
+/// sends `markRead` with the newest `seq` it has got in its room when that moved since
+/// its last one (timer-paced, not per message). The members' timers are spread over the
+/// second in [`ReadMarking::SLOTS`] slots (the `i`-th member added in slot `i % SLOTS`),
+/// as independent clients' timers would be, rather than all firing at once.
+pub struct ReadMarking<'a> {
+    /// Each room's id and its readers' shared state.
+    rooms: Vec<(RoomId, Arc<Shared>)>,
+    members: Vec<Marker<'a>>,
+    start: Instant,
+    next_tick: u64,
+    /// `markRead` frames sent.
+    pub sent: u64,
+}
+
+impl Default for ReadMarking<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One member's timer.
+struct Marker<'a> {
+    room: usize,
+    /// The member's index in its room (as its reader task knows it).
+    idx: usize,
+    via: Via<'a>,
+    /// The `seq` of its last `markRead`.
+    marked: u64,
+}
+
+/// The socket a member's `markRead` goes out on.
+pub enum Via<'a> {
+    Own(&'a mut crate::client::Sink),
+    /// The sink the plan's sender of this number borrows.
+    Sender(usize),
+}
+
+impl<'a> ReadMarking<'a> {
+    /// Ticks per second; each member's timer fires on one of them.
+    pub const SLOTS: u64 = 20;
+
+    pub fn new() -> Self {
+        Self {
+            rooms: Vec::new(),
+            members: Vec::new(),
+            start: Instant::now(),
+            next_tick: 1,
+            sent: 0,
+        }
+    }
+
+    /// Adds a room; its readers note the `seq`s they get from now on. Returns its number.
+    pub fn add_room(&mut self, room_id: RoomId, shared: Arc<Shared>) -> usize {
+        shared
+            .track_seqs
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.rooms.push((room_id, shared));
+        self.rooms.len() - 1
+    }
+
+    /// Adds member `idx` of room `room` (a number from [`ReadMarking::add_room`]).
+    pub fn add_member(&mut self, room: usize, idx: usize, via: Via<'a>) {
+        self.members.push(Marker {
+            room,
+            idx,
+            via,
+            marked: 0,
+        });
+    }
+
+    /// `readMarker` frames the rooms' members have received so far.
+    pub fn read_markers(&self) -> u64 {
+        self.rooms
+            .iter()
+            .map(|(_, shared)| {
+                shared
+                    .read_markers
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum()
+    }
+
+    /// Stops the readers' noting of `seq`s.
+    pub fn finish(&self) {
+        for (_, shared) in &self.rooms {
+            shared
+                .track_seqs
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn tick_at(&self, tick: u64) -> Instant {
+        self.start + Duration::from_millis(tick * (1_000 / Self::SLOTS))
+    }
+
+    /// Serves every timer due before `until`, sleeping until each is due.
+    pub async fn until(
+        &mut self,
+        until: Instant,
+        senders: &mut [Sender<'_>],
+    ) -> anyhow::Result<()> {
+        let slots = usize::try_from(Self::SLOTS).unwrap_or(1);
+        loop {
+            let at = self.tick_at(self.next_tick);
+            if at > until {
+                return Ok(());
+            }
+            tokio::time::sleep_until(at).await;
+            let first = usize::try_from(self.next_tick % Self::SLOTS).unwrap_or(0);
+            self.next_tick += 1;
+            for member in self.members.iter_mut().skip(first).step_by(slots) {
+                let (room_id, shared) = &self.rooms[member.room];
+                let newest = shared.newest_seq(member.idx);
+                if newest <= member.marked {
+                    continue;
+                }
+                member.marked = newest;
+                let message = ClientMessage::MarkRead {
+                    room_id: room_id.clone(),
+                    seq: newest,
+                };
+                match &mut member.via {
+                    Via::Own(sink) => send(*sink, &message).await?,
+                    Via::Sender(slot) => send(senders[*slot].sink, &message).await?,
+                }
+                self.sent += 1;
+            }
+        }
+    }
+
+    /// Like [`drain`], serving the timers meanwhile (they keep firing while the last
+    /// deliveries arrive).
+    pub async fn drain(
+        &mut self,
+        probes: &Probes,
+        expected: u64,
+        grace: Duration,
+        senders: &mut [Sender<'_>],
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + grace;
+        while probes.delivered() < expected && Instant::now() < deadline {
+            let next = Instant::now() + Duration::from_millis(20);
+            self.until(next, senders).await?;
+            tokio::time::sleep_until(next).await;
+        }
+        Ok(())
     }
 }

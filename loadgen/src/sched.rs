@@ -66,6 +66,17 @@ pub fn parse_probe(frame: &str) -> Option<(u32, u64, u64)> {
     parse_probe_text(frame[start..].strip_prefix('"')?)
 }
 
+/// The `seq` of a `message` frame, found without decoding it (probe texts hold no `"`,
+/// so the key cannot be inside one).
+pub fn parse_seq(frame: &str) -> Option<u64> {
+    const KEY: &str = "\"seq\":";
+    let digits = &frame[frame.find(KEY)? + KEY.len()..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
 /// The probe at the start of `text` (as made by [`probe_text`]).
 pub fn parse_probe_text(text: &str) -> Option<(u32, u64, u64)> {
     let mut parts = text.strip_prefix("lg ")?.splitn(4, ' ');
@@ -130,6 +141,8 @@ mod tests {
         })
         .to_json();
         assert_eq!(parse_probe(&frame), Some((3, 41, 123_456)));
+        assert_eq!(parse_seq(&frame), Some(9));
+        assert_eq!(parse_seq(r#"{"action":"message","seq":}"#), None);
         assert_eq!(
             parse_probe(r#"{"action":"message","message":"hello"}"#),
             None

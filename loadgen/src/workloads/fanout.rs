@@ -1,7 +1,10 @@
 //! Workload 2: one room of many members; senders at a fixed rate; latency from send to
 //! the first and to the last recipient of each message.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 
@@ -9,7 +12,7 @@ use super::{CpuMeter, Env, Scale};
 use crate::{
     client::Probes,
     hist::Summary,
-    room::{Room, Sender, drain, send_plan, setup_room},
+    room::{ReadMarking, Room, Sender, Via, drain, send_plan_marking, setup_room},
     sched::Plan,
     util::f,
 };
@@ -35,6 +38,10 @@ pub struct StepRun {
     pub send_lag_p99_ms: f64,
     /// `error` frames the members got during the step.
     pub errors: u64,
+    /// With `--mark-read`: `markRead` frames sent and `readMarker` frames received per
+    /// second of the step (0 without).
+    pub mark_reads_per_s: f64,
+    pub read_markers_per_s: f64,
 }
 
 /// The fan-out room: `scale.fanout_members` members of the first accounts.
@@ -52,22 +59,26 @@ pub async fn run(env: &Env, scale: &Scale, room: &mut Room) -> anyhow::Result<Ve
     for repeat in 0..scale.repeats {
         let mut steps = Vec::new();
         for &(rate, secs) in &scale.fanout_steps {
-            let step = step(
+            let step = step_with(
                 env,
                 room,
                 rate,
                 secs,
                 scale.fanout_senders,
                 scale.message_size,
+                scale.mark_read,
             )
             .await?;
             crate::util::log(format!(
-                "fan-out #{repeat} {rate}/s: last p50 {:.2} p99 {:.2} max {:.2} ms, first p99 {:.2} ms, incomplete {}",
+                "fan-out #{repeat} {rate}/s: last p50 {:.2} p99 {:.2} max {:.2} ms, first p99 {:.2} ms, incomplete {}, server {:.2} cores, markRead {:.0}/s, readMarker {:.0}/s",
                 step.last.p50_ms,
                 step.last.p99_ms,
                 step.last.max_ms,
                 step.first.p99_ms,
-                step.incomplete
+                step.incomplete,
+                step.server_cores,
+                step.mark_reads_per_s,
+                step.read_markers_per_s
             ));
             steps.push(step);
         }
@@ -85,6 +96,20 @@ pub async fn step(
     senders: usize,
     size: usize,
 ) -> anyhow::Result<StepRun> {
+    step_with(env, room, rate, secs, senders, size, false).await
+}
+
+/// [`step`]; with `mark_read`, every member also sends read markers as the web client
+/// does (see [`ReadMarking`]) while the messages go out and until they have arrived.
+pub async fn step_with(
+    env: &Env,
+    room: &mut Room,
+    rate: f64,
+    secs: f64,
+    senders: usize,
+    size: usize,
+    mark_read: bool,
+) -> anyhow::Result<StepRun> {
     let senders = senders.clamp(1, room.members.len());
     let plan = Plan::new(rate, Duration::from_secs_f64(secs), senders);
     let run = env.next_run();
@@ -93,30 +118,45 @@ pub async fn step(
     let recipients = u32::try_from(room.members.len()).context("room size")?;
     let expected = plan.count * u64::from(recipients);
     let cpu = CpuMeter::start(&env.server);
-    let errors_before = room
-        .shared
-        .errors
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let errors_before = room.shared.errors.load(Relaxed);
+    let started = std::time::Instant::now();
     let room_id = room.room_id.clone();
+    let mut marking = mark_read.then(ReadMarking::new);
+    let markers_before = marking.as_mut().map_or(0, |marking| {
+        marking.add_room(room_id.clone(), room.shared.clone());
+        marking.read_markers()
+    });
     // The admin (member 0) is left out of sending: it is the one other tools talk to.
     let first_sender = usize::from(room.members.len() > senders);
-    let mut list: Vec<Sender<'_>> = room.members[first_sender..first_sender + senders]
-        .iter_mut()
-        .map(|member| Sender {
-            sink: &mut member.sink,
-            room_id: room_id.clone(),
-        })
-        .collect();
-    let lag = send_plan(&mut list, &plan, run, size).await?;
-    drain(&probes, expected, GRACE).await;
+    let mut list = Vec::with_capacity(senders);
+    for (idx, member) in room.members.iter_mut().enumerate() {
+        let via = if (first_sender..first_sender + senders).contains(&idx) {
+            list.push(Sender {
+                sink: &mut member.sink,
+                room_id: room_id.clone(),
+            });
+            Via::Sender(list.len() - 1)
+        } else {
+            Via::Own(&mut member.sink)
+        };
+        if let Some(marking) = marking.as_mut() {
+            marking.add_member(0, idx, via);
+        }
+    }
+    let lag = send_plan_marking(&mut list, &plan, run, size, marking.as_mut()).await?;
+    match marking.as_mut() {
+        Some(marking) => marking.drain(&probes, expected, GRACE, &mut list).await?,
+        None => drain(&probes, expected, GRACE).await,
+    }
     let (server_cores, generator_cores) = cpu.stop();
+    let elapsed = started.elapsed().as_secs_f64().max(1e-3);
+    let (mark_reads, read_markers) = marking.map_or((0, 0), |marking| {
+        marking.finish();
+        (marking.sent, marking.read_markers() - markers_before)
+    });
     room.shared.set_probes(None);
     let results = probes.results(recipients);
-    let errors = room
-        .shared
-        .errors
-        .load(std::sync::atomic::Ordering::Relaxed)
-        - errors_before;
+    let errors = room.shared.errors.load(Relaxed) - errors_before;
     if results.incomplete > 0 || errors > 0 {
         crate::util::log(format!(
             "{rate} msg/s: {} of {expected} deliveries arrived; {} of {} messages missed someone; {errors} error frames",
@@ -142,6 +182,8 @@ pub async fn step(
         generator_cores,
         send_lag_p99_ms: lag.summary().p99_ms,
         errors,
+        mark_reads_per_s: f(mark_reads) / elapsed,
+        read_markers_per_s: f(read_markers) / elapsed,
     })
 }
 
@@ -169,5 +211,7 @@ pub fn median_step(runs: &[StepRun]) -> StepRun {
         generator_cores: pick(|r| r.generator_cores),
         send_lag_p99_ms: pick(|r| r.send_lag_p99_ms),
         errors: runs.iter().map(|r| r.errors).sum(),
+        mark_reads_per_s: pick(|r| r.mark_reads_per_s),
+        read_markers_per_s: pick(|r| r.read_markers_per_s),
     }
 }

@@ -32,6 +32,9 @@ pub struct Scale {
     pub idle_per_process: usize,
     pub fanout_members: usize,
     pub fanout_senders: usize,
+    /// Fan-out members send read markers as the web client does (issue 18; off by
+    /// default, so that earlier figures stay comparable).
+    pub mark_read: bool,
     /// (messages per second, seconds) of each fan-out step.
     pub fanout_steps: Vec<(f64, f64)>,
     /// Writer threads of each bare-TCP floor run (see `floor`).
@@ -70,6 +73,7 @@ impl Scale {
             idle_per_process: 10_000,
             fanout_members: 1_000,
             fanout_senders: 10,
+            mark_read: false,
             fanout_steps: vec![
                 (1.0, 20.0),
                 (10.0, 15.0),
@@ -108,6 +112,7 @@ impl Scale {
             idle_per_process: 20,
             fanout_members: 8,
             fanout_senders: 2,
+            mark_read: false,
             fanout_steps: vec![(20.0, 1.0)],
             floor_writers: vec![1],
             throughput_rooms: 3,

@@ -10,7 +10,7 @@ use super::{CpuMeter, Env, Scale, fanout::GRACE};
 use crate::{
     client::Probes,
     hist::Summary,
-    room::{Room, Sender, drain, send_plan, setup_room},
+    room::{ReadMarking, Room, Sender, Via, drain, send_plan_marking, setup_room},
     sched::Plan,
     util::f,
 };
@@ -32,6 +32,10 @@ pub struct RateRun {
     pub send_lag_p99_ms: f64,
     /// `error` frames the members got during the step.
     pub errors: u64,
+    /// With `--mark-read`: `markRead` frames sent and `readMarker` frames received per
+    /// second of the step (0 without).
+    pub mark_reads_per_s: f64,
+    pub read_markers_per_s: f64,
 }
 
 /// Rooms of `throughput_members` accounts each, set up a few at a time.
@@ -71,14 +75,16 @@ pub async fn run(
         for &rate in &scale.throughput_rates {
             let step = step(env, scale, rooms, rate).await?;
             crate::util::log(format!(
-                "throughput #{repeat} {rate}/s: stored {:.0}/s, deliveries p50 {:.2} p99 {:.2} max {:.2} ms, incomplete {}, errors {}, server {:.2} cores",
+                "throughput #{repeat} {rate}/s: stored {:.0}/s, deliveries p50 {:.2} p99 {:.2} max {:.2} ms, incomplete {}, errors {}, server {:.2} cores, markRead {:.0}/s, readMarker {:.0}/s",
                 step.stored_per_s,
                 step.all.p50_ms,
                 step.all.p99_ms,
                 step.all.max_ms,
                 step.incomplete,
                 step.errors,
-                step.server_cores
+                step.server_cores,
+                step.mark_reads_per_s,
+                step.read_markers_per_s
             ));
             let sustained = step.sustained;
             steps.push(step);
@@ -117,33 +123,29 @@ async fn step(env: &Env, scale: &Scale, rooms: &mut [Room], rate: f64) -> anyhow
             .sum()
     };
     let errors_before = error_count(rooms);
-    // Sender k of the plan is member k / rooms of room k % rooms: consecutive messages
-    // go to different rooms.
-    let mut by_room: Vec<std::vec::IntoIter<Sender<'_>>> = rooms
-        .iter_mut()
-        .map(|room| {
-            let room_id = room.room_id.clone();
-            room.members
-                .iter_mut()
-                .map(|member| Sender {
-                    sink: &mut member.sink,
-                    room_id: room_id.clone(),
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-        })
-        .collect();
-    let mut list = Vec::with_capacity(senders);
-    while list.len() < senders {
-        for room in &mut by_room {
-            list.extend(room.next());
+    let started = std::time::Instant::now();
+    let mut marking = scale.mark_read.then(ReadMarking::new);
+    let markers_before = marking.as_mut().map_or(0, |marking| {
+        for room in rooms.iter() {
+            marking.add_room(room.room_id.clone(), room.shared.clone());
         }
-    }
+        marking.read_markers()
+    });
+    let mut list = interleave(rooms, senders, marking.as_mut());
     debug_assert_eq!(list.len(), senders);
-    let lag = send_plan(&mut list, &plan, run, scale.message_size).await?;
+    let lag =
+        send_plan_marking(&mut list, &plan, run, scale.message_size, marking.as_mut()).await?;
+    match marking.as_mut() {
+        Some(marking) => marking.drain(&probes, expected, GRACE, &mut list).await?,
+        None => drain(&probes, expected, GRACE).await,
+    }
     drop(list);
-    drain(&probes, expected, GRACE).await;
     let (server_cores, generator_cores) = cpu.stop();
+    let elapsed = started.elapsed().as_secs_f64().max(1e-3);
+    let (mark_reads, read_markers) = marking.map_or((0, 0), |marking| {
+        marking.finish();
+        (marking.sent, marking.read_markers() - markers_before)
+    });
     let results = probes.results(recipients);
     let all = results.all.summary();
     let sustained = results.incomplete == 0 && all.p99_ms < scale.throughput_p99_ms;
@@ -177,7 +179,45 @@ async fn step(env: &Env, scale: &Scale, rooms: &mut [Room], rate: f64) -> anyhow
         generator_cores,
         send_lag_p99_ms: lag.summary().p99_ms,
         errors,
+        mark_reads_per_s: f(mark_reads) / elapsed,
+        read_markers_per_s: f(read_markers) / elapsed,
     })
+}
+
+/// The plan's senders: sender k of the plan is member k / rooms of room k % rooms, so
+/// consecutive messages go to different rooms. Each is added to `marking` as it comes.
+fn interleave<'a>(
+    rooms: &'a mut [Room],
+    senders: usize,
+    mut marking: Option<&mut ReadMarking<'_>>,
+) -> Vec<Sender<'a>> {
+    let mut by_room: Vec<_> = rooms
+        .iter_mut()
+        .map(|room| {
+            let room_id = room.room_id.clone();
+            room.members
+                .iter_mut()
+                .map(|member| Sender {
+                    sink: &mut member.sink,
+                    room_id: room_id.clone(),
+                })
+                .enumerate()
+                .collect::<Vec<_>>()
+                .into_iter()
+        })
+        .collect();
+    let mut list = Vec::with_capacity(senders);
+    while list.len() < senders {
+        for (r, room) in by_room.iter_mut().enumerate() {
+            if let Some((idx, sender)) = room.next() {
+                if let Some(marking) = marking.as_deref_mut() {
+                    marking.add_member(r, idx, Via::Sender(list.len()));
+                }
+                list.push(sender);
+            }
+        }
+    }
+    list
 }
 
 /// Per rate, the median of each figure over the repeats that reached it.
@@ -214,6 +254,8 @@ pub fn median_by_rate(scale: &Scale, repeats: &[Vec<RateRun>]) -> Vec<(RateRun, 
                 generator_cores: pick(|r| r.generator_cores),
                 send_lag_p99_ms: pick(|r| r.send_lag_p99_ms),
                 errors: runs.iter().map(|r| r.errors).sum(),
+                mark_reads_per_s: pick(|r| r.mark_reads_per_s),
+                read_markers_per_s: pick(|r| r.read_markers_per_s),
             },
             runs.len(),
         ));

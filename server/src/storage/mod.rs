@@ -52,6 +52,10 @@ pub enum StorageError {
     /// The SQLite write thread has stopped (it can only have panicked).
     #[error("the SQLite write thread has stopped")]
     WriteThreadStopped,
+    /// The transaction that wrote this together with others failed (the first of them
+    /// carries the database's error).
+    #[error("a write batched with others failed: {0}")]
+    BatchFailed(String),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A stored value that cannot be read back (for example an unknown status).

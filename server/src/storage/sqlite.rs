@@ -25,7 +25,7 @@ use super::invites;
 use super::log::{self, LogRow};
 use super::rows::{
     FoundRow, MembershipRow, MessageRow, ParticipantRow, RoomRow, SinceRow, SummaryRow,
-    constraint_error, seq_bound, seq_from_db,
+    constraint_error, seq_bound,
 };
 use super::sqlite_write_thread::SqliteWriteThread;
 use super::{
@@ -544,20 +544,9 @@ impl Storage for SqliteStorage {
         user_id: &UserId,
         seq: u64,
     ) -> StorageResult<Option<u64>> {
-        // One statement: the marker moves forward only, and not past the room's newest seq.
-        let moved: Option<i64> = sqlx::query_scalar(
-            "UPDATE memberships \
-             SET read_seq = min(?3, (SELECT last_seq FROM rooms WHERE room_id = ?1)) \
-             WHERE room_id = ?1 AND user_id = ?2 AND status = 'approved' \
-             AND read_seq < min(?3, (SELECT last_seq FROM rooms WHERE room_id = ?1)) \
-             RETURNING read_seq",
-        )
-        .bind(room_id.as_str())
-        .bind(user_id.as_str())
-        .bind(seq_bound(seq))
-        .fetch_optional(&self.pool)
-        .await?;
-        moved.map(seq_from_db).transpose()
+        // On the write thread, where markers that queue up behind a batch are written
+        // together (docs/benchmarks.md, *Read markers in the fan-out room*).
+        self.writes.mark_read(room_id, user_id, seq).await
     }
 
     async fn create_invite(&self, invite: &Invite) -> StorageResult<()> {

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use knock_protocol::{ChatMessage, ClientMsgId, RoomId};
+use knock_protocol::{ChatMessage, ClientMsgId, RoomId, UserId};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
@@ -46,7 +46,25 @@ enum Job {
         change: MessageChange,
         reply: oneshot::Sender<StorageResult<Changed>>,
     },
+    MarkRead {
+        marker: ReadMark,
+        reply: oneshot::Sender<StorageResult<Option<u64>>>,
+    },
 }
+
+/// One `markRead` to store.
+struct ReadMark {
+    room_id: RoomId,
+    user_id: UserId,
+    seq: u64,
+}
+
+/// The marker moves forward only, and not past the room's newest seq.
+const MARK_READ: &str = "UPDATE memberships \
+     SET read_seq = min(?3, (SELECT last_seq FROM rooms WHERE room_id = ?1)) \
+     WHERE room_id = ?1 AND user_id = ?2 AND status = 'approved' \
+     AND read_seq < min(?3, (SELECT last_seq FROM rooms WHERE room_id = ?1)) \
+     RETURNING read_seq";
 
 /// The handle to the thread; cloning it shares the thread, which ends with the last clone.
 #[derive(Clone, Debug)]
@@ -101,6 +119,22 @@ impl SqliteWriteThread {
         self.run(|reply| Job::Change { change, reply }).await
     }
 
+    /// [`super::Storage::mark_read`]: with the markers queued beside it, in one
+    /// transaction on the thread.
+    pub(super) async fn mark_read(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        seq: u64,
+    ) -> StorageResult<Option<u64>> {
+        let marker = ReadMark {
+            room_id: room_id.clone(),
+            user_id: user_id.clone(),
+            seq,
+        };
+        self.run(|reply| Job::MarkRead { marker, reply }).await
+    }
+
     /// Hands the job over and waits for its outcome.
     async fn run<T>(
         &self,
@@ -130,7 +164,8 @@ fn open_connection(path: &Path, busy_timeout: Duration) -> StorageResult<Connect
 
 fn serve(mut connection: Connection, queue: &mpsc::Receiver<Job>) {
     // A caller that has gone finds its batch written (or not) all the same.
-    while let Ok(job) = queue.recv() {
+    let mut next = None;
+    while let Some(job) = next.take().or_else(|| queue.recv().ok()) {
         match job {
             Job::Messages { batch, reply } => {
                 let _ = reply.send(insert_messages(&mut connection, &batch));
@@ -140,6 +175,67 @@ fn serve(mut connection: Connection, queue: &mpsc::Receiver<Job>) {
             }
             Job::Change { change, reply } => {
                 let _ = reply.send(change_message(&mut connection, &change));
+            }
+            Job::MarkRead { marker, reply } => {
+                // Every client on screen sends one a second: those that queued up while
+                // the thread wrote take one transaction (one fsync) together.
+                let mut markers = vec![(marker, reply)];
+                while let Ok(job) = queue.try_recv() {
+                    match job {
+                        Job::MarkRead { marker, reply } => markers.push((marker, reply)),
+                        other => {
+                            next = Some(other);
+                            break;
+                        }
+                    }
+                }
+                mark_read(&mut connection, markers);
+            }
+        }
+    }
+}
+
+/// One transaction for the markers; each gets its own outcome (all fail together).
+fn mark_read(
+    connection: &mut Connection,
+    markers: Vec<(ReadMark, oneshot::Sender<StorageResult<Option<u64>>>)>,
+) {
+    let written = (|| -> StorageResult<Vec<Option<u64>>> {
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut moved = Vec::with_capacity(markers.len());
+        {
+            let mut statement = tx.prepare_cached(MARK_READ)?;
+            for (marker, _) in &markers {
+                let seq: Option<i64> = statement
+                    .query_row(
+                        rusqlite::params![
+                            marker.room_id.as_str(),
+                            marker.user_id.as_str(),
+                            seq_bound(marker.seq)
+                        ],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                moved.push(seq.map(seq_from_db).transpose()?);
+            }
+        }
+        tx.commit()?;
+        Ok(moved)
+    })();
+    match written {
+        Ok(moved) => {
+            for ((_, reply), outcome) in markers.into_iter().zip(moved) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(error) => {
+            let text = error.to_string();
+            let mut replies = markers.into_iter().map(|(_, reply)| reply);
+            if let Some(first) = replies.next() {
+                let _ = first.send(Err(error));
+            }
+            for reply in replies {
+                let _ = reply.send(Err(StorageError::BatchFailed(text.clone())));
             }
         }
     }

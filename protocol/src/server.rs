@@ -1,4 +1,8 @@
+use std::fmt;
+
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 use crate::{ClientMsgId, ErrorCode, InviteCode, MessageId, RoomId, UserId};
 
@@ -460,146 +464,208 @@ const SERVER_ACTIONS: [&str; 25] = [
 /// Decodes a frame from the server, as the browser client does.
 ///
 /// The result is what `serde_json::from_str::<ServerMessage>` gives (the derive, which the
-/// server's tests and the load generator use): the `action` is read first, then the whole
-/// object again as that action's fields, unknown fields ignored. The derive buffers the
-/// object in serde's generic `Content` tree to find the tag, and that code, one copy per
-/// variant, was the largest part of the client's JSON decoding in WebAssembly. Two forms
-/// that serde's buffering also accepts, and that Knock's server never sends, are refused
-/// here: the whole frame as an array (`["pong"]`), and an empty object as the value of a
-/// unit variant written as an object (`"code": {"banned": {}}`).
+/// server's tests and the load generator use): the object is read once as a list of
+/// fields, each kept as its raw JSON text; the `action` picks the variant, and each of its
+/// fields is decoded from its text, unknown fields ignored, a field given twice refused.
+/// The derive buffers the object in serde's generic `Content` tree to find the tag, and
+/// that code, one copy per variant, was the largest part of the client's JSON decoding in
+/// WebAssembly; a derived struct per variant (a visitor for maps and one for arrays, and a
+/// field matcher) was the next largest, so fields are read by name, with one small
+/// function per field type. Two forms that serde's buffering also accepts, and that
+/// Knock's server never sends, are refused here: the whole frame as an array
+/// (`["pong"]`), and an empty object as the value of a unit variant written as an object
+/// (`"code": {"banned": {}}`).
 #[allow(clippy::too_many_lines)] // one short arm per frame: a table, not logic
 pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
-    #[derive(Deserialize)]
-    struct Action {
-        action: String,
-    }
-    /// The named action's fields, read from the whole object into the variant.
-    macro_rules! fields {
-        ($variant:ident { $($(#[$attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {{
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Fields {
-                $($(#[$attr])* $field: $ty),*
-            }
-            let Fields { $($field),* } = serde_json::from_str(text)?;
-            ServerMessage::$variant { $($field),* }
-        }};
-    }
     if !text.trim_start().starts_with('{') {
         return Err(serde::de::Error::custom("a server frame is a JSON object"));
     }
-    let Action { action } = serde_json::from_str(text)?;
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    let action: String = f.req("action")?;
     Ok(match action.as_str() {
-        "authenticated" => fields!(Authenticated { user_id: UserId }),
-        "roomCreated" => fields!(RoomCreated {
-            room_id: RoomId,
-            room_name: String
-        }),
-        "joinRequest" => fields!(JoinRequest {
-            user_id: UserId,
-            room_id: RoomId,
-            reason: Option<String>,
-            invite: Option<InviteRef>,
-        }),
-        "joinResponse" => fields!(JoinResponse {
-            room_id: RoomId,
-            status: MemberStatus,
-            reason: Option<String>,
-        }),
+        "authenticated" => ServerMessage::Authenticated {
+            user_id: f.req("userId")?,
+        },
+        "roomCreated" => ServerMessage::RoomCreated {
+            room_id: f.req("roomId")?,
+            room_name: f.req("roomName")?,
+        },
+        "joinRequest" => ServerMessage::JoinRequest {
+            user_id: f.req("userId")?,
+            room_id: f.req("roomId")?,
+            reason: f.opt("reason")?,
+            invite: f.opt("invite")?,
+        },
+        "joinResponse" => ServerMessage::JoinResponse {
+            room_id: f.req("roomId")?,
+            status: f.req("status")?,
+            reason: f.opt("reason")?,
+        },
         "message" => ServerMessage::Message(serde_json::from_str(text)?),
-        "roomMembers" => fields!(RoomMembers {
-            room_id: RoomId,
-            room_name: String,
-            participants: Vec<Participant>,
-            #[serde(default)]
-            invite_only: bool,
-        }),
-        "memberChanged" => fields!(MemberChanged {
-            room_id: RoomId,
-            user_id: UserId,
-            status: MemberStatus,
-            is_admin: bool,
-            reason: Option<String>,
-        }),
-        "roomDeleted" => fields!(RoomDeleted { room_id: RoomId }),
-        "messageAck" => fields!(MessageAck {
-            client_msg_id: ClientMsgId,
-            room_id: RoomId,
-            seq: u64,
-            message_id: MessageId,
-            timestamp: i64,
-        }),
-        "history" => fields!(History {
-            room_id: RoomId,
-            messages: Vec<ChatMessage>,
-            has_more: bool,
-            has_more_after: Option<bool>,
-        }),
-        "searchResults" => fields!(SearchResults {
-            query: String,
-            room_id: Option<RoomId>,
-            results: Vec<SearchResult>,
-            has_more: bool,
-            next_cursor: Option<String>,
-        }),
-        "historyGap" => fields!(HistoryGap {
-            room_id: RoomId,
-            after_seq: u64,
-            before_seq: u64,
-        }),
-        "rooms" => fields!(Rooms { rooms: Vec<RoomSummary> }),
-        "readMarker" => fields!(ReadMarker {
-            room_id: RoomId,
-            seq: u64
-        }),
+        "roomMembers" => ServerMessage::RoomMembers {
+            room_id: f.req("roomId")?,
+            room_name: f.req("roomName")?,
+            participants: f.req("participants")?,
+            invite_only: f.or_default("inviteOnly")?,
+        },
+        "memberChanged" => ServerMessage::MemberChanged {
+            room_id: f.req("roomId")?,
+            user_id: f.req("userId")?,
+            status: f.req("status")?,
+            is_admin: f.req("isAdmin")?,
+            reason: f.opt("reason")?,
+        },
+        "roomDeleted" => ServerMessage::RoomDeleted {
+            room_id: f.req("roomId")?,
+        },
+        "messageAck" => ServerMessage::MessageAck {
+            client_msg_id: f.req("clientMsgId")?,
+            room_id: f.req("roomId")?,
+            seq: f.req("seq")?,
+            message_id: f.req("messageId")?,
+            timestamp: f.req("timestamp")?,
+        },
+        "history" => ServerMessage::History {
+            room_id: f.req("roomId")?,
+            messages: f.req("messages")?,
+            has_more: f.req("hasMore")?,
+            has_more_after: f.opt("hasMoreAfter")?,
+        },
+        "searchResults" => ServerMessage::SearchResults {
+            query: f.req("query")?,
+            room_id: f.opt("roomId")?,
+            results: f.req("results")?,
+            has_more: f.req("hasMore")?,
+            next_cursor: f.opt("nextCursor")?,
+        },
+        "historyGap" => ServerMessage::HistoryGap {
+            room_id: f.req("roomId")?,
+            after_seq: f.req("afterSeq")?,
+            before_seq: f.req("beforeSeq")?,
+        },
+        "rooms" => ServerMessage::Rooms {
+            rooms: f.req("rooms")?,
+        },
+        "readMarker" => ServerMessage::ReadMarker {
+            room_id: f.req("roomId")?,
+            seq: f.req("seq")?,
+        },
         "pong" => ServerMessage::Pong,
-        "messageEdited" => fields!(MessageEdited {
-            room_id: RoomId,
-            message_id: MessageId,
-            message: String,
-            edited_at: i64,
-            seq: u64,
-        }),
-        "messageDeleted" => fields!(MessageDeleted {
-            room_id: RoomId,
-            message_id: MessageId,
-            seq: u64,
-        }),
-        "typing" => fields!(Typing {
-            room_id: RoomId,
-            user_id: UserId
-        }),
-        "presence" => fields!(Presence {
-            room_id: RoomId,
-            online: Vec<UserId>,
-            offline: Vec<UserId>,
-        }),
+        "messageEdited" => ServerMessage::MessageEdited {
+            room_id: f.req("roomId")?,
+            message_id: f.req("messageId")?,
+            message: f.req("message")?,
+            edited_at: f.req("editedAt")?,
+            seq: f.req("seq")?,
+        },
+        "messageDeleted" => ServerMessage::MessageDeleted {
+            room_id: f.req("roomId")?,
+            message_id: f.req("messageId")?,
+            seq: f.req("seq")?,
+        },
+        "typing" => ServerMessage::Typing {
+            room_id: f.req("roomId")?,
+            user_id: f.req("userId")?,
+        },
+        "presence" => ServerMessage::Presence {
+            room_id: f.req("roomId")?,
+            online: f.req("online")?,
+            offline: f.req("offline")?,
+        },
         "invite" => ServerMessage::Invite(serde_json::from_str(text)?),
-        "invites" => fields!(Invites {
-            room_id: RoomId,
-            invites: Vec<Invite>,
-        }),
-        "inviteRevoked" => fields!(InviteRevoked {
-            room_id: RoomId,
-            code: InviteCode,
-        }),
-        "inviteInfo" => fields!(InviteInfo {
-            code: InviteCode,
-            room_id: RoomId,
-            room_name: String,
-        }),
-        "roomSettings" => fields!(RoomSettings {
-            room_id: RoomId,
-            invite_only: bool,
-        }),
-        "error" => fields!(Error {
-            code: ErrorCode,
-            message: String,
-            request_action: Option<String>,
-            target_user_id: Option<UserId>,
-            room_id: Option<RoomId>,
-            retry_after_secs: Option<u64>,
-        }),
+        "invites" => ServerMessage::Invites {
+            room_id: f.req("roomId")?,
+            invites: f.req("invites")?,
+        },
+        "inviteRevoked" => ServerMessage::InviteRevoked {
+            room_id: f.req("roomId")?,
+            code: f.req("code")?,
+        },
+        "inviteInfo" => ServerMessage::InviteInfo {
+            code: f.req("code")?,
+            room_id: f.req("roomId")?,
+            room_name: f.req("roomName")?,
+        },
+        "roomSettings" => ServerMessage::RoomSettings {
+            room_id: f.req("roomId")?,
+            invite_only: f.req("inviteOnly")?,
+        },
+        "error" => ServerMessage::Error {
+            code: f.req("code")?,
+            message: f.req("message")?,
+            request_action: f.opt("requestAction")?,
+            target_user_id: f.opt("targetUserId")?,
+            room_id: f.opt("roomId")?,
+            retry_after_secs: f.opt("retryAfterSecs")?,
+        },
         other => return Err(serde::de::Error::unknown_variant(other, &SERVER_ACTIONS)),
     })
+}
+
+/// A frame's fields in order, each as its JSON text (borrowed from the frame).
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Fields<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a server frame")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = map.next_entry()? {
+                    fields.push(field);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+impl Fields<'_> {
+    /// The text of the field `name`, if given (once: twice is refused, as by the derive).
+    fn text(&self, name: &'static str) -> Result<Option<&str>, serde_json::Error> {
+        let mut found = None;
+        for (key, value) in &self.0 {
+            if key == name {
+                if found.is_some() {
+                    return Err(serde::de::Error::duplicate_field(name));
+                }
+                found = Some(value.get());
+            }
+        }
+        Ok(found)
+    }
+
+    /// A field that must be given.
+    fn req<T: DeserializeOwned>(&self, name: &'static str) -> Result<T, serde_json::Error> {
+        match self.text(name)? {
+            Some(text) => serde_json::from_str(text),
+            None => Err(serde::de::Error::missing_field(name)),
+        }
+    }
+
+    /// An `Option` field: absent or `null` is `None`.
+    fn opt<T: DeserializeOwned>(&self, name: &'static str) -> Result<Option<T>, serde_json::Error> {
+        match self.text(name)? {
+            Some(text) => serde_json::from_str(text),
+            None => Ok(None),
+        }
+    }
+
+    /// A `#[serde(default)]` field.
+    fn or_default<T: DeserializeOwned + Default>(
+        &self,
+        name: &'static str,
+    ) -> Result<T, serde_json::Error> {
+        match self.text(name)? {
+            Some(text) => serde_json::from_str(text),
+            None => Ok(T::default()),
+        }
+    }
 }

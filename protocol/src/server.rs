@@ -494,18 +494,18 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             user_id: f.req("userId")?,
             room_id: f.req("roomId")?,
             reason: f.opt("reason")?,
-            invite: f.opt("invite")?,
+            invite: f.opt_with("invite", invite_ref)?,
         },
         "joinResponse" => ServerMessage::JoinResponse {
             room_id: f.req("roomId")?,
             status: f.req("status")?,
             reason: f.opt("reason")?,
         },
-        "message" => ServerMessage::Message(serde_json::from_str(text)?),
+        "message" => ServerMessage::Message(chat_message(text)?),
         "roomMembers" => ServerMessage::RoomMembers {
             room_id: f.req("roomId")?,
             room_name: f.req("roomName")?,
-            participants: f.req("participants")?,
+            participants: f.req_with("participants", |t| list(t, participant))?,
             invite_only: f.or_default("inviteOnly")?,
         },
         "memberChanged" => ServerMessage::MemberChanged {
@@ -527,14 +527,14 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
         },
         "history" => ServerMessage::History {
             room_id: f.req("roomId")?,
-            messages: f.req("messages")?,
+            messages: f.req_with("messages", |t| list(t, chat_message))?,
             has_more: f.req("hasMore")?,
             has_more_after: f.opt("hasMoreAfter")?,
         },
         "searchResults" => ServerMessage::SearchResults {
             query: f.req("query")?,
             room_id: f.opt("roomId")?,
-            results: f.req("results")?,
+            results: f.req_with("results", |t| list(t, search_result))?,
             has_more: f.req("hasMore")?,
             next_cursor: f.opt("nextCursor")?,
         },
@@ -544,7 +544,7 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             before_seq: f.req("beforeSeq")?,
         },
         "rooms" => ServerMessage::Rooms {
-            rooms: f.req("rooms")?,
+            rooms: f.req_with("rooms", |t| list(t, room_summary))?,
         },
         "readMarker" => ServerMessage::ReadMarker {
             room_id: f.req("roomId")?,
@@ -572,10 +572,10 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
             online: f.req("online")?,
             offline: f.req("offline")?,
         },
-        "invite" => ServerMessage::Invite(serde_json::from_str(text)?),
+        "invite" => ServerMessage::Invite(invite(text)?),
         "invites" => ServerMessage::Invites {
             room_id: f.req("roomId")?,
-            invites: f.req("invites")?,
+            invites: f.req_with("invites", |t| list(t, invite))?,
         },
         "inviteRevoked" => ServerMessage::InviteRevoked {
             room_id: f.req("roomId")?,
@@ -600,6 +600,110 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
         },
         other => return Err(serde::de::Error::unknown_variant(other, &SERVER_ACTIONS)),
     })
+}
+
+type Decoded<T> = Result<T, serde_json::Error>;
+
+/// The frame types inside frames, read the same way (their derives stay for the server).
+fn chat_message(text: &str) -> Decoded<ChatMessage> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(ChatMessage {
+        room_id: f.or_default("roomId")?,
+        user_id: f.req("userId")?,
+        message: f.req("message")?,
+        timestamp: f.req("timestamp")?,
+        seq: f.or_default("seq")?,
+        message_id: f.or_default("messageId")?,
+        reply_to: f.opt_with("replyTo", reply_to)?,
+        edited_at: f.opt("editedAt")?,
+        deleted: f.or_default("deleted")?,
+        mentions: f.or_default("mentions")?,
+    })
+}
+
+fn reply_to(text: &str) -> Decoded<ReplyTo> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(ReplyTo {
+        message_id: f.req("messageId")?,
+        user_id: f.req("userId")?,
+        excerpt: f.req("excerpt")?,
+        deleted: f.or_default("deleted")?,
+    })
+}
+
+fn participant(text: &str) -> Decoded<Participant> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(Participant {
+        user_id: f.req("userId")?,
+        status: f.req("status")?,
+        is_admin: f.req("isAdmin")?,
+        reason: f.opt("reason")?,
+        online: f.or_default("online")?,
+        invite: f.opt_with("invite", invite_ref)?,
+    })
+}
+
+fn invite(text: &str) -> Decoded<Invite> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(Invite {
+        room_id: f.req("roomId")?,
+        code: f.req("code")?,
+        label: f.opt("label")?,
+        created_at: f.req("createdAt")?,
+        expires_at: f.opt("expiresAt")?,
+        max_uses: f.opt("maxUses")?,
+        uses: f.req("uses")?,
+    })
+}
+
+fn invite_ref(text: &str) -> Decoded<InviteRef> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(InviteRef {
+        code: f.req("code")?,
+        label: f.opt("label")?,
+    })
+}
+
+fn room_summary(text: &str) -> Decoded<RoomSummary> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(RoomSummary {
+        room_id: f.req("roomId")?,
+        room_name: f.req("roomName")?,
+        status: f.req("status")?,
+        is_admin: f.req("isAdmin")?,
+        last_seq: f.req("lastSeq")?,
+        read_seq: f.or_default("readSeq")?,
+        unread_count: f.or_default("unreadCount")?,
+        mention_count: f.or_default("mentionCount")?,
+        pending_count: f.opt("pendingCount")?,
+    })
+}
+
+fn search_result(text: &str) -> Decoded<SearchResult> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(SearchResult {
+        room_id: f.req("roomId")?,
+        seq: f.req("seq")?,
+        message_id: f.req("messageId")?,
+        user_id: f.req("userId")?,
+        message: f.req("message")?,
+        timestamp: f.req("timestamp")?,
+        snippet: f.req_with("snippet", |t| list(t, snippet_part))?,
+    })
+}
+
+fn snippet_part(text: &str) -> Decoded<SnippetPart> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(SnippetPart {
+        text: f.req("text")?,
+        is_match: f.req("match")?,
+    })
+}
+
+/// A JSON array, each element read by `item`.
+fn list<T>(text: &str, item: fn(&str) -> Decoded<T>) -> Decoded<Vec<T>> {
+    let items: Vec<&RawValue> = serde_json::from_str(text)?;
+    items.into_iter().map(|raw| item(raw.get())).collect()
 }
 
 /// A frame's fields in order, each as its JSON text (borrowed from the frame).
@@ -655,6 +759,26 @@ impl Fields<'_> {
         match self.text(name)? {
             Some(text) => serde_json::from_str(text),
             None => Ok(None),
+        }
+    }
+
+    /// A field that must be given, read by `parse`.
+    fn req_with<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Decoded<T>,
+    ) -> Decoded<T> {
+        match self.text(name)? {
+            Some(text) => parse(text),
+            None => Err(serde::de::Error::missing_field(name)),
+        }
+    }
+
+    /// An `Option` field read by `parse`: absent or `null` is `None`.
+    fn opt_with<T>(&self, name: &'static str, parse: fn(&str) -> Decoded<T>) -> Decoded<Option<T>> {
+        match self.text(name)? {
+            Some("null") | None => Ok(None),
+            Some(text) => parse(text).map(Some),
         }
     }
 

@@ -471,10 +471,10 @@ const SERVER_ACTIONS: [&str; 25] = [
 /// that code, one copy per variant, was the largest part of the client's JSON decoding in
 /// WebAssembly; a derived struct per variant (a visitor for maps and one for arrays, and a
 /// field matcher) was the next largest, so fields are read by name, with one small
-/// function per field type. Two forms that serde's buffering also accepts, and that
-/// Knock's server never sends, are refused here: the whole frame as an array
-/// (`["pong"]`), and an empty object as the value of a unit variant written as an object
-/// (`"code": {"banned": {}}`).
+/// function per field type. Forms that serde's derive also accepts, and that Knock's
+/// server never sends, are refused here: the whole frame as an array (`["pong"]`), an
+/// object inside it written as an array (`"invite": ["code", "label"]`), and an empty
+/// object as the value of a unit variant written as an object (`"code": {"banned": {}}`).
 #[allow(clippy::too_many_lines)] // one short arm per frame: a table, not logic
 pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
     if !text.trim_start().starts_with('{') {

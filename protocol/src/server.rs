@@ -1,4 +1,8 @@
+use std::fmt;
+
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 use crate::{ClientMsgId, ErrorCode, InviteCode, MessageId, RoomId, UserId};
 
@@ -460,146 +464,332 @@ const SERVER_ACTIONS: [&str; 25] = [
 /// Decodes a frame from the server, as the browser client does.
 ///
 /// The result is what `serde_json::from_str::<ServerMessage>` gives (the derive, which the
-/// server's tests and the load generator use): the `action` is read first, then the whole
-/// object again as that action's fields, unknown fields ignored. The derive buffers the
-/// object in serde's generic `Content` tree to find the tag, and that code, one copy per
-/// variant, was the largest part of the client's JSON decoding in WebAssembly. Two forms
-/// that serde's buffering also accepts, and that Knock's server never sends, are refused
-/// here: the whole frame as an array (`["pong"]`), and an empty object as the value of a
-/// unit variant written as an object (`"code": {"banned": {}}`).
+/// server's tests and the load generator use): the object is read once as a list of
+/// fields, each kept as its raw JSON text; the `action` picks the variant, and each of its
+/// fields is decoded from its text, unknown fields ignored, a field given twice refused.
+/// The derive buffers the object in serde's generic `Content` tree to find the tag, and
+/// that code, one copy per variant, was the largest part of the client's JSON decoding in
+/// WebAssembly; a derived struct per variant (a visitor for maps and one for arrays, and a
+/// field matcher) was the next largest, so fields are read by name, with one small
+/// function per field type. Forms that serde's derive also accepts, and that Knock's
+/// server never sends, are refused here: the whole frame as an array (`["pong"]`), an
+/// object inside it written as an array (`"invite": ["code", "label"]`), and an empty
+/// object as the value of a unit variant written as an object (`"code": {"banned": {}}`).
 #[allow(clippy::too_many_lines)] // one short arm per frame: a table, not logic
 pub fn decode_server(text: &str) -> Result<ServerMessage, serde_json::Error> {
-    #[derive(Deserialize)]
-    struct Action {
-        action: String,
-    }
-    /// The named action's fields, read from the whole object into the variant.
-    macro_rules! fields {
-        ($variant:ident { $($(#[$attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {{
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Fields {
-                $($(#[$attr])* $field: $ty),*
-            }
-            let Fields { $($field),* } = serde_json::from_str(text)?;
-            ServerMessage::$variant { $($field),* }
-        }};
-    }
     if !text.trim_start().starts_with('{') {
         return Err(serde::de::Error::custom("a server frame is a JSON object"));
     }
-    let Action { action } = serde_json::from_str(text)?;
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    let action: String = f.req("action")?;
     Ok(match action.as_str() {
-        "authenticated" => fields!(Authenticated { user_id: UserId }),
-        "roomCreated" => fields!(RoomCreated {
-            room_id: RoomId,
-            room_name: String
-        }),
-        "joinRequest" => fields!(JoinRequest {
-            user_id: UserId,
-            room_id: RoomId,
-            reason: Option<String>,
-            invite: Option<InviteRef>,
-        }),
-        "joinResponse" => fields!(JoinResponse {
-            room_id: RoomId,
-            status: MemberStatus,
-            reason: Option<String>,
-        }),
-        "message" => ServerMessage::Message(serde_json::from_str(text)?),
-        "roomMembers" => fields!(RoomMembers {
-            room_id: RoomId,
-            room_name: String,
-            participants: Vec<Participant>,
-            #[serde(default)]
-            invite_only: bool,
-        }),
-        "memberChanged" => fields!(MemberChanged {
-            room_id: RoomId,
-            user_id: UserId,
-            status: MemberStatus,
-            is_admin: bool,
-            reason: Option<String>,
-        }),
-        "roomDeleted" => fields!(RoomDeleted { room_id: RoomId }),
-        "messageAck" => fields!(MessageAck {
-            client_msg_id: ClientMsgId,
-            room_id: RoomId,
-            seq: u64,
-            message_id: MessageId,
-            timestamp: i64,
-        }),
-        "history" => fields!(History {
-            room_id: RoomId,
-            messages: Vec<ChatMessage>,
-            has_more: bool,
-            has_more_after: Option<bool>,
-        }),
-        "searchResults" => fields!(SearchResults {
-            query: String,
-            room_id: Option<RoomId>,
-            results: Vec<SearchResult>,
-            has_more: bool,
-            next_cursor: Option<String>,
-        }),
-        "historyGap" => fields!(HistoryGap {
-            room_id: RoomId,
-            after_seq: u64,
-            before_seq: u64,
-        }),
-        "rooms" => fields!(Rooms { rooms: Vec<RoomSummary> }),
-        "readMarker" => fields!(ReadMarker {
-            room_id: RoomId,
-            seq: u64
-        }),
+        "authenticated" => ServerMessage::Authenticated {
+            user_id: f.req("userId")?,
+        },
+        "roomCreated" => ServerMessage::RoomCreated {
+            room_id: f.req("roomId")?,
+            room_name: f.req("roomName")?,
+        },
+        "joinRequest" => ServerMessage::JoinRequest {
+            user_id: f.req("userId")?,
+            room_id: f.req("roomId")?,
+            reason: f.opt("reason")?,
+            invite: f.opt_with("invite", invite_ref)?,
+        },
+        "joinResponse" => ServerMessage::JoinResponse {
+            room_id: f.req("roomId")?,
+            status: f.req("status")?,
+            reason: f.opt("reason")?,
+        },
+        "message" => ServerMessage::Message(chat_message(text)?),
+        "roomMembers" => ServerMessage::RoomMembers {
+            room_id: f.req("roomId")?,
+            room_name: f.req("roomName")?,
+            participants: f.req_with("participants", |t| list(t, participant))?,
+            invite_only: f.or_default("inviteOnly")?,
+        },
+        "memberChanged" => ServerMessage::MemberChanged {
+            room_id: f.req("roomId")?,
+            user_id: f.req("userId")?,
+            status: f.req("status")?,
+            is_admin: f.req("isAdmin")?,
+            reason: f.opt("reason")?,
+        },
+        "roomDeleted" => ServerMessage::RoomDeleted {
+            room_id: f.req("roomId")?,
+        },
+        "messageAck" => ServerMessage::MessageAck {
+            client_msg_id: f.req("clientMsgId")?,
+            room_id: f.req("roomId")?,
+            seq: f.req("seq")?,
+            message_id: f.req("messageId")?,
+            timestamp: f.req("timestamp")?,
+        },
+        "history" => ServerMessage::History {
+            room_id: f.req("roomId")?,
+            messages: f.req_with("messages", |t| list(t, chat_message))?,
+            has_more: f.req("hasMore")?,
+            has_more_after: f.opt("hasMoreAfter")?,
+        },
+        "searchResults" => ServerMessage::SearchResults {
+            query: f.req("query")?,
+            room_id: f.opt("roomId")?,
+            results: f.req_with("results", |t| list(t, search_result))?,
+            has_more: f.req("hasMore")?,
+            next_cursor: f.opt("nextCursor")?,
+        },
+        "historyGap" => ServerMessage::HistoryGap {
+            room_id: f.req("roomId")?,
+            after_seq: f.req("afterSeq")?,
+            before_seq: f.req("beforeSeq")?,
+        },
+        "rooms" => ServerMessage::Rooms {
+            rooms: f.req_with("rooms", |t| list(t, room_summary))?,
+        },
+        "readMarker" => ServerMessage::ReadMarker {
+            room_id: f.req("roomId")?,
+            seq: f.req("seq")?,
+        },
         "pong" => ServerMessage::Pong,
-        "messageEdited" => fields!(MessageEdited {
-            room_id: RoomId,
-            message_id: MessageId,
-            message: String,
-            edited_at: i64,
-            seq: u64,
-        }),
-        "messageDeleted" => fields!(MessageDeleted {
-            room_id: RoomId,
-            message_id: MessageId,
-            seq: u64,
-        }),
-        "typing" => fields!(Typing {
-            room_id: RoomId,
-            user_id: UserId
-        }),
-        "presence" => fields!(Presence {
-            room_id: RoomId,
-            online: Vec<UserId>,
-            offline: Vec<UserId>,
-        }),
-        "invite" => ServerMessage::Invite(serde_json::from_str(text)?),
-        "invites" => fields!(Invites {
-            room_id: RoomId,
-            invites: Vec<Invite>,
-        }),
-        "inviteRevoked" => fields!(InviteRevoked {
-            room_id: RoomId,
-            code: InviteCode,
-        }),
-        "inviteInfo" => fields!(InviteInfo {
-            code: InviteCode,
-            room_id: RoomId,
-            room_name: String,
-        }),
-        "roomSettings" => fields!(RoomSettings {
-            room_id: RoomId,
-            invite_only: bool,
-        }),
-        "error" => fields!(Error {
-            code: ErrorCode,
-            message: String,
-            request_action: Option<String>,
-            target_user_id: Option<UserId>,
-            room_id: Option<RoomId>,
-            retry_after_secs: Option<u64>,
-        }),
+        "messageEdited" => ServerMessage::MessageEdited {
+            room_id: f.req("roomId")?,
+            message_id: f.req("messageId")?,
+            message: f.req("message")?,
+            edited_at: f.req("editedAt")?,
+            seq: f.req("seq")?,
+        },
+        "messageDeleted" => ServerMessage::MessageDeleted {
+            room_id: f.req("roomId")?,
+            message_id: f.req("messageId")?,
+            seq: f.req("seq")?,
+        },
+        "typing" => ServerMessage::Typing {
+            room_id: f.req("roomId")?,
+            user_id: f.req("userId")?,
+        },
+        "presence" => ServerMessage::Presence {
+            room_id: f.req("roomId")?,
+            online: f.req("online")?,
+            offline: f.req("offline")?,
+        },
+        "invite" => ServerMessage::Invite(invite(text)?),
+        "invites" => ServerMessage::Invites {
+            room_id: f.req("roomId")?,
+            invites: f.req_with("invites", |t| list(t, invite))?,
+        },
+        "inviteRevoked" => ServerMessage::InviteRevoked {
+            room_id: f.req("roomId")?,
+            code: f.req("code")?,
+        },
+        "inviteInfo" => ServerMessage::InviteInfo {
+            code: f.req("code")?,
+            room_id: f.req("roomId")?,
+            room_name: f.req("roomName")?,
+        },
+        "roomSettings" => ServerMessage::RoomSettings {
+            room_id: f.req("roomId")?,
+            invite_only: f.req("inviteOnly")?,
+        },
+        "error" => ServerMessage::Error {
+            code: f.req("code")?,
+            message: f.req("message")?,
+            request_action: f.opt("requestAction")?,
+            target_user_id: f.opt("targetUserId")?,
+            room_id: f.opt("roomId")?,
+            retry_after_secs: f.opt("retryAfterSecs")?,
+        },
         other => return Err(serde::de::Error::unknown_variant(other, &SERVER_ACTIONS)),
     })
+}
+
+type Decoded<T> = Result<T, serde_json::Error>;
+
+/// The frame types inside frames, read the same way (their derives stay for the server).
+fn chat_message(text: &str) -> Decoded<ChatMessage> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(ChatMessage {
+        room_id: f.or_default("roomId")?,
+        user_id: f.req("userId")?,
+        message: f.req("message")?,
+        timestamp: f.req("timestamp")?,
+        seq: f.or_default("seq")?,
+        message_id: f.or_default("messageId")?,
+        reply_to: f.opt_with("replyTo", reply_to)?,
+        edited_at: f.opt("editedAt")?,
+        deleted: f.or_default("deleted")?,
+        mentions: f.or_default("mentions")?,
+    })
+}
+
+fn reply_to(text: &str) -> Decoded<ReplyTo> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(ReplyTo {
+        message_id: f.req("messageId")?,
+        user_id: f.req("userId")?,
+        excerpt: f.req("excerpt")?,
+        deleted: f.or_default("deleted")?,
+    })
+}
+
+fn participant(text: &str) -> Decoded<Participant> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(Participant {
+        user_id: f.req("userId")?,
+        status: f.req("status")?,
+        is_admin: f.req("isAdmin")?,
+        reason: f.opt("reason")?,
+        online: f.or_default("online")?,
+        invite: f.opt_with("invite", invite_ref)?,
+    })
+}
+
+fn invite(text: &str) -> Decoded<Invite> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(Invite {
+        room_id: f.req("roomId")?,
+        code: f.req("code")?,
+        label: f.opt("label")?,
+        created_at: f.req("createdAt")?,
+        expires_at: f.opt("expiresAt")?,
+        max_uses: f.opt("maxUses")?,
+        uses: f.req("uses")?,
+    })
+}
+
+fn invite_ref(text: &str) -> Decoded<InviteRef> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(InviteRef {
+        code: f.req("code")?,
+        label: f.opt("label")?,
+    })
+}
+
+fn room_summary(text: &str) -> Decoded<RoomSummary> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(RoomSummary {
+        room_id: f.req("roomId")?,
+        room_name: f.req("roomName")?,
+        status: f.req("status")?,
+        is_admin: f.req("isAdmin")?,
+        last_seq: f.req("lastSeq")?,
+        read_seq: f.or_default("readSeq")?,
+        unread_count: f.or_default("unreadCount")?,
+        mention_count: f.or_default("mentionCount")?,
+        pending_count: f.opt("pendingCount")?,
+    })
+}
+
+fn search_result(text: &str) -> Decoded<SearchResult> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(SearchResult {
+        room_id: f.req("roomId")?,
+        seq: f.req("seq")?,
+        message_id: f.req("messageId")?,
+        user_id: f.req("userId")?,
+        message: f.req("message")?,
+        timestamp: f.req("timestamp")?,
+        snippet: f.req_with("snippet", |t| list(t, snippet_part))?,
+    })
+}
+
+fn snippet_part(text: &str) -> Decoded<SnippetPart> {
+    let f: Fields<'_> = serde_json::from_str(text)?;
+    Ok(SnippetPart {
+        text: f.req("text")?,
+        is_match: f.req("match")?,
+    })
+}
+
+/// A JSON array, each element read by `item`.
+fn list<T>(text: &str, item: fn(&str) -> Decoded<T>) -> Decoded<Vec<T>> {
+    let items: Vec<&RawValue> = serde_json::from_str(text)?;
+    items.into_iter().map(|raw| item(raw.get())).collect()
+}
+
+/// A frame's fields in order, each as its JSON text (borrowed from the frame).
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Fields<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a server frame")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = map.next_entry()? {
+                    fields.push(field);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+impl Fields<'_> {
+    /// The text of the field `name`, if given (once: twice is refused, as by the derive).
+    fn text(&self, name: &'static str) -> Result<Option<&str>, serde_json::Error> {
+        let mut found = None;
+        for (key, value) in &self.0 {
+            if key == name {
+                if found.is_some() {
+                    return Err(serde::de::Error::duplicate_field(name));
+                }
+                found = Some(value.get());
+            }
+        }
+        Ok(found)
+    }
+
+    /// A field that must be given.
+    fn req<T: DeserializeOwned>(&self, name: &'static str) -> Result<T, serde_json::Error> {
+        match self.text(name)? {
+            Some(text) => serde_json::from_str(text),
+            None => Err(serde::de::Error::missing_field(name)),
+        }
+    }
+
+    /// An `Option` field: absent or `null` is `None`.
+    fn opt<T: DeserializeOwned>(&self, name: &'static str) -> Result<Option<T>, serde_json::Error> {
+        match self.text(name)? {
+            Some(text) => serde_json::from_str(text),
+            None => Ok(None),
+        }
+    }
+
+    /// A field that must be given, read by `parse`.
+    fn req_with<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Decoded<T>,
+    ) -> Decoded<T> {
+        match self.text(name)? {
+            Some(text) => parse(text),
+            None => Err(serde::de::Error::missing_field(name)),
+        }
+    }
+
+    /// An `Option` field read by `parse`: absent or `null` is `None`.
+    fn opt_with<T>(&self, name: &'static str, parse: fn(&str) -> Decoded<T>) -> Decoded<Option<T>> {
+        match self.text(name)? {
+            Some("null") | None => Ok(None),
+            Some(text) => parse(text).map(Some),
+        }
+    }
+
+    /// A `#[serde(default)]` field.
+    fn or_default<T: DeserializeOwned + Default>(
+        &self,
+        name: &'static str,
+    ) -> Result<T, serde_json::Error> {
+        match self.text(name)? {
+            Some(text) => serde_json::from_str(text),
+            None => Ok(T::default()),
+        }
+    }
 }

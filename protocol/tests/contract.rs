@@ -1079,7 +1079,17 @@ fn decode_server_agrees_with_the_derive() {
         r#"{"action":"rooms","rooms":[{"roomId":"r","roomName":"n","status":"left","isAdmin":true,"lastSeq":0}]}"#,
         r#"{"action":"history","roomId":"r","messages":[],"hasMore":false}"#,
         r#"{"action":"historyGap","roomId":"r","afterSeq":1,"beforeSeq":9}"#,
+        // The types inside frames, read by name too:
+        r#"{"action":"history","roomId":"r","messages":[{"userId":"a","message":"x","timestamp":1,"replyTo":null,"deleted":false,"mentions":["b"],"x":[{}]}],"hasMore":true}"#,
+        r#"{"action":"message","userId":"a","message":"x","timestamp":1,"replyTo":{"messageId":"m","userId":"b","excerpt":"e","deleted":true}}"#,
+        r#"{"action":"roomMembers","roomId":"r","roomName":"n","participants":[{"userId":"u","status":"pending","isAdmin":false,"online":true,"invite":{"code":"c","label":null}}]}"#,
+        r#"{"action":"searchResults","query":"q","results":[{"roomId":"r","seq":1,"messageId":"m","userId":"u","message":"a b","timestamp":1,"snippet":[{"text":"a","match":true}]}],"hasMore":false}"#,
+        r#"{"action":"invites","roomId":"r","invites":[{"roomId":"r","code":"c","createdAt":1,"uses":0,"maxUses":null}]}"#,
         // Refused by both:
+        r#"{"action":"history","roomId":"r","messages":[{"userId":"a","userId":"b","message":"x","timestamp":1}],"hasMore":true}"#,
+        r#"{"action":"history","roomId":"r","messages":[{"userId":"a","message":"x"}],"hasMore":true}"#,
+        r#"{"action":"rooms","rooms":[{"roomId":"r","roomName":"n","status":"left","isAdmin":true,"lastSeq":0,"readSeq":null}]}"#,
+        r#"{"action":"invite","roomId":"r","code":"c","createdAt":1,"uses":-1}"#,
         r#"{"action":"nope"}"#,
         r#"{"action":"pong","action":"pong"}"#,
         r#"{"action":3}"#,
@@ -1102,10 +1112,11 @@ fn decode_server_agrees_with_the_derive() {
             "{text}"
         );
     }
-    // The two forms its doc comment names: serde's buffering takes them, decode_server not.
+    // The forms its doc comment names: serde's derive takes them, decode_server not.
     for text in [
         r#"["pong"]"#,
         r#"{"action":"error","code":{"banned":{}},"message":"x"}"#,
+        r#"{"action":"joinRequest","userId":"u","roomId":"r","invite":["c","l"]}"#,
     ] {
         assert!(
             serde_json::from_str::<ServerMessage>(text).is_ok(),

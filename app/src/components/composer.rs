@@ -145,15 +145,16 @@ pub fn Composer(room_id: RoomId) -> impl IntoView {
         let end = mention_complete::byte_offset(&current, caret.get_untracked());
         let (new_text, new_caret) = mention_complete::complete(&current, at, end, name);
         let position = mention_complete::utf16_offset(&new_text, new_caret);
+        // The box and its caret change at once, before the next key: a caret put back
+        // later lands in the middle of what was typed meanwhile.
+        if let Some(el) = box_ref.get_untracked() {
+            el.set_value(&new_text);
+            let _ = el.set_selection_range(position, position);
+            let _ = el.focus();
+        }
         set_text_for_pick(new_text);
         caret.set(position);
         active.set(0);
-        if let Some(el) = box_ref.get_untracked() {
-            request_animation_frame(move || {
-                let _ = el.set_selection_range(position, position);
-                let _ = el.focus();
-            });
-        }
     });
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if let Some((_, names)) = suggest.get_untracked() {

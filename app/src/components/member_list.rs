@@ -25,8 +25,6 @@ struct Member {
     /// The viewer is an admin, and there is something to do: anything on another
     /// member; on their own row, stepping down while another admin remains.
     manageable: bool,
-    /// A socket of theirs is open (you are, while you see this).
-    online: bool,
 }
 
 fn members(s: &ChatState, room_id: &RoomId) -> Vec<Member> {
@@ -43,7 +41,6 @@ fn members(s: &ChatState, room_id: &RoomId) -> Vec<Member> {
                 is_admin: p.is_admin,
                 is_me,
                 manageable: room.is_admin && (!is_me || admins > 1),
-                online: p.online || is_me,
             }
         })
         .collect()
@@ -86,7 +83,9 @@ pub fn MemberList(room_id: RoomId, open: bool) -> impl IntoView {
             <ul class="member-items">
                 <For
                     each=move || approved.get()
-                    key=Member::clone
+                    // Not keyed by presence: a member going offline must not redraw
+                    // the row, which would close an admin's open menu on it.
+                    key=|m| (m.user_id.clone(), m.is_admin, m.is_me, m.manageable)
                     children=move |m| view! { <MemberRow room_id=member_room.clone() m /> }
                 />
             </ul>
@@ -100,6 +99,14 @@ pub fn MemberList(room_id: RoomId, open: bool) -> impl IntoView {
 #[component]
 fn MemberRow(room_id: RoomId, m: Member) -> impl IntoView {
     let name_id = format!("member-{}", m.user_id);
+    let chat = expect_context::<Chat>();
+    let (online_room, online_user, me) = (room_id.clone(), m.user_id.clone(), m.is_me);
+    let online = Memo::new(move |_| {
+        me || chat.0.with(|s| {
+            s.room(&online_room)
+                .is_some_and(|r| r.members.is_online(&online_user))
+        })
+    });
     view! {
         <li class="member">
             <span class="avatar" aria-hidden="true">{initial(&m.user_id)}</span>
@@ -108,10 +115,10 @@ fn MemberRow(room_id: RoomId, m: Member) -> impl IntoView {
             </span>
             <span
                 class="presence-dot"
-                class:online=m.online
-                title=if m.online { "Online" } else { "Offline" }
+                class:online=move || online.get()
+                title=move || if online.get() { "Online" } else { "Offline" }
             ></span>
-            <span class="sr-only">{if m.online { ", online" } else { ", offline" }}</span>
+            <span class="sr-only">{move || if online.get() { ", online" } else { ", offline" }}</span>
             {m.is_me.then(|| view! { <span class="muted">" (you)"</span> })}
             {m.is_admin.then(|| view! { <span class="tag">"admin"</span> })}
             {m.manageable.then(|| view! { <Manage room_id m name_id /> })}

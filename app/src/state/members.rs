@@ -59,6 +59,11 @@ impl Members {
         }
     }
 
+    /// Whether the user has a socket open, as `roomMembers` and `presence` said.
+    pub fn is_online(&self, user_id: &UserId) -> bool {
+        self.list.iter().any(|p| &p.user_id == user_id && p.online)
+    }
+
     /// Marks these users online or offline (`presence`).
     pub fn set_online(&mut self, users: &[UserId], online: bool) {
         for p in &mut self.list {

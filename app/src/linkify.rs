@@ -14,14 +14,13 @@ pub enum Segment<'a> {
 /// Splits a piece of text at the `@name`s of `mentioned` (the server decided who is
 /// mentioned, docs/protocol.md *Mentions*; this only finds where to mark them).
 pub fn split_mentions<'a>(text: &'a str, mentioned: &[&str]) -> Vec<Segment<'a>> {
-    let is_name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
     let mut segments = Vec::new();
     let mut plain_from = 0;
     let mut i = 0;
     while let Some(at) = text[i..].find('@').map(|p| p + i) {
         let after = &text[at + 1..];
         let run_len = after
-            .find(|c: char| !is_name_char(c))
+            .find(|c: char| !knock_protocol::limits::is_username_char(c))
             .unwrap_or(after.len());
         let run = &after[..run_len];
         let name = [run, run.trim_end_matches(['.', '_', '-'])]

@@ -101,12 +101,18 @@ fn is_default_ignorable(c: char) -> bool {
     )
 }
 
+/// Whether `c` may stand in a username typed in any case: what follows a mention's `@`
+/// (docs/protocol.md, *Mentions*).
+pub fn is_username_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+}
+
 /// Whether `name` is an acceptable username (already lower-cased).
 pub fn is_valid_username(name: &str) -> bool {
     USERNAME_CHARS.contains(&name.chars().count())
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+            .all(|c| !c.is_ascii_uppercase() && is_username_char(c))
 }
 
 /// Whether `password` has an acceptable length.

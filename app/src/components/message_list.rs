@@ -13,6 +13,7 @@ use wasm_bindgen::closure::Closure;
 use crate::browser;
 use crate::client::{Chat, Connection, Session};
 use crate::components::message_row::{MessageRow, Quote};
+use crate::state::message_actions::{may_delete, may_edit};
 use crate::state::outbox::{Outgoing, OutgoingState};
 use crate::state::timeline::PageKind;
 
@@ -31,8 +32,9 @@ pub struct Row {
     pub message: ChatMessage,
     pub starts_day: bool,
     pub mine: bool,
-    /// The user administers the room: they may delete anyone's message.
-    pub admin: bool,
+    /// "Edit" and "Delete" in its menu (`state::message_actions`' rules).
+    pub may_edit: bool,
+    pub may_delete: bool,
     /// The first message after the read marker the room was opened with: the "New
     /// messages" divider goes before it.
     pub starts_unread: bool,
@@ -56,7 +58,7 @@ impl Row {
             m.message_id.clone(),
             self.starts_day,
             self.starts_unread,
-            self.admin,
+            self.may_delete,
             m.edited_at,
             m.deleted,
             m.reply_to.as_ref().map(|r| (r.excerpt.clone(), r.deleted)),
@@ -307,7 +309,8 @@ fn message_rows(chat: Chat, room_id: RoomId, me: Option<UserId>) -> Memo<Vec<Row
                         mine,
                         message: m.clone(),
                         starts_day,
-                        admin: room.is_admin,
+                        may_edit: may_edit(m, me.as_ref()),
+                        may_delete: may_delete(m, me.as_ref(), room.is_admin),
                         starts_unread,
                     }
                 })

@@ -24,7 +24,8 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
         message,
         starts_day,
         mine,
-        admin,
+        may_edit,
+        may_delete,
         starts_unread,
     } = row;
     let seq = message.seq;
@@ -111,8 +112,8 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
             <MessageMenu
                 room_id=room_id.clone()
                 message_id=message.message_id.clone()
-                may_edit=mine
-                may_delete=mine || admin
+                may_edit
+                may_delete
                 open=menu_open
                 editing
                 confirming

@@ -2,13 +2,10 @@
 //! once one is picked. Pure, so it is tested here; the composer wires it to the box.
 
 use knock_protocol::UserId;
+use knock_protocol::limits::is_username_char;
 
 /// Most names offered at once.
 pub const MAX_SUGGESTIONS: usize = 6;
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-}
 
 /// The `@name` being typed just before the caret (`before` is the text up to it): the
 /// byte where its `@` is, and what follows the `@`, lowercased. The `@` must start the
@@ -16,13 +13,13 @@ fn is_name_char(c: char) -> bool {
 pub fn query(before: &str) -> Option<(usize, String)> {
     let at = before.rfind('@')?;
     let typed = &before[at + 1..];
-    if !typed.chars().all(is_name_char) {
+    if !typed.chars().all(is_username_char) {
         return None;
     }
     let starts_word = before[..at]
         .chars()
         .next_back()
-        .is_none_or(|c| !(c.is_alphanumeric() || is_name_char(c) || c == '@' || c == '/'));
+        .is_none_or(|c| !(c.is_alphanumeric() || is_username_char(c) || c == '@' || c == '/'));
     starts_word.then(|| (at, typed.to_ascii_lowercase()))
 }
 

@@ -2,7 +2,9 @@
 //! *Messages, edits, deletions, replies*). The server's `messageEdited` and
 //! `messageDeleted` change the timeline; nothing here changes it ahead of them.
 
-use knock_protocol::{ClientMessage, ErrorCode, MessageId, ReplyTo, RoomId, limits};
+use knock_protocol::{
+    ChatMessage, ClientMessage, ErrorCode, MessageId, ReplyTo, RoomId, UserId, limits,
+};
 
 use super::{ChatState, Command, Slot, describe_error};
 
@@ -29,20 +31,19 @@ impl ChatState {
         }
     }
 
-    /// Whether the user may edit this message: their own, not deleted.
+    /// Whether the user may edit this message ([`may_edit`]).
     pub fn may_edit(&self, room_id: &RoomId, message_id: &MessageId) -> bool {
         self.room(room_id)
             .and_then(|r| r.timeline.by_id(message_id))
-            .is_some_and(|m| !m.deleted && self.is_me(&m.user_id))
+            .is_some_and(|m| may_edit(m, self.me.as_ref()))
     }
 
-    /// Whether the user may delete this message: their own, or any in a room they
-    /// administer.
+    /// Whether the user may delete this message ([`may_delete`]).
     pub fn may_delete(&self, room_id: &RoomId, message_id: &MessageId) -> bool {
         self.room(room_id).is_some_and(|room| {
             room.timeline
                 .by_id(message_id)
-                .is_some_and(|m| !m.deleted && (room.is_admin || self.is_me(&m.user_id)))
+                .is_some_and(|m| may_delete(m, self.me.as_ref(), room.is_admin))
         })
     }
 
@@ -89,4 +90,15 @@ impl ChatState {
         let slot = self.viewing.clone().map_or(Slot::General, Slot::Room);
         self.errors.insert(slot, readable);
     }
+}
+
+/// Who may edit a message: its author, while it is not deleted (the server's rule,
+/// docs/protocol.md `editMessage`).
+pub fn may_edit(message: &ChatMessage, me: Option<&UserId>) -> bool {
+    !message.deleted && me == Some(&message.user_id)
+}
+
+/// Who may delete a message: its author, or any admin of the room.
+pub fn may_delete(message: &ChatMessage, me: Option<&UserId>, admin: bool) -> bool {
+    !message.deleted && (admin || me == Some(&message.user_id))
 }

@@ -15,7 +15,7 @@ mod intents;
 pub mod invites;
 pub mod members;
 pub mod mention_complete;
-mod message_actions;
+pub mod message_actions;
 pub mod notices;
 pub mod outbox;
 pub mod read_state;

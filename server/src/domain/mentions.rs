@@ -33,7 +33,7 @@ pub fn mentions(text: &str, is_member: impl Fn(&UserId) -> bool) -> Vec<UserId> 
         let name_start = at + 1;
         let name_len: usize = text[name_start..]
             .chars()
-            .take_while(|c| is_name_char(*c))
+            .take_while(|c| knock_protocol::limits::is_username_char(*c))
             .map(char::len_utf8)
             .sum();
         let run = &text[name_start..name_start + name_len];
@@ -64,10 +64,6 @@ pub fn mentions(text: &str, is_member: impl Fn(&UserId) -> bool) -> Vec<UserId> 
         }
     }
     found
-}
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
 }
 
 /// Whether a mention's `@` may follow `c`: not inside a word, an address or a path.

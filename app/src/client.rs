@@ -88,6 +88,8 @@ struct Driver {
     /// A request that ends the session is under way ([`Connection::leave_with`]): the
     /// server closing the socket for it is expected, not a sign-out by someone else.
     leaving: bool,
+    /// The browser's events are followed ([`Connection::begin`], once per page load).
+    following: bool,
 }
 
 /// The WebSocket connection and the actions that go through it.
@@ -105,7 +107,8 @@ pub struct Connection {
     navigate: StoredValue<Navigator, LocalStorage>,
 }
 
-/// Creates and provides the three contexts; call once, inside the router.
+/// Creates and provides the three contexts; call once, inside the router. Nothing
+/// connects until the signed-in pages call [`Connection::begin`].
 pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
     let stored = browser::storage_get(SESSION_KEY)
         .and_then(|text| serde_json::from_str::<SignedIn>(&text).ok());
@@ -134,67 +137,78 @@ pub fn provide_client(navigate: impl Fn(&str) + 'static) -> Connection {
             authenticated: false,
             times: heartbeat::Times::default(),
             leaving: false,
+            following: false,
         }),
         navigate: StoredValue::new_local(Box::new(navigate)),
     };
     provide_context(session);
     provide_context(chat);
     provide_context(connection);
-
-    // Notice a socket that died without a close.
-    let _ = leptos::leptos_dom::helpers::set_interval_with_handle(
-        move || connection.heartbeat(),
-        Duration::from_millis(u64::from(heartbeat::CHECK_EVERY_MS)),
-    );
-    // Connect whenever someone is signed in.
-    Effect::new(move |_| {
-        if session.user.with(Option::is_some) {
-            connection.start();
-        }
-    });
-    // Back online, or back to the tab: do not wait for the backoff timer.
-    let retry_soon = move || {
-        if matches!(
-            connection.status.get_untracked(),
-            ConnStatus::Reconnecting { .. }
-        ) {
-            connection.retry_now();
-        }
-    };
-    let _ = window_event_listener_untyped("online", move |_| {
-        connection.network.set(true);
-        retry_soon();
-    });
-    let _ = window_event_listener_untyped("focus", move |_| retry_soon());
-    // Read markers move only while the page is in sight.
-    browser::on_visibility_change(move || {
-        let hidden = browser::page_hidden();
-        connection.act(|s| s.set_page_hidden(hidden));
-    });
-    // The network is gone: a socket can look open for a minute after that, so give it
-    // up now; messages wait in the outbox and the header says "Offline".
-    let _ = window_event_listener_untyped("offline", move |_| {
-        connection.network.set(false);
-        if connection.driver.with_value(|d| d.socket.is_some()) {
-            connection.closed(1006);
-        }
-    });
-    // Signed out in another tab: follow.
-    let _ = window_event_listener_untyped("storage", move |ev| {
-        let Some(ev) = ev.dyn_ref::<web_sys::StorageEvent>() else {
-            return;
-        };
-        if ev.key().as_deref() == Some(SESSION_KEY)
-            && ev.new_value().is_none()
-            && session.user.with_untracked(Option::is_some)
-        {
-            connection.end_session(None);
-        }
-    });
     connection
 }
 
 impl Connection {
+    /// Someone is signed in and their pages are up: connect, and (once per page load)
+    /// follow what the browser says about the network, focus, visibility and other tabs.
+    ///
+    /// This lives with the signed-in pages rather than in [`provide_client`] so that the
+    /// socket code is part of their separately loaded module, not the sign-in page's
+    /// (docs/client-figures.md, "Code splitting").
+    pub fn begin(self) {
+        self.network.set(browser::network_up());
+        let hidden = browser::page_hidden();
+        self.act(|s| s.set_page_hidden(hidden));
+        self.start();
+        let following = self
+            .driver
+            .try_update_value(|d| std::mem::replace(&mut d.following, true))
+            .unwrap_or(true);
+        if following {
+            return;
+        }
+        // Notice a socket that died without a close.
+        let _ = leptos::leptos_dom::helpers::set_interval_with_handle(
+            move || self.heartbeat(),
+            Duration::from_millis(u64::from(heartbeat::CHECK_EVERY_MS)),
+        );
+        // Back online, or back to the tab: do not wait for the backoff timer.
+        let retry_soon = move || {
+            if matches!(self.status.get_untracked(), ConnStatus::Reconnecting { .. }) {
+                self.retry_now();
+            }
+        };
+        let _ = window_event_listener_untyped("online", move |_| {
+            self.network.set(true);
+            retry_soon();
+        });
+        let _ = window_event_listener_untyped("focus", move |_| retry_soon());
+        // Read markers move only while the page is in sight.
+        browser::on_visibility_change(move || {
+            let hidden = browser::page_hidden();
+            self.act(|s| s.set_page_hidden(hidden));
+        });
+        // The network is gone: a socket can look open for a minute after that, so give it
+        // up now; messages wait in the outbox and the header says "Offline".
+        let _ = window_event_listener_untyped("offline", move |_| {
+            self.network.set(false);
+            if self.driver.with_value(|d| d.socket.is_some()) {
+                self.closed(1006);
+            }
+        });
+        // Signed out in another tab: follow.
+        let _ = window_event_listener_untyped("storage", move |ev| {
+            let Some(ev) = ev.dyn_ref::<web_sys::StorageEvent>() else {
+                return;
+            };
+            if ev.key().as_deref() == Some(SESSION_KEY)
+                && ev.new_value().is_none()
+                && self.session.user.with_untracked(Option::is_some)
+            {
+                self.end_session(None);
+            }
+        });
+    }
+
     /// Applies a user intent to the state and runs what it asks for.
     ///
     /// It writes `chat`, which wakes everything that reads it: never call it from an

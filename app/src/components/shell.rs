@@ -34,6 +34,7 @@ pub fn Shell() -> impl IntoView {
 fn SignedIn() -> impl IntoView {
     let session = expect_context::<Session>();
     let connection = expect_context::<Connection>();
+    connection.begin();
     let nav = expect_context::<Nav>();
     let route = Memo::new(move |_| nav.route());
     let in_room = move || matches!(route.get(), Route::Room(_));

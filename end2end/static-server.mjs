@@ -49,8 +49,8 @@ async function fileFor(root, urlPath) {
   return null;
 }
 
-// knock.<16 hex digits>.js, as scripts/prepare-site.mjs names them.
-const HASHED = /^\/pkg\/[^/]+\.[0-9a-f]{16}\.[a-z0-9]+$/;
+// knock.<16 hex digits>.css and <16 hex digits>/<file>, as scripts/prepare-site.mjs names them.
+const HASHED = /^\/pkg\/([^/]+\.[0-9a-f]{16}\.[a-z0-9]+|[0-9a-f]{16}\/[^/]+\.[a-z0-9]+)$/;
 
 function cacheControl(urlPath, ext) {
   if (HASHED.test(urlPath)) return 'public, max-age=31536000, immutable';

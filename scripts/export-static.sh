@@ -8,10 +8,11 @@
 #   --server-url   written to OUT_DIR/config.json as serverUrl, e.g.
 #                  https://chat-api.example.com (default: empty = the page's own origin);
 #                  edit config.json later to point the same files at another server
-#   --no-build     reuse target/site from an earlier `cargo leptos build --release`
+#   --no-build     reuse target/site from an earlier scripts/build.sh
 #
 # The folder holds index.html, config.json, favicon.svg, robots.txt and pkg/ with the
-# client's files under content-hashed names (knock.<hash>.js, .wasm, .css), and beside
+# client's files under content-addressed names (pkg/<build>/knock.js, knock.wasm and the
+# signed-in pages' module; pkg/knock.<hash>.css), and beside
 # every compressible file its precompressed .br and .gz copies (scripts/prepare-site.mjs).
 # Serve pkg/* with `Cache-Control: public, max-age=31536000, immutable`, index.html and
 # config.json with `no-cache`, and FILE.br as FILE with `Content-Encoding: br` to browsers
@@ -45,7 +46,7 @@ if [[ "$server_url" =~ [\"\\[:space:]] ]]; then
 fi
 
 if $build; then
-  cargo leptos build --release >&2
+  scripts/build.sh >&2
 fi
 
 site=target/site
@@ -63,9 +64,9 @@ esac
 rm -rf "$out"
 mkdir -p "$out"
 cp -R "$site/." "$out/"
-# Only the hashed names are referenced (by index.html); the unhashed ones are for
-# `cargo leptos watch`.
-rm -f "$out"/pkg/*.d.ts "$out"/pkg/knock.js "$out"/pkg/knock.wasm "$out"/pkg/knock.css
+# Only the content-addressed names are referenced (by index.html); the files at the top
+# of pkg/ are for `cargo leptos watch`.
+find "$out/pkg" -maxdepth 1 -type f ! -name 'knock.*.css*' -delete
 printf '{"serverUrl": "%s"}\n' "$server_url" > "$out/config.json"
 
 echo "export-static: wrote $out (serverUrl: \"${server_url}\")" >&2

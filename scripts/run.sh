@@ -6,6 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup.sh)"
-cargo leptos build --release
-node scripts/prepare-site.mjs
+scripts/build.sh
 exec target/release/knock-server "$@"

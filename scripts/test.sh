@@ -21,16 +21,17 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy (all targets, warnings are errors)"
-CARGO_TARGET_DIR="$debug_target" cargo clippy --workspace --all-targets --locked -- -D warnings
+# All features: the client's split point (knock-app's `split`) is what ships.
+CARGO_TARGET_DIR="$debug_target" cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "cargo test: protocol, rules, properties, storage contract, server over real sockets, clusters, client logic, load generator"
 CARGO_TARGET_DIR="$debug_target" cargo test --workspace --locked
 
-step "cargo leptos build --release: server binary and WebAssembly client"
-cargo leptos build --release
-# Content-hashed names, index.html and the precompressed copies (export-static.sh, which
-# the end-to-end fixtures run, does it again; it is quick when nothing changed).
-node scripts/prepare-site.mjs
+step "release build: server binary and WebAssembly client, split and prepared (scripts/build.sh)"
+# Content-addressed names, index.html and the precompressed copies come with it
+# (export-static.sh, which the end-to-end fixtures run, prepares again: quick when
+# nothing changed).
+scripts/build.sh
 
 step "Playwright end-to-end tests in Chromium (one-box and static export)"
 (cd end2end && npx playwright test)

@@ -299,22 +299,27 @@ fn cache_control(path: &str) -> HeaderValue {
     }
 }
 
-/// `<stem>.<16 hex digits>.<ext>[.br|.gz]`, the names `scripts/prepare-site.mjs` gives.
+/// The names `scripts/prepare-site.mjs` gives, optionally with `.br` or `.gz`: the
+/// stylesheet's `<stem>.<16 hex digits>.<ext>`, and the client's modules in the folder of
+/// their build, `<16 hex digits>/<name>.<ext>` (they name each other by relative paths).
 fn content_hashed(name: &str) -> bool {
+    let is_hash = |s: &str| {
+        s.len() == 16
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
     let name = name
         .strip_suffix(".br")
         .or_else(|| name.strip_suffix(".gz"))
         .unwrap_or(name);
+    if let Some((build, file)) = name.split_once('/') {
+        return is_hash(build) && !file.is_empty() && !file.contains('/') && file.contains('.');
+    }
     let mut parts = name.rsplit('.');
     let (Some(_ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    !stem.is_empty()
-        && !stem.contains('/')
-        && hash.len() == 16
-        && hash
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    !stem.is_empty() && is_hash(hash)
 }
 
 /// The client's address: the peer's, or, behind `trusted_proxies` proxies, the entry of
@@ -555,6 +560,13 @@ mod tests {
             ("/pkg/knock.0123456789abcde.wasm", "no-cache"),
             ("/pkg/0123456789abcdef.wasm", "no-cache"),
             ("/pkg/sub/knock.0123456789abcdef.js", "no-cache"),
+            ("/pkg/0123456789abcdef/knock.wasm", immutable),
+            ("/pkg/0123456789abcdef/__wasm_split.js.br", immutable),
+            ("/pkg/0123456789abcdef/split_signed_in.wasm.gz", immutable),
+            ("/pkg/0123456789abcdef/", "no-cache"),
+            ("/pkg/0123456789abcdef/sub/knock.wasm", "no-cache"),
+            ("/pkg/0123456789ABCDEF/knock.wasm", "no-cache"),
+            ("/pkg/0123456789abcde/knock.wasm", "no-cache"),
             ("/", "no-cache"),
             ("/index.html", "no-cache"),
             ("/config.json", "no-cache"),

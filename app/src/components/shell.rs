@@ -1,7 +1,12 @@
 //! The frame around every page: sign-in when signed out, else header, room list,
 //! notifications and the routed page.
+//!
+//! The signed-in pages are a second WebAssembly module, loaded when someone is signed in
+//! (and fetched in the background while the sign-in page shows), so that the sign-in
+//! page downloads only its own code (docs/client-figures.md, "Code splitting").
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::client::{Connection, Session, provide_client};
 use crate::components::account::AccountPage;
@@ -23,10 +28,109 @@ pub fn Shell() -> impl IntoView {
     view! {
         <Show
             when=move || session.user.with(Option::is_some)
-            fallback=|| view! { <SignInPage /> }
+            fallback=|| {
+                split::fetch_in_background();
+                view! { <SignInPage /> }
+            }
         >
-            <SignedIn />
+            <SignedInPages />
         </Show>
+    }
+}
+
+/// The signed-in pages, once their module is loaded; "Loading Knock…" until then, and a
+/// way to try again when it could not be fetched.
+#[component]
+fn SignedInPages() -> impl IntoView {
+    // None while the module loads; whether it could be loaded.
+    let loaded = RwSignal::new(None::<bool>);
+    let load = move || {
+        loaded.set(None);
+        spawn_local(async move {
+            let ok = split::load().await;
+            let _ = loaded.try_set(Some(ok));
+        });
+    };
+    load();
+    move || match loaded.get() {
+        None => view! { <div class="boot" role="status">"Loading Knock…"</div> }.into_any(),
+        Some(true) => split::signed_in_pages(),
+        Some(false) => view! { <LoadFailed retry=load /> }.into_any(),
+    }
+}
+
+#[component]
+fn LoadFailed(retry: impl Fn() + 'static) -> impl IntoView {
+    view! {
+        <main class="auth" id="main">
+            <div class="auth-card" role="alert">
+                <p>"Knock could not load the rest of the app. Check the connection and try again."</p>
+                <button type="button" class="btn btn-primary" on:click=move |_| retry()>
+                    "Try again"
+                </button>
+            </div>
+        </main>
+    }
+}
+
+/// The one split point. The macro declares the import through which the browser loads
+/// the module (`wasm_split_helpers`); that declaration is the only unsafe code allowed in
+/// Knock (`unsafe_code` is denied everywhere else, Cargo.toml).
+#[cfg(feature = "split")]
+#[allow(unsafe_code)]
+mod split {
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use leptos::prelude::*;
+    use leptos::task::spawn_local;
+    use leptos::wasm_split::{SplitLoaderError, wasm_split};
+
+    /// Everything reachable only from here goes to the module `signed_in`. The macro makes
+    /// it `async`: the module is loaded first, and a module that could not be loaded is
+    /// the `Err`.
+    #[wasm_split(signed_in, wasm_split_path = ::leptos::wasm_split, fallible, preload(preload))]
+    #[allow(clippy::unnecessary_wraps)]
+    fn pages() -> Result<AnyView, SplitLoaderError> {
+        Ok(view! { <super::SignedIn /> }.into_any())
+    }
+
+    /// Loads the module (once; again after a failure): whether it is there.
+    pub async fn load() -> bool {
+        preload().await.is_ok()
+    }
+
+    /// Starts loading the module, so that signing in shows the pages at once.
+    pub fn fetch_in_background() {
+        spawn_local(async {
+            let _ = preload().await;
+        });
+    }
+
+    /// The pages, built in the caller's owner. Only after [`load`] said yes: the module
+    /// is then there, and `pages` completes at its first poll.
+    pub fn signed_in_pages() -> AnyView {
+        match pin!(pages()).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(view)) => view,
+            Poll::Ready(Err(_)) | Poll::Pending => unreachable!("the module is loaded"),
+        }
+    }
+}
+
+/// Without the `split` feature (`cargo leptos watch`, the native tests): one module.
+#[cfg(not(feature = "split"))]
+mod split {
+    use leptos::prelude::*;
+
+    #[allow(clippy::unused_async, reason = "the split point's signature")]
+    pub async fn load() -> bool {
+        true
+    }
+
+    pub fn fetch_in_background() {}
+
+    pub fn signed_in_pages() -> AnyView {
+        view! { <super::SignedIn /> }.into_any()
     }
 }
 

@@ -1,8 +1,10 @@
+import { devices, type BrowserContextOptions, type Locator } from '@playwright/test';
 import { test, expect, type User } from './fixtures';
 
 /**
  * Edit, delete and reply (issue 18): from a message's menu, seen live by the other
- * member, after a reload, and by a member who was offline meanwhile.
+ * member, after a reload, and by a member who was offline meanwhile; on a touch screen,
+ * the menu opens by a long press.
  */
 
 /** The message whose own text (not a quote of it) holds `text`. */
@@ -19,9 +21,12 @@ async function openMenu(user: User, text: string) {
   return message;
 }
 
-async function inRoomTogether(newUser: (prefix: string) => Promise<User>) {
+async function inRoomTogether(
+  newUser: (prefix: string, options?: BrowserContextOptions) => Promise<User>,
+  benOptions?: BrowserContextOptions,
+) {
   const ann = await newUser('eda');
-  const ben = await newUser('edb');
+  const ben = await newUser('edb', benOptions);
   const roomId = await ann.createRoom('Edits');
   await ben.askToJoin(roomId);
   await ann.page
@@ -137,4 +142,59 @@ test('reply to a message: the quote in the composer, in the room, and when the a
   await expect(row(ben, 'I do').locator('.msg-quote')).toHaveText(`In reply to ${ann.name}: Message deleted`);
   await ben.page.reload();
   await expect(row(ben, 'I do').locator('.msg-quote')).toHaveText(`In reply to ${ann.name}: Message deleted`);
+});
+
+/** Where a finger would touch `target`: its middle, in the page's coordinates. */
+async function middleOf(target: Locator) {
+  const box = await target.boundingBox();
+  expect(box, 'the message is laid out').not.toBeNull();
+  return { x: box!.x + box!.width / 2, y: box!.y + box!.height / 2 };
+}
+
+/**
+ * A finger rests on `target` until `opened` shows, then lifts: real touch events from the
+ * browser's input pipeline (touchstart, and touchend on lifting), as on a phone.
+ */
+async function longPress(user: User, target: Locator, opened: Locator) {
+  const point = await middleOf(target);
+  const cdp = await user.context.newCDPSession(user.page);
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
+  await expect(opened).toBeVisible();
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.detach();
+}
+
+test('on a touch screen a long press opens the message menu, a tap does not', async ({ newUser }) => {
+  const { ann, ben } = await inRoomTogether(newUser, { ...devices['Pixel 5'] });
+  await ann.send('anyone for tennis?');
+  await ben.send('maybe later');
+  await expect(ben.message('anyone for tennis?')).toBeVisible();
+  await expect(ben.message('maybe later')).toBeVisible();
+  const theirs = row(ben, 'anyone for tennis?');
+  const mine = row(ben, 'maybe later');
+  const theirMenu = theirs.getByRole('group', { name: 'Message actions' });
+  const myMenu = mine.getByRole('group', { name: 'Message actions' });
+
+  // A tap on Ann's message, then a long press on Ben's own: only the held one opens.
+  const tapped = await middleOf(ben.message('anyone for tennis?'));
+  await ben.page.touchscreen.tap(tapped.x, tapped.y);
+  await longPress(ben, ben.message('maybe later'), myMenu);
+  await expect(theirMenu).toHaveCount(0);
+  await expect(theirs.getByRole('button', { name: 'Message actions' })).toHaveAttribute('aria-expanded', 'false');
+
+  // Its actions work by touch: Edit.
+  await myMenu.getByRole('button', { name: 'Edit' }).tap();
+  const box = ben.page.getByRole('textbox', { name: 'Edit message' });
+  await expect(box).toBeFocused();
+  await box.fill('yes, at 4');
+  await ben.page.getByRole('button', { name: 'Save', exact: true }).tap();
+  await expect(row(ann, 'yes, at 4')).toContainText('(edited)');
+
+  // A long press on Ann's message: Reply.
+  await longPress(ben, ben.message('anyone for tennis?'), theirMenu);
+  await expect(theirMenu.getByRole('button', { name: 'Edit' })).toHaveCount(0);
+  await theirMenu.getByRole('button', { name: 'Reply' }).tap();
+  await expect(ben.page.locator('.reply-bar')).toContainText(`Replying to ${ann.name}: anyone for tennis?`);
+  await ben.send('count me in');
+  await expect(row(ann, 'count me in').locator('.msg-quote')).toHaveText(`In reply to ${ann.name}: anyone for tennis?`);
 });

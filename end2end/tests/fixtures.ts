@@ -1,8 +1,16 @@
-import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import {
+  test as base,
+  expect,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+} from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,6 +32,8 @@ export class KnockServer {
     readonly port: number,
     readonly databaseUrl: string,
     readonly allowedOrigins: string,
+    /** More flags, for example `--redis-url` for a node of a cluster. */
+    readonly extraArgs: string[] = [],
   ) {}
 
   get url() {
@@ -48,6 +58,7 @@ export class KnockServer {
         // the server allows.
         '--message-burst', '100000',
         '--frame-rate', '100000',
+        ...this.extraArgs,
       ],
       { cwd: REPO, env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -122,6 +133,73 @@ function freePort(): Promise<number> {
   });
 }
 
+/** One node of a {@link Cluster}: its API server and where the browser opens the app. */
+export type ClusterNode = { api: KnockServer; appUrl: string };
+
+/**
+ * Two Knock nodes sharing one PostgreSQL database and one Redis, as a deployment behind a
+ * load balancer has them. In the static-export project each node has its own static site
+ * whose config.json points at it, so a browser on a site talks to that node only.
+ */
+export type Cluster = { deployment: Deployment; nodes: ClusterNode[] };
+
+/** The PostgreSQL server of the cluster tests (as server/tests/common/postgres.rs). */
+const POSTGRES_URL = process.env.KNOCK_TEST_POSTGRES_URL ?? 'postgres://root@127.0.0.1:5432/test';
+
+/** `url` naming the database `name` instead of its own. */
+function withDatabase(url: string, name: string) {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
+/**
+ * A fresh database for one run. Named as the server's tests name theirs
+ * (`knock_test_<unix seconds>_<random>`), so that their clean-up drops it if this run is
+ * killed before it does.
+ */
+function createPostgresDatabase(): string {
+  const name = `knock_test_${Math.floor(Date.now() / 1000)}_e2e${randomBytes(8).toString('hex')}`;
+  execFileSync('psql', [POSTGRES_URL, '-v', 'ON_ERROR_STOP=1', '-qc', `CREATE DATABASE "${name}"`], { stdio: 'pipe' });
+  return name;
+}
+
+function dropPostgresDatabase(name: string) {
+  execFileSync('psql', [POSTGRES_URL, '-qc', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`], { stdio: 'pipe' });
+}
+
+/**
+ * A redis-server of the run's own on a free port (as server/tests/cluster.rs starts one):
+ * the nodes' channels and keys (`knock:*`) meet no other run's.
+ */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode})`);
+    const up = await new Promise<boolean>((ok) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        ok(true);
+      });
+      socket.once('error', () => ok(false));
+    });
+    if (up) return child;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('redis-server did not start');
+}
+
+async function stopChild(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill();
+  await exited;
+}
+
 let uniq = 0;
 /**
  * A username unique within this worker, valid for the server's rules. Each worker has
@@ -177,9 +255,18 @@ export async function expectAccessibleEverywhere(page: Page, state = '') {
   }
 }
 
+/** A new person in their own browser context; `options` for a phone (`hasTouch`, `isMobile`). */
+type NewUser = (prefix: string, options?: BrowserContextOptions) => Promise<User>;
+
 export const test = base.extend<
-  { newUser: (prefix: string) => Promise<User>; noPageErrors: void; accessible: void },
-  KnockOptions & { knock: Knock }
+  {
+    newUser: NewUser;
+    /** A new person whose browser uses node `node` (0 or 1) of the {@link Cluster}. */
+    newUserOn: (node: number, prefix: string, options?: BrowserContextOptions) => Promise<User>;
+    noPageErrors: void;
+    accessible: void;
+  },
+  KnockOptions & { knock: Knock; cluster: Cluster }
 >({
   noPageErrors: [
     async ({}, use) => {
@@ -248,10 +335,65 @@ export const test = base.extend<
   baseURL: async ({ knock }, use) => {
     await use(knock.appUrl);
   },
+  cluster: [
+    async ({ deployment }, use) => {
+      if (!existsSync(SERVER_BIN)) {
+        throw new Error(`${SERVER_BIN} is missing: run \`cargo leptos build --release\` first`);
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'knock-e2e-cluster-'));
+      const database = createPostgresDatabase();
+      const nodes: ClusterNode[] = [];
+      const staticServers: ChildProcess[] = [];
+      let redis: ChildProcess | null = null;
+      try {
+        const redisPort = await freePort();
+        redis = await startRedis(redisPort);
+        const redisUrl = `redis://127.0.0.1:${redisPort}`;
+        for (let i = 0; i < 2; i++) {
+          const staticPort = await freePort();
+          const staticOrigin = `http://127.0.0.1:${staticPort}`;
+          const api = new KnockServer(await freePort(), withDatabase(POSTGRES_URL, database), staticOrigin, [
+            '--redis-url',
+            redisUrl,
+          ]);
+          const exportDir = join(dir, `site-${i}`);
+          execFileSync(join(REPO, 'scripts', 'export-static.sh'), ['--no-build', '--server-url', api.url, exportDir], {
+            cwd: REPO,
+            stdio: 'pipe',
+          });
+          // One after the other: the first creates the schema.
+          await api.start();
+          let appUrl = api.url;
+          if (deployment === 'static-export') {
+            staticServers.push(await startStaticServer(exportDir, staticPort));
+            appUrl = staticOrigin;
+          }
+          nodes.push({ api, appUrl });
+        }
+        await use({ deployment, nodes });
+      } finally {
+        for (const node of nodes) await node.api.stop();
+        for (const server of staticServers) await stopChild(server);
+        if (redis) await stopChild(redis);
+        dropPostgresDatabase(database);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    { scope: 'worker', timeout: 90_000 },
+  ],
   newUser: async ({ browser, knock }, use) => {
     const contexts: BrowserContext[] = [];
-    await use(async (prefix: string) => {
-      const user = await User.signUp(browser, knock.appUrl, username(prefix));
+    await use(async (prefix: string, options?: BrowserContextOptions) => {
+      const user = await User.signUp(browser, knock.appUrl, username(prefix), '/', options);
+      contexts.push(user.context);
+      return user;
+    });
+    for (const c of contexts) await c.close();
+  },
+  newUserOn: async ({ browser, cluster }, use) => {
+    const contexts: BrowserContext[] = [];
+    await use(async (node: number, prefix: string, options?: BrowserContextOptions) => {
+      const user = await User.signUp(browser, cluster.nodes[node].appUrl, username(prefix), '/', options);
       contexts.push(user.context);
       return user;
     });
@@ -269,8 +411,8 @@ export class User {
     readonly page: Page,
   ) {}
 
-  static async open(browser: Browser, appUrl: string, name: string, path = '/') {
-    const context = await browser.newContext({ baseURL: appUrl });
+  static async open(browser: Browser, appUrl: string, name: string, path = '/', options: BrowserContextOptions = {}) {
+    const context = await browser.newContext({ ...options, baseURL: appUrl });
     context.on('weberror', (e) => pageErrors.push(`${name}: ${e.error().message}`));
     context.on('console', (message) => {
       if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${name}: ${message.text()}`);
@@ -282,8 +424,8 @@ export class User {
     return new User(name, context, page);
   }
 
-  static async signUp(browser: Browser, appUrl: string, name: string, path = '/') {
-    const user = await User.open(browser, appUrl, name, path);
+  static async signUp(browser: Browser, appUrl: string, name: string, path = '/', options: BrowserContextOptions = {}) {
+    const user = await User.open(browser, appUrl, name, path, options);
     await user.createAccount();
     return user;
   }
@@ -366,4 +508,39 @@ export async function sendRaw(page: Page, wsUrl: string, roomId: string, texts: 
     },
     { wsUrl, roomId, texts },
   );
+}
+
+/**
+ * Sends one frame over a raw socket of the page's signed-in user, as any client may (for
+ * what the UI does not offer, such as a link that expires in a second), and resolves to
+ * the server's first frame of `answer`; an `error` frame rejects.
+ */
+export async function requestRaw(page: Page, wsUrl: string, frame: object, answer: string): Promise<Record<string, unknown>> {
+  return page.evaluate(
+    async ({ wsUrl, frame, answer }) => {
+      const token = JSON.parse(localStorage.getItem('knock.session')!).token;
+      const ws = new WebSocket(wsUrl);
+      const reply = new Promise<Record<string, unknown>>((done, fail) => {
+        ws.onmessage = (ev) => {
+          const got = JSON.parse(ev.data);
+          if (got.action === answer) done(got);
+          if (got.action === 'error') fail(new Error(JSON.stringify(got)));
+        };
+      });
+      await new Promise((r) => (ws.onopen = r));
+      ws.send(JSON.stringify({ action: 'authenticate', token }));
+      ws.send(JSON.stringify(frame));
+      try {
+        return await reply;
+      } finally {
+        ws.close();
+      }
+    },
+    { wsUrl, frame, answer },
+  );
+}
+
+/** The API server's socket address, for {@link sendRaw} and {@link requestRaw}. */
+export function wsUrlOf(api: KnockServer) {
+  return api.url.replace('http', 'ws') + '/ws';
 }

@@ -1,9 +1,9 @@
-import { test, expect, type User } from './fixtures';
+import { test, expect, requestRaw, wsUrlOf, type User } from './fixtures';
 
 /**
  * Invite links an admin controls (issue 18): created with a label and a use limit,
- * copied, used to knock (the admin sees which link), used up, revoked; and a room that
- * takes knocks by link only.
+ * copied, used to knock (the admin sees which link), used up, revoked, expired; and a
+ * room that takes knocks by link only.
  */
 
 async function openInviteLinks(admin: User) {
@@ -88,4 +88,62 @@ test('an invite-only room refuses knocks by room id and takes them by link', asy
   await admin.page.reload();
   const again = await openInviteLinks(admin);
   await expect(again.getByRole('checkbox', { name: 'Only people with an invite link can ask to join' })).toBeChecked();
+});
+
+test('an expired link: a knock with it is refused, its page says so and offers no knock, the admin sees it expired', async ({
+  newUser,
+  knock,
+}) => {
+  const admin = await newUser('ixa');
+  const ann = await newUser('ixn');
+  const bo = await newUser('ixb');
+  const roomId = await admin.createRoom('Orchard');
+  const panel = await openInviteLinks(admin);
+  // The form's shortest expiry is an hour; any client may ask for seconds.
+  const ws = wsUrlOf(knock.api);
+  const invite = await requestRaw(
+    admin.page,
+    ws,
+    { action: 'createInvite', roomId, label: 'Brief', expiresInSecs: 4 },
+    'invite',
+  );
+  const row = panel.locator('.invite', { hasText: 'Brief' });
+  await expect(row).toContainText('0 uses · expires');
+  const link = await row.getByRole('button', { name: 'Copy link' }).getAttribute('data-copy');
+  expect(link).toContain(`/i/${invite.code}`);
+
+  // Ann opens it while it works: the knock form.
+  await ann.page.getByLabel('Room ID').fill(link!);
+  await ann.page.getByRole('button', { name: 'Join', exact: true }).click();
+  await expect(ann.page.getByText('Orchard', { exact: true })).toBeVisible();
+  await expect(ann.page.getByRole('button', { name: 'Ask to join' })).toBeVisible();
+
+  // The server's clock passes the link's expiry (asked as any client would)...
+  await expect
+    .poll(
+      () =>
+        requestRaw(bo.page, ws, { action: 'lookupInvite', code: invite.code }, 'inviteInfo').then(
+          () => 'works',
+          (e: Error) => e.message,
+        ),
+      { timeout: 20_000 },
+    )
+    .toContain('invite_expired');
+
+  // ...and Ann's knock is refused, saying why; no admin hears of it.
+  await ann.page.getByRole('button', { name: 'Ask to join' }).click();
+  await expect(ann.page.getByRole('alert')).toContainText(/expired/i);
+  await expect(ann.page.getByRole('heading', { name: 'Waiting for approval' })).toHaveCount(0);
+  await expect(admin.page.getByRole('link', { name: /^Requests/ })).toHaveAccessibleName('Requests');
+
+  // Opened now, the link's page says it no longer works and offers no knock.
+  await bo.page.goto(new URL(link!).pathname);
+  await expect(bo.page.getByRole('alert')).toContainText(/expired/i);
+  await expect(bo.page.getByText('Ask whoever sent it for a new link.')).toBeVisible();
+  await expect(bo.page.getByRole('button', { name: 'Ask to join' })).toHaveCount(0);
+
+  // The admin's list marks it expired, unused.
+  await admin.page.reload();
+  const again = await openInviteLinks(admin);
+  await expect(again.locator('.invite', { hasText: 'Brief' })).toContainText('0 uses · expired');
 });

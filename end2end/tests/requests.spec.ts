@@ -2,7 +2,8 @@ import { test, expect, type User } from './fixtures';
 
 /**
  * The Requests page (issue 18): an admin answers the knocks on all their rooms in one
- * place; and browser notifications of knocks and decisions while the tab is hidden.
+ * place; and browser notifications of knocks, decisions and mentions while the tab is
+ * hidden.
  */
 
 /**
@@ -146,4 +147,49 @@ test('browser notifications: knocks to the admin and the answer to the knocker, 
   await expect(link).toHaveAccessibleName('Requests 2 waiting');
   expect(await shownNotifications(admin)).toEqual([]);
   await showKnock(admin);
+});
+
+test('browser notifications: a mention by username while the tab is hidden, nothing for other messages', async ({
+  newUser,
+}) => {
+  const ann = await newUser('nma');
+  const ben = await newUser('nmb');
+  const cy = await newUser('nmc');
+  await recordNotifications(ben);
+  const roomId = await ann.createRoom('Mentions');
+  for (const member of [ben, cy]) {
+    await member.askToJoin(roomId);
+    await ann.page
+      .getByRole('region', { name: /Join requests/ })
+      .locator('li', { hasText: member.name })
+      .getByRole('button', { name: 'Approve', exact: true })
+      .click();
+    await expect(member.page.getByLabel('Message', { exact: true })).toBeVisible();
+  }
+
+  await ben.page.goto('/account');
+  await ben.page.getByRole('checkbox', { name: 'Browser notifications' }).check();
+  await ben.page.goto(`/room/${roomId}`);
+  await expect(ben.status()).toHaveText('Connected');
+  await hideKnock(ben);
+
+  // Messages that do not name Ben, one naming another member: seen, not notified.
+  await ann.send('lunch at noon?');
+  await ann.send(`@${cy.name} you too`);
+  await expect(ben.message(`@${cy.name} you too`)).toBeVisible();
+  expect(await shownNotifications(ben)).toEqual([]);
+
+  // Named by his username: a notification, and only that one.
+  await ann.send(`@${ben.name} are you in?`);
+  await expect.poll(() => shownNotifications(ben)).toEqual([
+    { title: `${ann.name} mentioned you in Mentions`, body: `@${ben.name} are you in?` },
+  ]);
+
+  // Looking at the page, a mention is seen there: no notification.
+  await showKnock(ben);
+  await ann.send(`@${ben.name} and the dessert?`);
+  await expect(ben.message('and the dessert?')).toBeVisible();
+  await ann.send('done');
+  await expect(ben.message('done')).toBeVisible();
+  expect(await shownNotifications(ben)).toHaveLength(1);
 });

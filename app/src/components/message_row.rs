@@ -93,19 +93,34 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
         .into_any()
     };
     let press_timer = StoredValue::new(None::<leptos::leptos_dom::helpers::TimeoutHandle>);
+    // The press opened the menu: the finger now rests on one of its items.
+    let pressed_long = StoredValue::new(false);
     let on_touch_start = move |_| {
+        pressed_long.set_value(false);
         let timer = set_timeout_with_handle(
-            move || menu_open.set(true),
+            move || {
+                pressed_long.set_value(true);
+                menu_open.set(true);
+            },
             std::time::Duration::from_millis(LONG_PRESS_MS),
         )
         .ok();
         press_timer.set_value(timer);
     };
-    let cancel_press = move |_| {
+    let stop_press = move || {
         if let Some(timer) = press_timer.get_value() {
             timer.clear();
         }
         press_timer.set_value(None);
+    };
+    let on_touch_end = move |ev: leptos::ev::TouchEvent| {
+        stop_press();
+        // Lifting the finger would also click whatever it rests on: the item the menu
+        // just put there ("Delete" as often as not). A cancelled touchend makes no click.
+        if pressed_long.get_value() {
+            pressed_long.set_value(false);
+            ev.prevent_default();
+        }
     };
     let menu = (!deleted).then(|| {
         view! {
@@ -145,8 +160,8 @@ pub fn MessageRow(room_id: RoomId, row: Row, focus: Memo<Option<u64>>) -> impl I
             aria-current=move || focused().then_some("true")
             data-seq=message.seq
             on:touchstart=on_touch_start
-            on:touchend=cancel_press
-            on:touchmove=cancel_press
+            on:touchend=on_touch_end
+            on:touchmove=move |_| stop_press()
         >
             {message.reply_to.map(|quote| view! { <Quote quote /> })}
             <div class="msg-meta">

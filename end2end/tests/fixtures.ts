@@ -338,7 +338,7 @@ export const test = base.extend<
   cluster: [
     async ({ deployment }, use) => {
       if (!existsSync(SERVER_BIN)) {
-        throw new Error(`${SERVER_BIN} is missing: run \`cargo leptos build --release\` first`);
+        throw new Error(`${SERVER_BIN} is missing: run \`scripts/build.sh\` first`);
       }
       const dir = mkdtempSync(join(tmpdir(), 'knock-e2e-cluster-'));
       const database = createPostgresDatabase();

@@ -1,4 +1,4 @@
-import { test, expect, type User } from './fixtures';
+import { test, expect, messageRow as row, openMessageMenu as openMenu } from './fixtures';
 
 /**
  * Across nodes (issue 18, "done means"): Ann's browser uses node 1, Ben's node 2, the
@@ -7,20 +7,6 @@ import { test, expect, type User } from './fixtures';
  * panel), messages both ways, typing, who is online, a reply naming the other, an edit, a
  * deletion, the unread and mention badges.
  */
-
-/** The message whose own text (not a quote of it) holds `text`. */
-function row(user: User, text: string) {
-  return user.page.locator('.messages .msg').filter({ has: user.page.locator('.msg-text', { hasText: text }) });
-}
-
-async function openMenu(user: User, text: string) {
-  const message = row(user, text);
-  await message.hover();
-  const button = message.getByRole('button', { name: 'Message actions' });
-  await button.click();
-  await expect(button).toHaveAttribute('aria-expanded', 'true');
-  return message;
-}
 
 test('two people on two nodes see each other live: knock by link, chat, typing, presence, reply, edit, delete, badges', async ({
   newUserOn,

@@ -1,25 +1,11 @@
 import { devices, type BrowserContextOptions, type Locator } from '@playwright/test';
-import { test, expect, type User } from './fixtures';
+import { test, expect, messageRow as row, openMessageMenu as openMenu, type User } from './fixtures';
 
 /**
  * Edit, delete and reply (issue 18): from a message's menu, seen live by the other
  * member, after a reload, and by a member who was offline meanwhile; on a touch screen,
  * the menu opens by a long press.
  */
-
-/** The message whose own text (not a quote of it) holds `text`. */
-function row(user: User, text: string) {
-  return user.page.locator('.messages .msg').filter({ has: user.page.locator('.msg-text', { hasText: text }) });
-}
-
-async function openMenu(user: User, text: string) {
-  const message = row(user, text);
-  await message.hover();
-  const button = message.getByRole('button', { name: 'Message actions' });
-  await button.click();
-  await expect(button).toHaveAttribute('aria-expanded', 'true');
-  return message;
-}
 
 async function inRoomTogether(
   newUser: (prefix: string, options?: BrowserContextOptions) => Promise<User>,

@@ -544,3 +544,18 @@ export async function requestRaw(page: Page, wsUrl: string, frame: object, answe
 export function wsUrlOf(api: KnockServer) {
   return api.url.replace('http', 'ws') + '/ws';
 }
+
+/** The message whose own text (not a quote of it) holds `text`, in `user`'s open room. */
+export function messageRow(user: User, text: string) {
+  return user.page.locator('.messages .msg').filter({ has: user.page.locator('.msg-text', { hasText: text }) });
+}
+
+/** Opens the "Message actions" menu of that message (hovering it first, as a mouse does). */
+export async function openMessageMenu(user: User, text: string) {
+  const message = messageRow(user, text);
+  await message.hover();
+  const button = message.getByRole('button', { name: 'Message actions' });
+  await button.click();
+  await expect(button).toHaveAttribute('aria-expanded', 'true');
+  return message;
+}

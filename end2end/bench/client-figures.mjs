@@ -19,29 +19,19 @@
 //     --results FILE do not measure: write the page from a JSON written by --json
 //     --label TEXT   what was measured, in words (kept in the JSON, shown on the page)
 //     --no-doc       do not write docs/client-figures.md
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { REPO, SERVER_BIN, SITE, THROTTLED, freePort, launchChromium, median, startServer } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('@playwright/test');
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SITE = join(REPO, 'target', 'site');
 const PKG = join(SITE, 'pkg');
 // The budget in kilobytes of 1,000 bytes (the stricter reading of "300 KB").
 const BUDGET_GZIP = 300 * 1000;
-// Chromium's network emulation takes bytes per second.
-const THROTTLED = { offline: false, latency: 150, downloadThroughput: 1_600_000 / 8, uploadThroughput: 750_000 / 8 };
 
 function parseArgs(argv) {
-  const args = { runs: 9, server: join(REPO, 'target', 'release', 'knock-server'), json: null, before: null, results: null, label: null, doc: true };
+  const args = { runs: 9, server: SERVER_BIN, json: null, before: null, results: null, label: null, doc: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--server') args.server = resolve(argv[++i]);
@@ -81,36 +71,6 @@ function sizes() {
   });
   const sum = (rs) => rs.reduce((t, r) => ({ raw: t.raw + r.raw, gzip: t.gzip + r.gzip, brotli: t.brotli + r.brotli }), { raw: 0, gzip: 0, brotli: 0 });
   return { rows, total: sum(rows), signIn: sum(rows.filter((r) => r.signIn)) };
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-async function startServer(bin, dir) {
-  const port = await freePort();
-  const child = spawn(bin, ['--addr', `127.0.0.1:${port}`, '--database-url', `sqlite:${join(dir, 'bench.db')}`, '--site-root', SITE], {
-    cwd: REPO,
-    stdio: 'ignore',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { child, url, port };
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error('knock-server did not start');
 }
 
 /** A proxy in front of the server that counts the requests reaching it, by path. */
@@ -187,11 +147,6 @@ async function load(context, url, throttled) {
   };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmtKb = (n) => `${(n / 1024).toFixed(1)} KiB`;
 const fmtMs = (n) => `${n.toFixed(0)} ms`;
 const fmtS = (n) => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : fmtMs(n));
@@ -199,10 +154,7 @@ const fmtS = (n) => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : fmtMs(n));
 async function measure(args) {
   const dir = mkdtempSync(join(tmpdir(), 'knock-bench-'));
   const server = await startServer(args.server, dir);
-  const browser = await chromium.launch({
-    executablePath: process.env.KNOCK_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   const results = { chromium: browser.version(), runs: args.runs, server: args.server, localhost: {}, throttled: {}, requests: {} };
   try {
     for (const [name, throttled] of [['localhost', false], ['throttled', true]]) {

@@ -7,40 +7,15 @@
 //
 // Usage (from the repository root, after scripts/build.sh or a one-module build):
 //   node end2end/bench/signed-in-load.mjs [RUNS] [--server BIN]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const require = createRequire(import.meta.url);
-const { chromium } = require('@playwright/test');
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const THROTTLED = { offline: false, latency: 150, downloadThroughput: 1_600_000 / 8, uploadThroughput: 750_000 / 8 };
+import { join, resolve } from 'node:path';
+import { SERVER_BIN, THROTTLED, launchChromium, median, startServer } from './common.mjs';
 
 const args = process.argv.slice(2);
 const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 9);
 const serverAt = args.indexOf('--server');
-const serverBin = serverAt >= 0 ? resolve(args[serverAt + 1]) : join(REPO, 'target', 'release', 'knock-server');
-
-const freePort = () =>
-  new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+const serverBin = serverAt >= 0 ? resolve(args[serverAt + 1]) : SERVER_BIN;
 
 // Records, in the page, when the header first says "Connected".
 const PROBE = `
@@ -68,21 +43,8 @@ async function load(context, url, throttled, session) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'knock-bench-'));
-const port = await freePort();
-const server = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--database-url', `sqlite:${join(dir, 'bench.db')}`, '--site-root', join(REPO, 'target', 'site')], {
-  cwd: REPO,
-  stdio: 'ignore',
-});
-const url = `http://127.0.0.1:${port}`;
+const { child: server, url } = await startServer(serverBin, dir);
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      if (i > 200) throw new Error('the server did not start');
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
   const answer = await fetch(`${url}/api/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -90,10 +52,7 @@ try {
   });
   const { userId, token } = await answer.json();
   const session = { userId, token };
-  const browser = await chromium.launch({
-    executablePath: process.env.KNOCK_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     for (const [name, throttled] of [['localhost', false], ['throttled', true]]) {
       const cold = [];
